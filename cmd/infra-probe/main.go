@@ -1,0 +1,177 @@
+// Command infra-probe asks a ZooKeeper, Kafka or Cassandra server whether it
+// really answers, and prints the version the server reports about itself.
+// scripts/infra.sh uses it to decide when a server is ready and for `status`.
+//
+// Usage:
+//
+//	infra-probe zookeeper HOST:PORT          # sends the four-letter word "srvr"
+//	infra-probe kafka HOST:PORT [LOGFILE]    # a Metadata request; version from the broker's log
+//	infra-probe cassandra HOST:PORT          # SELECT release_version FROM system.local
+//
+// On success it prints one line "VERSION [DETAIL]" and exits 0; otherwise it
+// prints the error on stderr and exits 1. Each probe gives up after -timeout
+// (default 3s).
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/gocql/gocql"
+)
+
+func main() {
+	timeout := flag.Duration("timeout", 3*time.Second, "give up after this long")
+	flag.Parse()
+	args := flag.Args()
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: infra-probe [-timeout D] zookeeper|kafka|cassandra HOST:PORT [LOGFILE]")
+		os.Exit(2)
+	}
+	var (
+		out string
+		err error
+	)
+	switch args[0] {
+	case "zookeeper":
+		out, err = probeZooKeeper(args[1], *timeout)
+	case "kafka":
+		logFile := ""
+		if len(args) > 2 {
+			logFile = args[2]
+		}
+		out, err = probeKafka(args[1], logFile, *timeout)
+	case "cassandra":
+		out, err = probeCassandra(args[1], *timeout)
+	default:
+		err = fmt.Errorf("unknown server kind %q (want zookeeper, kafka or cassandra)", args[0])
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s %s: %v\n", args[0], args[1], err)
+		os.Exit(1)
+	}
+	fmt.Println(out)
+}
+
+var zkVersionRE = regexp.MustCompile(`(?m)^Zookeeper version: ([0-9][^-,\s]*)`)
+var zkModeRE = regexp.MustCompile(`(?m)^Mode: (\S+)`)
+
+// probeZooKeeper sends "srvr" and returns "VERSION MODE" (mode: standalone,
+// leader or follower). A server that is up but not serving (no quorum) answers
+// "This ZooKeeper instance is not currently serving requests", an error here.
+func probeZooKeeper(addr string, timeout time.Duration) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	if _, err := io.WriteString(conn, "srvr"); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(conn)
+	if err != nil && len(b) == 0 {
+		return "", err
+	}
+	s := string(b)
+	m := zkVersionRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", fmt.Errorf("unexpected srvr answer: %q", strings.TrimSpace(s))
+	}
+	mode := "unknown"
+	if mm := zkModeRE.FindStringSubmatch(s); mm != nil {
+		mode = mm[1]
+	}
+	return m[1] + " " + mode, nil
+}
+
+var kafkaVersionRE = regexp.MustCompile(`Kafka version: (\S+)`)
+
+// probeKafka sends a Metadata request and checks that the broker lists itself.
+// Kafka's protocol carries no software version, so the version is the one the
+// broker process wrote to its own log at start ("Kafka version: X"), when a
+// log file is given.
+func probeKafka(addr, logFile string, timeout time.Duration) (string, error) {
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V4_0_0_0
+	cfg.Net.DialTimeout = timeout
+	cfg.Net.ReadTimeout = timeout
+	cfg.Net.WriteTimeout = timeout
+	cfg.Metadata.Retry.Max = 0
+	b := sarama.NewBroker(addr)
+	if err := b.Open(cfg); err != nil {
+		return "", err
+	}
+	defer b.Close()
+	md, err := b.GetMetadata(&sarama.MetadataRequest{Version: 7})
+	if err != nil {
+		return "", err
+	}
+	if len(md.Brokers) == 0 {
+		return "", errors.New("metadata lists no broker")
+	}
+	version := "unknown"
+	if logFile != "" {
+		if v, err := lastMatch(logFile, kafkaVersionRE); err == nil && v != "" {
+			version = v
+		}
+	}
+	return fmt.Sprintf("%s brokers=%d controller=%d", version, len(md.Brokers), md.ControllerID), nil
+}
+
+func lastMatch(path string, re *regexp.Regexp) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	last := ""
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			last = m[1]
+		}
+	}
+	return last, sc.Err()
+}
+
+// probeCassandra runs the query that scripts/infra.sh treats as readiness.
+func probeCassandra(addr string, timeout time.Duration) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	c := gocql.NewCluster(host)
+	_, _ = fmt.Sscan(port, &c.Port)
+	c.Timeout = timeout
+	c.ConnectTimeout = timeout
+	c.DisableInitialHostLookup = true
+	c.NumConns = 1
+	c.Logger = discardLogger{}
+	s, err := c.CreateSession()
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	var v string
+	if err := s.Query(`SELECT release_version FROM system.local`).Scan(&v); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Print(...any)          {}
+func (discardLogger) Printf(string, ...any) {}
+func (discardLogger) Println(...any)        {}

@@ -1,0 +1,584 @@
+#!/usr/bin/env bash
+# scripts/infra.sh: the real Apache ZooKeeper, Kafka and Cassandra servers that
+# Stock-System is developed and tested against, run from Maven Central artifacts
+# with the local Java 17 (no Docker).
+#
+#   scripts/infra.sh up [--zk-ensemble 3] [--only NAME[,NAME]]
+#   scripts/infra.sh down [--purge] [NAME...]
+#   scripts/infra.sh start NAME | stop NAME     one server (zookeeper, zk1..zk3, kafka, cassandra)
+#   scripts/infra.sh status
+#   scripts/infra.sh logs NAME [-f]
+#   scripts/infra.sh env                        the STOCKSYS_* addresses, for `eval`
+#
+# Environment (defaults in brackets):
+#   STOCKSYS_ZK_PORT [2181]      ZooKeeper client port; the ensemble uses PORT..PORT+2
+#   STOCKSYS_ZK_PEER_PORT [2888] ensemble quorum ports PORT+1..PORT+3, election ports PORT+1001..PORT+1003
+#   STOCKSYS_KAFKA_PORT [9092]   Kafka PLAINTEXT listener
+#   STOCKSYS_KAFKA_CONTROLLER_PORT [9093]
+#   STOCKSYS_CASSANDRA_PORT [9042]          CQL native transport
+#   STOCKSYS_CASSANDRA_STORAGE_PORT [7000]  inter-node storage port
+#   STOCKSYS_INFRA_DIR [<repo>/.infra]      data, logs and pid files (git-ignored)
+#   STOCKSYS_INFRA_CACHE [<repo>/.cache/infra]  resolved jars (git-ignored)
+#   STOCKSYS_ZK_HEAP [256m] STOCKSYS_KAFKA_HEAP [512m] STOCKSYS_CASSANDRA_HEAP [1G]
+#   STOCKSYS_CASSANDRA_FAST [1]  throwaway-node flags (skip fsync, short ring delay); 0 to turn off
+#
+# Only processes this script started (pid file + a marker on their command line)
+# are ever stopped. A server someone else runs on the same port is used as it is.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN=${STOCKSYS_INFRA_DIR:-$ROOT/.infra}
+CACHE=${STOCKSYS_INFRA_CACHE:-$ROOT/.cache/infra}
+HOST=127.0.0.1
+ZK_PORT=${STOCKSYS_ZK_PORT:-2181}
+ZK_PEER_PORT=${STOCKSYS_ZK_PEER_PORT:-2888}
+KAFKA_PORT=${STOCKSYS_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${STOCKSYS_KAFKA_CONTROLLER_PORT:-9093}
+CASSANDRA_PORT=${STOCKSYS_CASSANDRA_PORT:-9042}
+CASSANDRA_STORAGE_PORT=${STOCKSYS_CASSANDRA_STORAGE_PORT:-7000}
+ZK_HEAP=${STOCKSYS_ZK_HEAP:-256m}
+KAFKA_HEAP=${STOCKSYS_KAFKA_HEAP:-512m}
+CASSANDRA_HEAP=${STOCKSYS_CASSANDRA_HEAP:-1G}
+CASSANDRA_FAST=${STOCKSYS_CASSANDRA_FAST:-1}
+PROBE=$CACHE/bin/infra-probe
+
+# Seconds to wait for each server to answer after its start.
+ZK_WAIT=60
+KAFKA_WAIT=120
+CASSANDRA_WAIT=300
+
+say() { printf 'infra: %s\n' "$*" >&2; }
+die() { printf 'infra: error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- prerequisites
+
+check_prereqs() {
+  command -v java >/dev/null || die "java not found: install a Java 17 (or newer) JDK/JRE"
+  local jv
+  jv=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
+  [[ ${jv%%.*} -ge 17 ]] 2>/dev/null || die "java $jv found; Java 17 or newer is required"
+  command -v mvn >/dev/null || die "mvn not found: install Apache Maven 3.6+ (it downloads the servers from Maven Central)"
+  command -v go >/dev/null || die "go not found: install Go (see go.mod for the version)"
+}
+
+# fetch PRODUCT: resolve scripts/infra/PRODUCT/pom.xml into $CACHE/PRODUCT/lib once
+# (again only when the pom changes).
+fetch() {
+  local p=$1 pom=$ROOT/scripts/infra/$1/pom.xml lib=$CACHE/$1/lib
+  local stamp
+  stamp=$(sha256sum "$pom" | cut -d' ' -f1)
+  if [[ -f $lib/.stamp && $(cat "$lib/.stamp") == "$stamp" ]]; then return 0; fi
+  say "downloading $p from Maven Central (first run only) ..."
+  rm -rf "$lib.tmp"
+  if ! mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$lib.tmp" >"$CACHE/$p-mvn.log" 2>&1; then
+    tail -n 20 "$CACHE/$p-mvn.log" >&2
+    die "$p: maven could not resolve $pom (full log: $CACHE/$p-mvn.log)"
+  fi
+  echo "$stamp" >"$lib.tmp/.stamp"
+  rm -rf "$lib" && mv "$lib.tmp" "$lib"
+}
+
+build_probe() {
+  mkdir -p "$CACHE/bin"
+  (cd "$ROOT" && go build -o "$PROBE" ./cmd/infra-probe) || die "could not build cmd/infra-probe"
+}
+
+# ---------------------------------------------------------------- process helpers
+
+# Every server we start carries -Dstocksys.infra=<name>=<RUN> so that a stale pid
+# file (pid reused by another process) is never mistaken for ours.
+marker() { echo "-Dstocksys.infra=$1=$RUN"; }
+
+pid_of() { # prints the pid if NAME was started by us and is alive
+  local f=$RUN/$1/pid pid
+  [[ -f $f ]] || return 1
+  pid=$(cat "$f")
+  [[ -n $pid && -r /proc/$pid/cmdline ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$(marker "$1")" || return 1
+  echo "$pid"
+}
+
+log_file() {
+  case $1 in
+    kafka) echo "$RUN/kafka/logs/server.log" ;;
+    cassandra) echo "$RUN/cassandra/logs/system.log" ;;
+    *) echo "$RUN/$1/logs/zookeeper.log" ;;
+  esac
+}
+
+addr_of() {
+  case $1 in
+    zookeeper | zk1) echo "$HOST:$ZK_PORT" ;;
+    zk2) echo "$HOST:$((ZK_PORT + 1))" ;;
+    zk3) echo "$HOST:$((ZK_PORT + 2))" ;;
+    kafka) echo "$HOST:$KAFKA_PORT" ;;
+    cassandra) echo "$HOST:$CASSANDRA_PORT" ;;
+    *) die "unknown server '$1' (known: zookeeper, zk1, zk2, zk3, kafka, cassandra)" ;;
+  esac
+}
+
+kind_of() { case $1 in zk*) echo zookeeper ;; *) echo "$1" ;; esac; }
+
+probe() { # probe NAME -> prints "VERSION DETAIL"
+  local name=$1 kind
+  kind=$(kind_of "$name")
+  if [[ $kind == kafka ]]; then
+    "$PROBE" -timeout 3s kafka "$(addr_of "$name")" "$(log_file kafka)" 2>/dev/null
+  else
+    "$PROBE" -timeout 3s "$kind" "$(addr_of "$name")" 2>/dev/null
+  fi
+}
+
+port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+launch() { # launch NAME CLASSPATH_DIR JAVA_ARGS...
+  local name=$1 lib=$2
+  shift 2
+  mkdir -p "$RUN/$name/logs"
+  # setsid: the server outlives this shell and its terminal's signals.
+  setsid java "$(marker "$name")" -cp "$lib/*" "$@" \
+    >"$RUN/$name/logs/stdout.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name/pid"
+}
+
+wait_ready() { # wait_ready NAME SECONDS
+  local name=$1 limit=$2 start=$SECONDS pid out
+  pid=$(cat "$RUN/$name/pid")
+  while true; do
+    if out=$(probe "$name"); then
+      say "$name $(addr_of "$name") up after $((SECONDS - start))s: $out"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "$name (pid $pid) exited during start; last lines of $(log_file "$name") and its stdout:"
+      tail -n 25 "$(log_file "$name")" >&2 2>/dev/null || true
+      tail -n 15 "$RUN/$name/logs/stdout.log" >&2 2>/dev/null || true
+      die "$name failed to start (logs: $(log_file "$name"), $RUN/$name/logs/stdout.log)"
+    fi
+    if ((SECONDS - start >= limit)); then
+      tail -n 25 "$(log_file "$name")" >&2 2>/dev/null || true
+      die "$name did not answer on $(addr_of "$name") within ${limit}s (still running as pid $pid; log: $(log_file "$name"))"
+    fi
+    sleep 1
+  done
+}
+
+stop_one() { # stop_one NAME: SIGTERM, then SIGKILL after 30 s
+  local name=$1 pid i
+  if ! pid=$(pid_of "$name"); then
+    rm -f "$RUN/$name/pid"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$name (pid $pid) ignored SIGTERM for 30s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$RUN/$name/pid"
+  say "$name stopped"
+}
+
+# reuse_or_start NAME: shared part of every start.
+# Returns 0 when NAME must be launched now, 1 when it is already served.
+need_launch() {
+  local name=$1 out
+  if pid_of "$name" >/dev/null; then
+    say "$name already running (pid $(pid_of "$name"))"
+    return 1
+  fi
+  if out=$(probe "$name"); then
+    say "$name: $(addr_of "$name") is already served by a process this script did not start ($out); using it"
+    return 1
+  fi
+  local port=${2:-}
+  if [[ -n $port ]] && port_busy "$port"; then
+    die "$name: port $port is in use by another program that is not a working $(kind_of "$name"); free it or set the port variable (see scripts/infra.sh header)"
+  fi
+  return 0
+}
+
+# ---------------------------------------------------------------- ZooKeeper
+
+zk_common_cfg() {
+  cat <<EOF
+tickTime=2000
+initLimit=10
+syncLimit=5
+# Sessions from 4 s to 40 s: tests use short session timeouts.
+minSessionTimeout=1000
+maxSessionTimeout=40000
+admin.enableServer=false
+4lw.commands.whitelist=srvr,ruok,mntr,stat,cons,conf
+maxClientCnxns=0
+autopurge.snapRetainCount=3
+autopurge.purgeInterval=1
+EOF
+}
+
+zk_logback() { # zk_logback LOGFILE
+  cat <<EOF
+<configuration>
+  <appender name="FILE" class="ch.qos.logback.core.FileAppender">
+    <file>$1</file>
+    <encoder><pattern>%d{ISO8601} [myid:%X{myid}] %-5level [%thread] %logger{36} - %msg%n</pattern></encoder>
+  </appender>
+  <!-- srvr probes every second during start would flood the log -->
+  <logger name="org.apache.zookeeper.server.NIOServerCnxn" level="WARN"/>
+  <root level="INFO"><appender-ref ref="FILE"/></root>
+</configuration>
+EOF
+}
+
+start_zk_server() { # start_zk_server NAME CLIENT_PORT [MYID]
+  local name=$1 port=$2 myid=${3:-} dir=$RUN/$1 i
+  need_launch "$name" "$port" || return 0
+  fetch zookeeper
+  mkdir -p "$dir/data" "$dir/logs"
+  {
+    zk_common_cfg
+    echo "dataDir=$dir/data"
+    if [[ -n $myid ]]; then
+      # Client address in the server lines (ZooKeeper 3.5+ form); a separate
+      # clientPortAddress would conflict with the dynamic config it derives.
+      echo "standaloneEnabled=false"
+      echo "reconfigEnabled=false"
+      for i in 1 2 3; do
+        echo "server.$i=$HOST:$((ZK_PEER_PORT + i)):$((ZK_PEER_PORT + 1000 + i));$HOST:$((ZK_PORT + i - 1))"
+      done
+    else
+      echo "clientPort=$port"
+      echo "clientPortAddress=$HOST"
+    fi
+  } >"$dir/zoo.cfg"
+  rm -f "$dir"/zoo.cfg.dynamic* "$dir"/zoo.cfg.bak
+  [[ -n $myid ]] && echo "$myid" >"$dir/data/myid"
+  zk_logback "$dir/logs/zookeeper.log" >"$dir/logback.xml"
+  say "starting $name on $HOST:$port"
+  launch "$name" "$CACHE/zookeeper/lib" -Xms"$ZK_HEAP" -Xmx"$ZK_HEAP" -XX:+UseG1GC \
+    -Dlogback.configurationFile="$dir/logback.xml" -Dzookeeper.jmx.log4j.disable=true \
+    org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg"
+}
+
+zk_names() { # the ZooKeeper servers of the current mode
+  if [[ -f $RUN/zk-mode && $(cat "$RUN/zk-mode") == ensemble ]]; then echo "zk1 zk2 zk3"; else echo zookeeper; fi
+}
+
+up_zookeeper() {
+  local ensemble=$1 n
+  mkdir -p "$RUN"
+  if [[ $ensemble == 3 ]]; then
+    if pid_of zookeeper >/dev/null; then
+      say "switching ZooKeeper from standalone to a 3-server ensemble"
+      stop_one zookeeper
+    fi
+    echo ensemble >"$RUN/zk-mode"
+    for n in 1 2 3; do start_zk_server "zk$n" $((ZK_PORT + n - 1)) "$n"; done
+    for n in 1 2 3; do [[ -f $RUN/zk$n/pid ]] && pid_of "zk$n" >/dev/null && wait_ready "zk$n" "$ZK_WAIT"; done
+  else
+    if [[ $(zk_names) != zookeeper ]] && { pid_of zk1 >/dev/null || pid_of zk2 >/dev/null || pid_of zk3 >/dev/null; }; then
+      say "a 3-server ZooKeeper ensemble is running; keeping it (down first for a standalone server)"
+      return 0
+    fi
+    echo standalone >"$RUN/zk-mode"
+    start_zk_server zookeeper "$ZK_PORT"
+    if pid_of zookeeper >/dev/null; then wait_ready zookeeper "$ZK_WAIT"; fi
+  fi
+}
+
+# ---------------------------------------------------------------- Kafka
+
+up_kafka() {
+  local dir=$RUN/kafka
+  need_launch kafka "$KAFKA_PORT" || return 0
+  fetch kafka
+  mkdir -p "$dir/data" "$dir/logs"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+delete.topic.enable=true
+log.retention.hours=168
+log.segment.bytes=67108864
+EOF
+  cat >"$dir/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = $dir/logs/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.org.name = org.apache.kafka
+logger.org.level = INFO
+EOF
+  local java_opts=(-Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
+    -Djava.awt.headless=true -Dlog4j2.configurationFile="$dir/log4j2.properties")
+  if [[ ! -f $dir/data/meta.properties ]]; then
+    local id
+    id=$(java -cp "$CACHE/kafka/lib/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    [[ -n $id ]] || die "kafka: StorageTool random-uuid failed"
+    if ! java -cp "$CACHE/kafka/lib/*" "${java_opts[@]}" kafka.tools.StorageTool format -t "$id" \
+        -c "$dir/server.properties" -g >"$dir/logs/format.log" 2>&1; then
+      cat "$dir/logs/format.log" >&2
+      die "kafka: formatting $dir/data failed (log: $dir/logs/format.log)"
+    fi
+  fi
+  : >"$dir/logs/server.log.start"
+  say "starting kafka on $HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT)"
+  launch kafka "$CACHE/kafka/lib" "${java_opts[@]}" kafka.Kafka "$dir/server.properties"
+  wait_ready kafka "$KAFKA_WAIT"
+}
+
+# ---------------------------------------------------------------- Cassandra
+
+up_cassandra() {
+  local dir=$RUN/cassandra
+  need_launch cassandra "$CASSANDRA_PORT" || return 0
+  fetch cassandra
+  mkdir -p "$dir"/{data,commitlog,saved_caches,hints,cdc_raw,logs}
+  cat >"$dir/cassandra.yaml" <<EOF
+cluster_name: stocksys-dev
+num_tokens: 1
+initial_token: 0
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+endpoint_snitch: SimpleSnitch
+data_file_directories: [$dir/data]
+commitlog_directory: $dir/commitlog
+saved_caches_directory: $dir/saved_caches
+hints_directory: $dir/hints
+cdc_raw_directory: $dir/cdc_raw
+commitlog_sync: periodic
+commitlog_sync_period: 10000ms
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "$HOST:$CASSANDRA_STORAGE_PORT"
+listen_address: $HOST
+rpc_address: $HOST
+storage_port: $CASSANDRA_STORAGE_PORT
+native_transport_port: $CASSANDRA_PORT
+start_native_transport: true
+auto_snapshot: false
+disk_access_mode: standard
+authenticator: AllowAllAuthenticator
+authorizer: AllowAllAuthorizer
+EOF
+  cat >"$dir/logback.xml" <<EOF
+<configuration>
+  <appender name="FILE" class="ch.qos.logback.core.FileAppender">
+    <file>$dir/logs/system.log</file>
+    <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="FILE"/></root>
+</configuration>
+EOF
+  local lib=$CACHE/cassandra/lib jamm
+  jamm=$(ls "$lib"/jamm-*.jar 2>/dev/null | head -n 1)
+  [[ -n $jamm ]] || die "cassandra: jamm jar missing from $lib"
+  local opts=(-Xms"$CASSANDRA_HEAP" -Xmx"$CASSANDRA_HEAP" -Xss256k -XX:+UseG1GC -XX:MaxGCPauseMillis=300 -XX:+ExitOnOutOfMemoryError
+    -javaagent:"$jamm" -Djdk.attach.allowAttachSelf=true -Djava.net.preferIPv4Stack=true
+    -Dio.netty.tryReflectionSetAccessible=true -Dchronicle.analytics.disable=true
+    -Dcassandra-foreground=yes -Dcassandra.config="file://$dir/cassandra.yaml"
+    -Dlogback.configurationFile="$dir/logback.xml" -Dcassandra.logdir="$dir/logs"
+    -Dcassandra.storagedir="$dir" -Dcassandra.skip_wait_for_gossip_to_settle=0)
+  if [[ $CASSANDRA_FAST == 1 ]]; then
+    opts+=(-Dcassandra.ring_delay_ms=1000 -Dcassandra.skip_sync=true)
+  fi
+  local x
+  for x in java.base/jdk.internal.misc java.management.rmi/com.sun.jmx.remote.internal.rmi \
+      java.management/com.sun.jmx.remote.security java.rmi/sun.rmi.registry java.rmi/sun.rmi.server \
+      java.sql/java.sql java.base/java.lang.ref jdk.unsupported/sun.misc; do
+    opts+=(--add-exports "$x=ALL-UNNAMED")
+  done
+  for x in java.base/java.lang.module java.base/jdk.internal.loader java.base/jdk.internal.ref \
+      java.base/jdk.internal.reflect java.base/jdk.internal.math java.base/jdk.internal.module \
+      java.base/jdk.internal.util.jar jdk.management/com.sun.management.internal java.base/sun.nio.ch \
+      java.base/java.io java.base/java.lang.reflect java.base/java.lang java.base/java.util java.base/java.nio; do
+    opts+=(--add-opens "$x=ALL-UNNAMED")
+  done
+  say "starting cassandra on $HOST:$CASSANDRA_PORT (heap $CASSANDRA_HEAP)"
+  launch cassandra "$lib" "${opts[@]}" org.apache.cassandra.service.CassandraDaemon
+  wait_ready cassandra "$CASSANDRA_WAIT"
+}
+
+# ---------------------------------------------------------------- commands
+
+all_names() { echo "zookeeper zk1 zk2 zk3 kafka cassandra"; }
+
+cmd_up() {
+  local ensemble=1 only="zookeeper,kafka,cassandra"
+  while (($#)); do
+    case $1 in
+      --zk-ensemble)
+        [[ ${2:-} == 1 || ${2:-} == 3 ]] || die "--zk-ensemble takes 1 or 3, not '${2:-}'"
+        ensemble=$2
+        shift 2
+        ;;
+      --only)
+        only=${2:-}
+        shift 2
+        ;;
+      *) die "up: unknown argument '$1' (usage: up [--zk-ensemble 3] [--only zookeeper,kafka,cassandra])" ;;
+    esac
+  done
+  check_prereqs
+  mkdir -p "$RUN" "$CACHE"
+  build_probe
+  local t0=$SECONDS item
+  IFS=, read -ra items <<<"$only"
+  for item in "${items[@]}"; do
+    case $item in
+      zookeeper) up_zookeeper "$ensemble" ;;
+      kafka) up_kafka ;;
+      cassandra) up_cassandra ;;
+      *) die "--only: unknown server '$item' (known: zookeeper, kafka, cassandra)" ;;
+    esac
+  done
+  say "ready in $((SECONDS - t0))s"
+  cmd_env
+}
+
+cmd_down() {
+  local purge=0 names=()
+  while (($#)); do
+    case $1 in
+      --purge) purge=1 ;;
+      -*) die "down: unknown flag '$1' (usage: down [--purge] [NAME...])" ;;
+      *) addr_of "$1" >/dev/null && names+=("$1") ;;
+    esac
+    shift
+  done
+  ((${#names[@]})) || read -ra names <<<"$(all_names)"
+  local n
+  # Reverse order: clients of ZooKeeper stop before it.
+  for ((i = ${#names[@]} - 1; i >= 0; i--)); do stop_one "${names[i]}"; done
+  if ((purge)); then
+    for n in "${names[@]}"; do rm -rf "${RUN:?}/$n"; done
+    if [[ -d $RUN ]] && [[ -z $(ls -A "$RUN" | grep -v '^zk-mode$' || true) ]]; then rm -rf "$RUN"; fi
+    say "purged data of: ${names[*]}"
+  fi
+}
+
+cmd_status() {
+  [[ -x $PROBE ]] || build_probe
+  local rc=0 names name out kind state
+  names="$(zk_names) kafka cassandra"
+  for name in $names; do
+    kind=$(kind_of "$name")
+    state=up
+    if out=$(probe "$name"); then
+      read -r version detail <<<"$out"
+      [[ $name == zk? ]] && detail="$name $detail"
+      pid_of "$name" >/dev/null || detail="$detail external"
+    else
+      version=-
+      detail=""
+      state=down
+      rc=1
+    fi
+    detail=${detail# }
+    printf '%s %s %s %s%s\n' "$kind" "$version" "$(addr_of "$name")" "$state" "${detail:+ ($detail)}"
+  done
+  return $rc
+}
+
+cmd_running() { # names of servers this script started that are alive
+  local n
+  for n in $(all_names); do pid_of "$n" >/dev/null && echo "$n"; done
+  return 0
+}
+
+cmd_logs() {
+  local name=${1:-}
+  [[ -n $name ]] || die "usage: logs NAME [-f] (NAME: zookeeper, zk1, zk2, zk3, kafka, cassandra)"
+  addr_of "$name" >/dev/null
+  local f
+  f=$(log_file "$name")
+  [[ -f $f ]] || die "$name: no log at $f (never started here?)"
+  if [[ ${2:-} == -f ]]; then tail -n 50 -F "$f"; else tail -n "${LINES_SHOWN:-100}" "$f"; fi
+}
+
+cmd_env() {
+  local zk
+  if [[ $(zk_names) == zookeeper ]]; then
+    zk="$HOST:$ZK_PORT"
+  else
+    zk="$HOST:$ZK_PORT,$HOST:$((ZK_PORT + 1)),$HOST:$((ZK_PORT + 2))"
+  fi
+  echo "export STOCKSYS_ZK=$zk STOCKSYS_KAFKA=$HOST:$KAFKA_PORT STOCKSYS_CASSANDRA=$HOST:$CASSANDRA_PORT"
+}
+
+cmd_start() {
+  local name=${1:-}
+  [[ -n $name ]] || die "usage: start NAME"
+  check_prereqs
+  build_probe
+  case $name in
+    zookeeper) up_zookeeper 1 ;;
+    zk1 | zk2 | zk3)
+      [[ $(zk_names) != zookeeper ]] || die "$name is a member of the 3-server ensemble: run 'up --zk-ensemble 3' first"
+      local n=${name#zk}
+      start_zk_server "$name" $((ZK_PORT + n - 1)) "$n"
+      pid_of "$name" >/dev/null && wait_ready "$name" "$ZK_WAIT"
+      ;;
+    kafka) up_kafka ;;
+    cassandra) up_cassandra ;;
+    *) addr_of "$name" >/dev/null ;;
+  esac
+}
+
+usage() {
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+main() {
+  local cmd=${1:-}
+  shift || true
+  case $cmd in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status ;;
+    logs) cmd_logs "$@" ;;
+    env) cmd_env ;;
+    running) cmd_running ;;
+    start) cmd_start "$@" ;;
+    stop)
+      [[ -n ${1:-} ]] || die "usage: stop NAME"
+      addr_of "$1" >/dev/null
+      stop_one "$1"
+      ;;
+    -h | --help | help) usage ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
