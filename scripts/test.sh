@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the whole test suite on the real servers.
+#
+# Brings ZooKeeper, Kafka and Cassandra up with scripts/infra.sh if they are not
+# running, runs `go vet ./...` and `go test -race ./...` (unit and integration
+# tests), and stops the servers it started (set STOCKSYS_KEEP_INFRA=1 to keep
+# them for the next run). Extra arguments go to `go test`, e.g.
+# `scripts/test.sh -run Election`.
+#
+# CI=true makes every integration test fail, never skip, when a server or the
+# real data in ../shared/data is missing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+t0=$SECONDS
+
+command -v go >/dev/null || { echo "test: go not found: install Go (see go.mod)" >&2; exit 1; }
+
+before=$(scripts/infra.sh running)
+cleanup() {
+  local rc=$?
+  if [[ ${STOCKSYS_KEEP_INFRA:-0} != 1 ]]; then
+    local started=() n
+    for n in $(scripts/infra.sh running); do
+      grep -qx "$n" <<<"$before" || started+=("$n")
+    done
+    ((${#started[@]} == 0)) || scripts/infra.sh down "${started[@]}"
+  fi
+  echo "test: finished in $((SECONDS - t0))s (exit $rc)" >&2
+  exit $rc
+}
+trap cleanup EXIT
+
+scripts/infra.sh up >/dev/null
+eval "$(scripts/infra.sh env)"
+export STOCKSYS_ZK STOCKSYS_KAFKA STOCKSYS_CASSANDRA
+export STOCKSYS_DATA=${STOCKSYS_DATA:-$(cd "$ROOT/.." && pwd)/shared/data}
+scripts/infra.sh status
+
+echo "test: go vet ./..." >&2
+go vet ./...
+echo "test: go test -race ./... (ZK=$STOCKSYS_ZK KAFKA=$STOCKSYS_KAFKA CASSANDRA=$STOCKSYS_CASSANDRA)" >&2
+go test -race -count=1 -timeout 45m "$@" ./...
