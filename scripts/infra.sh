@@ -207,10 +207,12 @@ need_launch() {
 
 zk_common_cfg() {
   cat <<EOF
-tickTime=2000
-initLimit=10
-syncLimit=5
-# Sessions from 4 s to 40 s: tests use short session timeouts.
+# A session expires at the first tick boundary after its timeout, so the tick
+# bounds how late crash detection can be: 500 ms (ZooKeeper's default 2000 ms
+# would add up to 2 s). Sessions from 1 s to 40 s: tests use short timeouts.
+tickTime=500
+initLimit=40
+syncLimit=20
 minSessionTimeout=1000
 maxSessionTimeout=40000
 admin.enableServer=false

@@ -5,7 +5,7 @@
 // environment variable, then to the default:
 //
 //	--zk         STOCKSYS_ZK         ZooKeeper servers, host:port[,host:port]  (127.0.0.1:2181)
-//	--cluster    STOCKSYS_CLUSTER    cluster name; znodes live under /stocksys/<cluster>  (dev)
+//	--cluster    STOCKSYS_CLUSTER    cluster name; znodes live under /stocksys/<cluster>  (default)
 //	--kafka      STOCKSYS_KAFKA      Kafka bootstrap brokers  (127.0.0.1:9092)
 //	--cassandra  STOCKSYS_CASSANDRA  Cassandra contact points, host:port  (127.0.0.1:9042)
 package main
@@ -45,7 +45,7 @@ func newRootCmd() *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.zk, "zk", envOr("STOCKSYS_ZK", "127.0.0.1:2181"), "ZooKeeper servers, host:port[,host:port] (env STOCKSYS_ZK)")
-	pf.StringVar(&g.cluster, "cluster", envOr("STOCKSYS_CLUSTER", "dev"), "cluster name (env STOCKSYS_CLUSTER)")
+	pf.StringVar(&g.cluster, "cluster", envOr("STOCKSYS_CLUSTER", "default"), "cluster name (env STOCKSYS_CLUSTER)")
 	pf.StringVar(&g.kafka, "kafka", envOr("STOCKSYS_KAFKA", "127.0.0.1:9092"), "Kafka bootstrap brokers (env STOCKSYS_KAFKA)")
 	pf.StringVar(&g.cassandra, "cassandra", envOr("STOCKSYS_CASSANDRA", "127.0.0.1:9042"), "Cassandra contact points, host:port (env STOCKSYS_CASSANDRA)")
 

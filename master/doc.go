@@ -1,0 +1,42 @@
+// Package master is the master loop: while this node holds a master term
+// (election.Term), it assigns every task to a live worker.
+//
+// # Recipe
+//
+// The loop reads members/ (live nodes: their ephemeral znodes, whose
+// ephemeralOwner is the member's session), symbols/ (one fetch task each),
+// the partitions of the quotes topic (one ingest task each), assignments/ and
+// status/, with watches on members/, symbols/, status/ and every status
+// document. Any watch event, or the periodic resync (Config.Resync, default
+// 10 s, which also re-arms every watch), triggers a plan; plans are at least
+// Config.MinInterval apart (default 200 ms), so a burst of changes is planned
+// once.
+//
+// A plan is tasks.Plan(live members, tasks, current), where current is what
+// the live members' assignment documents (written for their current session)
+// say. It is balanced, sticky and minimal; see package tasks.
+//
+// # Handover without two owners
+//
+// A task moving from A to B is first revoked: A's document is rewritten
+// without it. B is given the task only when no other live node holds it: it
+// is in no other live node's document, and no other live node's status lists
+// it (a worker lists a task until its runner has returned). A node whose
+// session is gone holds nothing: its worker stopped every task at its safe
+// deadline, before the server could expire the session (package session). So
+// at no instant do two workers run the same task.
+//
+// # Fencing
+//
+// Every write (assignment documents, deletions of the documents of departed
+// nodes, the failover document) goes through election.Term.Fenced and carries
+// the term's epoch in the document. A deposed master's writes fail with
+// election.ErrFenced, which ends the loop. A plan too large for one Multi
+// (Config.MaxMultiBytes) is written in several, each fenced.
+//
+// # Znodes
+//
+// Reads members/, symbols/, status/, terms/. Writes assignments/<node-id>
+// (tasks.AssignmentDoc) and failover (tasks.FailoverDoc: the previous term's
+// end, this term's election and its first assignment write).
+package master

@@ -1,0 +1,385 @@
+package master_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/stock-system/stocksys/election"
+	"github.com/stock-system/stocksys/internal/testenv"
+	"github.com/stock-system/stocksys/master"
+	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/session/sessiontest"
+	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/worker"
+)
+
+const sessionTimeout = 2 * time.Second
+
+// tracker records which nodes run each task, and every instant at which two
+// ran it at once.
+type tracker struct {
+	mu         sync.Mutex
+	running    map[tasks.ID]map[string]bool
+	violations []string
+}
+
+func newTracker() *tracker { return &tracker{running: map[tasks.ID]map[string]bool{}} }
+
+func (tr *tracker) start(id tasks.ID, node string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.running[id] == nil {
+		tr.running[id] = map[string]bool{}
+	}
+	for other := range tr.running[id] {
+		tr.violations = append(tr.violations, fmt.Sprintf("%s started on %s while running on %s", id, node, other))
+	}
+	tr.running[id][node] = true
+}
+
+func (tr *tracker) stop(id tasks.ID, node string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	delete(tr.running[id], node)
+}
+
+func (tr *tracker) owners() map[tasks.ID][]string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	out := map[tasks.ID][]string{}
+	for id, ns := range tr.running {
+		for n := range ns {
+			out[id] = append(out[id], n)
+		}
+	}
+	return out
+}
+
+func (tr *tracker) Violations() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]string(nil), tr.violations...)
+}
+
+func (tr *tracker) runner() worker.Runner {
+	return worker.RunnerFunc(func(ctx context.Context, r *worker.Run) error {
+		tr.start(r.Task.ID(), r.Node)
+		defer tr.stop(r.Task.ID(), r.Node)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+				r.Progress(1)
+			}
+		}
+	})
+}
+
+// testNode is one node in this process: its own session, member znode,
+// worker and election candidate (running the master loop when elected).
+type testNode struct {
+	id     string
+	s      *session.Session
+	w      *worker.Worker
+	proxy  *sessiontest.Proxy
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	masters []*master.Master
+}
+
+type cluster struct {
+	t          *testing.T
+	servers    []string
+	root       string
+	tr         *tracker
+	partitions []int32
+	log        *zap.Logger
+}
+
+func (c *cluster) start(id string, viaProxy bool) *testNode {
+	t := c.t
+	t.Helper()
+	n := &testNode{id: id, done: make(chan struct{})}
+	servers := c.servers
+	if viaProxy {
+		n.proxy = sessiontest.NewProxy(t, c.servers[0])
+		servers = []string{n.proxy.Addr()}
+	}
+	cfg := session.DefaultConfig(servers...)
+	cfg.Timeout = sessionTimeout
+	cfg.Logger = c.log.Named(id)
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	s, err := session.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("session for %s: %v", id, err)
+	}
+	n.s = s
+	if err := tasks.NewPaths(c.root).EnsureLayout(s.Conn()); err != nil {
+		t.Fatal(err)
+	}
+	members := path.Join(c.root, "members")
+	if _, err := s.Conn().Create(members, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(map[string]any{"id": id, "session": tasks.SessionString(s.ID()), "capacity": 1})
+	if _, err := s.Conn().Create(path.Join(members, id), data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("register %s: %v", id, err)
+	}
+	n.w, err = worker.New(s, worker.Config{NodeID: id, Root: c.root, Logger: cfg.Logger,
+		Runners: map[tasks.Type]worker.Runner{tasks.TypeFetch: c.tr.runner(), tasks.TypeIngest: c.tr.runner()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecfg := election.DefaultConfig(id)
+	ecfg.Root = c.root
+	ecfg.Logger = cfg.Logger
+	cand, err := election.NewCandidate(s, ecfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_ = n.w.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			term, err := cand.Campaign(ctx)
+			if err != nil {
+				return
+			}
+			m, err := master.New(s, term, master.Config{Root: c.root, Logger: cfg.Logger,
+				Partitions: func(context.Context) ([]int32, error) { return c.partitions, nil }})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n.mu.Lock()
+			n.masters = append(n.masters, m)
+			n.mu.Unlock()
+			_ = m.Run(ctx)
+		}
+	}()
+	go func() {
+		wg.Wait()
+		cand.Close()
+		close(n.done)
+	}()
+	t.Cleanup(func() { n.stop() })
+	return n
+}
+
+// stop is a graceful shutdown: worker and candidate stop, then the session closes.
+func (n *testNode) stop() {
+	n.cancel()
+	<-n.done
+	n.s.Close()
+}
+
+// converged checks that every task runs on exactly one live node and the
+// counts per type are balanced; it returns what is wrong, or "".
+func (c *cluster) converged(live []*testNode, want []tasks.ID) string {
+	owners := c.tr.owners()
+	liveSet := map[string]bool{}
+	for _, n := range live {
+		liveSet[n.id] = true
+	}
+	count := map[string]map[tasks.Type]int{}
+	for _, id := range want {
+		os := owners[id]
+		if len(os) != 1 {
+			return fmt.Sprintf("%s runs on %v", id, os)
+		}
+		if !liveSet[os[0]] {
+			return fmt.Sprintf("%s runs on departed node %s", id, os[0])
+		}
+		t, _ := tasks.ParseID(string(id))
+		if count[os[0]] == nil {
+			count[os[0]] = map[tasks.Type]int{}
+		}
+		count[os[0]][t.Type()]++
+	}
+	if len(owners) != len(want) {
+		for id, os := range owners {
+			if len(os) > 0 && !contains(want, id) {
+				return fmt.Sprintf("unexpected task %s runs on %v", id, os)
+			}
+		}
+	}
+	for _, typ := range tasks.Types() {
+		lo, hi := 1<<30, -1
+		for _, n := range live {
+			k := count[n.id][typ]
+			lo, hi = min(lo, k), max(hi, k)
+		}
+		if hi-lo > 1 {
+			return fmt.Sprintf("%s tasks unbalanced: %d..%d per node", typ, lo, hi)
+		}
+	}
+	return ""
+}
+
+func contains(ids []tasks.ID, id tasks.ID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// waitConverged waits up to limit and returns how long convergence took.
+func (c *cluster) waitConverged(what string, live []*testNode, want []tasks.ID, limit time.Duration) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	last := ""
+	for time.Since(start) < limit {
+		if last = c.converged(live, want); last == "" {
+			d := time.Since(start)
+			c.t.Logf("%s: converged in %v", what, d.Round(time.Millisecond))
+			return d
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("%s: not converged within %v: %s", what, limit, last)
+	return 0
+}
+
+func ownersNow(tr *tracker) map[tasks.ID]string {
+	out := map[tasks.ID]string{}
+	for id, os := range tr.owners() {
+		if len(os) == 1 {
+			out[id] = os[0]
+		}
+	}
+	return out
+}
+
+// TestIntegration_AssignmentChurn: 4 nodes (separate sessions) and 50 symbols
+// plus 4 partitions. A node joins, one leaves gracefully, one crashes (its
+// connection to ZooKeeper freezes until the session expires). After each,
+// every task has exactly one live owner within session timeout + 1 s; tasks
+// on unaffected nodes never restart; no two nodes ever ran a task at once.
+func TestIntegration_AssignmentChurn(t *testing.T) {
+	servers := testenv.ZKServers(t)
+	c := &cluster{t: t, servers: servers, root: testenv.ZKRoot(t), tr: newTracker(),
+		partitions: []int32{0, 1, 2, 3}, log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
+
+	admin := testenv.ZKConn(t, 10*time.Second)
+	p := tasks.NewPaths(c.root)
+	if err := p.EnsureLayout(admin); err != nil {
+		t.Fatal(err)
+	}
+	var want []tasks.ID
+	for i := 0; i < 50; i++ {
+		sym := tasks.Symbol(fmt.Sprintf("SYM%02d", i))
+		if _, err := admin.Create(p.Symbol(sym), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tasks.FetchTask(sym).ID())
+	}
+	for _, part := range c.partitions {
+		want = append(want, tasks.IngestTask(part).ID())
+	}
+	sort.Slice(want, func(i, j int) bool { return want[i] < want[j] })
+
+	n1 := c.start("node-1", false)
+	n2 := c.start("node-2", false)
+	n3 := c.start("node-3", true)
+	limit := sessionTimeout + time.Second
+	c.waitConverged("start with 3 nodes", []*testNode{n1, n2, n3}, want, 15*time.Second)
+
+	// Join: only as many tasks move as balance needs, and only to node-4.
+	before := ownersNow(c.tr)
+	starts := map[string]map[tasks.ID]int{"node-1": n1.w.Starts(), "node-2": n2.w.Starts(), "node-3": n3.w.Starts()}
+	n4 := c.start("node-4", false)
+	c.waitConverged("node-4 joined", []*testNode{n1, n2, n3, n4}, want, limit)
+	after := ownersNow(c.tr)
+	moved := 0
+	for id, o := range after {
+		if before[id] != o {
+			moved++
+			if o != "node-4" {
+				t.Errorf("join moved %s from %s to %s; want moves only to node-4", id, before[id], o)
+			}
+		}
+	}
+	// 50 fetch over 4 = 13,13,12,12 and 4 ingest = 1 each: node-4 gets 12 or 13 fetch and 1 ingest.
+	if moved < 13 || moved > 14 {
+		t.Errorf("join moved %d tasks; want 13 or 14 (the minimum for balance)", moved)
+	}
+	checkNoRestart(t, starts, after, before, []*testNode{n1, n2, n3})
+
+	// Graceful leave of node-2: only its tasks move.
+	before = after
+	starts = map[string]map[tasks.ID]int{"node-1": n1.w.Starts(), "node-3": n3.w.Starts(), "node-4": n4.w.Starts()}
+	n2.stop()
+	c.waitConverged("node-2 left gracefully", []*testNode{n1, n3, n4}, want, limit)
+	after = ownersNow(c.tr)
+	for id, o := range after {
+		if before[id] != o && before[id] != "node-2" {
+			t.Errorf("leave of node-2 moved %s from %s to %s", id, before[id], o)
+		}
+	}
+	checkNoRestart(t, starts, after, before, []*testNode{n1, n3, n4})
+
+	// Crash of node-3: its connection freezes; its session expires.
+	before = after
+	starts = map[string]map[tasks.ID]int{"node-1": n1.w.Starts(), "node-4": n4.w.Starts()}
+	n3.proxy.Freeze()
+	c.waitConverged("node-3 crashed", []*testNode{n1, n4}, want, limit)
+	after = ownersNow(c.tr)
+	for id, o := range after {
+		if before[id] != o && before[id] != "node-3" {
+			t.Errorf("crash of node-3 moved %s from %s to %s", id, before[id], o)
+		}
+	}
+	checkNoRestart(t, starts, after, before, []*testNode{n1, n4})
+	if v := c.tr.Violations(); len(v) > 0 {
+		t.Fatalf("tasks ran on two nodes at once: %v", v)
+	}
+	// Healed, node-3 learns that its session expired (a partitioned client
+	// cannot know before it reaches the server again).
+	n3.proxy.Thaw()
+	select {
+	case <-n3.s.Done():
+		if !errors.Is(n3.s.Err(), session.ErrExpired) {
+			t.Fatalf("node-3's session ended with %v; want ErrExpired", n3.s.Err())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("node-3's session did not end after its connection healed")
+	}
+}
+
+// checkNoRestart: a task that stayed on its node was started exactly as often
+// as before the change.
+func checkNoRestart(t *testing.T, starts map[string]map[tasks.ID]int, after, before map[tasks.ID]string, nodes []*testNode) {
+	t.Helper()
+	for _, n := range nodes {
+		now := n.w.Starts()
+		for id, o := range after {
+			if o == n.id && before[id] == n.id && now[id] != starts[n.id][id] {
+				t.Errorf("%s on unaffected %s restarted (%d starts, was %d)", id, n.id, now[id], starts[n.id][id])
+			}
+		}
+	}
+}

@@ -1,0 +1,510 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/election"
+	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/tasks"
+)
+
+// Config configures the master loop.
+type Config struct {
+	// Root is the cluster root znode, e.g. /stocksys/default. Required.
+	Root string
+	// Partitions returns the partitions of the quotes topic, one ingest task
+	// each. Nil means no ingest tasks. Called at every plan; an error keeps
+	// the previous list.
+	Partitions func(ctx context.Context) ([]int32, error)
+	// MinInterval is the least time between two plans, so that a burst of
+	// changes (members joining, symbols added) is planned once. Default 200ms.
+	MinInterval time.Duration
+	// Resync is the period of a full re-read and plan even without a watch
+	// event, in case one was missed. Default 10s.
+	Resync time.Duration
+	// MaxMultiBytes bounds the payload of one fenced Multi; larger plans are
+	// written in several, each fenced. Default 512 KiB (ZooKeeper's
+	// jute.maxbuffer is 1 MiB by default).
+	MaxMultiBytes int
+	// Logger receives structured logs; nil means zap.NewNop().
+	Logger *zap.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MinInterval == 0 {
+		c.MinInterval = 200 * time.Millisecond
+	}
+	if c.Resync == 0 {
+		c.Resync = 10 * time.Second
+	}
+	if c.MaxMultiBytes == 0 {
+		c.MaxMultiBytes = 512 << 10
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+// Stats counts the master's work during one term. Safe to read through
+// Master.Stats.
+type Stats struct {
+	Plans      int // plans computed
+	Writes     int // znode writes (create, set, delete) sent in fenced Multis
+	Multis     int // fenced Multis sent
+	BytesWrote int // bytes of znode data written
+	Moves      int // tasks revoked from a live owner
+}
+
+// Master is the master loop of one term.
+type Master struct {
+	cfg  Config
+	s    *session.Session
+	term *election.Term
+	p    tasks.Paths
+	log  *zap.Logger
+
+	trigger chan struct{}
+	watchMu sync.Mutex
+	armed   map[string]bool
+
+	mu         sync.Mutex
+	stats      Stats
+	partitions []int32
+	firstDone  bool
+}
+
+// New returns the master loop for term, which must have been won on s.
+func New(s *session.Session, term *election.Term, cfg Config) (*Master, error) {
+	if cfg.Root == "" || cfg.Root[0] != '/' || path.Clean(cfg.Root) != cfg.Root {
+		return nil, fmt.Errorf("master: root %q must be a clean absolute path", cfg.Root)
+	}
+	cfg = cfg.withDefaults()
+	return &Master{cfg: cfg, s: s, term: term, p: tasks.NewPaths(cfg.Root),
+		log:     cfg.Logger.With(zap.Int64("epoch", term.Epoch)),
+		trigger: make(chan struct{}, 1), armed: map[string]bool{}}, nil
+}
+
+// Stats returns the counts so far. Safe for concurrent use.
+func (m *Master) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stats
+}
+
+// Run plans and writes assignments until the term ends (it returns the term's
+// cause, e.g. election.ErrFenced or session.ErrUnsafe) or ctx is done (it
+// returns nil).
+func (m *Master) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // end our work with the term
+		select {
+		case <-m.term.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := m.p.EnsureLayout(m.s.Conn()); err != nil {
+		return err
+	}
+	resync := time.NewTicker(m.cfg.Resync)
+	defer resync.Stop()
+	var last time.Time
+	for {
+		if wait := m.cfg.MinInterval - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return m.result()
+			case <-time.After(wait):
+			}
+		}
+		last = time.Now()
+		if err := m.reconcile(ctx); err != nil {
+			if errors.Is(err, election.ErrFenced) || m.term.Err() != nil || ctx.Err() != nil {
+				return m.result()
+			}
+			m.log.Warn("master: plan failed; retrying", zap.Error(err))
+			m.poke()
+		}
+		select {
+		case <-ctx.Done():
+			return m.result()
+		case <-m.trigger:
+		case <-resync.C:
+			m.resetWatches() // re-arm every watch on the full re-read
+		}
+	}
+}
+
+func (m *Master) result() error {
+	if err := m.term.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (m *Master) poke() {
+	select {
+	case m.trigger <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Master) resetWatches() {
+	m.watchMu.Lock()
+	m.armed = map[string]bool{}
+	m.watchMu.Unlock()
+}
+
+// arm reports whether a watch on key must be set now, and marks it set.
+func (m *Master) arm(key string) bool {
+	m.watchMu.Lock()
+	defer m.watchMu.Unlock()
+	if m.armed[key] {
+		return false
+	}
+	m.armed[key] = true
+	return true
+}
+
+// forward pokes the loop when ev fires, then disarms key.
+func (m *Master) forward(ctx context.Context, key string, ev <-chan zk.Event) {
+	go func() {
+		select {
+		case <-ev:
+			m.watchMu.Lock()
+			delete(m.armed, key)
+			m.watchMu.Unlock()
+			m.poke()
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (m *Master) children(ctx context.Context, p string) ([]string, error) {
+	conn := m.s.Conn()
+	key := "c:" + p
+	if !m.arm(key) {
+		names, _, err := conn.Children(p)
+		return names, err
+	}
+	names, _, ev, err := conn.ChildrenW(p)
+	if err != nil {
+		m.watchMu.Lock()
+		delete(m.armed, key)
+		m.watchMu.Unlock()
+		return nil, err
+	}
+	m.forward(ctx, key, ev)
+	return names, nil
+}
+
+func (m *Master) getWatched(ctx context.Context, p string) ([]byte, *zk.Stat, error) {
+	conn := m.s.Conn()
+	key := "d:" + p
+	if !m.arm(key) {
+		return conn.Get(p)
+	}
+	data, st, ev, err := conn.GetW(p)
+	if err != nil {
+		m.watchMu.Lock()
+		delete(m.armed, key)
+		m.watchMu.Unlock()
+		return nil, nil, err
+	}
+	m.forward(ctx, key, ev)
+	return data, st, nil
+}
+
+// memberDoc is the part of members/<id> the master reads.
+type memberDoc struct {
+	ID       string `json:"id"`
+	Capacity int    `json:"capacity"`
+}
+
+type liveMember struct {
+	id       string
+	session  int64
+	capacity int
+}
+
+// view is one consistent-enough read of the cluster state.
+type view struct {
+	members map[string]liveMember
+	tasks   []tasks.Task
+	docs    map[string]tasks.AssignmentDoc // by node
+	held    map[tasks.ID]map[string]bool   // task -> live nodes whose status lists it
+}
+
+func (m *Master) read(ctx context.Context) (*view, error) {
+	conn := m.s.Conn()
+	v := &view{members: map[string]liveMember{}, docs: map[string]tasks.AssignmentDoc{},
+		held: map[tasks.ID]map[string]bool{}}
+
+	names, err := m.children(ctx, m.p.Members)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return nil, fmt.Errorf("master: members: %w", err)
+	}
+	for _, n := range names {
+		data, st, err := conn.Get(path.Join(m.p.Members, n))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("master: member %s: %w", n, err)
+		}
+		var d memberDoc
+		_ = json.Unmarshal(data, &d) // capacity is optional; a bad document counts as capacity 1
+		v.members[n] = liveMember{id: n, session: st.EphemeralOwner, capacity: d.Capacity}
+	}
+
+	syms, err := m.children(ctx, m.p.Symbols)
+	if err != nil {
+		return nil, fmt.Errorf("master: symbols: %w", err)
+	}
+	sort.Strings(syms)
+	for _, n := range syms {
+		s, err := tasks.ParseSymbol(n)
+		if err != nil || string(s) != n {
+			m.log.Warn("master: ignoring invalid symbol znode", zap.String("name", n))
+			continue
+		}
+		v.tasks = append(v.tasks, tasks.FetchTask(s))
+	}
+	if m.cfg.Partitions != nil {
+		ps, err := m.cfg.Partitions(ctx)
+		m.mu.Lock()
+		if err != nil {
+			m.log.Warn("master: partitions unknown; keeping the previous list", zap.Error(err))
+		} else {
+			m.partitions = ps
+		}
+		ps = m.partitions
+		m.mu.Unlock()
+		for _, p := range ps {
+			v.tasks = append(v.tasks, tasks.IngestTask(p))
+		}
+	}
+
+	docs, _, err := conn.Children(m.p.Assignments)
+	if err != nil {
+		return nil, fmt.Errorf("master: assignments: %w", err)
+	}
+	for _, n := range docs {
+		var d tasks.AssignmentDoc
+		if _, err := tasks.ReadJSON(conn, m.p.Assignment(n), &d); err != nil {
+			if errors.Is(err, zk.ErrNoNode) {
+				continue
+			}
+			m.log.Warn("master: unreadable assignment; it will be rewritten", zap.String("node", n), zap.Error(err))
+		}
+		v.docs[n] = d
+	}
+
+	stats, err := m.children(ctx, m.p.Status)
+	if err != nil {
+		return nil, fmt.Errorf("master: status: %w", err)
+	}
+	for _, n := range stats {
+		mem, live := v.members[n]
+		if !live {
+			continue
+		}
+		data, _, err := m.getWatched(ctx, m.p.StatusOf(n))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("master: status of %s: %w", n, err)
+		}
+		var d tasks.StatusDoc
+		if err := json.Unmarshal(data, &d); err != nil || d.Session != mem.session {
+			continue
+		}
+		for id := range d.Tasks {
+			if v.held[id] == nil {
+				v.held[id] = map[string]bool{}
+			}
+			v.held[id][n] = true
+		}
+	}
+	return v, nil
+}
+
+// reconcile reads the cluster, plans, and writes the assignments that
+// changed, in fenced Multis.
+func (m *Master) reconcile(ctx context.Context) error {
+	v, err := m.read(ctx)
+	if err != nil {
+		return err
+	}
+	// current: what live members' documents (for their current session) say.
+	current := tasks.Assignment{}
+	for node, d := range v.docs {
+		mem, ok := v.members[node]
+		if !ok || d.Session != mem.session {
+			continue
+		}
+		for _, id := range d.Tasks {
+			current[id] = node
+		}
+	}
+	members := make([]tasks.Member, 0, len(v.members))
+	for _, mem := range v.members {
+		members = append(members, tasks.Member{ID: mem.id, Capacity: mem.capacity})
+	}
+	target := tasks.Plan(members, v.tasks, current)
+
+	// Holders: a task is held by a live node while its document lists it
+	// (until revoked) or its status lists it (until its runner returned).
+	heldElsewhere := func(id tasks.ID, node string) bool {
+		if o, ok := current[id]; ok && o != node {
+			return true
+		}
+		for h := range v.held[id] {
+			if h != node {
+				return true
+			}
+		}
+		return false
+	}
+	next := map[string][]tasks.ID{}
+	moves := 0
+	for id, owner := range target {
+		if cur, ok := current[id]; ok && cur != owner {
+			moves++ // revoke now (cur's document drops it); owner gets it once cur let go
+			continue
+		}
+		if current[id] == owner || !heldElsewhere(id, owner) {
+			next[owner] = append(next[owner], id)
+		}
+	}
+
+	var ops []any
+	var sizes []int
+	now := time.Now().UTC()
+	for node, mem := range v.members {
+		ids := next[node]
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		old, had := v.docs[node]
+		if had && old.Session == mem.session && old.Epoch == m.term.Epoch && equalIDs(old.Tasks, ids) {
+			continue
+		}
+		if ids == nil {
+			ids = []tasks.ID{}
+		}
+		data, _ := json.Marshal(tasks.AssignmentDoc{Node: node, Session: mem.session, Epoch: m.term.Epoch, Tasks: ids, Written: now})
+		if had {
+			ops = append(ops, &zk.SetDataRequest{Path: m.p.Assignment(node), Data: data, Version: -1})
+		} else {
+			ops = append(ops, &zk.CreateRequest{Path: m.p.Assignment(node), Data: data, Acl: zk.WorldACL(zk.PermAll)})
+		}
+		sizes = append(sizes, len(data)+len(node)+64)
+	}
+	for node := range v.docs {
+		if _, live := v.members[node]; !live {
+			ops = append(ops, &zk.DeleteRequest{Path: m.p.Assignment(node), Version: -1})
+			sizes = append(sizes, len(node)+64)
+		}
+	}
+	m.mu.Lock()
+	m.stats.Plans++
+	m.stats.Moves += moves
+	first := !m.firstDone
+	m.mu.Unlock()
+	if first {
+		op, n, err := m.failoverOp(now)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, op)
+		sizes = append(sizes, n)
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := m.write(ctx, ops, sizes); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.firstDone = true
+	m.mu.Unlock()
+	m.log.Debug("master: assignments written", zap.Int("ops", len(ops)), zap.Int("revoked", moves))
+	return nil
+}
+
+// write sends ops in fenced Multis of at most MaxMultiBytes each.
+func (m *Master) write(ctx context.Context, ops []any, sizes []int) error {
+	start, bytes := 0, 0
+	flush := func(end int) error {
+		if end == start {
+			return nil
+		}
+		if _, err := m.term.Fenced(ctx, ops[start:end]...); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.stats.Multis++
+		m.stats.Writes += end - start
+		m.stats.BytesWrote += bytes
+		m.mu.Unlock()
+		start, bytes = end, 0
+		return nil
+	}
+	for i := range ops {
+		if bytes+sizes[i] > m.cfg.MaxMultiBytes {
+			if err := flush(i); err != nil {
+				return err
+			}
+		}
+		bytes += sizes[i]
+	}
+	return flush(len(ops))
+}
+
+// failoverOp returns the write of the failover document for this term.
+func (m *Master) failoverOp(now time.Time) (any, int, error) {
+	conn := m.s.Conn()
+	doc := tasks.FailoverDoc{Epoch: m.term.Epoch, PrevEpoch: m.term.Epoch - 1, Elected: m.term.Started.UTC(), FirstAssignment: now}
+	termsDir := path.Join(m.cfg.Root, "terms")
+	if names, _, err := conn.Children(termsDir); err == nil {
+		for _, n := range names {
+			var r election.TermRecord
+			if _, err := tasks.ReadJSON(conn, path.Join(termsDir, n), &r); err == nil && r.Epoch == doc.PrevEpoch {
+				doc.PrevNode, doc.PrevEnded = r.Node, r.Ended.UTC()
+			}
+		}
+	}
+	data, _ := json.Marshal(doc)
+	ok, _, err := conn.Exists(m.p.Failover)
+	if err != nil {
+		return nil, 0, fmt.Errorf("master: exists %s: %w", m.p.Failover, err)
+	}
+	if ok {
+		return &zk.SetDataRequest{Path: m.p.Failover, Data: data, Version: -1}, len(data), nil
+	}
+	return &zk.CreateRequest{Path: m.p.Failover, Data: data, Acl: zk.WorldACL(zk.PermAll)}, len(data), nil
+}
+
+func equalIDs(a, b []tasks.ID) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,180 @@
+package tasks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Paths are the znodes of the task layer under a cluster root (default
+// /stocksys/<cluster>):
+//
+//	symbols/<SYMBOL>      persistent; SymbolSpec JSON. Written by operators (stocksys symbols).
+//	assignments/<node-id> persistent; AssignmentDoc JSON. Written only by the master, fenced.
+//	status/<node-id>      ephemeral (the worker's session); StatusDoc JSON.
+//	failover              persistent; FailoverDoc JSON of the latest master change. Written by the master, fenced.
+type Paths struct {
+	Root, Symbols, Assignments, Status, Members, Failover string
+}
+
+// NewPaths returns the task-layer paths under root.
+func NewPaths(root string) Paths {
+	return Paths{
+		Root:        root,
+		Symbols:     path.Join(root, "symbols"),
+		Assignments: path.Join(root, "assignments"),
+		Status:      path.Join(root, "status"),
+		Members:     path.Join(root, "members"),
+		Failover:    path.Join(root, "failover"),
+	}
+}
+
+// Symbol returns the znode of a symbol's spec.
+func (p Paths) Symbol(s Symbol) string { return path.Join(p.Symbols, string(s)) }
+
+// Assignment returns the znode of a node's assignment.
+func (p Paths) Assignment(node string) string { return path.Join(p.Assignments, node) }
+
+// StatusOf returns the znode of a node's status.
+func (p Paths) StatusOf(node string) string { return path.Join(p.Status, node) }
+
+// EnsureLayout creates the root, symbols/, assignments/ and status/ if missing
+// (persistent, open ACL). Safe to call from any number of nodes at once.
+func (p Paths) EnsureLayout(c *zk.Conn) error {
+	for _, n := range []string{p.Root, p.Symbols, p.Assignments, p.Status} {
+		if err := createAll(c, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createAll(c *zk.Conn, p string) error {
+	if p == "/" || p == "" {
+		return nil
+	}
+	ok, _, err := c.Exists(p)
+	if err != nil {
+		return fmt.Errorf("tasks: exists %s: %w", p, err)
+	}
+	if ok {
+		return nil
+	}
+	if err := createAll(c, path.Dir(p)); err != nil {
+		return err
+	}
+	if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("tasks: create %s: %w", p, err)
+	}
+	return nil
+}
+
+// SymbolSpec is the JSON content of symbols/<SYMBOL>: where its quotes come
+// from. An empty Source means the cluster's default source.
+type SymbolSpec struct {
+	Symbol  Symbol            `json:"symbol"`
+	Source  string            `json:"source,omitempty"`
+	Options map[string]string `json:"options,omitempty"`
+	Added   time.Time         `json:"added"`
+}
+
+// AssignmentDoc is the JSON content of assignments/<node-id>: the exact set of
+// tasks the node must run. Session is the ZooKeeper session id of the member
+// it was written for: a node ignores a document written for another session
+// (an earlier incarnation of the same node id). Epoch is the writing master's
+// epoch; a worker ignores documents older than the highest epoch it has seen.
+type AssignmentDoc struct {
+	Node    string    `json:"node"`
+	Session int64     `json:"session"`
+	Epoch   int64     `json:"epoch"`
+	Tasks   []ID      `json:"tasks"`
+	Written time.Time `json:"written"`
+}
+
+// Task states reported in StatusDoc.
+const (
+	StateStarting = "starting"
+	StateRunning  = "running"
+	StateStopping = "stopping"
+	StateFailed   = "failed"
+)
+
+// TaskStatus is one task's entry in a StatusDoc. Times are UTC; LastProgress
+// is zero until the runner first reports progress.
+type TaskStatus struct {
+	State        string    `json:"state"`
+	Epoch        int64     `json:"epoch"`
+	Started      time.Time `json:"started"`
+	LastProgress time.Time `json:"last_progress,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	Progress     int64     `json:"progress"` // units of work done (quotes for fetch and ingest)
+}
+
+// StatusDoc is the JSON content of status/<node-id>, published by the worker
+// at most once a second. A task appears here from the moment its runner is
+// started until the runner has returned, so the master knows when a revoked
+// task has really stopped.
+type StatusDoc struct {
+	Node      string            `json:"node"`
+	Session   int64             `json:"session"`
+	Epoch     int64             `json:"epoch"` // highest master epoch the worker has seen
+	Suspended bool              `json:"suspended,omitempty"`
+	Tasks     map[ID]TaskStatus `json:"tasks"`
+	Refused   map[string]string `json:"refused,omitempty"` // assigned task id -> why it was refused
+	Updated   time.Time         `json:"updated"`
+}
+
+// FailoverDoc is the JSON content of failover: the phases of the latest change
+// of master, written by the new master with its first assignment.
+type FailoverDoc struct {
+	Epoch           int64     `json:"epoch"`
+	PrevEpoch       int64     `json:"prev_epoch"`
+	PrevNode        string    `json:"prev_node,omitempty"`
+	PrevEnded       time.Time `json:"prev_ended,omitzero"` // zero when the old term's end is unknown (crash)
+	Elected         time.Time `json:"elected"`
+	FirstAssignment time.Time `json:"first_assignment"`
+}
+
+// SessionString formats a ZooKeeper session id as ZooKeeper's tools do (0x...).
+func SessionString(id int64) string { return "0x" + strconv.FormatUint(uint64(id), 16) }
+
+// ReadJSON reads a znode and decodes its JSON into v. It returns the znode's
+// stat; zk.ErrNoNode (wrapped) when it is missing.
+func ReadJSON(c *zk.Conn, p string, v any) (*zk.Stat, error) {
+	data, st, err := c.Get(p)
+	if err != nil {
+		return nil, fmt.Errorf("tasks: get %s: %w", p, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return st, fmt.Errorf("tasks: %s: bad JSON: %w", p, err)
+	}
+	return st, nil
+}
+
+// ListSymbols returns the registered symbols, sorted. Children whose names are
+// not valid symbols are skipped and returned in bad.
+func (p Paths) ListSymbols(c *zk.Conn) (syms []Symbol, bad []string, err error) {
+	names, _, err := c.Children(p.Symbols)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("tasks: children %s: %w", p.Symbols, err)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s, err := ParseSymbol(n)
+		if err != nil || string(s) != n {
+			bad = append(bad, n)
+			continue
+		}
+		syms = append(syms, s)
+	}
+	return syms, bad, nil
+}

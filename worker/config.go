@@ -1,0 +1,64 @@
+package worker
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/tasks"
+)
+
+// Config configures a Worker.
+type Config struct {
+	// NodeID is this node's id (session.ValidateNodeID rules). Required.
+	NodeID string
+	// Root is the cluster root znode, e.g. /stocksys/default. Required.
+	Root string
+	// Runners gives the runner of each task type. A task whose type has no
+	// runner is refused.
+	Runners map[tasks.Type]Runner
+	// StatusInterval is the least time between two status publications.
+	// Default 1s.
+	StatusInterval time.Duration
+	// StopTimeout bounds how long Run waits for runners to return after
+	// cancelling them when it ends. Default 10s.
+	StopTimeout time.Duration
+	// RetryDelay is the wait before a failed task is started again. Default 2s.
+	RetryDelay time.Duration
+	// Logger receives structured logs; nil means zap.NewNop().
+	Logger *zap.Logger
+}
+
+// Validate checks the config; errors wrap ErrInvalidConfig.
+func (c Config) Validate() error {
+	if err := session.ValidateNodeID(c.NodeID); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if !strings.HasPrefix(c.Root, "/") || path.Clean(c.Root) != c.Root || c.Root == "/" {
+		return fmt.Errorf("%w: root %q must be a clean absolute path other than /", ErrInvalidConfig, c.Root)
+	}
+	if c.StatusInterval < 0 || c.StopTimeout < 0 || c.RetryDelay < 0 {
+		return fmt.Errorf("%w: negative duration", ErrInvalidConfig)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.StatusInterval == 0 {
+		c.StatusInterval = time.Second
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = 10 * time.Second
+	}
+	if c.RetryDelay == 0 {
+		c.RetryDelay = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}

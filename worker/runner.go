@@ -1,0 +1,70 @@
+package worker
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/stock-system/stocksys/tasks"
+)
+
+// Runner runs one kind of task.
+type Runner interface {
+	// Run runs the task until ctx is cancelled (return nil or ctx's error
+	// then) or it fails (return the error; the worker reports it and starts
+	// the task again after Config.RetryDelay while it stays assigned). Run
+	// must return promptly once ctx is cancelled.
+	Run(ctx context.Context, t *Run) error
+}
+
+// RunnerFunc adapts a function to Runner.
+type RunnerFunc func(ctx context.Context, t *Run) error
+
+// Run calls f.
+func (f RunnerFunc) Run(ctx context.Context, t *Run) error { return f(ctx, t) }
+
+// Run is what a Runner gets to know about the task it runs. Safe for
+// concurrent use.
+type Run struct {
+	Task tasks.Task
+	// Node is this worker's node id; Session its ZooKeeper session id.
+	Node    string
+	Session int64
+
+	epoch    atomic.Int64
+	progress atomic.Int64
+	lastProg atomic.Int64 // unix nanoseconds
+	onChange func()
+}
+
+// Epoch returns the epoch of the latest assignment that gave this node the
+// task. Downstream writes carry it as their fencing token.
+func (r *Run) Epoch() int64 { return r.epoch.Load() }
+
+// Progress records n more units of work done (quotes, for fetch and ingest)
+// and the time; it shows in status as progress and last_progress.
+func (r *Run) Progress(n int64) {
+	r.progress.Add(n)
+	r.lastProg.Store(time.Now().UnixNano())
+	if r.onChange != nil {
+		r.onChange()
+	}
+}
+
+// Placeholder returns a Runner that does no work and reports one unit of
+// progress every interval. It stands in for task types whose real runner is
+// not configured.
+func Placeholder(interval time.Duration) Runner {
+	return RunnerFunc(func(ctx context.Context, t *Run) error {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+				t.Progress(1)
+			}
+		}
+	})
+}

@@ -1,0 +1,467 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/tasks"
+)
+
+// Worker runs this node's assigned tasks for one session. Create it with New
+// and call Run once.
+type Worker struct {
+	cfg   Config
+	s     *session.Session
+	p     tasks.Paths
+	log   *zap.Logger
+	exits chan exit
+	wake  chan struct{} // a runner reported progress: status is dirty
+	quit  chan struct{} // closed when Run returns: runners still running drop their exit
+
+	mu        sync.Mutex // guards the fields below, read by Snapshot
+	runs      map[tasks.ID]*runState
+	refused   map[string]string
+	highest   int64 // highest epoch seen
+	suspended bool
+	desired   map[tasks.ID]tasks.Task // from the latest accepted document
+	docEpoch  int64
+
+	starts   map[tasks.ID]int // how many times each task was started (for tests and metrics)
+	ignored  int              // documents ignored for an old epoch
+	lastPub  time.Time
+	dirty    bool
+	statusOK bool // status znode exists under this session
+}
+
+type runState struct {
+	run     *Run
+	cancel  context.CancelFunc
+	status  tasks.TaskStatus
+	retryAt time.Time // failed: when to start again
+	exited  bool
+}
+
+type exit struct {
+	id  tasks.ID
+	run *Run
+	err error
+}
+
+// New returns a Worker for session s. It fails with ErrInvalidConfig.
+func New(s *session.Session, cfg Config) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Worker{
+		cfg:     cfg,
+		s:       s,
+		p:       tasks.NewPaths(cfg.Root),
+		log:     cfg.Logger.With(zap.String("node", cfg.NodeID)),
+		exits:   make(chan exit, 16),
+		quit:    make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+		runs:    map[tasks.ID]*runState{},
+		refused: map[string]string{},
+		starts:  map[tasks.ID]int{},
+	}, nil
+}
+
+// Run watches the assignment and runs its tasks until ctx is done (it returns
+// nil) or the session ends (it returns the session's error). Either way it
+// stops every task and waits up to Config.StopTimeout for the runners.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.p.EnsureLayout(w.s.Conn()); err != nil {
+		return err
+	}
+	defer close(w.quit)
+	for {
+		err := w.runSafePeriod(ctx)
+		w.stopAll("suspended")
+		w.waitRunners(w.cfg.StopTimeout)
+		if ctx.Err() != nil {
+			w.publish(true)
+			return nil
+		}
+		if serr := w.s.Err(); serr != nil {
+			return serr
+		}
+		if err != nil && !errors.Is(err, session.ErrUnsafe) {
+			w.log.Warn("worker: assignment watch failed; retrying", zap.Error(err))
+		}
+		// Wait for the session to be safe again, then read the assignment afresh.
+		for !w.s.Safe() {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-w.s.Done():
+				return w.s.Err()
+			case e := <-w.exits:
+				w.handleExit(e)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		w.log.Info("worker: session safe again; reading the assignment afresh")
+	}
+}
+
+// runSafePeriod acts on the assignment while the session stays safe. It
+// returns when the safe period ends, ctx is done, or a ZooKeeper read fails.
+func (w *Worker) runSafePeriod(ctx context.Context) error {
+	unsafe := w.s.Unsafe()
+	w.mu.Lock()
+	w.suspended = false
+	w.dirty = true
+	w.mu.Unlock()
+	ticker := time.NewTicker(w.cfg.StatusInterval / 4)
+	defer ticker.Stop()
+	for {
+		watch, err := w.readAssignment()
+		if err != nil {
+			return err
+		}
+		w.reconcile()
+		w.publish(false)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-unsafe:
+				w.log.Warn("worker: session unsafe; stopping all tasks", zap.Time("safe_deadline", w.s.SafeDeadline()))
+				return session.ErrUnsafe
+			case ev := <-watch:
+				if ev.Type == zk.EventNotWatching {
+					return fmt.Errorf("worker: assignment watch lost: %v", ev.Err)
+				}
+				break wait
+			case e := <-w.exits:
+				w.handleExit(e)
+				w.reconcile()
+				w.publish(false)
+			case <-w.wake:
+				w.publish(false)
+			case <-ticker.C:
+				w.reconcile() // restarts failed tasks whose retry time came
+				w.publish(false)
+			}
+		}
+	}
+}
+
+// readAssignment reads assignments/<node> with a watch and records the
+// desired task set. It returns the watch channel.
+func (w *Worker) readAssignment() (<-chan zk.Event, error) {
+	p := w.p.Assignment(w.cfg.NodeID)
+	data, _, watch, err := w.s.Conn().GetW(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		var ok bool
+		ok, _, watch, err = w.s.Conn().ExistsW(p)
+		if err != nil {
+			return nil, fmt.Errorf("worker: exists %s: %w", p, err)
+		}
+		if ok { // created meanwhile: read it (the exists watch fires on its next change)
+			return w.readAssignment()
+		}
+		w.accept(nil)
+		return watch, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("worker: get %s: %w", p, err)
+	}
+	var doc tasks.AssignmentDoc
+	if err := json.Unmarshal(data, &doc); err != nil {
+		w.log.Error("worker: assignment is not valid JSON; keeping current tasks", zap.String("path", p), zap.Error(err))
+		return watch, nil
+	}
+	w.accept(&doc)
+	return watch, nil
+}
+
+// accept applies the epoch and session rules to doc (nil: no document).
+func (w *Worker) accept(doc *tasks.AssignmentDoc) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	desired := map[tasks.ID]tasks.Task{}
+	refused := map[string]string{}
+	switch {
+	case doc == nil:
+	case doc.Epoch < w.highest:
+		w.ignored++
+		w.log.Warn("worker: ignoring assignment from an older epoch",
+			zap.Int64("doc_epoch", doc.Epoch), zap.Int64("highest_epoch", w.highest))
+		return
+	case doc.Session != w.s.ID():
+		w.highest = max(w.highest, doc.Epoch)
+		w.log.Info("worker: assignment was written for another session; running nothing until the master assigns this one",
+			zap.String("doc_session", tasks.SessionString(doc.Session)))
+	default:
+		w.highest = max(w.highest, doc.Epoch)
+		for _, id := range doc.Tasks {
+			t, err := tasks.ParseID(string(id))
+			if err == nil {
+				if _, ok := w.cfg.Runners[t.Type()]; !ok {
+					err = fmt.Errorf("%w %q", ErrNoRunner, t.Type())
+				}
+			}
+			if err != nil {
+				refused[string(id)] = err.Error()
+				w.log.Error("worker: refusing assigned task", zap.String("task", string(id)), zap.Error(err))
+				continue
+			}
+			desired[t.ID()] = t
+		}
+	}
+	w.desired = desired
+	if doc != nil {
+		w.docEpoch = doc.Epoch
+	}
+	w.refused = refused
+	w.dirty = true
+}
+
+// reconcile starts and stops runners so that they match the desired set.
+func (w *Worker) reconcile() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	for id, rs := range w.runs {
+		if _, ok := w.desired[id]; !ok && rs.cancel != nil && rs.status.State != tasks.StateStopping {
+			w.log.Info("worker: stopping revoked task", zap.String("task", string(id)))
+			rs.cancel()
+			rs.status.State = tasks.StateStopping
+			w.dirty = true
+		}
+		if _, ok := w.desired[id]; !ok && rs.exited { // failed and now revoked
+			delete(w.runs, id)
+			w.dirty = true
+		}
+	}
+	ids := make([]tasks.ID, 0, len(w.desired))
+	for id := range w.desired {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		rs, ok := w.runs[id]
+		switch {
+		case !ok:
+			w.start(w.desired[id], now)
+		case rs.exited && !now.Before(rs.retryAt):
+			w.start(w.desired[id], now)
+		case !rs.exited:
+			rs.run.epoch.Store(w.docEpoch)
+			if rs.status.Epoch != w.docEpoch {
+				rs.status.Epoch = w.docEpoch
+				w.dirty = true
+			}
+		}
+	}
+}
+
+// start launches a runner for t; w.mu is held.
+func (w *Worker) start(t tasks.Task, now time.Time) {
+	runner := w.cfg.Runners[t.Type()]
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Run{Task: t, Node: w.cfg.NodeID, Session: w.s.ID(), onChange: w.poke}
+	r.epoch.Store(w.docEpoch)
+	rs := &runState{run: r, cancel: cancel, status: tasks.TaskStatus{
+		State: tasks.StateStarting, Epoch: w.docEpoch, Started: now.UTC()}}
+	if old, ok := w.runs[t.ID()]; ok { // restart after a failure: keep the error
+		rs.status.LastError = old.status.LastError
+	}
+	w.runs[t.ID()] = rs
+	w.starts[t.ID()]++
+	w.dirty = true
+	w.log.Info("worker: starting task", zap.String("task", string(t.ID())), zap.Int64("epoch", w.docEpoch))
+	go func() {
+		err := runner.Run(ctx, r)
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			err = nil
+		}
+		select {
+		case w.exits <- exit{id: t.ID(), run: r, err: err}:
+		case <-w.quit:
+		}
+	}()
+	rs.status.State = tasks.StateRunning
+}
+
+// handleExit records that a runner returned.
+func (w *Worker) handleExit(e exit) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rs, ok := w.runs[e.id]
+	if !ok || rs.run != e.run {
+		return
+	}
+	w.dirty = true
+	stopped := rs.status.State == tasks.StateStopping
+	if stopped || e.err == nil {
+		delete(w.runs, e.id)
+		w.log.Info("worker: task stopped", zap.String("task", string(e.id)))
+		return
+	}
+	rs.exited = true
+	rs.cancel = nil
+	rs.status.State = tasks.StateFailed
+	rs.status.LastError = e.err.Error()
+	rs.retryAt = time.Now().Add(w.cfg.RetryDelay)
+	w.log.Error("worker: task failed", zap.String("task", string(e.id)), zap.Error(e.err))
+}
+
+// stopAll cancels every runner (reason: why, for the log).
+func (w *Worker) stopAll(why string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.suspended = true
+	w.desired = map[tasks.ID]tasks.Task{}
+	for id, rs := range w.runs {
+		if rs.exited {
+			delete(w.runs, id)
+			continue
+		}
+		if rs.status.State != tasks.StateStopping {
+			rs.cancel()
+			rs.status.State = tasks.StateStopping
+		}
+	}
+	if len(w.runs) > 0 {
+		w.log.Info("worker: stopping all tasks", zap.String("reason", why), zap.Int("tasks", len(w.runs)))
+	}
+	w.dirty = true
+}
+
+// waitRunners waits until every runner has returned, or d passes.
+func (w *Worker) waitRunners(d time.Duration) {
+	deadline := time.After(d)
+	for {
+		w.mu.Lock()
+		n := len(w.runs)
+		w.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case e := <-w.exits:
+			w.handleExit(e)
+		case <-deadline:
+			w.log.Error("worker: runners did not return in time", zap.Int("tasks", n), zap.Duration("waited", d))
+			return
+		}
+	}
+}
+
+func (w *Worker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// publish writes status/<node> if it changed, at most once per
+// StatusInterval unless force.
+func (w *Worker) publish(force bool) {
+	w.mu.Lock()
+	now := time.Now()
+	for _, rs := range w.runs { // progress is recorded by runners without the lock
+		if lp := rs.run.lastProg.Load(); lp != 0 && lp != rs.status.LastProgress.UnixNano() {
+			rs.status.LastProgress = time.Unix(0, lp).UTC()
+			rs.status.Progress = rs.run.progress.Load()
+			w.dirty = true
+		}
+	}
+	if !w.dirty || (!force && now.Sub(w.lastPub) < w.cfg.StatusInterval) {
+		w.mu.Unlock()
+		return
+	}
+	doc := w.snapshotLocked(now)
+	w.dirty = false
+	w.lastPub = now
+	w.mu.Unlock()
+
+	data, err := json.Marshal(doc)
+	if err != nil {
+		w.log.Error("worker: encode status", zap.Error(err))
+		return
+	}
+	p := w.p.StatusOf(w.cfg.NodeID)
+	conn := w.s.Conn()
+	if !w.statusOK {
+		_, err = conn.Create(p, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+		if errors.Is(err, zk.ErrNodeExists) {
+			// Left by an earlier session of this node id (it goes when that
+			// session expires), or ours from before a reconnect.
+			var st *zk.Stat
+			if _, st, err = conn.Get(p); err == nil && st.EphemeralOwner == w.s.ID() {
+				_, err = conn.Set(p, data, -1)
+			} else if err == nil {
+				err = fmt.Errorf("status znode held by session %s", tasks.SessionString(st.EphemeralOwner))
+			}
+		}
+		w.statusOK = err == nil
+	} else {
+		_, err = conn.Set(p, data, -1)
+		if errors.Is(err, zk.ErrNoNode) {
+			w.statusOK = false
+		}
+	}
+	if err != nil {
+		w.log.Warn("worker: publish status", zap.String("path", p), zap.Error(err))
+		w.mu.Lock()
+		w.dirty = true
+		w.mu.Unlock()
+	}
+}
+
+func (w *Worker) snapshotLocked(now time.Time) tasks.StatusDoc {
+	doc := tasks.StatusDoc{Node: w.cfg.NodeID, Session: w.s.ID(), Epoch: w.highest, Suspended: w.suspended,
+		Tasks: make(map[tasks.ID]tasks.TaskStatus, len(w.runs)), Updated: now.UTC()}
+	for id, rs := range w.runs {
+		doc.Tasks[id] = rs.status
+	}
+	if len(w.refused) > 0 {
+		doc.Refused = make(map[string]string, len(w.refused))
+		for k, v := range w.refused {
+			doc.Refused[k] = v
+		}
+	}
+	return doc
+}
+
+// Snapshot returns the worker's current status, as it would publish it. Safe
+// for concurrent use.
+func (w *Worker) Snapshot() tasks.StatusDoc {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.snapshotLocked(time.Now())
+}
+
+// Starts returns how many times each task has been started by this worker.
+// Safe for concurrent use.
+func (w *Worker) Starts() map[tasks.ID]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[tasks.ID]int, len(w.starts))
+	for k, v := range w.starts {
+		out[k] = v
+	}
+	return out
+}
+
+// IgnoredOldEpoch returns how many assignment documents were ignored because
+// their epoch was older than one already seen. Safe for concurrent use.
+func (w *Worker) IgnoredOldEpoch() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ignored
+}
