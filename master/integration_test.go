@@ -101,6 +101,8 @@ type testNode struct {
 
 	mu      sync.Mutex
 	masters []*master.Master
+	terms   []*election.Term
+	results []error // what each master loop returned
 }
 
 type cluster struct {
@@ -175,8 +177,12 @@ func (c *cluster) start(id string, viaProxy bool) *testNode {
 			}
 			n.mu.Lock()
 			n.masters = append(n.masters, m)
+			n.terms = append(n.terms, term)
 			n.mu.Unlock()
-			_ = m.Run(ctx)
+			err = m.Run(ctx)
+			n.mu.Lock()
+			n.results = append(n.results, err)
+			n.mu.Unlock()
 		}
 	}()
 	go func() {
@@ -381,5 +387,117 @@ func checkNoRestart(t *testing.T, starts map[string]map[tasks.ID]int, after, bef
 				t.Errorf("%s on unaffected %s restarted (%d starts, was %d)", id, n.id, now[id], starts[n.id][id])
 			}
 		}
+	}
+}
+
+func (n *testNode) lastTerm() (*election.Term, []error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.terms) == 0 {
+		return nil, nil
+	}
+	return n.terms[len(n.terms)-1], append([]error(nil), n.results...)
+}
+
+// TestIntegration_DeposedMasterCannotAssign: the master is cut off from
+// ZooKeeper until its session expires; another node becomes master with the
+// next epoch. The old master's writes are refused with ErrFenced, its loop has
+// ended, and no assignment document changes because of it.
+func TestIntegration_DeposedMasterCannotAssign(t *testing.T) {
+	servers := testenv.ZKServers(t)
+	c := &cluster{t: t, servers: servers, root: testenv.ZKRoot(t), tr: newTracker(),
+		partitions: []int32{0, 1}, log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))}
+	admin := testenv.ZKConn(t, 10*time.Second)
+	p := tasks.NewPaths(c.root)
+	if err := p.EnsureLayout(admin); err != nil {
+		t.Fatal(err)
+	}
+	var want []tasks.ID
+	for _, s := range []tasks.Symbol{"SPY", "MSFT", "AAPL", "BRK-B", "^GSPC", "EURUSD=X"} {
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tasks.FetchTask(s).ID())
+	}
+	want = append(want, tasks.IngestTask(0).ID(), tasks.IngestTask(1).ID())
+
+	n1 := c.start("node-1", true)
+	var old *election.Term
+	for deadline := time.Now().Add(10 * time.Second); old == nil && time.Now().Before(deadline); {
+		old, _ = n1.lastTerm()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if old == nil {
+		t.Fatal("node-1 did not become master")
+	}
+	n2 := c.start("node-2", false)
+	n3 := c.start("node-3", false)
+	c.waitConverged("3 nodes", []*testNode{n1, n2, n3}, want, 10*time.Second)
+
+	n1.proxy.Freeze()
+	c.waitConverged("node-1 cut off", []*testNode{n2, n3}, want, 2*sessionTimeout+time.Second)
+	var newEpoch int64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if nt, _ := n2.lastTerm(); nt != nil {
+			newEpoch = nt.Epoch
+		} else if nt, _ := n3.lastTerm(); nt != nil {
+			newEpoch = nt.Epoch
+		}
+		if newEpoch != 0 {
+			break
+		}
+	}
+	if newEpoch != old.Epoch+1 {
+		t.Fatalf("new master's epoch = %d; want %d", newEpoch, old.Epoch+1)
+	}
+	docVersions := func() map[string]int32 {
+		names, _, err := admin.Children(p.Assignments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int32{}
+		for _, n := range names {
+			var d tasks.AssignmentDoc
+			st, err := tasks.ReadJSON(admin, p.Assignment(n), &d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Epoch != newEpoch {
+				t.Errorf("assignment of %s has epoch %d; want %d", n, d.Epoch, newEpoch)
+			}
+			out[n] = st.Version
+		}
+		return out
+	}
+	v0 := docVersions()
+
+	n1.proxy.Thaw()
+	select {
+	case <-n1.s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("node-1 did not learn that its session expired")
+	}
+	<-old.Done()
+	if err := old.Err(); err == nil {
+		t.Fatal("old term still live")
+	}
+	// A write attempt with the old term: refused, nothing sent.
+	data, _ := json.Marshal(tasks.AssignmentDoc{Node: "node-2", Epoch: old.Epoch, Tasks: want})
+	_, err := old.Fenced(context.Background(), &zk.SetDataRequest{Path: p.Assignment("node-2"), Data: data, Version: -1})
+	if !errors.Is(err, election.ErrFenced) {
+		t.Fatalf("old master's write: err = %v; want ErrFenced", err)
+	}
+	<-n1.done
+	_, results := n1.lastTerm()
+	if len(results) != 1 || results[0] == nil {
+		t.Fatalf("old master loop returned %v; want one error (its term ended)", results)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if v1 := docVersions(); fmt.Sprint(v1) != fmt.Sprint(v0) {
+		t.Fatalf("assignment versions changed after the old master resumed: %v -> %v", v0, v1)
+	}
+	c.waitConverged("after old master resumed", []*testNode{n2, n3}, want, time.Second)
+	if v := c.tr.Violations(); len(v) > 0 {
+		t.Fatalf("tasks ran on two nodes at once: %v", v)
 	}
 }

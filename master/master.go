@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -82,6 +83,7 @@ type Master struct {
 	stats      Stats
 	partitions []int32
 	firstDone  bool
+	written    []int32 // partitions as last written to the partitions znode
 }
 
 // New returns the master loop for term, which must have been won on s.
@@ -431,6 +433,18 @@ func (m *Master) reconcile(ctx context.Context) error {
 		ops = append(ops, op)
 		sizes = append(sizes, n)
 	}
+	m.mu.Lock()
+	parts := m.partitions
+	partsChanged := first || !slices.Equal(parts, m.written)
+	m.mu.Unlock()
+	if partsChanged {
+		op, n, err := m.upsert(m.p.Partitions, tasks.PartitionsDoc{Epoch: m.term.Epoch, Partitions: parts, Written: now})
+		if err != nil {
+			return err
+		}
+		ops = append(ops, op)
+		sizes = append(sizes, n)
+	}
 	if len(ops) == 0 {
 		return nil
 	}
@@ -439,6 +453,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	m.firstDone = true
+	m.written = parts
 	m.mu.Unlock()
 	m.log.Debug("master: assignments written", zap.Int("ops", len(ops)), zap.Int("revoked", moves))
 	return nil
@@ -486,15 +501,24 @@ func (m *Master) failoverOp(now time.Time) (any, int, error) {
 			}
 		}
 	}
-	data, _ := json.Marshal(doc)
-	ok, _, err := conn.Exists(m.p.Failover)
+	return m.upsert(m.p.Failover, doc)
+}
+
+// upsert returns the op that writes v as JSON to p, creating p if missing,
+// and the op's size in bytes.
+func (m *Master) upsert(p string, v any) (any, int, error) {
+	data, err := json.Marshal(v)
 	if err != nil {
-		return nil, 0, fmt.Errorf("master: exists %s: %w", m.p.Failover, err)
+		return nil, 0, err
+	}
+	ok, _, err := m.s.Conn().Exists(p)
+	if err != nil {
+		return nil, 0, fmt.Errorf("master: exists %s: %w", p, err)
 	}
 	if ok {
-		return &zk.SetDataRequest{Path: m.p.Failover, Data: data, Version: -1}, len(data), nil
+		return &zk.SetDataRequest{Path: p, Data: data, Version: -1}, len(data), nil
 	}
-	return &zk.CreateRequest{Path: m.p.Failover, Data: data, Acl: zk.WorldACL(zk.PermAll)}, len(data), nil
+	return &zk.CreateRequest{Path: p, Data: data, Acl: zk.WorldACL(zk.PermAll)}, len(data), nil
 }
 
 func equalIDs(a, b []tasks.ID) bool {

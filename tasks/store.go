@@ -19,8 +19,9 @@ import (
 //	assignments/<node-id> persistent; AssignmentDoc JSON. Written only by the master, fenced.
 //	status/<node-id>      ephemeral (the worker's session); StatusDoc JSON.
 //	failover              persistent; FailoverDoc JSON of the latest master change. Written by the master, fenced.
+//	partitions            persistent; PartitionsDoc JSON: the ingest partitions the master plans for. Fenced.
 type Paths struct {
-	Root, Symbols, Assignments, Status, Members, Failover string
+	Root, Symbols, Assignments, Status, Members, Failover, Partitions string
 }
 
 // NewPaths returns the task-layer paths under root.
@@ -32,6 +33,7 @@ func NewPaths(root string) Paths {
 		Status:      path.Join(root, "status"),
 		Members:     path.Join(root, "members"),
 		Failover:    path.Join(root, "failover"),
+		Partitions:  path.Join(root, "partitions"),
 	}
 }
 
@@ -139,6 +141,15 @@ type FailoverDoc struct {
 	PrevEnded       time.Time `json:"prev_ended,omitzero"` // zero when the old term's end is unknown (crash)
 	Elected         time.Time `json:"elected"`
 	FirstAssignment time.Time `json:"first_assignment"`
+}
+
+// PartitionsDoc is the JSON content of partitions: the partitions of the
+// quotes topic that the master plans one ingest task for, so that readers
+// (stocksys status) know every task without asking Kafka.
+type PartitionsDoc struct {
+	Epoch      int64     `json:"epoch"`
+	Partitions []int32   `json:"partitions"`
+	Written    time.Time `json:"written"`
 }
 
 // SessionString formats a ZooKeeper session id as ZooKeeper's tools do (0x...).

@@ -57,6 +57,8 @@ func newRootCmd() *cobra.Command {
 			Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "stocksys", version) },
 		},
 		newSmokeCmd(g),
+		newStatusCmd(g),
+		newSymbolsCmd(g),
 	)
 	return root
 }

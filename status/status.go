@@ -1,0 +1,271 @@
+// Package status reads the whole state of a cluster from ZooKeeper, as
+// `stocksys status` shows it. It needs no running node: everything comes from
+// the znodes under the cluster root (see README, "ZooKeeper layout").
+//
+// The JSON form of Report is the documented output of `stocksys status --json`;
+// its fields are stable (new fields may be added).
+package status
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/stock-system/stocksys/election"
+	"github.com/stock-system/stocksys/tasks"
+)
+
+// Report is the state of one cluster at one time.
+type Report struct {
+	Cluster string    `json:"cluster"`
+	Root    string    `json:"root"`
+	Read    time.Time `json:"read"` // when this report was read (UTC)
+	// Epoch is the content of the epoch znode: the epoch of the latest term.
+	Epoch int64 `json:"epoch"`
+	// Master is the acting master, or nil when there is none.
+	Master *Master `json:"master"`
+	// LastFailover is the latest change of master, or nil before the first.
+	LastFailover *Failover `json:"last_failover"`
+	Members      []Member  `json:"members"`
+	Tasks        []Task    `json:"tasks"`
+	// Unassigned lists the ids of tasks that no live member's assignment holds.
+	Unassigned []string  `json:"unassigned"`
+	Refused    []Refusal `json:"refused,omitempty"`
+}
+
+// Master is the acting master.
+type Master struct {
+	ID      string    `json:"id"`
+	Epoch   int64     `json:"epoch"`
+	Since   time.Time `json:"since"` // RFC 3339 in JSON
+	Addr    string    `json:"addr,omitempty"`
+	Session string    `json:"session"`
+}
+
+// Failover gives the phases of the latest change of master. PrevEnded is
+// nil when the old term's end is not known (its master crashed).
+type Failover struct {
+	Epoch           int64      `json:"epoch"`
+	PrevEpoch       int64      `json:"prev_epoch"`
+	PrevNode        string     `json:"prev_node,omitempty"`
+	PrevEnded       *time.Time `json:"prev_ended"`
+	Elected         time.Time  `json:"elected"`
+	FirstAssignment time.Time  `json:"first_assignment"`
+}
+
+// Member is one live node.
+type Member struct {
+	ID        string    `json:"id"`
+	Session   string    `json:"session"` // 0x-prefixed hex, as ZooKeeper's tools print it
+	Addr      string    `json:"addr,omitempty"`
+	Started   time.Time `json:"started,omitzero"`
+	Version   string    `json:"version,omitempty"`
+	Capacity  int       `json:"capacity,omitempty"`
+	Tasks     int       `json:"tasks"`                   // tasks its status lists
+	Updated   time.Time `json:"status_updated,omitzero"` // when its status was last published
+	Suspended bool      `json:"suspended,omitempty"`
+}
+
+// Task is one task and where it runs.
+type Task struct {
+	ID    string  `json:"id"`
+	Type  string  `json:"type"`  // fetch or ingest
+	Owner *string `json:"owner"` // node whose assignment holds it; nil if none
+	// State is the owner's reported state (starting, running, stopping,
+	// failed), "assigned" before the owner reports it, or "unassigned".
+	State        string    `json:"state"`
+	Epoch        int64     `json:"epoch"`
+	Started      time.Time `json:"started,omitzero"`
+	LastProgress time.Time `json:"last_progress,omitzero"`
+	Progress     int64     `json:"progress"`
+	LastError    string    `json:"last_error,omitempty"`
+}
+
+// Refusal is an assigned task a worker refused.
+type Refusal struct {
+	Node   string `json:"node"`
+	Task   string `json:"task"`
+	Reason string `json:"reason"`
+}
+
+// memberDoc is the JSON of members/<id> (package membership).
+type memberDoc struct {
+	ID       string          `json:"id"`
+	Addr     string          `json:"addr"`
+	Started  time.Time       `json:"started"`
+	Version  string          `json:"version"`
+	Capacity int             `json:"capacity"`
+	Session  json.RawMessage `json:"session"`
+}
+
+// Read reads the cluster under root. cluster is the name shown. Missing
+// znodes read as empty (a cluster nobody started yet); other ZooKeeper errors
+// are returned.
+func Read(c *zk.Conn, cluster, root string) (*Report, error) {
+	p := tasks.NewPaths(root)
+	r := &Report{Cluster: cluster, Root: root, Read: time.Now().UTC(), Members: []Member{}, Tasks: []Task{}, Unassigned: []string{}}
+
+	if data, _, err := c.Get(path.Join(root, "epoch")); err == nil {
+		r.Epoch, _ = strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	} else if !errors.Is(err, zk.ErrNoNode) {
+		return nil, fmt.Errorf("status: epoch: %w", err)
+	}
+	var m election.Master
+	if _, err := tasks.ReadJSON(c, path.Join(root, "master"), &m); err == nil {
+		r.Master = &Master{ID: m.ID, Epoch: m.Epoch, Since: m.Since.UTC(), Addr: m.Addr, Session: tasks.SessionString(m.Session)}
+	} else if !errors.Is(err, zk.ErrNoNode) {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	var f tasks.FailoverDoc
+	if _, err := tasks.ReadJSON(c, p.Failover, &f); err == nil {
+		r.LastFailover = &Failover{Epoch: f.Epoch, PrevEpoch: f.PrevEpoch, PrevNode: f.PrevNode,
+			Elected: f.Elected, FirstAssignment: f.FirstAssignment}
+		if !f.PrevEnded.IsZero() {
+			t := f.PrevEnded
+			r.LastFailover.PrevEnded = &t
+		}
+	} else if !errors.Is(err, zk.ErrNoNode) {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+
+	// Members, with the sessions that own their znodes.
+	sessions := map[string]int64{}
+	names, err := children(c, p.Members)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		data, st, err := c.Get(path.Join(p.Members, n))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("status: member %s: %w", n, err)
+		}
+		var d memberDoc
+		_ = json.Unmarshal(data, &d)
+		sessions[n] = st.EphemeralOwner
+		r.Members = append(r.Members, Member{ID: n, Session: tasks.SessionString(st.EphemeralOwner), Addr: d.Addr,
+			Started: d.Started, Version: d.Version, Capacity: d.Capacity})
+	}
+
+	// Worker status documents of live members.
+	statuses := map[string]tasks.StatusDoc{}
+	names, err = children(c, p.Status)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		var d tasks.StatusDoc
+		if _, err := tasks.ReadJSON(c, p.StatusOf(n), &d); err != nil {
+			if errors.Is(err, zk.ErrNoNode) {
+				continue
+			}
+			return nil, fmt.Errorf("status: %w", err)
+		}
+		if s, ok := sessions[n]; ok && s == d.Session {
+			statuses[n] = d
+		}
+	}
+	for i := range r.Members {
+		if d, ok := statuses[r.Members[i].ID]; ok {
+			r.Members[i].Tasks = len(d.Tasks)
+			r.Members[i].Updated = d.Updated
+			r.Members[i].Suspended = d.Suspended
+			for id, why := range d.Refused {
+				r.Refused = append(r.Refused, Refusal{Node: d.Node, Task: id, Reason: why})
+			}
+		}
+	}
+
+	// Every task: symbols and the partitions the master plans for.
+	all := map[tasks.ID]tasks.Task{}
+	syms, _, err := p.ListSymbols(c)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range syms {
+		t := tasks.FetchTask(s)
+		all[t.ID()] = t
+	}
+	var parts tasks.PartitionsDoc
+	if _, err := tasks.ReadJSON(c, p.Partitions, &parts); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	for _, part := range parts.Partitions {
+		t := tasks.IngestTask(part)
+		all[t.ID()] = t
+	}
+
+	// Owners: live members' assignment documents for their current session.
+	owner := map[tasks.ID]string{}
+	docEpoch := map[string]int64{}
+	names, err = children(c, p.Assignments)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		var d tasks.AssignmentDoc
+		if _, err := tasks.ReadJSON(c, p.Assignment(n), &d); err != nil {
+			if errors.Is(err, zk.ErrNoNode) {
+				continue
+			}
+			return nil, fmt.Errorf("status: %w", err)
+		}
+		if s, ok := sessions[n]; !ok || s != d.Session {
+			continue
+		}
+		docEpoch[n] = d.Epoch
+		for _, id := range d.Tasks {
+			owner[id] = n
+			if _, ok := all[id]; !ok { // assigned but unknown here (e.g. partitions not yet recorded)
+				if t, err := tasks.ParseID(string(id)); err == nil {
+					all[id] = t
+				}
+			}
+		}
+	}
+	ids := make([]tasks.ID, 0, len(all))
+	for id := range all {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		t := Task{ID: string(id), Type: string(all[id].Type()), State: "unassigned"}
+		if n, ok := owner[id]; ok {
+			t.Owner = &n
+			t.State = "assigned"
+			t.Epoch = docEpoch[n]
+			if ts, ok := statuses[n].Tasks[id]; ok {
+				t.State, t.Epoch, t.Started = ts.State, ts.Epoch, ts.Started
+				t.LastProgress, t.Progress, t.LastError = ts.LastProgress, ts.Progress, ts.LastError
+			}
+		} else {
+			r.Unassigned = append(r.Unassigned, string(id))
+		}
+		r.Tasks = append(r.Tasks, t)
+	}
+	sort.Slice(r.Refused, func(i, j int) bool {
+		return r.Refused[i].Node+r.Refused[i].Task < r.Refused[j].Node+r.Refused[j].Task
+	})
+	return r, nil
+}
+
+func children(c *zk.Conn, p string) ([]string, error) {
+	names, _, err := c.Children(p)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("status: children %s: %w", p, err)
+	}
+	sort.Strings(names)
+	return names, nil
+}

@@ -1,0 +1,116 @@
+package status
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteText writes r as the table `stocksys status` prints: cluster and
+// master, the last failover with its phases, members, tasks grouped by owner,
+// unassigned and refused tasks. now is the time ages are measured from.
+func WriteText(w io.Writer, r *Report, now time.Time) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "cluster %s (%s)  epoch %d  read %s\n", r.Cluster, r.Root, r.Epoch, r.Read.Format(time.RFC3339))
+	if r.Master == nil {
+		fmt.Fprintf(b, "master  NONE (no node holds a term)\n")
+	} else {
+		fmt.Fprintf(b, "master  %s  epoch %d  since %s (%s)  session %s\n", r.Master.ID, r.Master.Epoch,
+			r.Master.Since.Format(time.RFC3339), age(now, r.Master.Since), r.Master.Session)
+	}
+	if f := r.LastFailover; f != nil {
+		ended := "old term's end unknown (crash: detected by session expiry)"
+		if f.PrevEnded != nil {
+			ended = fmt.Sprintf("old term ended %s, new master elected %s later", f.PrevEnded.Format("15:04:05.000"),
+				f.Elected.Sub(*f.PrevEnded).Round(time.Millisecond))
+		}
+		prev := ""
+		if f.PrevNode != "" {
+			prev = " (" + f.PrevNode + ")"
+		}
+		fmt.Fprintf(b, "last failover  epoch %d%s -> %d at %s: %s; first assignment %s after election\n",
+			f.PrevEpoch, prev, f.Epoch, f.Elected.Format("15:04:05.000"), ended,
+			f.FirstAssignment.Sub(f.Elected).Round(time.Millisecond))
+	}
+
+	fmt.Fprintf(b, "\nmembers (%d)\n", len(r.Members))
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ID\tSESSION\tUPTIME\tTASKS\tSTATUS")
+	for _, m := range r.Members {
+		up := "-"
+		if !m.Started.IsZero() {
+			up = age(now, m.Started)
+		}
+		st := "no status yet"
+		if !m.Updated.IsZero() {
+			st = "updated " + age(now, m.Updated) + " ago"
+		}
+		if m.Suspended {
+			st += " (SUSPENDED: session unsafe)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", m.ID, m.Session, up, m.Tasks, st)
+	}
+	tw.Flush()
+
+	fmt.Fprintf(b, "\ntasks (%d, %d unassigned)\n", len(r.Tasks), len(r.Unassigned))
+	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  OWNER\tTASK\tSTATE\tEPOCH\tPROGRESS\tLAST PROGRESS\tLAST ERROR")
+	byOwner := map[string][]Task{}
+	var owners []string
+	for _, t := range r.Tasks {
+		o := "-"
+		if t.Owner != nil {
+			o = *t.Owner
+		}
+		if _, ok := byOwner[o]; !ok {
+			owners = append(owners, o)
+		}
+		byOwner[o] = append(byOwner[o], t)
+	}
+	sort.Strings(owners)
+	for _, o := range owners {
+		for _, t := range byOwner[o] {
+			last := "-"
+			if !t.LastProgress.IsZero() {
+				last = age(now, t.LastProgress) + " ago"
+			}
+			state := t.State
+			if t.Owner == nil {
+				state = "UNASSIGNED"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%s\t%s\n", o, t.ID, state, t.Epoch, t.Progress, last, t.LastError)
+		}
+	}
+	tw.Flush()
+	if len(r.Unassigned) > 0 {
+		fmt.Fprintf(b, "\n!! unassigned: %s\n", strings.Join(r.Unassigned, " "))
+	}
+	for _, x := range r.Refused {
+		fmt.Fprintf(b, "!! refused by %s: %s: %s\n", x.Node, x.Task, x.Reason)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// age formats now-t compactly: 850ms, 12s, 3m05s, 2h10m, 3d04h.
+func age(now, t time.Time) string {
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
+}
