@@ -1,0 +1,264 @@
+package quote
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Source gives the quotes of any symbol after a checkpoint. The fetch task
+// runner keeps, per symbol, the TS of the last quote it produced (the
+// checkpoint) and calls Fetch with it; a task moved to another worker resumes
+// from the stored checkpoint, so no quote is skipped, and at worst a few are
+// produced twice (writes downstream are idempotent on symbol and TS).
+type Source interface {
+	// Fetch returns the quotes of symbol with TS strictly after `after`, in
+	// ascending TS order, at most Options.MaxBatch of them (the oldest
+	// first; call again with the new checkpoint for the rest). A zero after
+	// means "no checkpoint": what the source has now (replay: from the
+	// first row; synthetic: from the current bar; HTTP: the provider's
+	// current range).
+	//
+	// Replay and synthetic sources block, on the Clock, until at least one
+	// quote is due (paced); HTTP sources make one request (with retries)
+	// and may return an empty slice, meaning nothing new yet: the caller
+	// polls again later. Only complete bars are returned (a bar still in
+	// progress would be checkpointed and its final values lost).
+	//
+	// Errors: ErrExhausted (replay has no row after `after`), ErrNoData,
+	// ErrFormat, ErrUpstream, or ctx.Err() when ctx ends while waiting.
+	// Fetch is safe for concurrent use, also for the same symbol.
+	Fetch(ctx context.Context, symbol string, after time.Time) ([]Quote, error)
+}
+
+// Source kinds, the part of a spec before ':' or '?'.
+const (
+	KindReplay       = "replay"
+	KindYahoo        = "yahoo"
+	KindAlphaVantage = "alphavantage"
+	KindSynthetic    = "synthetic"
+)
+
+// Defaults of Spec and Options.
+const (
+	DefaultSpeed         = 60.0 // replay: market seconds per wall second
+	DefaultSyntheticSeed = 1
+	DefaultSyntheticRate = 1.0 // synthetic: quotes per second per symbol
+	MaxSyntheticRate     = 1000.0
+	DefaultMaxBatch      = 1000
+	DefaultYahooBaseURL  = "https://query1.finance.yahoo.com"
+	DefaultAVBaseURL     = "https://www.alphavantage.co"
+	// DefaultUserAgent is sent on every request; Yahoo refuses some
+	// default library agents, so it names itself as a compatible browser.
+	DefaultUserAgent = "Mozilla/5.0 (compatible; stocksys-quote/1.0; +https://github.com/stock-system/stocksys)"
+	// EnvAlphaVantageKey is the environment variable read for the Alpha
+	// Vantage API key when Options.AlphaVantageKey is empty.
+	EnvAlphaVantageKey = "ALPHAVANTAGE_API_KEY"
+)
+
+// Spec is a parsed source spec (see ParseSpec).
+type Spec struct {
+	Kind string
+	// Path is the replay file or directory.
+	Path string
+	// Speed is the replay pace in market seconds per wall second; 0 means
+	// unpaced (speed=max: every row is due at once).
+	Speed float64
+	// Seed and Rate (quotes per second per symbol) drive synthetic.
+	Seed int64
+	Rate float64
+}
+
+// String returns the spec in the form ParseSpec reads.
+func (s Spec) String() string {
+	switch s.Kind {
+	case KindReplay:
+		sp := "max"
+		if s.Speed > 0 {
+			sp = strconv.FormatFloat(s.Speed, 'g', -1, 64)
+		}
+		return "replay:" + s.Path + "?speed=" + sp
+	case KindSynthetic:
+		return fmt.Sprintf("synthetic?seed=%d&rate=%s", s.Seed, strconv.FormatFloat(s.Rate, 'g', -1, 64))
+	}
+	return s.Kind
+}
+
+// ParseSpec parses a source spec:
+//
+//	replay:<path>[?speed=N|max]      N > 0 market seconds per wall second, default 60
+//	yahoo
+//	alphavantage
+//	synthetic[?seed=S&rate=R]        S an int64 (default 1), 0 < R <= 1000 quotes/s/symbol (default 1)
+//
+// The replay path may be a file (read whatever the symbol) or a directory;
+// see NewReplay for how a symbol maps to files. The query starts at the last
+// '?' of the spec. Errors wrap ErrBadSpec and quote the spec.
+func ParseSpec(spec string) (Spec, error) {
+	bad := func(format string, args ...any) (Spec, error) {
+		return Spec{}, fmt.Errorf("%w %q: %s", ErrBadSpec, spec, fmt.Sprintf(format, args...))
+	}
+	body, query := spec, ""
+	if i := strings.LastIndexByte(spec, '?'); i >= 0 {
+		body, query = spec[:i], spec[i+1:]
+	}
+	kind, rest, hasColon := strings.Cut(body, ":")
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return bad("query: %v", err)
+	}
+	s := Spec{Kind: kind}
+	allowed := map[string]bool{}
+	switch kind {
+	case KindReplay:
+		if !hasColon || rest == "" {
+			return bad("want replay:<path>[?speed=N]")
+		}
+		s.Path, s.Speed = rest, DefaultSpeed
+		allowed["speed"] = true
+		if v := params.Get("speed"); v == "max" {
+			s.Speed = 0
+		} else if v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(f > 0) || f > 1e9 {
+				return bad("speed %q: want a number > 0 or max", v)
+			}
+			s.Speed = f
+		}
+	case KindYahoo, KindAlphaVantage:
+		if hasColon {
+			return bad("%s takes no argument", kind)
+		}
+	case KindSynthetic:
+		if hasColon && rest != "" {
+			return bad("synthetic takes no path")
+		}
+		s.Seed, s.Rate = DefaultSyntheticSeed, DefaultSyntheticRate
+		allowed["seed"], allowed["rate"] = true, true
+		if v := params.Get("seed"); v != "" {
+			if s.Seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return bad("seed %q: want an integer", v)
+			}
+		}
+		if v := params.Get("rate"); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(f > 0) || f > MaxSyntheticRate {
+				return bad("rate %q: want 0 < rate <= %g", v, MaxSyntheticRate)
+			}
+			s.Rate = f
+		}
+	default:
+		return bad("unknown kind %q (want replay, yahoo, alphavantage or synthetic)", kind)
+	}
+	for k, v := range params {
+		if !allowed[k] {
+			return bad("unknown parameter %q for %s", k, kind)
+		}
+		if len(v) > 1 {
+			return bad("parameter %q given %d times", k, len(v))
+		}
+	}
+	return s, nil
+}
+
+// Options configure the sources made by New. The zero value is usable: each
+// field says its default.
+type Options struct {
+	// Clock paces replay and synthetic, and times retry waits. Default
+	// SystemClock.
+	Clock Clock
+	// HTTPClient makes the provider requests. Default a client without a
+	// timeout of its own (Retry.AttemptTimeout bounds each attempt).
+	HTTPClient *http.Client
+	// UserAgent of provider requests. Default DefaultUserAgent.
+	UserAgent string
+	// YahooBaseURL and AlphaVantageBaseURL: scheme and host (and optional
+	// path prefix) of the providers. Defaults DefaultYahooBaseURL and
+	// DefaultAVBaseURL; tests point them at an httptest.Server.
+	YahooBaseURL, AlphaVantageBaseURL string
+	// AlphaVantageKey is the API key. Default $ALPHAVANTAGE_API_KEY. It is
+	// sent in the query and never appears in errors or logs.
+	AlphaVantageKey string
+	// Retry configures timeouts, retries and backoff of provider requests.
+	// Zero fields take DefaultRetryConfig's values.
+	Retry RetryConfig
+	// YahooLimiter and AlphaVantageLimiter rate-limit requests per
+	// provider. Defaults are process-wide limiters shared by every source
+	// (DefaultYahooLimit, DefaultAlphaVantageLimit), so the limit holds
+	// however many sources the process makes.
+	YahooLimiter, AlphaVantageLimiter Limiter
+	// MaxBatch caps the quotes one Fetch returns. Default DefaultMaxBatch.
+	MaxBatch int
+	// Logger logs retries (host, symbol, attempt, status, wait). Default
+	// zap.NewNop().
+	Logger *zap.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	if o.YahooBaseURL == "" {
+		o.YahooBaseURL = DefaultYahooBaseURL
+	}
+	if o.AlphaVantageBaseURL == "" {
+		o.AlphaVantageBaseURL = DefaultAVBaseURL
+	}
+	if o.AlphaVantageKey == "" {
+		o.AlphaVantageKey = os.Getenv(EnvAlphaVantageKey)
+	}
+	o.Retry = o.Retry.withDefaults()
+	if o.YahooLimiter == nil {
+		o.YahooLimiter = yahooLimiter
+	}
+	if o.AlphaVantageLimiter == nil {
+		o.AlphaVantageLimiter = alphaVantageLimiter
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return o
+}
+
+// New parses spec (ParseSpec) and makes its source. Errors wrap ErrBadSpec,
+// or ErrNoAPIKey for alphavantage without a key, or the error of a replay
+// path that does not exist.
+func New(spec string, opts Options) (Source, error) {
+	s, err := ParseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	return NewFromSpec(s, opts)
+}
+
+// NewFromSpec makes the source of a parsed spec; see New.
+func NewFromSpec(s Spec, opts Options) (Source, error) {
+	opts = opts.withDefaults()
+	switch s.Kind {
+	case KindReplay:
+		return NewReplay(s.Path, s.Speed, opts)
+	case KindYahoo:
+		return NewYahoo(opts)
+	case KindAlphaVantage:
+		return NewAlphaVantage(opts)
+	case KindSynthetic:
+		return NewSynthetic(s.Seed, s.Rate, opts)
+	}
+	return nil, fmt.Errorf("%w %q: unknown kind", ErrBadSpec, s.Kind)
+}

@@ -1,0 +1,83 @@
+package quote
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseSpec(t *testing.T) {
+	tests := []struct {
+		spec string
+		want Spec
+		str  string
+	}{
+		{"replay:/data/lean-spy-minute", Spec{Kind: KindReplay, Path: "/data/lean-spy-minute", Speed: 60}, "replay:/data/lean-spy-minute?speed=60"},
+		{"replay:../x/a.csv?speed=2.5", Spec{Kind: KindReplay, Path: "../x/a.csv", Speed: 2.5}, "replay:../x/a.csv?speed=2.5"},
+		{"replay:C:/data?speed=max", Spec{Kind: KindReplay, Path: "C:/data", Speed: 0}, "replay:C:/data?speed=max"},
+		{"yahoo", Spec{Kind: KindYahoo}, "yahoo"},
+		{"alphavantage", Spec{Kind: KindAlphaVantage}, "alphavantage"},
+		{"synthetic", Spec{Kind: KindSynthetic, Seed: 1, Rate: 1}, "synthetic?seed=1&rate=1"},
+		{"synthetic?seed=-7&rate=0.5", Spec{Kind: KindSynthetic, Seed: -7, Rate: 0.5}, "synthetic?seed=-7&rate=0.5"},
+		{"synthetic:?rate=1000", Spec{Kind: KindSynthetic, Seed: 1, Rate: 1000}, "synthetic?seed=1&rate=1000"},
+	}
+	for _, tt := range tests {
+		got, err := ParseSpec(tt.spec)
+		if err != nil || got != tt.want || got.String() != tt.str {
+			t.Errorf("ParseSpec(%q) = %+v (%q), %v; want %+v (%q)", tt.spec, got, got.String(), err, tt.want, tt.str)
+		}
+		if again, err := ParseSpec(got.String()); err != nil || again != got {
+			t.Errorf("round trip of %q: %+v, %v", got.String(), again, err)
+		}
+	}
+}
+
+func TestParseSpecErrors(t *testing.T) {
+	tests := []struct{ spec, msg string }{
+		{"", `unknown kind ""`},
+		{"kafka:x", `unknown kind "kafka"`},
+		{"replay", "want replay:<path>"},
+		{"replay:", "want replay:<path>"},
+		{"replay:/d?speed=0", `speed "0"`},
+		{"replay:/d?speed=-1", `speed "-1"`},
+		{"replay:/d?speed=fast", `speed "fast"`},
+		{"replay:/d?sped=2", `unknown parameter "sped"`},
+		{"replay:/d?speed=1&speed=2", `parameter "speed" given 2 times`},
+		{"yahoo:x", "yahoo takes no argument"},
+		{"yahoo?x=1", `unknown parameter "x"`},
+		{"synthetic?seed=x", `seed "x"`},
+		{"synthetic?rate=0", `rate "0"`},
+		{"synthetic?rate=1001", `rate "1001"`},
+		{"synthetic:/p", "synthetic takes no path"},
+		{"synthetic?%zz", "query"},
+	}
+	for _, tt := range tests {
+		_, err := ParseSpec(tt.spec)
+		if !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), tt.msg) ||
+			!strings.Contains(err.Error(), `"`+tt.spec+`"`) {
+			t.Errorf("ParseSpec(%q) err = %v; want ErrBadSpec naming the spec and %q", tt.spec, err, tt.msg)
+		}
+	}
+}
+
+func TestNew(t *testing.T) {
+	t.Setenv(EnvAlphaVantageKey, "")
+	if _, err := New("alphavantage", Options{}); !errors.Is(err, ErrNoAPIKey) {
+		t.Fatalf("alphavantage without key: %v", err)
+	}
+	if s, err := New("alphavantage", Options{AlphaVantageKey: "k"}); err != nil || s.(*AlphaVantage) == nil {
+		t.Fatalf("alphavantage with key: %v", err)
+	}
+	if _, err := New("replay:/does/not/exist", Options{}); !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), "/does/not/exist") {
+		t.Fatalf("replay of a missing path: %v", err)
+	}
+	if s, err := New("synthetic?seed=3", Options{}); err != nil || s.(*Synthetic).seed != 3 {
+		t.Fatalf("synthetic: %v", err)
+	}
+	if s, err := New("yahoo", Options{}); err != nil || s.(*Yahoo).base.Host != "query1.finance.yahoo.com" {
+		t.Fatalf("yahoo: %v", err)
+	}
+	if _, err := New("bogus", Options{}); !errors.Is(err, ErrBadSpec) {
+		t.Fatalf("bogus: %v", err)
+	}
+}

@@ -1,0 +1,145 @@
+package quote
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/stock-system/stocksys/tasks"
+)
+
+// RejectReason is the machine-readable reason Validate refuses a quote, fit
+// for a metric label (reject counts by reason).
+type RejectReason string
+
+// Reject reasons, in the order Validate checks them.
+const (
+	ReasonBadSymbol    RejectReason = "bad_symbol"         // tasks.ParseSymbol refuses the symbol, or it is not canonical (upper-case)
+	ReasonAncientTS    RejectReason = "ancient_ts"         // TS is before 1970-01-01 UTC (a zero time included)
+	ReasonFutureTS     RejectReason = "future_ts"          // TS is after now + the allowed skew
+	ReasonNaNPrice     RejectReason = "nan_price"          // a price (open, high, low, close, bid, ask) is NaN or infinite
+	ReasonNonPositive  RejectReason = "non_positive_price" // a price is zero or negative
+	ReasonHighLow      RejectReason = "high_low_inverted"  // high < low
+	ReasonOpenOutside  RejectReason = "open_out_of_range"  // open outside [low, high]
+	ReasonCloseOutside RejectReason = "close_out_of_range" // close outside [low, high]
+	ReasonNegativeVol  RejectReason = "negative_volume"    // volume < 0
+)
+
+// DefaultMaxSkew is how far in the future Validate lets a quote's TS be: two
+// minutes, room for clock skew between the provider and this host.
+const DefaultMaxSkew = 2 * time.Minute
+
+// DefaultMoveLimit is the relative move from the previous close above which
+// CheckMove flags a bar: 0.20 (20%), above the US market-wide circuit breaker
+// of 20% (level 3) that halts trading for the day.
+const DefaultMoveLimit = 0.20
+
+// RejectError is the error Validate returns: the quote's symbol and time, the
+// Reason and a message with the offending values. It matches ErrRejected
+// with errors.Is.
+type RejectError struct {
+	Reason RejectReason
+	Symbol string
+	TS     time.Time
+	Detail string // the offending values, e.g. "high 10 < low 11"
+}
+
+func (e *RejectError) Error() string {
+	return fmt.Sprintf("quote: rejected %q at %s: %s: %s", e.Symbol, e.TS.UTC().Format(time.RFC3339), e.Reason, e.Detail)
+}
+
+// Is makes errors.Is(err, ErrRejected) true.
+func (e *RejectError) Is(target error) bool { return target == ErrRejected }
+
+// Validate checks q with DefaultMaxSkew; see ValidateSkew.
+func Validate(q Quote, now time.Time) error { return ValidateSkew(q, now, DefaultMaxSkew) }
+
+// ValidateSkew checks q before it is produced: a canonical valid symbol
+// (tasks.ParseSymbol), 1970 <= TS <= now+maxSkew, finite positive prices
+// (open, high, low, close, and bid and ask when set), low <= open, close <=
+// high, and volume >= 0. It returns nil or a *RejectError for the first
+// failed check, in the order of the RejectReason constants. A crossed market
+// (bid > ask) is not refused: it happens in real quote data.
+//
+// It is pure and safe for concurrent use.
+func ValidateSkew(q Quote, now time.Time, maxSkew time.Duration) error {
+	rej := func(r RejectReason, format string, args ...any) error {
+		return &RejectError{Reason: r, Symbol: q.Symbol, TS: q.TS, Detail: fmt.Sprintf(format, args...)}
+	}
+	if s, err := tasks.ParseSymbol(q.Symbol); err != nil {
+		return rej(ReasonBadSymbol, "%v", err)
+	} else if string(s) != q.Symbol {
+		return rej(ReasonBadSymbol, "symbol %q is not canonical (want %q)", q.Symbol, s)
+	}
+	if q.TS.Before(time.Unix(0, 0)) {
+		return rej(ReasonAncientTS, "ts %s before 1970-01-01", q.TS.UTC().Format(time.RFC3339))
+	}
+	if limit := now.Add(maxSkew); q.TS.After(limit) {
+		return rej(ReasonFutureTS, "ts %s after now %s + skew %s",
+			q.TS.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), maxSkew)
+	}
+	type price struct {
+		name string
+		v    float64
+	}
+	prices := []price{{"open", q.Open}, {"high", q.High}, {"low", q.Low}, {"close", q.Close}}
+	if q.Bid != nil {
+		prices = append(prices, price{"bid", *q.Bid})
+	}
+	if q.Ask != nil {
+		prices = append(prices, price{"ask", *q.Ask})
+	}
+	for _, p := range prices {
+		if math.IsNaN(p.v) || math.IsInf(p.v, 0) {
+			return rej(ReasonNaNPrice, "%s %v not finite", p.name, p.v)
+		}
+	}
+	for _, p := range prices {
+		if p.v <= 0 {
+			return rej(ReasonNonPositive, "%s %v <= 0", p.name, p.v)
+		}
+	}
+	if q.High < q.Low {
+		return rej(ReasonHighLow, "high %v < low %v", q.High, q.Low)
+	}
+	if q.Open < q.Low || q.Open > q.High {
+		return rej(ReasonOpenOutside, "open %v outside [low %v, high %v]", q.Open, q.Low, q.High)
+	}
+	if q.Close < q.Low || q.Close > q.High {
+		return rej(ReasonCloseOutside, "close %v outside [low %v, high %v]", q.Close, q.Low, q.High)
+	}
+	if q.Volume < 0 {
+		return rej(ReasonNegativeVol, "volume %d < 0", q.Volume)
+	}
+	return nil
+}
+
+// ReasonOf returns the RejectReason of a Validate error (also when wrapped),
+// or "" when err is not a *RejectError.
+func ReasonOf(err error) RejectReason {
+	var re *RejectError
+	if errors.As(err, &re) {
+		return re.Reason
+	}
+	return ""
+}
+
+// CheckMove compares q with the previous bar prev of the same symbol. move is
+// the largest relative change, with its sign, of q's open, high, low or close
+// from prev's close (0.25 = +25%); flagged is |move| > limit (a fraction; use
+// DefaultMoveLimit). A flagged bar is not refused, only worth a warning and a
+// metric: real moves that large happen (splits applied late, halts, news).
+// When prev.Close is not a positive finite number, it returns false, 0.
+func CheckMove(prev, q Quote, limit float64) (flagged bool, move float64) {
+	pc := prev.Close
+	if !(pc > 0) || math.IsInf(pc, 0) {
+		return false, 0
+	}
+	for _, p := range []float64{q.Open, q.High, q.Low, q.Close} {
+		if m := p/pc - 1; math.Abs(m) > math.Abs(move) {
+			move = m
+		}
+	}
+	return math.Abs(move) > limit, move
+}

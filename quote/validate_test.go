@@ -1,0 +1,105 @@
+package quote
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	now := utc(2020, 12, 1, 15, 0)
+	good := Quote{Symbol: "MSFT", TS: utc(2020, 12, 1, 14, 59), Open: 10, High: 11, Low: 9, Close: 10.5, Volume: 5}
+	tests := []struct {
+		name   string
+		mod    func(q *Quote)
+		reason RejectReason
+		detail string
+	}{
+		{"valid", func(q *Quote) {}, "", ""},
+		{"valid with bid ask", func(q *Quote) { q.Bid, q.Ask = fp(10.4), fp(10.6) }, "", ""},
+		{"crossed bid ask allowed", func(q *Quote) { q.Bid, q.Ask = fp(10.6), fp(10.4) }, "", ""},
+		{"zero volume", func(q *Quote) { q.Volume = 0 }, "", ""},
+		{"ts at skew limit", func(q *Quote) { q.TS = now.Add(DefaultMaxSkew) }, "", ""},
+		{"flat bar", func(q *Quote) { q.Open, q.High, q.Low, q.Close = 7, 7, 7, 7 }, "", ""},
+		{"empty symbol", func(q *Quote) { q.Symbol = "" }, ReasonBadSymbol, `symbol "": empty`},
+		{"slash symbol", func(q *Quote) { q.Symbol = "A/B" }, ReasonBadSymbol, `character '/'`},
+		{"lower-case symbol", func(q *Quote) { q.Symbol = "msft" }, ReasonBadSymbol, `"msft" is not canonical (want "MSFT")`},
+		{"zero ts", func(q *Quote) { q.TS = time.Time{} }, ReasonAncientTS, "ts 0001-01-01T00:00:00Z before 1970-01-01"},
+		{"1969", func(q *Quote) { q.TS = utc(1969, 12, 31, 23, 59) }, ReasonAncientTS, "ts 1969-12-31T23:59:00Z"},
+		{"future", func(q *Quote) { q.TS = now.Add(DefaultMaxSkew + time.Second) }, ReasonFutureTS,
+			"ts 2020-12-01T15:02:01Z after now 2020-12-01T15:00:00Z + skew 2m0s"},
+		{"nan close", func(q *Quote) { q.Close = math.NaN() }, ReasonNaNPrice, "close NaN not finite"},
+		{"inf high", func(q *Quote) { q.High = math.Inf(1) }, ReasonNaNPrice, "high +Inf not finite"},
+		{"nan bid", func(q *Quote) { q.Bid, q.Ask = fp(math.NaN()), fp(1) }, ReasonNaNPrice, "bid NaN not finite"},
+		{"zero low", func(q *Quote) { q.Low = 0 }, ReasonNonPositive, "low 0 <= 0"},
+		{"negative open", func(q *Quote) { q.Open = -1 }, ReasonNonPositive, "open -1 <= 0"},
+		{"zero ask", func(q *Quote) { q.Bid, q.Ask = fp(1), fp(0) }, ReasonNonPositive, "ask 0 <= 0"},
+		{"high below low", func(q *Quote) { q.High, q.Low = 9, 11 }, ReasonHighLow, "high 9 < low 11"},
+		{"open above high", func(q *Quote) { q.Open = 11.5 }, ReasonOpenOutside, "open 11.5 outside [low 9, high 11]"},
+		{"open below low", func(q *Quote) { q.Open = 8 }, ReasonOpenOutside, "open 8 outside [low 9, high 11]"},
+		{"close above high", func(q *Quote) { q.Close = 12 }, ReasonCloseOutside, "close 12 outside [low 9, high 11]"},
+		{"negative volume", func(q *Quote) { q.Volume = -3 }, ReasonNegativeVol, "volume -3 < 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := good
+			tt.mod(&q)
+			err := Validate(q, now)
+			if tt.reason == "" {
+				if err != nil {
+					t.Fatalf("Validate = %v; want nil", err)
+				}
+				return
+			}
+			if got := ReasonOf(err); got != tt.reason {
+				t.Fatalf("reason %q (err %v); want %q", got, err, tt.reason)
+			}
+			if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), tt.detail) ||
+				!strings.Contains(err.Error(), string(tt.reason)) {
+				t.Fatalf("err = %v; want ErrRejected with %q", err, tt.detail)
+			}
+		})
+	}
+	if ReasonOf(errors.New("other")) != "" || ReasonOf(nil) != "" {
+		t.Fatal("ReasonOf of a non-reject error is not empty")
+	}
+}
+
+func TestValidateSkew(t *testing.T) {
+	now := utc(2020, 12, 1, 15, 0)
+	q := Quote{Symbol: "A", TS: now.Add(10 * time.Second), Open: 1, High: 1, Low: 1, Close: 1}
+	if err := ValidateSkew(q, now, 5*time.Second); ReasonOf(err) != ReasonFutureTS {
+		t.Fatalf("skew 5s: %v", err)
+	}
+	if err := ValidateSkew(q, now, 10*time.Second); err != nil {
+		t.Fatalf("skew 10s: %v", err)
+	}
+}
+
+func TestCheckMove(t *testing.T) {
+	prev := Quote{Close: 100}
+	bar := func(o, h, l, c float64) Quote { return Quote{Open: o, High: h, Low: l, Close: c} }
+	tests := []struct {
+		name    string
+		prev, q Quote
+		limit   float64
+		flagged bool
+		move    float64
+	}{
+		{"small", prev, bar(100, 101, 99, 100.5), DefaultMoveLimit, false, 0.01},
+		{"exactly 20% not flagged", prev, bar(110, 120, 110, 115), DefaultMoveLimit, false, 0.2},
+		{"up 25% close", prev, bar(110, 125, 110, 125), DefaultMoveLimit, true, 0.25},
+		{"down 50% low spike", prev, bar(100, 100, 50, 99), DefaultMoveLimit, true, -0.5},
+		{"tighter limit", prev, bar(100, 106, 100, 104), 0.05, true, 0.06},
+		{"no previous close", Quote{}, bar(1, 1, 1, 1), DefaultMoveLimit, false, 0},
+		{"nan previous close", Quote{Close: math.NaN()}, bar(1, 1, 1, 1), DefaultMoveLimit, false, 0},
+	}
+	for _, tt := range tests {
+		flagged, move := CheckMove(tt.prev, tt.q, tt.limit)
+		if flagged != tt.flagged || math.Abs(move-tt.move) > 1e-12 {
+			t.Errorf("%s: CheckMove = %v, %v; want %v, %v", tt.name, flagged, move, tt.flagged, tt.move)
+		}
+	}
+}
