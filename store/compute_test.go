@@ -1,0 +1,215 @@
+package store
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stock-system/stocksys/quote"
+)
+
+func utc(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
+}
+
+func TestWindowStart(t *testing.T) {
+	tests := []struct {
+		name     string
+		ts       time.Time
+		interval string
+		want     time.Time
+	}{
+		{"5m winter", et(2020, 1, 6, 9, 34), Interval5m, utc(2020, 1, 6, 14, 30)},
+		{"5m boundary", et(2020, 1, 6, 9, 35), Interval5m, utc(2020, 1, 6, 14, 35)},
+		{"1h winter", et(2020, 1, 6, 9, 34), Interval1h, utc(2020, 1, 6, 14, 0)},
+		{"1h summer", et(2020, 3, 9, 9, 34), Interval1h, utc(2020, 3, 9, 13, 0)},
+		{"1d winter", et(2020, 1, 6, 15, 59), Interval1d, utc(2020, 1, 6, 5, 0)},
+		{"1d summer", et(2020, 3, 9, 15, 59), Interval1d, utc(2020, 3, 9, 4, 0)},
+		{"1d late evening ET is still that day", utc(2020, 3, 10, 3, 59), Interval1d, utc(2020, 3, 9, 4, 0)},
+		// 2020-11-01: 01:00-02:00 happens twice (EDT, then EST).
+		{"fall back 1h first", utc(2020, 11, 1, 5, 30), Interval1h, utc(2020, 11, 1, 5, 0)},
+		{"fall back 1h second", utc(2020, 11, 1, 6, 30), Interval1h, utc(2020, 11, 1, 6, 0)},
+		{"fall back 5m second", utc(2020, 11, 1, 6, 33), Interval5m, utc(2020, 11, 1, 6, 30)},
+		{"fall back 1d", utc(2020, 11, 1, 6, 30), Interval1d, utc(2020, 11, 1, 4, 0)},
+		// 2020-03-08: 02:00 EST jumps to 03:00 EDT.
+		{"spring forward 1h before", utc(2020, 3, 8, 6, 59), Interval1h, utc(2020, 3, 8, 6, 0)},
+		{"spring forward 1h after", utc(2020, 3, 8, 7, 0), Interval1h, utc(2020, 3, 8, 7, 0)},
+		{"spring forward 1d", utc(2020, 3, 8, 7, 0), Interval1d, utc(2020, 3, 8, 5, 0)},
+	}
+	for _, tt := range tests {
+		if got := WindowStart(tt.ts, tt.interval); !got.Equal(tt.want) || got.Location() != time.UTC {
+			t.Errorf("%s: WindowStart(%v, %s) = %v; want %v", tt.name, tt.ts, tt.interval, got, tt.want)
+		}
+	}
+}
+
+// halfDay is hand-made data for 2020-11-27, the half day after Thanksgiving
+// (close 13:00 ET, EST = UTC-5).
+func halfDay() []quote.Quote {
+	return []quote.Quote{
+		q("SPY", et(2020, 11, 27, 9, 30), 100, 101, 99.5, 100.5, 1000),
+		q("SPY", et(2020, 11, 27, 9, 31), 100.5, 102, 100, 101.5, 3000),
+		q("SPY", et(2020, 11, 27, 9, 34), 101.5, 101.75, 98, 99, 0),
+		q("SPY", et(2020, 11, 27, 9, 35), 99, 99.5, 98.5, 99.25, 2000),
+		q("SPY", et(2020, 11, 27, 12, 59), 105, 105.5, 104.5, 105.25, 500),
+	}
+}
+
+func TestComputeBars(t *testing.T) {
+	d := day(2020, 11, 27)
+	bar := func(iv string, ts time.Time, o, h, l, c float64, v int64, vwap float64, n int) Bar {
+		return Bar{Symbol: "SPY", Interval: iv, Day: d, TS: ts, Open: o, High: h, Low: l, Close: c, Volume: v, VWAP: vwap, Count: n}
+	}
+	tests := []struct {
+		name     string
+		qs       []quote.Quote
+		interval string
+		want     []Bar
+	}{
+		{"5m half day", halfDay(), Interval5m, []Bar{
+			bar("5m", utc(2020, 11, 27, 14, 30), 100, 102, 98, 99, 4000, 405000.0/4000, 3),
+			bar("5m", utc(2020, 11, 27, 14, 35), 99, 99.5, 98.5, 99.25, 2000, 99.25, 1),
+			bar("5m", utc(2020, 11, 27, 17, 55), 105, 105.5, 104.5, 105.25, 500, 105.25, 1),
+		}},
+		{"1h half day", halfDay(), Interval1h, []Bar{
+			bar("1h", utc(2020, 11, 27, 14, 0), 100, 102, 98, 99.25, 6000, 603500.0/6000, 4),
+			bar("1h", utc(2020, 11, 27, 17, 0), 105, 105.5, 104.5, 105.25, 500, 105.25, 1),
+		}},
+		{"1d half day", halfDay(), Interval1d, []Bar{
+			bar("1d", utc(2020, 11, 27, 5, 0), 100, 105.5, 98, 105.25, 6500, 656125.0/6500, 5),
+		}},
+		{"shuffled with duplicates", shuffledDup(halfDay()), Interval1d, []Bar{
+			bar("1d", utc(2020, 11, 27, 5, 0), 100, 105.5, 98, 105.25, 6500, 656125.0/6500, 5),
+		}},
+		{"zero volume: vwap is the mean close", []quote.Quote{
+			q("SPY", et(2020, 11, 27, 9, 40), 10, 11, 9, 10.5, 0),
+			q("SPY", et(2020, 11, 27, 9, 41), 10.5, 12, 10, 11.5, 0),
+		}, Interval5m, []Bar{bar("5m", utc(2020, 11, 27, 14, 40), 10, 12, 9, 11.5, 0, 11, 2)}},
+		{"unknown interval", halfDay(), "15m", nil},
+		{"no quotes", nil, Interval1h, nil},
+	}
+	for _, tt := range tests {
+		got := ComputeBars(tt.qs, tt.interval)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// shuffledDup returns qs twice over, shuffled with a fixed seed.
+func shuffledDup(qs []quote.Quote) []quote.Quote {
+	out := append(append([]quote.Quote{}, qs...), qs...)
+	r := rand.New(rand.NewPCG(1, 2))
+	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// On the day daylight saving time ends, the two 01:xx hours are separate 1h
+// bars, both on the same trading day, whose 1d bar starts at midnight EDT.
+func TestComputeBarsFallBack(t *testing.T) {
+	qs := []quote.Quote{
+		q("SPY", utc(2020, 11, 1, 5, 30), 1, 1, 1, 1, 10), // 01:30 EDT
+		q("SPY", utc(2020, 11, 1, 6, 30), 2, 2, 2, 2, 10), // 01:30 EST
+	}
+	h := ComputeBars(qs, Interval1h)
+	if len(h) != 2 || !h[0].TS.Equal(utc(2020, 11, 1, 5, 0)) || !h[1].TS.Equal(utc(2020, 11, 1, 6, 0)) ||
+		h[0].Count != 1 || h[1].Count != 1 || !h[1].Day.Equal(day(2020, 11, 1)) {
+		t.Fatalf("1h bars = %+v", h)
+	}
+	d := ComputeBars(qs, Interval1d)
+	if len(d) != 1 || !d[0].TS.Equal(utc(2020, 11, 1, 4, 0)) || d[0].Count != 2 || d[0].VWAP != 1.5 {
+		t.Fatalf("1d bars = %+v", d)
+	}
+}
+
+func TestComputeLatest(t *testing.T) {
+	base := et(2020, 3, 9, 9, 30) // EDT
+	closes := func(cs ...float64) []quote.Quote {
+		var qs []quote.Quote
+		for i, c := range cs {
+			qs = append(qs, q("SPY", base.Add(time.Duration(i)*time.Minute), c, c, c, c, 100))
+		}
+		return qs
+	}
+	tests := []struct {
+		name     string
+		qs       []quote.Quote
+		prev     *float64
+		sma, ema []int
+		want     Latest
+	}{
+		{"no previous day", closes(10, 11, 12, 13, 14), nil, []int{2, 3, 10}, []int{3, 10}, Latest{
+			Symbol: "SPY", TS: base.Add(4 * time.Minute), Price: 14,
+			// SMA2 = (13+14)/2; SMA3 = (12+13+14)/3. EMA3: alpha 0.5, seed
+			// (10+11+12)/3 = 11, then 0.5*13+0.5*11 = 12, 0.5*14+0.5*12 = 13.
+			SMA: map[int]float64{2: 13.5, 3: 13}, EMA: map[int]float64{3: 13}}},
+		{"previous close 12", shuffledDup(closes(10, 11, 12, 13, 14)), fp(12), []int{5}, []int{1, 4}, Latest{
+			Symbol: "SPY", TS: base.Add(4 * time.Minute), Price: 14,
+			PrevClose: fp(12), DayChange: fp(2), DayChangePct: fp(100.0 * 2 / 12),
+			// EMA4: alpha 0.4, seed (10+11+12+13)/4 = 11.5, then 0.4*14+0.6*11.5.
+			SMA: map[int]float64{5: 12}, EMA: map[int]float64{1: 14, 4: 0.4*14 + (1-0.4)*11.5}}},
+		{"previous close 0: no percentage", closes(5), fp(0), nil, nil, Latest{
+			Symbol: "SPY", TS: base, Price: 5, PrevClose: fp(0), DayChange: fp(5),
+			SMA: map[int]float64{}, EMA: map[int]float64{}}},
+		{"no quotes", nil, fp(1), []int{5}, []int{12}, Latest{}},
+	}
+	for _, tt := range tests {
+		got := ComputeLatest(tt.qs, tt.prev, tt.sma, tt.ema)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, fmtLatest(got), fmtLatest(tt.want))
+		}
+	}
+}
+
+func fmtLatest(l Latest) string {
+	p := func(f *float64) any {
+		if f == nil {
+			return "nil"
+		}
+		return *f
+	}
+	return fmt.Sprint(l.Symbol, " ", l.TS, " price ", l.Price, " prev ", p(l.PrevClose), " change ", p(l.DayChange),
+		" pct ", p(l.DayChangePct), " sma ", l.SMA, " ema ", l.EMA)
+}
+
+func TestDetectMoves(t *testing.T) {
+	base := et(2020, 11, 27, 9, 30)
+	mk := func(cs ...float64) []quote.Quote {
+		var qs []quote.Quote
+		for i, c := range cs {
+			qs = append(qs, q("SPY", base.Add(time.Duration(i)*time.Minute), c, c, c, c, 1))
+		}
+		return qs
+	}
+	alert := func(i int, prev, c float64, reason string) Alert {
+		return Alert{Day: day(2020, 11, 27), TS: base.Add(time.Duration(i) * time.Minute), Symbol: "SPY",
+			PrevClose: prev, Close: c, MovePct: 100 * (c - prev) / prev, Reason: reason}
+	}
+	tests := []struct {
+		name string
+		qs   []quote.Quote
+		prev *float64
+		want []Alert
+	}{
+		{"spike and reversal", mk(100, 101, 130, 100), nil, []Alert{
+			alert(2, 101, 130, "close moved +28.71% from 101 to 130 (threshold 20%)"),
+			alert(3, 130, 100, "close moved -23.08% from 130 to 100 (threshold 20%)"),
+		}},
+		{"exactly 20% is not flagged", mk(100, 120, 96), nil, nil},
+		{"first quote against previous day", mk(50), fp(100), []Alert{
+			alert(0, 100, 50, "close moved -50.00% from 100 to 50 (threshold 20%)"),
+		}},
+		{"previous close 0", mk(50), fp(0), nil},
+		{"order does not matter", shuffledDup(mk(100, 101, 130)), nil, []Alert{
+			alert(2, 101, 130, "close moved +28.71% from 101 to 130 (threshold 20%)"),
+		}},
+	}
+	for _, tt := range tests {
+		got := DetectMoves(tt.qs, tt.prev, 20)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
+		}
+	}
+}
