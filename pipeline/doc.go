@@ -1,0 +1,28 @@
+// Package pipeline has the task runners of the data path, run by package
+// worker on the node the master assigned the task to:
+//
+//   - Fetch (task fetch/<SYMBOL>): reads the symbol's quote source after the
+//     symbol's checkpoint, validates every quote (rejects are counted by reason
+//     and logged with the offending values; nothing invalid is produced),
+//     produces the valid ones to Kafka (key = symbol; headers carry the epoch,
+//     node and task), and then commits the checkpoint (the time of the last
+//     produced quote) fenced by epoch. A fetch task that moves to another
+//     worker resumes from the checkpoint: no quote is skipped, and the few
+//     produced after the last commit are produced again (harmless: every write
+//     downstream is idempotent).
+//   - Ingest (task ingest/<partition>): consumes the partition from the
+//     committed offset, writes each batch to Cassandra (quotes, then bars,
+//     latest and alerts recomputed from the stored quotes), and only then
+//     commits the offset after the batch, fenced by epoch. A committed offset
+//     is therefore never ahead of what Cassandra acknowledged.
+//
+// # Fencing
+//
+// A runner runs only while its worker holds the task (the worker cancels it on
+// revocation and at its session's safe deadline). Checkpoints and offsets are
+// committed with Cassandra lightweight transactions that succeed only if the
+// stored epoch is not newer than the runner's (store.CommitOffset,
+// store.CommitCheckpoint): once a newer master's assignment has been acted on,
+// a deposed owner can no longer move them, and its runner stops with
+// store.ErrFenced.
+package pipeline

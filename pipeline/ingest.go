@@ -1,0 +1,126 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/store"
+	"github.com/stock-system/stocksys/stream"
+	"github.com/stock-system/stocksys/worker"
+)
+
+// Sink stores quotes and the consumed offsets (store.Store).
+type Sink interface {
+	WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) error
+	LoadOffset(ctx context.Context, topic string, partition int32) (next, epoch int64, found bool, err error)
+	CommitOffset(ctx context.Context, topic string, partition int32, next, epoch int64, node string) error
+}
+
+// IngestCounters receives the ingest runner's counts. Implementations must be
+// safe for concurrent use.
+type IngestCounters interface {
+	// Ingested counts quotes stored; latency is from the Kafka record
+	// timestamp (when produced) to the commit (readable in Cassandra).
+	Ingested(partition int32, n int, latency time.Duration)
+	DeadLettered(partition int32, n int)
+}
+
+// NopIngestCounters counts nothing.
+type NopIngestCounters struct{}
+
+func (NopIngestCounters) Ingested(int32, int, time.Duration) {}
+func (NopIngestCounters) DeadLettered(int32, int)            {}
+
+// Ingest is the runner of ingest tasks. Safe for concurrent use by many tasks.
+type Ingest struct {
+	Stream   stream.Config
+	Sink     Sink
+	Counters IngestCounters // nil: NopIngestCounters
+	Logger   *zap.Logger
+
+	once sync.Once
+}
+
+func (in *Ingest) init() {
+	in.once.Do(func() {
+		if in.Counters == nil {
+			in.Counters = NopIngestCounters{}
+		}
+		if in.Logger == nil {
+			in.Logger = zap.NewNop()
+		}
+	})
+}
+
+// Run implements worker.Runner for ingest/<partition>. It consumes from the
+// committed offset (the oldest, if none), and for each batch writes the
+// quotes, then commits the offset after the batch. A failed write or commit
+// retries the same batch (with backoff) until it succeeds: a Cassandra outage
+// pauses ingest without committing anything. A commit refused because a newer
+// epoch committed (store.ErrFenced) stops the runner with that error. It
+// returns nil when ctx is cancelled.
+func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
+	in.init()
+	part := r.Task.Partition()
+	topic := in.Stream.Topic
+	log := in.Logger.With(zap.String("task", string(r.Task.ID())), zap.Int64("epoch", r.Epoch()))
+	next, _, found, err := in.Sink.LoadOffset(ctx, topic, part)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("ingest %s/%d: load offset: %w", topic, part, err)
+	}
+	if !found {
+		next = 0
+	}
+	log.Info("ingest: consuming", zap.Int64("from", next), zap.Bool("committed", found))
+	err = stream.ConsumePartition(ctx, in.Stream, part, next, func(ctx context.Context, b stream.Batch) error {
+		if b.Reset != nil {
+			log.Warn("ingest: committed offset out of range; starting at the oldest",
+				zap.Int64("requested", b.Reset.Requested), zap.Int64("start", b.Reset.Start))
+		}
+		qs := make([]quote.Quote, len(b.Quotes))
+		oldest := time.Time{}
+		for i, m := range b.Quotes {
+			qs[i] = m.Quote
+			if oldest.IsZero() || m.Timestamp.Before(oldest) {
+				oldest = m.Timestamp
+			}
+		}
+		if len(qs) > 0 {
+			if err := in.Sink.WriteQuotes(ctx, r.Epoch(), qs); err != nil {
+				log.Warn("ingest: write failed; retrying the batch", zap.Int64("from", b.From), zap.Error(err))
+				return err
+			}
+		}
+		if err := in.Sink.CommitOffset(ctx, topic, part, b.Next, r.Epoch(), r.Node); err != nil {
+			if errors.Is(err, store.ErrFenced) {
+				return stream.Permanent(err)
+			}
+			log.Warn("ingest: offset commit failed; retrying the batch", zap.Int64("next", b.Next), zap.Error(err))
+			return err
+		}
+		if len(b.DeadLetters) > 0 {
+			in.Counters.DeadLettered(part, len(b.DeadLetters))
+			for _, d := range b.DeadLetters {
+				log.Warn("ingest: message sent to the dead-letter topic", zap.Int64("offset", d.Offset), zap.String("reason", d.Reason))
+			}
+		}
+		if len(qs) > 0 {
+			in.Counters.Ingested(part, len(qs), time.Since(oldest))
+			r.Progress(int64(len(qs)))
+		}
+		return nil
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,193 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/stock-system/stocksys/quote"
+)
+
+// SchemaVersion is the value of the "v" field this package writes, and the
+// only one Decode accepts.
+const SchemaVersion = 1
+
+// Header names. Producer.Send sets HeaderEpoch (decimal), HeaderNode and
+// HeaderTask on every message; dead letters also carry HeaderReason and the
+// original position.
+const (
+	HeaderEpoch             = "epoch"
+	HeaderNode              = "node"
+	HeaderTask              = "task"
+	HeaderReason            = "reason"
+	HeaderOriginalTopic     = "original.topic"
+	HeaderOriginalPartition = "original.partition"
+	HeaderOriginalOffset    = "original.offset"
+)
+
+// wireOut is the message value as written (schema version 1):
+//
+//	{"v":1,"symbol":"SPY","ts":"2013-10-07T13:30:00Z","open":168.1,"high":168.3,
+//	 "low":168,"close":168.2,"volume":1200,"bid":168.19,"ask":168.21,
+//	 "source":"replay:lean","flagged":true}
+//
+// ts is RFC 3339 with nanoseconds, in UTC; bid, ask and flagged are omitted
+// when absent (nil, nil, false).
+type wireOut struct {
+	V       int      `json:"v"`
+	Symbol  string   `json:"symbol"`
+	TS      string   `json:"ts"`
+	Open    float64  `json:"open"`
+	High    float64  `json:"high"`
+	Low     float64  `json:"low"`
+	Close   float64  `json:"close"`
+	Volume  int64    `json:"volume"`
+	Bid     *float64 `json:"bid,omitempty"`
+	Ask     *float64 `json:"ask,omitempty"`
+	Source  string   `json:"source"`
+	Flagged bool     `json:"flagged,omitempty"`
+}
+
+// wireIn is wireOut as read: pointers tell absent from zero, json.Number
+// keeps numbers exact until checked.
+type wireIn struct {
+	V       *json.Number `json:"v"`
+	Symbol  *string      `json:"symbol"`
+	TS      *string      `json:"ts"`
+	Open    *json.Number `json:"open"`
+	High    *json.Number `json:"high"`
+	Low     *json.Number `json:"low"`
+	Close   *json.Number `json:"close"`
+	Volume  *json.Number `json:"volume"`
+	Bid     *json.Number `json:"bid"`
+	Ask     *json.Number `json:"ask"`
+	Source  *string      `json:"source"`
+	Flagged *bool        `json:"flagged"`
+}
+
+// Encode returns the message value of q (schema version SchemaVersion, not
+// flagged). The message key is q.Symbol. It refuses an empty symbol
+// (ErrMissingField) and NaN or infinite prices (ErrNonFinite), so that
+// everything Encode returns, Decode accepts.
+func Encode(q quote.Quote) ([]byte, error) { return EncodeFlagged(q, false) }
+
+// EncodeFlagged is Encode with the "flagged" field: true marks a bar that
+// passed validation but is worth a warning (see quote.CheckMove).
+func EncodeFlagged(q quote.Quote, flagged bool) ([]byte, error) {
+	if q.Symbol == "" {
+		return nil, fmt.Errorf("encode: %w: symbol", ErrMissingField)
+	}
+	for _, f := range []struct {
+		name string
+		v    *float64
+	}{{"open", &q.Open}, {"high", &q.High}, {"low", &q.Low}, {"close", &q.Close}, {"bid", q.Bid}, {"ask", q.Ask}} {
+		if f.v != nil && (math.IsNaN(*f.v) || math.IsInf(*f.v, 0)) {
+			return nil, fmt.Errorf("encode %s: %w: %s = %v", q.Symbol, ErrNonFinite, f.name, *f.v)
+		}
+	}
+	return json.Marshal(wireOut{
+		V:       SchemaVersion,
+		Symbol:  q.Symbol,
+		TS:      q.TS.UTC().Format(time.RFC3339Nano),
+		Open:    q.Open,
+		High:    q.High,
+		Low:     q.Low,
+		Close:   q.Close,
+		Volume:  q.Volume,
+		Bid:     q.Bid,
+		Ask:     q.Ask,
+		Source:  q.Source,
+		Flagged: flagged,
+	})
+}
+
+// Decode parses a message written by Encode. TS comes back in UTC. It
+// returns an error wrapping ErrMalformed, ErrSchemaVersion, ErrMissingField,
+// ErrNonFinite or ErrKeyMismatch, whose text names the field at fault.
+// Unknown fields are ignored (later minor additions to schema version 1).
+func Decode(key, value []byte) (quote.Quote, error) {
+	q, _, err := decode(key, value)
+	return q, err
+}
+
+// decode is Decode that also returns the "flagged" field.
+func decode(key, value []byte) (quote.Quote, bool, error) {
+	var w wireIn
+	d := json.NewDecoder(bytes.NewReader(value))
+	d.UseNumber()
+	if err := d.Decode(&w); err != nil {
+		return quote.Quote{}, false, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if d.More() {
+		return quote.Quote{}, false, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
+	}
+	if w.V == nil {
+		return quote.Quote{}, false, fmt.Errorf("%w: v", ErrMissingField)
+	}
+	if v, err := w.V.Int64(); err != nil || v != SchemaVersion {
+		return quote.Quote{}, false, fmt.Errorf("%w: v = %s (know %d)", ErrSchemaVersion, w.V.String(), SchemaVersion)
+	}
+	for _, f := range []struct {
+		name  string
+		isNil bool
+	}{
+		{"symbol", w.Symbol == nil}, {"ts", w.TS == nil}, {"open", w.Open == nil}, {"high", w.High == nil},
+		{"low", w.Low == nil}, {"close", w.Close == nil}, {"volume", w.Volume == nil}, {"source", w.Source == nil},
+	} {
+		if f.isNil {
+			return quote.Quote{}, false, fmt.Errorf("%w: %s", ErrMissingField, f.name)
+		}
+	}
+	if *w.Symbol == "" {
+		return quote.Quote{}, false, fmt.Errorf("%w: symbol is empty", ErrMissingField)
+	}
+	if string(key) != *w.Symbol {
+		return quote.Quote{}, false, fmt.Errorf("%w: key %q, symbol %q", ErrKeyMismatch, key, *w.Symbol)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, *w.TS)
+	if err != nil {
+		return quote.Quote{}, false, fmt.Errorf("%w: ts %q is not RFC 3339", ErrMalformed, *w.TS)
+	}
+	q := quote.Quote{Symbol: *w.Symbol, TS: ts.UTC(), Source: *w.Source}
+	for _, f := range []struct {
+		name string
+		n    *json.Number
+		dst  *float64
+	}{{"open", w.Open, &q.Open}, {"high", w.High, &q.High}, {"low", w.Low, &q.Low}, {"close", w.Close, &q.Close}} {
+		if *f.dst, err = finite(f.name, *f.n); err != nil {
+			return quote.Quote{}, false, err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		n    *json.Number
+		dst  **float64
+	}{{"bid", w.Bid, &q.Bid}, {"ask", w.Ask, &q.Ask}} {
+		if f.n == nil {
+			continue
+		}
+		v, err := finite(f.name, *f.n)
+		if err != nil {
+			return quote.Quote{}, false, err
+		}
+		*f.dst = &v
+	}
+	if q.Volume, err = strconv.ParseInt(w.Volume.String(), 10, 64); err != nil {
+		return quote.Quote{}, false, fmt.Errorf("%w: volume %s is not a 64-bit integer", ErrMalformed, w.Volume.String())
+	}
+	return q, w.Flagged != nil && *w.Flagged, nil
+}
+
+// finite parses n as a finite float64.
+func finite(name string, n json.Number) (float64, error) {
+	v, err := strconv.ParseFloat(n.String(), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		// json.Number holds only valid JSON numbers, so the one failure left
+		// is a value out of float64's range (ParseFloat returns ±Inf).
+		return 0, fmt.Errorf("%w: %s = %s", ErrNonFinite, name, n.String())
+	}
+	return v, nil
+}

@@ -1,0 +1,202 @@
+package stream
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stock-system/stocksys/quote"
+)
+
+func f64(v float64) *float64 { return &v }
+
+func sampleQuote() quote.Quote {
+	return quote.Quote{
+		Symbol: "SPY",
+		TS:     time.Date(2013, 10, 7, 13, 30, 0, 123456789, time.UTC),
+		Open:   168.11, High: 168.35, Low: 168.02, Close: 168.2,
+		Volume: 123456,
+		Bid:    f64(168.19), Ask: f64(168.21),
+		Source: "replay:lean",
+	}
+}
+
+func TestEncodeExactBytes(t *testing.T) {
+	got, err := EncodeFlagged(sampleQuote(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"v":1,"symbol":"SPY","ts":"2013-10-07T13:30:00.123456789Z","open":168.11,"high":168.35,"low":168.02,` +
+		`"close":168.2,"volume":123456,"bid":168.19,"ask":168.21,"source":"replay:lean","flagged":true}`
+	if string(got) != want {
+		t.Fatalf("EncodeFlagged =\n%s\nwant\n%s", got, want)
+	}
+	q := sampleQuote()
+	q.Bid, q.Ask = nil, nil
+	got, err = Encode(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"v":1,"symbol":"SPY","ts":"2013-10-07T13:30:00.123456789Z","open":168.11,"high":168.35,"low":168.02,` +
+		`"close":168.2,"volume":123456,"source":"replay:lean"}`
+	if string(got) != want {
+		t.Fatalf("Encode =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	ny := time.FixedZone("EDT", -4*3600)
+	noQuote := sampleQuote()
+	noQuote.Bid, noQuote.Ask = nil, nil
+	onlyBid := sampleQuote()
+	onlyBid.Ask = nil
+	extreme := quote.Quote{Symbol: "BRK.A", TS: time.Unix(0, 1).UTC(), Open: math.MaxFloat64, High: math.SmallestNonzeroFloat64,
+		Low: -0.0, Close: 1e-300, Volume: math.MaxInt64, Source: ""}
+	local := sampleQuote()
+	local.TS = time.Date(2013, 10, 7, 9, 30, 0, 0, ny) // 13:30 UTC
+	for _, tt := range []struct {
+		name    string
+		q       quote.Quote
+		flagged bool
+		wantTS  time.Time
+	}{
+		{"full", sampleQuote(), false, sampleQuote().TS},
+		{"flagged", sampleQuote(), true, sampleQuote().TS},
+		{"no bid/ask", noQuote, false, noQuote.TS},
+		{"only bid", onlyBid, false, onlyBid.TS},
+		{"extremes", extreme, false, extreme.TS},
+		{"non-UTC ts comes back UTC", local, false, time.Date(2013, 10, 7, 13, 30, 0, 0, time.UTC)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := EncodeFlagged(tt.q, tt.flagged)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, flagged, err := decode([]byte(tt.q.Symbol), v)
+			if err != nil {
+				t.Fatalf("decode(%s): %v", v, err)
+			}
+			want := tt.q
+			want.TS = tt.wantTS
+			if !equalQuotes(got, want) || got.TS.Location() != time.UTC || flagged != tt.flagged {
+				t.Fatalf("round trip = %+v (loc %v), flagged %v; want %+v, %v", got, got.TS.Location(), flagged, want, tt.flagged)
+			}
+			q2, err := Decode([]byte(tt.q.Symbol), v)
+			if err != nil || !equalQuotes(q2, want) {
+				t.Fatalf("Decode = %+v, %v", q2, err)
+			}
+		})
+	}
+}
+
+// equalQuotes compares every field, Bid and Ask by value, TS with ==
+// (same instant, same location).
+func equalQuotes(a, b quote.Quote) bool {
+	eqp := func(x, y *float64) bool { return (x == nil && y == nil) || (x != nil && y != nil && *x == *y) }
+	return a.Symbol == b.Symbol && a.TS == b.TS && a.Open == b.Open && a.High == b.High && a.Low == b.Low &&
+		a.Close == b.Close && a.Volume == b.Volume && eqp(a.Bid, b.Bid) && eqp(a.Ask, b.Ask) && a.Source == b.Source
+}
+
+func TestEncodeErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		mod     func(*quote.Quote)
+		wantErr error
+		wantMsg string
+	}{
+		{"empty symbol", func(q *quote.Quote) { q.Symbol = "" }, ErrMissingField, "encode: stream: missing field: symbol"},
+		{"NaN open", func(q *quote.Quote) { q.Open = math.NaN() }, ErrNonFinite, "encode SPY: stream: non-finite number: open = NaN"},
+		{"+Inf high", func(q *quote.Quote) { q.High = math.Inf(1) }, ErrNonFinite, "encode SPY: stream: non-finite number: high = +Inf"},
+		{"-Inf ask", func(q *quote.Quote) { q.Ask = f64(math.Inf(-1)) }, ErrNonFinite, "encode SPY: stream: non-finite number: ask = -Inf"},
+	} {
+		q := sampleQuote()
+		tt.mod(&q)
+		v, err := Encode(q)
+		if !errors.Is(err, tt.wantErr) || err.Error() != tt.wantMsg || v != nil {
+			t.Errorf("%s: Encode = %q, %v; want nil, %q", tt.name, v, err, tt.wantMsg)
+		}
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	const ok = `{"v":1,"symbol":"SPY","ts":"2013-10-07T13:30:00Z","open":1,"high":2,"low":0.5,"close":1.5,"volume":10,"source":"s"}`
+	// with replaces the first occurrence of old in ok.
+	with := func(old, new string) string {
+		if !strings.Contains(ok, old) {
+			t.Fatalf("test bug: %q not in %s", old, ok)
+		}
+		return strings.Replace(ok, old, new, 1)
+	}
+	for _, tt := range []struct {
+		name, key, value string
+		wantErr          error
+		wantMsg          string
+	}{
+		{"empty value", "SPY", ``, ErrMalformed, "stream: malformed message: EOF"},
+		{"not JSON", "SPY", `hello`, ErrMalformed, "stream: malformed message: invalid character 'h' looking for beginning of value"},
+		{"JSON array", "SPY", `[1]`, ErrMalformed, "stream: malformed message: json: cannot unmarshal array into Go value of type stream.wireIn"},
+		{"trailing data", "SPY", ok + `{}`, ErrMalformed, "stream: malformed message: data after the JSON object"},
+		{"no version", "SPY", with(`"v":1,`, ``), ErrMissingField, "stream: missing field: v"},
+		{"version 2", "SPY", with(`"v":1`, `"v":2`), ErrSchemaVersion, "stream: unknown schema version: v = 2 (know 1)"},
+		{"version 1.5", "SPY", with(`"v":1`, `"v":1.5`), ErrSchemaVersion, "stream: unknown schema version: v = 1.5 (know 1)"},
+		{"version string", "SPY", with(`"v":1`, `"v":"x"`), ErrMalformed, ""},
+		{"no symbol", "SPY", with(`"symbol":"SPY",`, ``), ErrMissingField, "stream: missing field: symbol"},
+		{"null open", "SPY", with(`"open":1`, `"open":null`), ErrMissingField, "stream: missing field: open"},
+		{"no ts", "SPY", with(`"ts":"2013-10-07T13:30:00Z",`, ``), ErrMissingField, "stream: missing field: ts"},
+		{"no volume", "SPY", with(`,"volume":10`, ``), ErrMissingField, "stream: missing field: volume"},
+		{"no source", "SPY", with(`,"source":"s"`, ``), ErrMissingField, "stream: missing field: source"},
+		{"empty symbol", "", with(`"symbol":"SPY"`, `"symbol":""`), ErrMissingField, "stream: missing field: symbol is empty"},
+		{"key mismatch", "QQQ", ok, ErrKeyMismatch, `stream: key does not match symbol: key "QQQ", symbol "SPY"`},
+		{"no key", "", ok, ErrKeyMismatch, `stream: key does not match symbol: key "", symbol "SPY"`},
+		{"bad ts", "SPY", with(`2013-10-07T13:30:00Z`, `2013-10-07 13:30`), ErrMalformed, `stream: malformed message: ts "2013-10-07 13:30" is not RFC 3339`},
+		{"overflow close", "SPY", with(`"close":1.5`, `"close":1e400`), ErrNonFinite, "stream: non-finite number: close = 1e400"},
+		{"overflow bid", "SPY", with(`"volume"`, `"bid":-2e308,"volume"`), ErrNonFinite, "stream: non-finite number: bid = -2e308"},
+		{"NaN string", "SPY", with(`"low":0.5`, `"low":"NaN"`), ErrMalformed, ""},
+		{"fractional volume", "SPY", with(`"volume":10`, `"volume":10.5`), ErrMalformed, "stream: malformed message: volume 10.5 is not a 64-bit integer"},
+		{"huge volume", "SPY", with(`"volume":10`, `"volume":9223372036854775808`), ErrMalformed, "stream: malformed message: volume 9223372036854775808 is not a 64-bit integer"},
+		{"flagged not bool", "SPY", with(`"source":"s"`, `"source":"s","flagged":1`), ErrMalformed, ""},
+	} {
+		q, err := Decode([]byte(tt.key), []byte(tt.value))
+		if !errors.Is(err, tt.wantErr) || (tt.wantMsg != "" && err.Error() != tt.wantMsg) {
+			t.Errorf("%s: Decode err = %v; want %v (%q)", tt.name, err, tt.wantErr, tt.wantMsg)
+		}
+		if !equalQuotes(q, quote.Quote{}) {
+			t.Errorf("%s: Decode quote = %+v; want zero", tt.name, q)
+		}
+	}
+	// Unknown fields are accepted, and the base case decodes.
+	q, err := Decode([]byte("SPY"), []byte(with(`"v":1,`, `"v":1,"future":{"x":[1]},`)))
+	want := quote.Quote{Symbol: "SPY", TS: time.Date(2013, 10, 7, 13, 30, 0, 0, time.UTC), Open: 1, High: 2, Low: 0.5, Close: 1.5, Volume: 10, Source: "s"}
+	if err != nil || !equalQuotes(q, want) {
+		t.Fatalf("Decode with unknown field = %+v, %v; want %+v", q, err, want)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	v, _ := EncodeFlagged(sampleQuote(), true)
+	f.Add([]byte("SPY"), v)
+	f.Add([]byte("SPY"), []byte(`{"v":1}`))
+	f.Add([]byte(""), []byte(`{"v":1,"symbol":"","open":1e999}`))
+	f.Add([]byte("X"), []byte(`null`))
+	f.Fuzz(func(t *testing.T, key, value []byte) {
+		q, flagged, err := decode(key, value)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSchemaVersion) && !errors.Is(err, ErrMissingField) &&
+				!errors.Is(err, ErrNonFinite) && !errors.Is(err, ErrKeyMismatch) {
+				t.Fatalf("decode error %v wraps no sentinel", err)
+			}
+			return
+		}
+		// Whatever decodes re-encodes, and decodes to the same quote.
+		v2, err := EncodeFlagged(q, flagged)
+		if err != nil {
+			t.Fatalf("re-encode %+v: %v", q, err)
+		}
+		q2, flagged2, err := decode(key, v2)
+		if err != nil || !equalQuotes(q, q2) || flagged != flagged2 {
+			t.Fatalf("re-decode = %+v, %v, %v; want %+v, %v", q2, flagged2, err, q, flagged)
+		}
+	})
+}

@@ -1,0 +1,77 @@
+package stream
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	if c.Topic != "quotes" || c.DLQTopic != "quotes.dlq" || c.Partitions != 6 || c.ReplicationFactor != 1 ||
+		c.ClientID != "stocksys" || c.SendTimeout != 10*time.Second || c.BatchMax != 500 ||
+		c.BatchWait != 200*time.Millisecond || c.RetryInitialInterval != 100*time.Millisecond ||
+		c.RetryMaxInterval != 5*time.Second || c.Version != sarama.V4_0_0_0 || c.Logger == nil || c.Brokers != nil {
+		t.Fatalf("DefaultConfig = %+v", c)
+	}
+	if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) || err.Error() != "stream: invalid config: no brokers" {
+		t.Fatalf("Validate without brokers = %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mod  func(*Config)
+		want string // "" = valid
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"empty broker", func(c *Config) { c.Brokers = []string{"a:1", ""} }, "empty broker address"},
+		{"empty topic", func(c *Config) { c.Topic = "" }, "empty topic"},
+		{"empty dlq", func(c *Config) { c.DLQTopic = "" }, "empty DLQ topic"},
+		{"dlq is topic", func(c *Config) { c.DLQTopic = "quotes" }, `DLQ topic "quotes" is the quotes topic`},
+		{"partitions", func(c *Config) { c.Partitions = 0 }, "partitions 0 < 1"},
+		{"replication", func(c *Config) { c.ReplicationFactor = 0 }, "replication factor 0 < 1"},
+		{"send timeout", func(c *Config) { c.SendTimeout = 0 }, "send timeout 0s <= 0"},
+		{"batch max", func(c *Config) { c.BatchMax = 0 }, "batch max 0 < 1"},
+		{"batch wait", func(c *Config) { c.BatchWait = -time.Second }, "batch wait -1s <= 0"},
+		{"retry initial", func(c *Config) { c.RetryInitialInterval = 0 }, "retry initial interval 0s <= 0"},
+		{"retry max", func(c *Config) { c.RetryMaxInterval = time.Millisecond }, "retry max interval 1ms < initial interval 100ms"},
+		{"old version", func(c *Config) { c.Version = sarama.V0_10_2_0 }, "kafka version 0.10.2.0 < 0.11 (no idempotent producer)"},
+	} {
+		c := DefaultConfig()
+		c.Brokers = []string{"127.0.0.1:9092"}
+		tt.mod(&c)
+		err := c.Validate()
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%s: Validate = %v; want nil", tt.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInvalidConfig) || err.Error() != "stream: invalid config: "+tt.want {
+			t.Errorf("%s: Validate = %v; want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestProducerConfigBounds(t *testing.T) {
+	c := DefaultConfig()
+	c.Brokers = []string{"127.0.0.1:9092"}
+	c.SendTimeout = 4 * time.Second
+	sc := c.producerConfig()
+	if err := sc.Validate(); err != nil {
+		t.Fatalf("sarama rejects the producer config: %v", err)
+	}
+	if !sc.Producer.Idempotent || sc.Producer.RequiredAcks != sarama.WaitForAll || sc.Net.MaxOpenRequests != 1 ||
+		sc.Producer.Timeout != 2*time.Second || sc.Producer.Retry.Max != 3 || sc.Net.DialTimeout != 2*time.Second ||
+		sc.Net.ReadTimeout != 4*time.Second || sc.Net.WriteTimeout != 4*time.Second || sc.Metadata.Retry.Max != 2 ||
+		sc.Metadata.Full || sc.Producer.Transaction.Retry.Max != 2 || sc.Version != sarama.V4_0_0_0 || sc.ClientID != "stocksys" {
+		t.Fatalf("producer config = %+v", sc)
+	}
+	if err := c.consumerConfig().Validate(); err != nil {
+		t.Fatalf("sarama rejects the consumer config: %v", err)
+	}
+}

@@ -1,0 +1,396 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/cenkalti/backoff/v4"
+	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/quote"
+)
+
+// Message is one decoded quote with its position and producer headers.
+type Message struct {
+	// Offset is the message's offset in its partition.
+	Offset int64
+	// Quote is the decoded value; TS is in UTC.
+	Quote quote.Quote
+	// Flagged is the message's "flagged" field (see EncodeFlagged).
+	Flagged bool
+	// Epoch, Node and Task are the producer's headers: the fetch task's
+	// assignment epoch, the node it ran on, and its task id.
+	Epoch      int64
+	Node, Task string
+	// Timestamp is the Kafka record timestamp (producer create time, unless
+	// the topic uses log-append time).
+	Timestamp time.Time
+}
+
+// DeadLetter names a message that was written to the DLQ topic instead of
+// being handed on.
+type DeadLetter struct {
+	Offset int64
+	Reason string // the decode error's text, also in the "reason" header
+}
+
+// OffsetReset reports that the requested start offset was out of the
+// partition's range (typically deleted by retention) and consumption started
+// at the partition's oldest offset instead.
+type OffsetReset struct {
+	Requested, Start int64
+}
+
+// Batch is what ConsumePartition hands to the handler: the messages of the
+// offsets [From, Next), decoded, in offset order.
+type Batch struct {
+	Topic     string
+	Partition int32
+	// From is the offset of the first message in the batch (Next for an
+	// empty batch).
+	From int64
+	// Next is the offset after the batch's last message: the offset to
+	// commit once the batch is stored, and to start from after a restart.
+	Next int64
+	// Quotes are the valid messages, in offset order.
+	Quotes []Message
+	// DeadLetters are the invalid messages, already written to the DLQ
+	// topic when the handler sees the batch. A batch may hold only dead
+	// letters (len(Quotes) == 0); its Next must still be committed.
+	DeadLetters []DeadLetter
+	// Reset is non-nil on the empty batch (From == Next == Reset.Start) that
+	// reports an out-of-range start offset.
+	Reset *OffsetReset
+}
+
+// Handler stores a batch. It returns nil once the batch is durably stored,
+// an error to have the same batch retried (with backoff), or Permanent(err)
+// to stop ConsumePartition. It is called from ConsumePartition's goroutine,
+// one batch at a time, and should return promptly when ctx is done.
+type Handler func(ctx context.Context, b Batch) error
+
+// ConsumePartition reads partition of cfg.Topic from offset from and hands
+// the messages to handle in batches of at most cfg.BatchMax messages,
+// collected for at most cfg.BatchWait after the first. It does not use
+// Kafka consumer groups or committed offsets: the caller assigns partitions
+// and stores Batch.Next itself, after handle succeeded.
+//
+// A message that does not decode (see Decode) or lacks a decimal epoch
+// header is written to cfg.DLQTopic (same key and value, the original
+// headers, plus "reason", "original.topic", "original.partition" and
+// "original.offset") before its batch is handed on, and listed in
+// Batch.DeadLetters. A crash between the DLQ write and the commit of Next
+// may write a dead letter twice (at-least-once).
+//
+// When handle or the DLQ write fails, the same batch is retried with
+// exponential backoff (cfg.RetryInitialInterval up to cfg.RetryMaxInterval)
+// until it succeeds or ctx is done: nothing is skipped. Broker outages are
+// likewise retried (by sarama, and by reopening the partition).
+//
+// If from is out of range (retention deleted it, or it is past the end),
+// consumption starts at the partition's oldest offset, and handle first gets
+// an empty batch with Reset set. The same happens if retention overtakes the
+// consumer later.
+//
+// It returns nil when ctx is done, or an error: ErrInvalidConfig (also for
+// a nil handle), ErrInvalidOffset (from < 0), ErrNoPartition, or a Permanent handler error
+// (wrapped). It starts no goroutine that outlives it. After ctx is done it
+// returns promptly, except while sarama waits on brokers that accept
+// connections but do not answer: sarama's metadata requests take no context
+// and cannot be interrupted, so the return can then take up to about
+// 3 x cfg.SendTimeout (read timeout x metadata attempts).
+func ConsumePartition(ctx context.Context, cfg Config, partition int32, from int64, handle Handler) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if from < 0 {
+		return fmt.Errorf("%w: %d", ErrInvalidOffset, from)
+	}
+	if handle == nil {
+		return fmt.Errorf("%w: nil handler", ErrInvalidConfig)
+	}
+	client, err := sarama.NewClient(cfg.Brokers, cfg.consumerConfig())
+	if err != nil {
+		return fmt.Errorf("stream: consumer client: %w", err)
+	}
+	var closeOnce sync.Once
+	closeClient := func() { closeOnce.Do(func() { _ = client.Close() }) }
+	defer closeClient()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return fmt.Errorf("stream: consumer: %w", err)
+	}
+	defer func() { _ = consumer.Close() }()
+	dlq := newProducer(cfg, cfg.DLQTopic)
+	defer func() { _ = dlq.Close() }()
+
+	r := &partitionReader{
+		cfg:         cfg,
+		partition:   partition,
+		client:      client,
+		closeClient: closeClient,
+		consumer:    consumer,
+		dlq:         dlq,
+		handle:      handle,
+		log:         cfg.logger().With(zap.String("topic", cfg.Topic), zap.Int32("partition", partition)),
+	}
+	err = r.run(ctx, from)
+	if ctx.Err() != nil && !errors.As(err, new(*permanentError)) {
+		return nil
+	}
+	return err
+}
+
+// partitionReader is the state of one ConsumePartition call.
+type partitionReader struct {
+	cfg       Config
+	partition int32
+	client    sarama.Client
+	// closeClient closes client (once); open uses it to interrupt sarama
+	// calls, which take no ctx, when ctx is done.
+	closeClient func()
+	consumer    sarama.Consumer
+	dlq         *Producer
+	handle      Handler
+	log         *zap.Logger
+}
+
+func (r *partitionReader) run(ctx context.Context, pos int64) error {
+	for {
+		pc, start, err := r.open(ctx, pos)
+		if err != nil {
+			return err
+		}
+		if start != pos {
+			r.log.Warn("stream: start offset out of range; starting at the oldest",
+				zap.Int64("requested", pos), zap.Int64("start", start))
+			b := Batch{Topic: r.cfg.Topic, Partition: r.partition, From: start, Next: start,
+				Reset: &OffsetReset{Requested: pos, Start: start}}
+			if err := r.deliver(ctx, b); err != nil {
+				_ = pc.Close()
+				return err
+			}
+			pos = start
+		}
+		err = r.consume(ctx, pc, &pos)
+		_ = pc.Close()
+		if err != nil {
+			return err
+		}
+		// The partition consumer stopped by itself (offset out of range
+		// after retention): reopen at pos.
+	}
+}
+
+// open starts a partition consumer at pos, or at the oldest offset if pos is
+// out of range, retrying with backoff until it succeeds or ctx is done.
+func (r *partitionReader) open(ctx context.Context, pos int64) (sarama.PartitionConsumer, int64, error) {
+	var (
+		pc    sarama.PartitionConsumer
+		start int64
+	)
+	// The sarama calls below block for up to a few SendTimeouts when the
+	// brokers do not answer; closing the client makes them fail at once.
+	stop := context.AfterFunc(ctx, r.closeClient)
+	defer stop()
+	err := r.retry(ctx, "open partition", func() error {
+		var err error
+		start = pos
+		pc, err = r.consumer.ConsumePartition(r.cfg.Topic, r.partition, pos)
+		if errors.Is(err, sarama.ErrOffsetOutOfRange) {
+			if start, err = r.client.GetOffset(r.cfg.Topic, r.partition, sarama.OffsetOldest); err != nil {
+				return err
+			}
+			pc, err = r.consumer.ConsumePartition(r.cfg.Topic, r.partition, start)
+		}
+		if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+			if ids, perr := r.client.Partitions(r.cfg.Topic); perr == nil && len(ids) > 0 && !slices.Contains(ids, r.partition) {
+				return Permanent(fmt.Errorf("%w: %s/%d (topic has %d)", ErrNoPartition, r.cfg.Topic, r.partition, len(ids)))
+			}
+		}
+		return err
+	})
+	return pc, start, err
+}
+
+// consume reads batches from pc and processes them until ctx is done (nil),
+// a fatal error, or pc closes by itself (nil).
+func (r *partitionReader) consume(ctx context.Context, pc sarama.PartitionConsumer, pos *int64) error {
+	for {
+		msgs, open := r.collect(ctx, pc)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if len(msgs) > 0 {
+			b, err := r.process(ctx, msgs)
+			if err != nil {
+				return err
+			}
+			*pos = b.Next
+		}
+		if !open {
+			return nil
+		}
+	}
+}
+
+// collect waits for a first message, then gathers more until BatchMax
+// messages, BatchWait, ctx done or pc closed. open is false when pc closed.
+func (r *partitionReader) collect(ctx context.Context, pc sarama.PartitionConsumer) (msgs []*sarama.ConsumerMessage, open bool) {
+	var wait <-chan time.Time
+	for len(msgs) < r.cfg.BatchMax {
+		select {
+		case <-ctx.Done():
+			return msgs, true
+		case <-wait:
+			return msgs, true
+		case m, ok := <-pc.Messages():
+			if !ok {
+				return msgs, false
+			}
+			msgs = append(msgs, m)
+			if wait == nil {
+				t := time.NewTimer(r.cfg.BatchWait)
+				defer t.Stop()
+				wait = t.C
+			}
+		case e, ok := <-pc.Errors():
+			if ok {
+				r.log.Warn("stream: consumer error", zap.Error(e.Err))
+			}
+		}
+	}
+	return msgs, true
+}
+
+// process decodes msgs, writes the invalid ones to the DLQ, and hands the
+// batch on; both steps are retried until they succeed.
+func (r *partitionReader) process(ctx context.Context, msgs []*sarama.ConsumerMessage) (Batch, error) {
+	b := Batch{
+		Topic:     r.cfg.Topic,
+		Partition: r.partition,
+		From:      msgs[0].Offset,
+		Next:      msgs[len(msgs)-1].Offset + 1,
+	}
+	var dead []*sarama.ConsumerMessage
+	for _, m := range msgs {
+		msg, err := decodeMessage(m)
+		if err != nil {
+			dead = append(dead, m)
+			b.DeadLetters = append(b.DeadLetters, DeadLetter{Offset: m.Offset, Reason: err.Error()})
+			continue
+		}
+		b.Quotes = append(b.Quotes, msg)
+	}
+	if len(dead) > 0 {
+		err := r.retry(ctx, "write dead letters", func() error {
+			return r.dlq.send(ctx, deadLetters(r.cfg.DLQTopic, dead, b.DeadLetters))
+		})
+		if err != nil {
+			return b, err
+		}
+		for _, d := range b.DeadLetters {
+			r.log.Warn("stream: dead letter", zap.Int64("offset", d.Offset), zap.String("reason", d.Reason))
+		}
+	}
+	return b, r.deliver(ctx, b)
+}
+
+// deliver calls the handler until it succeeds.
+func (r *partitionReader) deliver(ctx context.Context, b Batch) error {
+	err := r.retry(ctx, "handle batch", func() error { return r.handle(ctx, b) })
+	if err != nil {
+		return fmt.Errorf("stream: %s/%d: handle batch [%d, %d): %w", b.Topic, b.Partition, b.From, b.Next, err)
+	}
+	return nil
+}
+
+// retry runs op until it returns nil, a Permanent error, or ctx is done
+// (ctx.Err()), waiting with exponential backoff between attempts.
+func (r *partitionReader) retry(ctx context.Context, what string, op func() error) error {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(r.cfg.RetryInitialInterval),
+		backoff.WithMaxInterval(r.cfg.RetryMaxInterval),
+		backoff.WithMaxElapsedTime(0),
+	)
+	attempt := 0
+	return backoff.RetryNotify(func() error {
+		err := op()
+		if pe := new(*permanentError); errors.As(err, pe) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx), func(err error, next time.Duration) {
+		attempt++
+		r.log.Warn("stream: retrying", zap.String("op", what), zap.Int("attempt", attempt),
+			zap.Duration("backoff", next), zap.Error(err))
+	})
+}
+
+// decodeMessage decodes m's value and headers.
+func decodeMessage(m *sarama.ConsumerMessage) (Message, error) {
+	q, flagged, err := decode(m.Key, m.Value)
+	if err != nil {
+		return Message{}, err
+	}
+	out := Message{Offset: m.Offset, Quote: q, Flagged: flagged, Timestamp: m.Timestamp}
+	haveEpoch := false
+	for _, h := range m.Headers {
+		if h == nil {
+			continue
+		}
+		switch string(h.Key) {
+		case HeaderEpoch:
+			if out.Epoch, err = strconv.ParseInt(string(h.Value), 10, 64); err != nil {
+				return Message{}, fmt.Errorf("%w: epoch %q is not a decimal integer", ErrBadHeader, h.Value)
+			}
+			haveEpoch = true
+		case HeaderNode:
+			out.Node = string(h.Value)
+		case HeaderTask:
+			out.Task = string(h.Value)
+		}
+	}
+	if !haveEpoch {
+		return Message{}, fmt.Errorf("%w: no epoch", ErrBadHeader)
+	}
+	return out, nil
+}
+
+// deadLetters builds the DLQ messages for dead, whose reasons are in dl.
+func deadLetters(topic string, dead []*sarama.ConsumerMessage, dl []DeadLetter) []*sarama.ProducerMessage {
+	out := make([]*sarama.ProducerMessage, len(dead))
+	for i, m := range dead {
+		pm := &sarama.ProducerMessage{Topic: topic}
+		if m.Key != nil {
+			pm.Key = sarama.ByteEncoder(m.Key)
+		}
+		if m.Value != nil {
+			pm.Value = sarama.ByteEncoder(m.Value)
+		}
+		for _, h := range m.Headers {
+			if h == nil {
+				continue
+			}
+			switch string(h.Key) {
+			case HeaderReason, HeaderOriginalTopic, HeaderOriginalPartition, HeaderOriginalOffset:
+				continue // ours win
+			}
+			pm.Headers = append(pm.Headers, *h)
+		}
+		pm.Headers = append(pm.Headers,
+			sarama.RecordHeader{Key: []byte(HeaderReason), Value: []byte(dl[i].Reason)},
+			sarama.RecordHeader{Key: []byte(HeaderOriginalTopic), Value: []byte(m.Topic)},
+			sarama.RecordHeader{Key: []byte(HeaderOriginalPartition), Value: []byte(strconv.FormatInt(int64(m.Partition), 10))},
+			sarama.RecordHeader{Key: []byte(HeaderOriginalOffset), Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		)
+		out[i] = pm
+	}
+	return out
+}

@@ -1,0 +1,39 @@
+// Package stream carries quotes through Kafka, from the fetch tasks that
+// produce them to the ingest tasks that store them in Cassandra.
+//
+// # Topics and messages
+//
+// EnsureTopics creates the quotes topic (Config.Topic, default "quotes",
+// Config.Partitions partitions) and the dead-letter topic (Config.DLQTopic,
+// default "quotes.dlq"); the brokers run with auto.create.topics.enable=false.
+// Partitions lists the quotes topic's partitions, one ingest task each.
+//
+// A message's key is the symbol, so each symbol's quotes stay in order in one
+// partition (sarama's hash partitioner, not Java's murmur2: produce with this
+// package only). Its value is JSON with a schema version, see Encode and
+// SchemaVersion; its headers are "epoch" (decimal), "node" and "task", the
+// fetch task's assignment epoch and where it ran.
+//
+// # Producing
+//
+// Producer is idempotent (enable.idempotence, acks=all, one request in flight
+// per connection), so the client's own retries neither duplicate nor reorder
+// a partition's messages. Send returns within Config.SendTimeout whatever the
+// brokers do; a timeout is ErrSendTimeout, an unknown outcome: the quotes may
+// still be written, and sending them again may duplicate them (downstream
+// writes are keyed by symbol and time, so a duplicate overwrites itself).
+//
+// # Consuming
+//
+// Partitions are assigned by our master, not by Kafka consumer groups, and
+// offsets are stored by the caller (in Cassandra, fenced by epoch), so
+// ConsumePartition starts at the offset the caller gives and reports batches
+// with Batch.Next, the offset to commit after storing the batch. Messages that
+// do not decode go to the DLQ topic before their batch is handed on. A failing
+// handler gets the same batch again, with backoff, until it succeeds or the
+// context ends: a Cassandra outage pauses ingest without skipping anything,
+// and ingest resumes by itself. Delivery to the handler is at-least-once
+// across restarts (from the last committed Next).
+//
+// The package owns no ZooKeeper paths.
+package stream
