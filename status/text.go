@@ -23,7 +23,9 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 	}
 	if f := r.LastFailover; f != nil {
 		ended := "old term's end unknown (crash: detected by session expiry)"
-		if f.PrevEnded != nil {
+		if f.PrevEpoch == 0 {
+			ended = "first term of the cluster"
+		} else if f.PrevEnded != nil {
 			ended = fmt.Sprintf("old term ended %s, new master elected %s later", f.PrevEnded.Format("15:04:05.000"),
 				f.Elected.Sub(*f.PrevEnded).Round(time.Millisecond))
 		}

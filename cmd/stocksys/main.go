@@ -1,8 +1,10 @@
 // Command stocksys is the Stock-System command line: it runs nodes and reads
 // and changes the cluster's state.
 //
-// Every command takes the connection flags below; each falls back to its
-// environment variable, then to the default:
+// Every flag can also come from its environment variable (STOCKSYS_ and the
+// flag name upper-cased, '-' as '_') or from a YAML config file (--config or
+// STOCKSYS_CONFIG; keys are flag names), in that order of precedence: flags,
+// then environment, then config file, then defaults. The connection flags:
 //
 //	--zk         STOCKSYS_ZK         ZooKeeper servers, host:port[,host:port]  (127.0.0.1:2181)
 //	--cluster    STOCKSYS_CLUSTER    cluster name; znodes live under /stocksys/<cluster>  (default)
@@ -28,13 +30,6 @@ type globals struct {
 	cassandra string
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
 func newRootCmd() *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
@@ -42,12 +37,16 @@ func newRootCmd() *cobra.Command {
 		Short:         "Stock-System: a coordination-first cluster for real-time market data",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applySettings(cmd)
+		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.zk, "zk", envOr("STOCKSYS_ZK", "127.0.0.1:2181"), "ZooKeeper servers, host:port[,host:port] (env STOCKSYS_ZK)")
-	pf.StringVar(&g.cluster, "cluster", envOr("STOCKSYS_CLUSTER", "default"), "cluster name (env STOCKSYS_CLUSTER)")
-	pf.StringVar(&g.kafka, "kafka", envOr("STOCKSYS_KAFKA", "127.0.0.1:9092"), "Kafka bootstrap brokers (env STOCKSYS_KAFKA)")
-	pf.StringVar(&g.cassandra, "cassandra", envOr("STOCKSYS_CASSANDRA", "127.0.0.1:9042"), "Cassandra contact points, host:port (env STOCKSYS_CASSANDRA)")
+	pf.StringVar(&g.zk, "zk", "127.0.0.1:2181", "ZooKeeper servers, host:port[,host:port] (env STOCKSYS_ZK)")
+	pf.StringVar(&g.cluster, "cluster", "default", "cluster name; znodes live under /stocksys/<cluster> (env STOCKSYS_CLUSTER)")
+	pf.StringVar(&g.kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, host:port[,host:port] (env STOCKSYS_KAFKA)")
+	pf.StringVar(&g.cassandra, "cassandra", "127.0.0.1:9042", "Cassandra contact points, host:port[,host:port] (env STOCKSYS_CASSANDRA)")
+	pf.String("config", "", "YAML config file; keys are flag names (env STOCKSYS_CONFIG)")
 
 	root.AddCommand(
 		&cobra.Command{
@@ -59,6 +58,7 @@ func newRootCmd() *cobra.Command {
 		newSmokeCmd(g),
 		newStatusCmd(g),
 		newSymbolsCmd(g),
+		newNodeCmd(g),
 	)
 	return root
 }

@@ -49,7 +49,7 @@ missing or differs at any step.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSmoke(cmd, g, o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.data, "data", envOr("STOCKSYS_DATA", filepath.Join("..", "shared", "data")), "folder of the real data sets (env STOCKSYS_DATA)")
+	f.StringVar(&o.data, "data", filepath.Join("..", "shared", "data"), "folder of the real data sets (env STOCKSYS_DATA)")
 	f.IntVar(&o.count, "count", 10, "number of quotes to push (1-1000)")
 	f.StringVar(&o.topic, "topic", "stocksys.smoke", "Kafka topic to use (created with 3 partitions if absent)")
 	f.StringVar(&o.keyspace, "keyspace", "stocksys_smoke", "Cassandra keyspace to use (created if absent, replication factor 1)")

@@ -89,9 +89,9 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9]+`)
 // topic name part and (with sep "_") Cassandra keyspace name.
 func Name(t testing.TB, sep string) string {
 	t.Helper()
-	base := strings.ToLower(unsafeChars.ReplaceAllString(t.Name(), sep))
-	base = strings.TrimPrefix(base, "test"+sep)
-	base = strings.TrimPrefix(base, "integration"+sep)
+	base := strings.TrimPrefix(t.Name(), "Test")
+	base = strings.TrimPrefix(base, "Integration_")
+	base = strings.ToLower(unsafeChars.ReplaceAllString(base, sep))
 	if len(base) > 24 {
 		base = base[:24]
 	}

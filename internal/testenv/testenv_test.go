@@ -69,8 +69,8 @@ func TestName(t *testing.T) {
 	if a == b {
 		t.Fatalf("two names are equal: %s", a)
 	}
-	if !regexp.MustCompile(`^testname_[0-9a-f]{8}$`).MatchString(a) {
-		t.Fatalf("Name = %q; want testname_<8 hex>", a)
+	if !regexp.MustCompile(`^name_[0-9a-f]{8}$`).MatchString(a) {
+		t.Fatalf("Name = %q; want name_<8 hex>", a)
 	}
 	t.Run("Sub/Test With Spaces and a very long name indeed", func(t *testing.T) {
 		n := Name(t, "-")

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/stock-system/stocksys/metrics"
+	"github.com/stock-system/stocksys/node"
+	"github.com/stock-system/stocksys/pipeline"
+	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/store"
+	"github.com/stock-system/stocksys/stream"
+	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/worker"
+)
+
+type nodeOpts struct {
+	id             string
+	http           string
+	sessionTimeout time.Duration
+	source         string
+	capacity       int
+	topic          string
+	dlqTopic       string
+	partitions     int
+	replication    int
+	keyspace       string
+	cassReplicas   int
+	consistency    string
+	logFormat      string
+	logLevel       string
+	placeholder    bool
+}
+
+func newNodeCmd(g *globals) *cobra.Command {
+	o := &nodeOpts{}
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run one node: election candidate, master while elected, and worker",
+		Long: `node runs one Stock-System node until SIGTERM or SIGINT. It registers under
+/stocksys/<cluster>/members/<id>, campaigns for master (and runs the master loop while it holds
+a term), and runs the fetch and ingest tasks the master assigns to it.
+
+On SIGTERM/SIGINT it resigns (the next node takes over at once), stops its tasks (the
+producer flushes, stored batches have their offsets committed), closes its session and
+exits 0.
+
+HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's view).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runNode(cmd, g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.id, "id", "", "node id, 1-64 characters of [A-Za-z0-9._-] (required; env STOCKSYS_ID)")
+	f.StringVar(&o.http, "http", "", "HTTP listen address (default 127.0.0.1:<8080+N> for an id ending in N, else 127.0.0.1:8080)")
+	f.DurationVar(&o.sessionTimeout, "session-timeout", 6*time.Second, "ZooKeeper session timeout: crash detection time (1s..40s on scripts/infra.sh's ZooKeeper)")
+	f.StringVar(&o.source, "source", "synthetic", "default quote source for symbols without one: replay:<path>[?speed=N], yahoo, alphavantage, synthetic[?seed=S&rate=R]")
+	f.IntVar(&o.capacity, "capacity", 1, "this node's weight in task assignment (>= 1)")
+	f.StringVar(&o.topic, "topic", "quotes", "Kafka topic of quotes")
+	f.StringVar(&o.dlqTopic, "dlq-topic", "quotes.dlq", "Kafka dead-letter topic")
+	f.IntVar(&o.partitions, "partitions", 6, "partitions of the quotes topic when this node creates it (one ingest task each)")
+	f.IntVar(&o.replication, "replication", 1, "replication factor of the Kafka topics when this node creates them")
+	f.StringVar(&o.keyspace, "keyspace", "stocksys", "Cassandra keyspace (created if absent)")
+	f.IntVar(&o.cassReplicas, "cassandra-replication", 1, "replication factor of the keyspace when this node creates it (SimpleStrategy)")
+	f.StringVar(&o.consistency, "consistency", "LOCAL_QUORUM", "Cassandra consistency: ONE, LOCAL_ONE, LOCAL_QUORUM, QUORUM, ALL ...")
+	f.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (console on a terminal, JSON otherwise), console, json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.BoolVar(&o.placeholder, "placeholder-tasks", false, "run placeholder tasks instead of the data path (no Kafka or Cassandra needed)")
+	return cmd
+}
+
+var trailingNumber = regexp.MustCompile(`(\d+)$`)
+
+// defaultHTTP is 127.0.0.1:8080+N for an id ending in N (node-3: 8083).
+func defaultHTTP(id string) string {
+	port := 8080
+	if m := trailingNumber.FindString(id); m != "" {
+		if n, err := strconv.Atoi(m); err == nil && n < 1000 {
+			port += n
+		}
+	}
+	return "127.0.0.1:" + strconv.Itoa(port)
+}
+
+func newLogger(format, level string) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.Set(level); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	var cfg zap.Config
+	switch format {
+	case "auto":
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			cfg = zap.NewDevelopmentConfig()
+		} else {
+			cfg = zap.NewProductionConfig()
+		}
+	case "console":
+		cfg = zap.NewDevelopmentConfig()
+	case "json":
+		cfg = zap.NewProductionConfig()
+	default:
+		return nil, fmt.Errorf("--log-format %q: want auto, console or json", format)
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	cfg.DisableStacktrace = true
+	cfg.Sampling = nil
+	return cfg.Build()
+}
+
+func (o *nodeOpts) validate() error {
+	if o.id == "" {
+		return errors.New("--id is required (or STOCKSYS_ID): 1-64 characters of [A-Za-z0-9._-]")
+	}
+	if err := session.ValidateNodeID(o.id); err != nil {
+		return fmt.Errorf("--id: %w", err)
+	}
+	if o.sessionTimeout < time.Second || o.sessionTimeout > 40*time.Second {
+		return fmt.Errorf("--session-timeout %v: want 1s..40s", o.sessionTimeout)
+	}
+	if _, err := quote.ParseSpec(o.source); err != nil {
+		return fmt.Errorf("--source: %w", err)
+	}
+	if o.capacity < 1 {
+		return fmt.Errorf("--capacity %d: want >= 1", o.capacity)
+	}
+	if o.partitions < 1 || o.partitions > 10000 {
+		return fmt.Errorf("--partitions %d: want 1..10000", o.partitions)
+	}
+	if o.replication < 1 || o.replication > 32767 {
+		return fmt.Errorf("--replication %d: want >= 1", o.replication)
+	}
+	if o.cassReplicas < 1 {
+		return fmt.Errorf("--cassandra-replication %d: want >= 1", o.cassReplicas)
+	}
+	if _, err := store.ParseConsistency(o.consistency); err != nil {
+		return fmt.Errorf("--consistency: %w", err)
+	}
+	if o.http != "" {
+		if _, _, err := net.SplitHostPort(o.http); err != nil {
+			return fmt.Errorf("--http %q: want host:port: %w", o.http, err)
+		}
+	}
+	return nil
+}
+
+func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if _, err := g.root(); err != nil {
+		return err
+	}
+	log, err := newLogger(o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	if o.http == "" {
+		o.http = defaultHTTP(o.id)
+	}
+	ln, err := net.Listen("tcp", o.http)
+	if err != nil {
+		return fmt.Errorf("--http %s: %w", o.http, err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	m := metrics.New()
+
+	// The data path: Kafka producer (connects lazily) and Cassandra store
+	// (opened in the background, retried until it answers).
+	scfg := stream.DefaultConfig()
+	scfg.Brokers = strings.Split(g.kafka, ",")
+	scfg.Topic, scfg.DLQTopic = o.topic, o.dlqTopic
+	scfg.Partitions, scfg.ReplicationFactor = int32(o.partitions), int16(o.replication)
+	scfg.ClientID = "stocksys-" + o.id
+	scfg.Logger = log.With(zap.String("node", o.id))
+	ls := &lazyStore{}
+	var producer *stream.Producer
+	runners := map[tasks.Type]worker.Runner{
+		tasks.TypeFetch:  worker.Placeholder(time.Second),
+		tasks.TypeIngest: worker.Placeholder(time.Second),
+	}
+	var partitions func(context.Context) ([]int32, error)
+	var n *node.Node // set below; the source lookup runs only once the node runs
+	if !o.placeholder {
+		if producer, err = stream.NewProducer(scfg); err != nil {
+			return err
+		}
+		cc := store.DefaultConfig()
+		cc.Hosts = strings.Split(g.cassandra, ",")
+		cc.Keyspace, cc.ReplicationFactor, cc.Consistency = o.keyspace, o.cassReplicas, o.consistency
+		cc.Logger = log.With(zap.String("node", o.id))
+		go ls.open(ctx, cc, log)
+		go ensureTopics(ctx, scfg, log)
+		partitions = cachedPartitions(scfg, 10*time.Second)
+		nlog := log.With(zap.String("node", o.id))
+		runners[tasks.TypeFetch] = &pipeline.Fetch{Sender: producer, Checkpoints: ls, Counters: m.Fetcher(), Logger: nlog,
+			Source: symbolSource(func() *node.Node { return n }, o.source, nlog)}
+		runners[tasks.TypeIngest] = &pipeline.Ingest{Stream: scfg, Sink: ls, Counters: m.Ingester(), Logger: nlog}
+	}
+	n, err = node.New(node.Config{ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
+		Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, Partitions: partitions, Logger: log,
+		Runners: runners})
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{Handler: n.Handler(m), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				n.UpdateMetrics(m)
+			}
+		}
+	}()
+	log.Info("node: starting", zap.String("node", o.id), zap.String("http", ln.Addr().String()),
+		zap.String("zk", g.zk), zap.String("cluster", g.cluster), zap.Duration("session_timeout", o.sessionTimeout))
+
+	runErr := n.Run(ctx)
+	if producer != nil {
+		if err := producer.Close(); err != nil {
+			log.Warn("node: closing the producer", zap.Error(err))
+		}
+	}
+	ls.close()
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = srv.Shutdown(sctx)
+	cancel()
+	if runErr != nil {
+		return runErr
+	}
+	log.Info("node: exiting", zap.String("node", o.id))
+	return nil
+}
+
+// symbolSource resolves a symbol's source: the spec in symbols/<SYMBOL>,
+// else the node's default.
+func symbolSource(nodeOf func() *node.Node, def string, log *zap.Logger) pipeline.SourceFunc {
+	return func(ctx context.Context, symbol string) (quote.Source, error) {
+		spec := def
+		n := nodeOf()
+		if s := n.Session(); s != nil {
+			var doc tasks.SymbolSpec
+			p := tasks.NewPaths(n.Config().Root)
+			if _, err := tasks.ReadJSON(s.Conn(), p.Symbol(tasks.Symbol(symbol)), &doc); err == nil && doc.Source != "" {
+				spec = doc.Source
+			}
+		}
+		return quote.New(spec, quote.Options{Logger: log})
+	}
+}
+
+func ensureTopics(ctx context.Context, cfg stream.Config, log *zap.Logger) {
+	op := func() error {
+		err := stream.EnsureTopics(ctx, cfg)
+		if errors.Is(err, stream.ErrPartitionCount) {
+			log.Warn("node: quotes topic exists with another partition count; using it as it is", zap.Error(err))
+			return nil
+		}
+		return err
+	}
+	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(0), backoff.WithMaxInterval(10*time.Second)), ctx)
+	if err := backoff.RetryNotify(op, b, func(err error, d time.Duration) {
+		log.Warn("node: Kafka topics not ready; retrying", zap.Error(err), zap.Duration("in", d))
+	}); err != nil && ctx.Err() == nil {
+		log.Error("node: Kafka topics", zap.Error(err))
+	}
+}
+
+// lazyStore is the Cassandra store once it has opened; until then its
+// methods fail with errStoreNotReady (the runners retry).
+type lazyStore struct{ s atomic.Pointer[store.Store] }
+
+var errStoreNotReady = errors.New("cassandra store not open yet")
+
+func (l *lazyStore) open(ctx context.Context, cfg store.Config, log *zap.Logger) {
+	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(0), backoff.WithMaxInterval(10*time.Second)), ctx)
+	_ = backoff.RetryNotify(func() error {
+		s, err := store.Open(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		l.s.Store(s)
+		return nil
+	}, b, func(err error, d time.Duration) {
+		log.Warn("node: Cassandra not ready; retrying", zap.Error(err), zap.Duration("in", d))
+	})
+}
+
+func (l *lazyStore) close() {
+	if s := l.s.Load(); s != nil {
+		s.Close()
+	}
+}
+
+func (l *lazyStore) get() (*store.Store, error) {
+	if s := l.s.Load(); s != nil {
+		return s, nil
+	}
+	return nil, errStoreNotReady
+}
+
+func (l *lazyStore) WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) error {
+	s, err := l.get()
+	if err != nil {
+		return err
+	}
+	return s.WriteQuotes(ctx, epoch, qs)
+}
+
+func (l *lazyStore) LoadOffset(ctx context.Context, topic string, partition int32) (int64, int64, bool, error) {
+	s, err := l.get()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	return s.LoadOffset(ctx, topic, partition)
+}
+
+func (l *lazyStore) CommitOffset(ctx context.Context, topic string, partition int32, next, epoch int64, node string) error {
+	s, err := l.get()
+	if err != nil {
+		return err
+	}
+	return s.CommitOffset(ctx, topic, partition, next, epoch, node)
+}
+
+func (l *lazyStore) LoadCheckpoint(ctx context.Context, symbol string) (time.Time, int64, bool, error) {
+	s, err := l.get()
+	if err != nil {
+		return time.Time{}, 0, false, err
+	}
+	return s.LoadCheckpoint(ctx, symbol)
+}
+
+func (l *lazyStore) CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, epoch int64, node string) error {
+	s, err := l.get()
+	if err != nil {
+		return err
+	}
+	return s.CommitCheckpoint(ctx, symbol, ts, epoch, node)
+}
+
+// cachedPartitions lists the quotes topic's partitions at most once per ttl
+// (each listing opens a Kafka client); the master asks at every plan.
+func cachedPartitions(cfg stream.Config, ttl time.Duration) func(context.Context) ([]int32, error) {
+	var (
+		mu   sync.Mutex
+		last []int32
+		at   time.Time
+	)
+	return func(ctx context.Context) ([]int32, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if last != nil && time.Since(at) < ttl {
+			return last, nil
+		}
+		ps, err := stream.Partitions(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		last, at = ps, time.Now()
+		return ps, nil
+	}
+}

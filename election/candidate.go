@@ -1,0 +1,448 @@
+package election
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/stock-system/stocksys/session"
+	"go.uber.org/zap"
+)
+
+// Candidate takes part in the election on one session. Campaign, Resign and
+// Close must not be called concurrently with each other (Resign and Close
+// may be called after cancelling a Campaign's ctx); Term methods may be used
+// from any goroutine.
+type Candidate struct {
+	s   *session.Session
+	cfg Config
+	log *zap.Logger
+	p   paths
+
+	mu      sync.Mutex
+	guid    string // GUID of the candidate znode being created or held
+	znode   string // full path of our candidate znode; "" if none
+	term    *Term  // latest term, possibly ended
+	pending int64  // epoch of a winning Multi whose outcome is unknown
+
+	wakeups atomic.Int64 // predecessor watch events received (herd-effect test)
+	// noDeadline makes terms ignore the session's safe deadline, so tests can
+	// show what stops a paused master's writes without it. Tests only.
+	noDeadline bool
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+}
+
+// NewCandidate validates cfg (without touching ZooKeeper) and returns a
+// Candidate using s. It fails with ErrInvalidConfig (wrapping
+// session.ErrInvalidNodeID for a bad id). It does not create any znode.
+func NewCandidate(s *session.Session, cfg Config) (*Candidate, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, fmt.Errorf("%w: nil session", ErrInvalidConfig)
+	}
+	cfg = cfg.withDefaults()
+	return &Candidate{
+		s: s, cfg: cfg, p: newPaths(cfg.Root),
+		log: cfg.Logger.With(zap.String("node", cfg.NodeID)),
+	}, nil
+}
+
+// Znode returns the path of this candidate's znode, or "" if it has none.
+func (c *Candidate) Znode() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.znode
+}
+
+// Campaign enters the election (creating the candidate znode if this
+// Candidate has none) and blocks until this node is master, ctx is done, or
+// the session is lost (ErrSessionLost). While waiting it watches only its
+// predecessor. It wins only when its znode is the lowest and is owned by its
+// own current session, and the session is safe; winning is one Multi that
+// raises epoch by one (expected version) and creates master and a terms/
+// record. If the current term is still live, Campaign returns it. After a
+// term ends (and the session lives), Campaign may be called again: the node
+// keeps its place in the queue and, if still first, starts a new term with a
+// new epoch.
+func (c *Candidate) Campaign(ctx context.Context) (*Term, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("%w: candidate closed", ErrSessionLost)
+	}
+	c.mu.Lock()
+	t := c.term
+	c.mu.Unlock()
+	if t != nil && t.ctx.Err() == nil {
+		return t, nil
+	}
+	conn := c.s.Conn()
+	for {
+		if err := c.check(ctx); err != nil {
+			return nil, err
+		}
+		if err := ensureLayout(conn, c.p); err != nil {
+			if err := c.transient(ctx, err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		break
+	}
+	for {
+		if err := c.check(ctx); err != nil {
+			return nil, err
+		}
+		term, err := c.step(ctx, conn)
+		if term != nil {
+			return term, nil
+		}
+		if err != nil {
+			if err := c.transient(ctx, err); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// check returns why campaigning must stop, or nil.
+func (c *Candidate) check(ctx context.Context) error {
+	select {
+	case <-c.s.Done():
+		return fmt.Errorf("%w: %w", ErrSessionLost, c.s.Err())
+	default:
+	}
+	return ctx.Err()
+}
+
+// transient decides whether err ends the campaign; for retryable errors it
+// waits a little and returns nil.
+func (c *Candidate) transient(ctx context.Context, err error) error {
+	if isSessionErr(err) {
+		return fmt.Errorf("%w: %w", ErrSessionLost, err)
+	}
+	if !isConnErr(err) && !errors.Is(err, errRetry) {
+		return err
+	}
+	c.log.Debug("election: retrying", zap.Error(err))
+	select {
+	case <-time.After(100 * time.Millisecond):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.s.Done():
+		return fmt.Errorf("%w: %w", ErrSessionLost, c.s.Err())
+	}
+}
+
+var errRetry = errors.New("retry")
+
+// step makes one move: create the candidate znode, wait for the
+// predecessor, or try to win. It returns a term when won.
+func (c *Candidate) step(ctx context.Context, conn *zk.Conn) (*Term, error) {
+	c.mu.Lock()
+	own := c.znode
+	c.mu.Unlock()
+	if own == "" {
+		p, err := c.createCandidate(conn)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.znode = p
+		c.mu.Unlock()
+		c.log.Info("election: candidate created", zap.String("path", p))
+		own = p
+	}
+	names, _, err := conn.Children(c.p.election)
+	if err != nil {
+		return nil, err
+	}
+	sortBySeq(names)
+	idx := -1
+	for i, n := range names {
+		if path.Join(c.p.election, n) == own {
+			idx = i
+		}
+	}
+	if idx < 0 { // deleted behind our back (an operator, or Resign)
+		c.log.Warn("election: candidate znode vanished; re-entering", zap.String("path", own))
+		c.mu.Lock()
+		c.znode, c.guid = "", ""
+		c.mu.Unlock()
+		return nil, nil
+	}
+	if idx > 0 {
+		pred := path.Join(c.p.election, names[idx-1])
+		ok, _, ch, err := conn.ExistsW(pred)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, nil
+		}
+		select {
+		case <-ch:
+			c.wakeups.Add(1)
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.s.Done():
+			return nil, nil
+		}
+	}
+	// Lowest. It must belong to this session (a znode of an earlier session
+	// of ours could linger until that session expires; it cannot be ours).
+	ok, st, err := conn.Exists(own)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, nil
+	}
+	if st.EphemeralOwner != c.s.ID() {
+		c.log.Warn("election: lowest candidate znode is not owned by this session",
+			zap.String("path", own), zap.String("owner", fmt.Sprintf("0x%x", st.EphemeralOwner)))
+		c.mu.Lock()
+		c.znode, c.guid = "", ""
+		c.mu.Unlock()
+		return nil, nil
+	}
+	if !c.s.Safe() { // wait for a heartbeat to be answered
+		select {
+		case <-time.After(50 * time.Millisecond):
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return c.win(ctx, conn, own)
+}
+
+// createCandidate creates the protected ephemeral-sequential candidate znode.
+// Like go-zookeeper's CreateProtectedEphemeralSequential it searches for its
+// GUID when the reply to a create is lost; unlike it, it keeps the same GUID
+// and keeps searching across reconnects, so a node never ends up with two.
+func (c *Candidate) createCandidate(conn *zk.Conn) (string, error) {
+	c.mu.Lock()
+	if c.guid == "" {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			c.mu.Unlock()
+			return "", err
+		}
+		c.guid = hex.EncodeToString(b[:])
+	}
+	guid := c.guid
+	c.mu.Unlock()
+	prefix := protectedPrefix + guid + "-"
+	// Search first: an earlier attempt with this GUID may have succeeded.
+	names, _, err := conn.Children(c.p.election)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			return path.Join(c.p.election, n), nil
+		}
+	}
+	p, err := conn.Create(path.Join(c.p.election, prefix+"n_"), []byte(c.cfg.NodeID),
+		zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil {
+		return "", fmt.Errorf("create candidate: %w", err) // connection errors: retried, searching first
+	}
+	return p, nil
+}
+
+// win performs the winning Multi.
+func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, error) {
+	epoch, ever, err := Epoch(conn, c.p.root)
+	if err != nil {
+		return nil, err
+	}
+	ops := []any{
+		&zk.CheckVersionRequest{Path: own, Version: -1}, // still a candidate
+		&zk.SetDataRequest{Path: c.p.epoch, Data: []byte(strconv.FormatInt(epoch+1, 10)), Version: ever},
+	}
+	mdata, mst, err := conn.Get(c.p.master)
+	switch {
+	case errors.Is(err, zk.ErrNoNode):
+	case err != nil:
+		return nil, err
+	case mst.EphemeralOwner != c.s.ID():
+		// A master of another session remains (its candidate znode was
+		// deleted, not its session): wait for it to go.
+		c.log.Info("election: waiting for the previous master znode to go",
+			zap.String("owner", fmt.Sprintf("0x%x", mst.EphemeralOwner)))
+		ok, _, ch, err := conn.ExistsW(c.p.master)
+		if err != nil || !ok {
+			return nil, err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.s.Done():
+		}
+		return nil, nil
+	default:
+		var m Master
+		_ = json.Unmarshal(mdata, &m)
+		c.mu.Lock()
+		pending := c.pending
+		c.mu.Unlock()
+		if pending != 0 && m.Epoch == pending && epoch == pending {
+			// Our earlier winning Multi did apply; its reply was lost.
+			c.log.Info("election: adopting the term of a win whose reply was lost", zap.Int64("epoch", epoch))
+			return c.startTerm(epoch, ever, m.Since), nil
+		}
+		ops = append(ops, &zk.DeleteRequest{Path: c.p.master, Version: mst.Version})
+	}
+	now := time.Now()
+	m := Master{ID: c.cfg.NodeID, Epoch: epoch + 1, Addr: c.cfg.Addr, Session: c.s.ID(), Since: now}
+	mjs, _ := json.Marshal(m)
+	rec, _ := json.Marshal(TermRecord{Epoch: epoch + 1, Node: c.cfg.NodeID, Addr: c.cfg.Addr, Session: c.s.ID(), Started: now})
+	ops = append(ops,
+		&zk.CreateRequest{Path: c.p.master, Data: mjs, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagEphemeral},
+		&zk.CreateRequest{Path: c.p.terms + "/t-", Data: rec, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagSequence},
+	)
+	c.mu.Lock()
+	c.pending = epoch + 1
+	c.mu.Unlock()
+	resp, err := conn.Multi(ops...)
+	if err != nil {
+		if isConnErr(err) || isSessionErr(err) {
+			return nil, err // pending stays set: the next try checks for adoption
+		}
+		c.mu.Lock()
+		c.pending = 0
+		c.mu.Unlock()
+		c.log.Debug("election: win lost a race; retrying", zap.Error(err))
+		return nil, errRetry
+	}
+	t := c.startTerm(epoch+1, ever+1, now)
+	t.record = resp[len(resp)-1].String
+	c.log.Info("election: elected master", zap.Int64("epoch", t.Epoch))
+	c.pruneTerms(ctx, t)
+	return t, nil
+}
+
+// startTerm records and returns a new live term.
+func (c *Candidate) startTerm(epoch int64, version int32, since time.Time) *Term {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	t := &Term{Epoch: epoch, Started: since, c: c, epochVersion: version, ctx: ctx, cancel: cancel}
+	unsafe := c.s.Unsafe()
+	if c.noDeadline {
+		unsafe = nil
+	}
+	c.mu.Lock()
+	c.term = t
+	c.pending = 0
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		select {
+		case <-c.s.Done():
+			t.end(fmt.Errorf("%w: %w", ErrSessionLost, c.s.Err()))
+		case <-unsafe:
+			t.end(session.ErrUnsafe)
+		case <-ctx.Done():
+		}
+	}()
+	return t
+}
+
+// pruneTerms deletes the oldest terms/ records beyond keepTerms, as a fenced
+// write. Failures are logged only.
+func (c *Candidate) pruneTerms(ctx context.Context, t *Term) {
+	names, _, err := c.s.Conn().Children(c.p.terms)
+	if err != nil || len(names) <= keepTerms {
+		return
+	}
+	sortBySeq(names)
+	var ops []any
+	for _, n := range names[:len(names)-keepTerms] {
+		ops = append(ops, &zk.DeleteRequest{Path: path.Join(c.p.terms, n), Version: -1})
+	}
+	if _, err := t.Fenced(ctx, ops...); err != nil {
+		c.log.Warn("election: pruning terms", zap.Int64("epoch", t.Epoch), zap.Error(err))
+	}
+}
+
+// Resign ends the current term (if any) and deletes the candidate znode, so
+// that the next candidate takes over at once. If a term is live, the master
+// znode and the candidate znode are deleted and the term record is marked
+// ended in one fenced Multi. A later Campaign re-enters at the back of the
+// queue. It returns nil if the candidate znode is gone afterwards.
+func (c *Candidate) Resign(ctx context.Context) error {
+	c.mu.Lock()
+	t, own := c.term, c.znode
+	c.mu.Unlock()
+	conn := c.s.Conn()
+	done := false
+	if t != nil && t.ctx.Err() == nil && own != "" {
+		var ops []any
+		if t.record != "" {
+			rec, _ := json.Marshal(TermRecord{Epoch: t.Epoch, Node: c.cfg.NodeID, Addr: c.cfg.Addr,
+				Session: c.s.ID(), Started: t.Started, Ended: time.Now()})
+			ops = append(ops, &zk.SetDataRequest{Path: t.record, Data: rec, Version: -1})
+		}
+		ops = append(ops, &zk.DeleteRequest{Path: c.p.master, Version: -1},
+			&zk.DeleteRequest{Path: own, Version: -1})
+		_, err := t.Fenced(ctx, ops...)
+		done = err == nil
+		if err != nil {
+			c.log.Info("election: resign write failed; deleting the candidate alone", zap.Error(err))
+		}
+	}
+	if t != nil {
+		t.end(ErrResigned)
+	}
+	if !done && own != "" {
+		if err := conn.Delete(own, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("election: resign: delete %s: %w", own, err)
+		}
+	}
+	c.mu.Lock()
+	c.znode, c.guid = "", ""
+	c.mu.Unlock()
+	if t != nil {
+		c.log.Info("election: resigned", zap.Int64("epoch", t.Epoch))
+	}
+	return nil
+}
+
+// Close resigns (bounded by 2 s) unless the session is already gone, and
+// waits for the Candidate's goroutines. It does not close the session.
+// Idempotent.
+func (c *Candidate) Close() {
+	if c.closed.Swap(true) {
+		return
+	}
+	select {
+	case <-c.s.Done():
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = c.Resign(ctx)
+		cancel()
+	}
+	c.mu.Lock()
+	t := c.term
+	c.mu.Unlock()
+	if t != nil {
+		t.end(ErrResigned)
+	}
+	c.wg.Wait()
+}

@@ -1,0 +1,63 @@
+package election
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/stock-system/stocksys/session"
+	"go.uber.org/zap"
+)
+
+// Config configures a Candidate.
+type Config struct {
+	// Cluster names the cluster; the default root is /stocksys/<Cluster>.
+	// Default "default". Same character rules as node ids.
+	Cluster string
+	// Root is the znode under which election/, epoch, master and terms/ live.
+	// Default "/stocksys/" + Cluster. Created (persistent) if missing.
+	Root string
+	// NodeID identifies this node in candidate znodes, master and terms.
+	// Required; see session.ValidateNodeID.
+	NodeID string
+	// Addr is where this node serves (host:port), published in master.
+	// Optional.
+	Addr string
+	// Logger receives structured logs; nil means zap.NewNop().
+	Logger *zap.Logger
+}
+
+// DefaultConfig returns a Config for nodeID in the default cluster.
+func DefaultConfig(nodeID string) Config {
+	return Config{Cluster: "default", NodeID: nodeID}
+}
+
+// Validate checks the config without touching ZooKeeper. Errors wrap
+// ErrInvalidConfig, and session.ErrInvalidNodeID for a bad node id.
+func (c Config) Validate() error {
+	if err := session.ValidateNodeID(c.NodeID); err != nil {
+		return fmt.Errorf("%w: node id: %w", ErrInvalidConfig, err)
+	}
+	if c.Cluster != "" {
+		if err := session.ValidateNodeID(c.Cluster); err != nil {
+			return fmt.Errorf("%w: cluster: %w", ErrInvalidConfig, err)
+		}
+	}
+	if c.Root != "" && (!strings.HasPrefix(c.Root, "/") || c.Root == "/" || path.Clean(c.Root) != c.Root) {
+		return fmt.Errorf("%w: root %q must be a clean absolute path other than /", ErrInvalidConfig, c.Root)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Cluster == "" {
+		c.Cluster = "default"
+	}
+	if c.Root == "" {
+		c.Root = "/stocksys/" + c.Cluster
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}

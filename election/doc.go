@@ -1,0 +1,58 @@
+// Package election elects one master among the nodes of a cluster on
+// ZooKeeper, gives each master term an epoch that only grows, and fences the
+// writes of a deposed master.
+//
+// # Recipe
+//
+// Each node opens a session.Session and a Candidate on it, then calls
+// Campaign:
+//
+//  1. It creates a protected ephemeral-sequential znode
+//     election/_c_<GUID>-n_<seq> holding its node id. If the reply to the
+//     create is lost, it lists election/ and finds its znode by GUID before
+//     trying again, so each node holds exactly one candidate znode.
+//  2. Candidates are ordered by sequence number; the lowest wins. Every other
+//     candidate sets an exists-watch on its predecessor only, so a departure
+//     wakes exactly one node (no herd effect).
+//  3. The lowest candidate becomes master only if that znode's
+//     ephemeralOwner is its own current session and its session is safe
+//     (see package session). It then runs one Multi: check its candidate
+//     znode exists, set epoch to epoch+1 with the expected version, create
+//     master (ephemeral) and a terms/ record. If that reply is lost, it
+//     recognises its own master znode on the next try and adopts the term.
+//  4. The winner holds a Term. The term ends, for good, when the session
+//     expires, the session's safe deadline passes, a fenced write is
+//     rejected, or it resigns. Resign deletes master and the candidate znode
+//     in one fenced Multi, so the successor is woken at once.
+//
+// Every master write is a Multi led by a CheckVersion of the epoch znode
+// against the version the term wrote (Term.Fenced), as Kafka's ZooKeeper-era
+// controller does (KAFKA-6082). A master that was paused past its session
+// timeout and then resumes is refused twice over: locally, because its safe
+// deadline has passed, and by ZooKeeper, because the epoch znode's version
+// has moved on.
+//
+// # Guarantees
+//
+//   - At most one live term per epoch: a term's epoch is the value its own
+//     Multi wrote into epoch, with the expected version, and each successful
+//     Multi raises it by exactly one.
+//   - A write through Term.Fenced is applied only if no later master has been
+//     elected; otherwise it fails with ErrFenced and the term ends.
+//   - A node acts as master (Term.Context live) only before its safe
+//     deadline, which passes before ZooKeeper can expire its session and let
+//     another node win (see package session for the argument).
+//   - Crash detection is session expiry: a crashed master is replaced once
+//     ZooKeeper expires its session, i.e. within the session timeout rounded
+//     up to the server's tickTime, plus one watch notification.
+//
+// # Znodes owned (under Config.Root, default /stocksys/<cluster>)
+//
+//	election/             persistent; candidates: ephemeral-sequential
+//	                      _c_<GUID>-n_<seq>, data = node id
+//	epoch                 persistent; data = current epoch, decimal; its
+//	                      version is what fenced writes check
+//	master                ephemeral; JSON Master {id, epoch, addr, session, since}
+//	terms/t-<seq>         persistent-sequential; JSON TermRecord {epoch, node,
+//	                      addr, session, started, ended}; the last 100 are kept
+package election

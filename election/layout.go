@@ -1,0 +1,169 @@
+package election
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// keepTerms is how many terms/ records are kept.
+const keepTerms = 100
+
+// protectedPrefix marks candidate znodes, as go-zookeeper's
+// CreateProtectedEphemeralSequential does: _c_<32 hex GUID>-n_<10-digit seq>.
+const protectedPrefix = "_c_"
+
+// Master is the JSON content of the master znode.
+type Master struct {
+	ID      string    `json:"id"`
+	Epoch   int64     `json:"epoch"`
+	Addr    string    `json:"addr,omitempty"`
+	Session int64     `json:"session"` // ZooKeeper session id of the master
+	Since   time.Time `json:"since"`
+}
+
+// TermRecord is the JSON content of a terms/ znode.
+type TermRecord struct {
+	Epoch   int64     `json:"epoch"`
+	Node    string    `json:"node"`
+	Addr    string    `json:"addr,omitempty"`
+	Session int64     `json:"session"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"` // zero if not known (crash, fencing)
+}
+
+type paths struct{ root, election, epoch, master, terms string }
+
+func newPaths(root string) paths {
+	return paths{root, path.Join(root, "election"), path.Join(root, "epoch"),
+		path.Join(root, "master"), path.Join(root, "terms")}
+}
+
+// ensureLayout creates root, election/, terms/ and epoch ("0") if missing.
+func ensureLayout(c *zk.Conn, p paths) error {
+	acl := zk.WorldACL(zk.PermAll)
+	parts := strings.Split(strings.TrimPrefix(p.root, "/"), "/")
+	cur := ""
+	for _, part := range parts {
+		cur += "/" + part
+		if err := createIfMissing(c, cur, nil, acl); err != nil {
+			return err
+		}
+	}
+	for _, n := range []struct {
+		p    string
+		data []byte
+	}{{p.election, nil}, {p.terms, nil}, {p.epoch, []byte("0")}} {
+		if err := createIfMissing(c, n.p, n.data, acl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createIfMissing(c *zk.Conn, p string, data []byte, acl []zk.ACL) error {
+	ok, _, err := c.Exists(p)
+	if err != nil {
+		return fmt.Errorf("exists %s: %w", p, err)
+	}
+	if ok {
+		return nil
+	}
+	if _, err := c.Create(p, data, 0, acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	return nil
+}
+
+// seqOf returns the sequence number at the end of a sequential znode name.
+func seqOf(name string) int64 {
+	if len(name) < 10 {
+		return -1
+	}
+	n, err := strconv.ParseInt(name[len(name)-10:], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// sortBySeq sorts sequential znode names by their sequence number (the GUID
+// prefix makes the lexical order meaningless).
+func sortBySeq(names []string) {
+	sort.Slice(names, func(i, j int) bool { return seqOf(names[i]) < seqOf(names[j]) })
+}
+
+// Current reads the master znode under root. It returns ErrNoMaster if there
+// is none. Safe for concurrent use; a plain read (it may lag the leader).
+func Current(c *zk.Conn, root string) (Master, error) {
+	data, _, err := c.Get(path.Join(root, "master"))
+	if errors.Is(err, zk.ErrNoNode) {
+		return Master{}, ErrNoMaster
+	}
+	if err != nil {
+		return Master{}, err
+	}
+	var m Master
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Master{}, fmt.Errorf("election: master znode: %w", err)
+	}
+	return m, nil
+}
+
+// Epoch reads the epoch znode under root: the epoch of the latest elected
+// master (0 before the first election) and the znode version that fenced
+// writes check.
+func Epoch(c *zk.Conn, root string) (epoch int64, version int32, err error) {
+	data, st, err := c.Get(path.Join(root, "epoch"))
+	if err != nil {
+		return 0, 0, err
+	}
+	epoch, err = strconv.ParseInt(string(data), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("election: epoch znode %q: %w", data, err)
+	}
+	return epoch, st.Version, nil
+}
+
+// Terms returns the term history under root, oldest first.
+func Terms(c *zk.Conn, root string) ([]TermRecord, error) {
+	p := newPaths(root)
+	names, _, err := c.Children(p.terms)
+	if err != nil {
+		return nil, err
+	}
+	sortBySeq(names)
+	out := make([]TermRecord, 0, len(names))
+	for _, n := range names {
+		data, _, err := c.Get(path.Join(p.terms, n))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r TermRecord
+		if err := json.Unmarshal(data, &r); err != nil {
+			return nil, fmt.Errorf("election: term %s: %w", n, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// isConnErr reports errors after which a request's outcome is unknown.
+func isConnErr(err error) bool {
+	return errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)
+}
+
+// isSessionErr reports errors after which the session is unusable.
+func isSessionErr(err error) bool {
+	return errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing)
+}

@@ -1,0 +1,41 @@
+// Package membership keeps the set of live nodes of a cluster in ZooKeeper
+// and streams its changes.
+//
+// # Recipe
+//
+// A node runs a Member: Run opens a session.Session and creates the
+// ephemeral znode members/<node-id> holding its Info as JSON. Crash
+// detection is session expiry: when a node dies or is cut off for longer
+// than its session timeout, ZooKeeper deletes its znode.
+//
+//   - If members/<id> exists and belongs to this session (the reply to the
+//     create was lost), the node is registered.
+//   - If it belongs to one of this Member's earlier, expired sessions, or to
+//     another session whose Info has this node's own (non-empty) Addr (the
+//     previous incarnation of a restarted node), the node watches the znode
+//     and registers once that session has expired and the znode is gone.
+//   - Otherwise another live node has the id: Run fails with ErrDuplicateID
+//     naming the session that holds it.
+//   - When its own session expires, Run opens a new one and registers again.
+//
+// A Watcher lists members/ with a child watch, reads each member with a data
+// watch, and emits the differences between consecutive listings as Join,
+// Leave and Update events. It re-lists after every watch event and after
+// every reconnect (watch events can be missed while disconnected).
+//
+// # Guarantees
+//
+//   - Node ids are validated (session.ValidateNodeID) before any znode path
+//     is built; an invalid id never reaches ZooKeeper.
+//   - At most one live session holds members/<id>.
+//   - A Watcher's events, applied in order to an empty set, give exactly the
+//     members of its latest listing. Changes between two listings are
+//     coalesced: a node that left and re-joined (a new session) shows as
+//     Leave then Join; a node that joined and left in between shows nothing.
+//
+// # Znodes owned (under Config.Root, default /stocksys/<cluster>)
+//
+//	members/              persistent, created if missing
+//	members/<node-id>     ephemeral; JSON Info {id, addr, session, started,
+//	                      version, capacity}
+package membership

@@ -1,0 +1,110 @@
+// Package metrics holds a node's Prometheus metrics (client_golang) and
+// implements the counter interfaces of package pipeline.
+//
+// Metric names follow Prometheus conventions: the stocksys_ prefix, base
+// units (seconds), _total for counters. Every metric lives in the Registry
+// of one Metrics value, so several nodes in one process (tests) do not
+// collide.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/stock-system/stocksys/quote"
+)
+
+// Metrics is one node's metrics. Safe for concurrent use.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Role           *prometheus.GaugeVec // role{role="master|worker|starting"} = 1 for the current role
+	Epoch          prometheus.Gauge     // epoch of the term this node holds, 0 when not master
+	SessionState   *prometheus.GaugeVec // session_state{state} = 1 for the current state
+	SessionSafe    prometheus.Gauge     // 1 while the session is before its safe deadline
+	TasksByState   *prometheus.GaugeVec // tasks{type,state}
+	Fetched        *prometheus.CounterVec
+	Produced       *prometheus.CounterVec
+	Ingested       *prometheus.CounterVec
+	Rejected       *prometheus.CounterVec
+	DeadLettered   *prometheus.CounterVec
+	ProduceLatency prometheus.Histogram
+	IngestLatency  prometheus.Histogram
+	// FailoverSeconds is the duration of each phase of the last failover this
+	// node won: phase="elected" (old term's end or its session's expiry to
+	// election), "first_assignment" (election to its first fenced write).
+	FailoverSeconds *prometheus.GaugeVec
+}
+
+// New returns a node's metrics in a fresh registry, with the Go and process
+// collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry:     r,
+		Role:         prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_role", Help: "1 for this node's current role (master, worker, starting)."}, []string{"role"}),
+		Epoch:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "stocksys_epoch", Help: "Epoch of the master term this node holds; 0 when it is not master."}),
+		SessionState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_session_state", Help: "1 for the ZooKeeper connection's current state."}, []string{"state"}),
+		SessionSafe:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "stocksys_session_safe", Help: "1 while the session is before its safe deadline (2/3 of the session timeout since the server last answered)."}),
+		TasksByState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_tasks", Help: "Tasks on this worker by type and state."}, []string{"type", "state"}),
+		Fetched:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_quotes_fetched_total", Help: "Quotes returned by sources."}, []string{"symbol"}),
+		Produced:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_quotes_produced_total", Help: "Quotes acknowledged by Kafka (acks=all)."}, []string{"symbol"}),
+		Ingested:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_quotes_ingested_total", Help: "Quotes stored in Cassandra with their offsets committed."}, []string{"partition"}),
+		Rejected:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_quotes_rejected_total", Help: "Quotes refused by validation, by reason."}, []string{"symbol", "reason"}),
+		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_messages_dead_lettered_total", Help: "Messages the ingest could not decode, sent to the dead-letter topic."}, []string{"partition"}),
+		ProduceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "stocksys_produce_latency_seconds",
+			Help: "Time for one Send of a batch to be acknowledged by Kafka.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		IngestLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "stocksys_ingest_latency_seconds",
+			Help: "Kafka record timestamp (produced) to offset commit (readable in Cassandra), oldest quote of each batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		FailoverSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_last_failover_seconds",
+			Help: "Phases of the last failover this node won as master."}, []string{"phase"}),
+	}
+	r.MustRegister(m.Role, m.Epoch, m.SessionState, m.SessionSafe, m.TasksByState, m.Fetched, m.Produced, m.Ingested,
+		m.Rejected, m.DeadLettered, m.ProduceLatency, m.IngestLatency, m.FailoverSeconds)
+	return m
+}
+
+// Fetcher returns the fetch runner's counters backed by m.
+func (m *Metrics) Fetcher() *FetchCounters { return &FetchCounters{m} }
+
+// Ingester returns the ingest runner's counters backed by m.
+func (m *Metrics) Ingester() *IngestCounters { return &IngestCounters{m} }
+
+// FetchCounters implements pipeline.Counters.
+type FetchCounters struct{ m *Metrics }
+
+// Fetched counts quotes returned by a source.
+func (c *FetchCounters) Fetched(symbol string, n int) {
+	c.m.Fetched.WithLabelValues(symbol).Add(float64(n))
+}
+
+// Produced counts quotes acknowledged by Kafka and observes the send latency.
+func (c *FetchCounters) Produced(symbol string, n int, latency time.Duration) {
+	c.m.Produced.WithLabelValues(symbol).Add(float64(n))
+	c.m.ProduceLatency.Observe(latency.Seconds())
+}
+
+// Rejected counts a quote refused by validation.
+func (c *FetchCounters) Rejected(symbol string, reason quote.RejectReason) {
+	c.m.Rejected.WithLabelValues(symbol, string(reason)).Inc()
+}
+
+// IngestCounters implements pipeline.IngestCounters.
+type IngestCounters struct{ m *Metrics }
+
+// Ingested counts stored quotes and observes the end-to-end latency.
+func (c *IngestCounters) Ingested(partition int32, n int, latency time.Duration) {
+	c.m.Ingested.WithLabelValues(itoa(partition)).Add(float64(n))
+	c.m.IngestLatency.Observe(latency.Seconds())
+}
+
+// DeadLettered counts messages sent to the dead-letter topic.
+func (c *IngestCounters) DeadLettered(partition int32, n int) {
+	c.m.DeadLettered.WithLabelValues(itoa(partition)).Add(float64(n))
+}
+
+func itoa(p int32) string { return strconv.Itoa(int(p)) }

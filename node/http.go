@@ -1,0 +1,143 @@
+package node
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stock-system/stocksys/metrics"
+	"github.com/stock-system/stocksys/tasks"
+)
+
+// View is this node's own view, served at /status.
+type View struct {
+	ID           string           `json:"id"`
+	Cluster      string           `json:"cluster"`
+	Role         string           `json:"role"` // master, worker or starting
+	Epoch        int64            `json:"epoch"`
+	Session      string           `json:"session,omitempty"`
+	SessionState string           `json:"session_state"`
+	SafeDeadline *time.Time       `json:"safe_deadline,omitempty"`
+	Ready        bool             `json:"ready"`
+	Worker       *tasks.StatusDoc `json:"worker,omitempty"`
+}
+
+// View returns the node's view now.
+func (n *Node) View() View {
+	v := View{ID: n.cfg.ID, Cluster: n.cfg.Cluster, Role: n.Role(), Epoch: n.Epoch(), SessionState: "none"}
+	if s := n.Session(); s != nil {
+		v.Session = tasks.SessionString(s.ID())
+		v.SessionState = s.State().String()
+		d := s.SafeDeadline()
+		v.SafeDeadline = &d
+	}
+	if w := n.Worker(); w != nil {
+		snap := w.Snapshot()
+		v.Worker = &snap
+	}
+	v.Ready = n.Ready()
+	return v
+}
+
+// Ready reports whether the node is registered, its session is safe, and its
+// worker has read its assignment and runs every task in it.
+func (n *Node) Ready() bool {
+	s, w := n.Session(), n.Worker()
+	if s == nil || w == nil || !s.Safe() {
+		return false
+	}
+	snap := w.Snapshot()
+	if snap.Suspended {
+		return false
+	}
+	for _, ts := range snap.Tasks {
+		if ts.State != tasks.StateRunning {
+			return false
+		}
+	}
+	return true
+}
+
+// Handler serves /metrics (Prometheus), /healthz (the process runs), /readyz
+// (200 once Ready, else 503) and /status (View as JSON).
+func (n *Node) Handler(m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if n.Ready() {
+			_, _ = w.Write([]byte("ready\n"))
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: " + n.Role() + "\n"))
+	})
+	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(n.View())
+	})
+	if m != nil {
+		mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+// UpdateMetrics sets the gauges of m from the node's state; call it
+// periodically (the node command does, every second).
+func (n *Node) UpdateMetrics(m *metrics.Metrics) {
+	role := n.Role()
+	for _, r := range []string{"master", "worker", "starting"} {
+		v := 0.0
+		if r == role {
+			v = 1
+		}
+		m.Role.WithLabelValues(r).Set(v)
+	}
+	m.Epoch.Set(float64(n.Epoch()))
+	state := "none"
+	safe := 0.0
+	if s := n.Session(); s != nil {
+		state = s.State().String()
+		if s.Safe() {
+			safe = 1
+		}
+	}
+	m.SessionSafe.Set(safe)
+	m.SessionState.Reset()
+	m.SessionState.WithLabelValues(state).Set(1)
+	m.TasksByState.Reset()
+	if w := n.Worker(); w != nil {
+		for id, ts := range w.Snapshot().Tasks {
+			t, err := tasks.ParseID(string(id))
+			if err == nil {
+				m.TasksByState.WithLabelValues(string(t.Type()), ts.State).Inc()
+			}
+		}
+	}
+	if f := n.lastFailover(); f != nil {
+		if !f.PrevEnded.IsZero() {
+			m.FailoverSeconds.WithLabelValues("elected").Set(f.Elected.Sub(f.PrevEnded).Seconds())
+		}
+		m.FailoverSeconds.WithLabelValues("first_assignment").Set(f.FirstAssignment.Sub(f.Elected).Seconds())
+	}
+}
+
+// lastFailover reads the failover document if this node is master and wrote it.
+func (n *Node) lastFailover() *tasks.FailoverDoc {
+	s := n.Session()
+	epoch := n.Epoch()
+	if s == nil || epoch == 0 {
+		return nil
+	}
+	var f tasks.FailoverDoc
+	if _, err := tasks.ReadJSON(s.Conn(), tasks.NewPaths(n.cfg.Root).Failover, &f); err != nil || f.Epoch != epoch {
+		return nil
+	}
+	return &f
+}

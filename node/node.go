@@ -1,0 +1,332 @@
+// Package node runs one Stock-System node: a member of the cluster, an
+// election candidate that runs the master loop while it holds a term, and a
+// worker that runs the tasks assigned to it.
+//
+// # Lifecycle
+//
+// Run keeps the node registered (package membership opens a new ZooKeeper
+// session after each expiry). For each session it starts the worker and the
+// candidate on that session; when the session ends, both stop (the worker
+// stopped its tasks already at the session's safe deadline) and the node
+// starts again on the next session, from a fresh assignment.
+//
+// When Run's context is cancelled (SIGTERM), the node shuts down in the order
+// that gives the fastest safe handover: it resigns mastership (the next
+// candidate takes over at once), stops its tasks (runners flush: the producer
+// has delivered what it sent, offsets of stored batches are committed), and
+// only then deletes its member znode and closes its session, which is when the
+// master gives its tasks to other nodes.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/election"
+	"github.com/stock-system/stocksys/master"
+	"github.com/stock-system/stocksys/membership"
+	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/worker"
+)
+
+// Config configures a Node.
+type Config struct {
+	// ID is the node id (1-64 characters of [A-Za-z0-9._-]). Required.
+	ID string
+	// Cluster names the cluster; its root znode is /stocksys/<Cluster>, unless
+	// Root is set. Default "default".
+	Cluster string
+	Root    string
+	// ZK lists the ZooKeeper servers, host:port. Required.
+	ZK []string
+	// SessionTimeout is the ZooKeeper session timeout: how long a crashed or
+	// partitioned node keeps its tasks and mastership. Default 6s.
+	SessionTimeout time.Duration
+	// Addr is where this node serves HTTP (published in members/ and master).
+	Addr string
+	// Version is the software version published in members/.
+	Version string
+	// Capacity weights this node's share of tasks (0 or 1: an equal share).
+	Capacity int
+	// Runners gives the runner of each task type (see package pipeline for
+	// the data path). A type without a runner is refused by the worker.
+	Runners map[tasks.Type]worker.Runner
+	// Partitions lists the ingest partitions for the master (see
+	// master.Config.Partitions). Nil: no ingest tasks.
+	Partitions func(ctx context.Context) ([]int32, error)
+	// StatusInterval is the worker's status period; default 1s.
+	StatusInterval time.Duration
+	// Logger receives structured logs (each line carries the node id); nil
+	// means zap.NewNop().
+	Logger *zap.Logger
+}
+
+// Validate checks the config without touching any server.
+func (c Config) Validate() error {
+	if err := session.ValidateNodeID(c.ID); err != nil {
+		return fmt.Errorf("node: --id: %w", err)
+	}
+	if c.Cluster != "" {
+		if err := session.ValidateNodeID(c.Cluster); err != nil {
+			return fmt.Errorf("node: --cluster: %w", err)
+		}
+	}
+	if len(c.ZK) == 0 {
+		return errors.New("node: --zk: no ZooKeeper server given")
+	}
+	if c.SessionTimeout < 0 || (c.SessionTimeout != 0 && c.SessionTimeout < time.Second) {
+		return fmt.Errorf("node: --session-timeout %v: must be at least 1s", c.SessionTimeout)
+	}
+	if c.Capacity < 0 {
+		return fmt.Errorf("node: --capacity %d: must not be negative", c.Capacity)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Cluster == "" {
+		c.Cluster = "default"
+	}
+	if c.Root == "" {
+		c.Root = membership.DefaultRoot(c.Cluster)
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 6 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+// Node is one running node. Its accessors are safe for concurrent use.
+type Node struct {
+	cfg    Config
+	log    *zap.Logger
+	member *membership.Member
+
+	mu      sync.Mutex
+	s       *session.Session
+	w       *worker.Worker
+	term    *election.Term
+	masterL *master.Master
+	epochs  atomic.Int64 // latest epoch seen as master
+	terms   int
+}
+
+// New validates cfg and returns a Node; nothing is contacted yet.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	log := cfg.Logger.With(zap.String("node", cfg.ID))
+	mcfg := membership.DefaultConfig(cfg.ID, cfg.ZK...)
+	mcfg.Session.Timeout = cfg.SessionTimeout
+	mcfg.Session.Logger = log
+	mcfg.Cluster, mcfg.Root, mcfg.Addr = cfg.Cluster, cfg.Root, cfg.Addr
+	mcfg.Version, mcfg.Capacity, mcfg.Logger = cfg.Version, cfg.Capacity, cfg.Logger // it adds the node id
+	m, err := membership.New(mcfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, log: log, member: m}, nil
+}
+
+// Run runs the node until ctx is cancelled (graceful shutdown, returns nil)
+// or registration fails for good (membership.ErrDuplicateID,
+// session.ErrTimeoutOutOfRange).
+func (n *Node) Run(ctx context.Context) error {
+	memberCtx, stopMember := context.WithCancel(context.Background())
+	defer stopMember()
+	memberDone := make(chan error, 1)
+	go func() { memberDone <- n.member.Run(memberCtx) }()
+
+	for {
+		select {
+		case <-ctx.Done():
+			stopMember()
+			return <-memberDone
+		case err := <-memberDone:
+			return err
+		case <-n.member.Registered():
+		}
+		s := n.member.Session()
+		if s == nil {
+			continue // lost again meanwhile
+		}
+		n.runSession(ctx, s)
+		if ctx.Err() != nil {
+			stopMember() // unregister and close the session last
+			return <-memberDone
+		}
+	}
+}
+
+// runSession runs the worker and the candidate on s until s ends or ctx is
+// cancelled; on cancel it resigns first, then stops the worker.
+func (n *Node) runSession(ctx context.Context, s *session.Session) {
+	log := n.log.With(zap.String("session", tasks.SessionString(s.ID())))
+	// worker and election add the node id to their lines themselves.
+	base := n.cfg.Logger.With(zap.String("session", tasks.SessionString(s.ID())))
+	w, err := worker.New(s, worker.Config{NodeID: n.cfg.ID, Root: n.cfg.Root, Runners: n.cfg.Runners,
+		StatusInterval: n.cfg.StatusInterval, Logger: base})
+	if err != nil {
+		log.Error("node: worker", zap.Error(err))
+		return
+	}
+	ecfg := election.DefaultConfig(n.cfg.ID)
+	ecfg.Cluster, ecfg.Root, ecfg.Addr, ecfg.Logger = n.cfg.Cluster, n.cfg.Root, n.cfg.Addr, base
+	cand, err := election.NewCandidate(s, ecfg)
+	if err != nil {
+		log.Error("node: candidate", zap.Error(err))
+		return
+	}
+	n.mu.Lock()
+	n.s, n.w = s, w
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		n.s, n.w, n.term, n.masterL = nil, nil, nil, nil
+		n.mu.Unlock()
+	}()
+
+	sessCtx, cancelSess := context.WithCancel(context.Background())
+	defer cancelSess()
+	go func() {
+		select {
+		case <-s.Done():
+			cancelSess()
+		case <-sessCtx.Done():
+		}
+	}()
+	workerCtx, stopWorker := context.WithCancel(sessCtx)
+	defer stopWorker()
+	electCtx, stopElect := context.WithCancel(sessCtx)
+	defer stopElect()
+
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- w.Run(workerCtx) }()
+	electDone := make(chan struct{})
+	go func() {
+		defer close(electDone)
+		n.campaign(electCtx, s, cand, log)
+	}()
+
+	select {
+	case <-ctx.Done():
+		// Graceful: hand mastership over first, then stop the tasks.
+		stopElect()
+		<-electDone
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := cand.Resign(rctx); err != nil {
+			log.Warn("node: resign", zap.Error(err))
+		}
+		cancel()
+		cand.Close()
+		stopWorker()
+		<-workerDone
+		log.Info("node: stopped gracefully")
+	case <-sessCtx.Done():
+		stopElect()
+		<-electDone
+		cand.Close()
+		stopWorker()
+		err := <-workerDone
+		log.Warn("node: session ended; starting over on a new session", zap.Error(err))
+	case err := <-workerDone:
+		// The worker ends only with its session; wait for the rest.
+		stopElect()
+		<-electDone
+		cand.Close()
+		log.Warn("node: worker ended", zap.Error(err))
+	}
+}
+
+// campaign runs for master and, while a term is held, the master loop; again
+// after each term ends, while the session lives.
+func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.Candidate, log *zap.Logger) {
+	for ctx.Err() == nil {
+		term, err := cand.Campaign(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("node: campaign", zap.Error(err))
+			}
+			return
+		}
+		m, err := master.New(s, term, master.Config{Root: n.cfg.Root, Partitions: n.cfg.Partitions, Logger: log}) // adds epoch
+		if err != nil {
+			log.Error("node: master", zap.Error(err))
+			return
+		}
+		n.mu.Lock()
+		n.term, n.masterL = term, m
+		n.terms++
+		n.mu.Unlock()
+		n.epochs.Store(term.Epoch)
+		log.Info("node: master", zap.Int64("epoch", term.Epoch))
+		err = m.Run(ctx)
+		n.mu.Lock()
+		n.term, n.masterL = nil, nil
+		n.mu.Unlock()
+		log.Info("node: master term over", zap.Int64("epoch", term.Epoch), zap.Error(err))
+	}
+}
+
+// Role is "master" while this node holds a live term, "worker" while it is
+// registered, and "starting" otherwise.
+func (n *Node) Role() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.term != nil && n.term.Err() == nil:
+		return "master"
+	case n.s != nil:
+		return "worker"
+	}
+	return "starting"
+}
+
+// Epoch returns the epoch of this node's current term, or 0.
+func (n *Node) Epoch() int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.term != nil && n.term.Err() == nil {
+		return n.term.Epoch
+	}
+	return 0
+}
+
+// Session returns the current session, or nil.
+func (n *Node) Session() *session.Session {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.s
+}
+
+// Worker returns the current worker, or nil.
+func (n *Node) Worker() *worker.Worker {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.w
+}
+
+// MasterStats returns the master loop's counts if this node is master.
+func (n *Node) MasterStats() (master.Stats, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.masterL == nil {
+		return master.Stats{}, false
+	}
+	return n.masterL.Stats(), true
+}
+
+// Config returns the node's configuration, defaults filled in.
+func (n *Node) Config() Config { return n.cfg }
