@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(g),
 		newSymbolsCmd(g),
 		newNodeCmd(g),
+		newQueryCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/store"
+	"github.com/stock-system/stocksys/tasks"
+)
+
+type queryOpts struct {
+	keyspace    string
+	consistency string
+	from, to    string
+	limit       int
+	interval    string
+	asJSON      bool
+}
+
+// parseTime reads --from/--to: RFC 3339, or a date or date-and-minute in
+// exchange time (US/Eastern): 2020-11-27, 2020-11-27T09:30.
+func parseTime(flag, s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, quote.Eastern); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--%s %q: want RFC 3339 (2020-11-27T14:30:00Z) or exchange time (2020-11-27, 2020-11-27T09:30)", flag, s)
+}
+
+func (o *queryOpts) window() (from, to time.Time, err error) {
+	from, to = time.Unix(0, 0).UTC(), time.Now().UTC().Add(24*time.Hour)
+	if o.from != "" {
+		if from, err = parseTime("from", o.from); err != nil {
+			return
+		}
+	}
+	if o.to != "" {
+		if to, err = parseTime("to", o.to); err != nil {
+			return
+		}
+	}
+	if !from.Before(to) {
+		err = fmt.Errorf("--from %s is not before --to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+	}
+	return
+}
+
+func newQueryCmd(g *globals) *cobra.Command {
+	o := &queryOpts{}
+	cmd := &cobra.Command{
+		Use:   "query",
+		Short: "Read quotes, bars, latest prices and alerts from Cassandra",
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&o.keyspace, "keyspace", "stocksys", "Cassandra keyspace")
+	pf.StringVar(&o.consistency, "consistency", "LOCAL_QUORUM", "read consistency: ONE, LOCAL_QUORUM, ...")
+	pf.BoolVar(&o.asJSON, "json", false, "print JSON")
+
+	withStore := func(f func(context.Context, *store.Store, io.Writer) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			if o.limit < 0 {
+				return fmt.Errorf("--limit %d: must not be negative", o.limit)
+			}
+			cfg := store.DefaultConfig()
+			cfg.Hosts = strings.Split(g.cassandra, ",")
+			cfg.Keyspace, cfg.Consistency = o.keyspace, o.consistency
+			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
+			defer cancel()
+			s, err := store.Open(ctx, cfg)
+			if err != nil {
+				return fmt.Errorf("cassandra %s: %w", g.cassandra, err)
+			}
+			defer s.Close()
+			return f(ctx, s, cmd.OutOrStdout())
+		}
+	}
+	symbolArg := func(args []string) (string, error) {
+		s, err := tasks.ParseSymbol(args[0])
+		return string(s), err
+	}
+
+	quotesCmd := &cobra.Command{
+		Use:   "quotes SYMBOL",
+		Short: "1-minute quotes of a symbol in [--from, --to), oldest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sym, err := symbolArg(args)
+			if err != nil {
+				return err
+			}
+			from, to, err := o.window()
+			if err != nil {
+				return err
+			}
+			return withStore(func(ctx context.Context, s *store.Store, out io.Writer) error {
+				rows, err := s.Rows(ctx, sym, from, to, o.limit)
+				if err != nil {
+					return err
+				}
+				if o.asJSON {
+					return writeJSON(out, rows)
+				}
+				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+				fmt.Fprintln(tw, "symbol\ttime (US/Eastern)\topen\thigh\tlow\tclose\tvolume\tflag\t")
+				for _, r := range rows {
+					flag := ""
+					if r.Flagged {
+						flag = "MOVE"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%d\t%s\t\n", r.Symbol, r.TS.In(quote.Eastern).Format("2006-01-02 15:04"),
+						r.Open, r.High, r.Low, r.Close, r.Volume, flag)
+				}
+				return tw.Flush()
+			})(cmd, args)
+		},
+	}
+	barsCmd := &cobra.Command{
+		Use:   "bars SYMBOL --interval 5m|1h|1d",
+		Short: "OHLCV bars with VWAP of a symbol in [--from, --to)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sym, err := symbolArg(args)
+			if err != nil {
+				return err
+			}
+			if !store.ValidInterval(o.interval) {
+				return fmt.Errorf("--interval %q: want 5m, 1h or 1d", o.interval)
+			}
+			from, to, err := o.window()
+			if err != nil {
+				return err
+			}
+			return withStore(func(ctx context.Context, s *store.Store, out io.Writer) error {
+				bars, err := s.Bars(ctx, sym, o.interval, from, to, o.limit)
+				if err != nil {
+					return err
+				}
+				if o.asJSON {
+					return writeJSON(out, bars)
+				}
+				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+				fmt.Fprintln(tw, "symbol\tinterval\tstart (US/Eastern)\topen\thigh\tlow\tclose\tvolume\tvwap\tquotes\t")
+				for _, b := range bars {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%d\t%.4f\t%d\t\n", b.Symbol, b.Interval,
+						b.TS.In(quote.Eastern).Format("2006-01-02 15:04"), b.Open, b.High, b.Low, b.Close, b.Volume, b.VWAP, b.Count)
+				}
+				return tw.Flush()
+			})(cmd, args)
+		},
+	}
+	latestCmd := &cobra.Command{
+		Use:   "latest [SYMBOL...]",
+		Short: "Last price, day change and moving averages (all symbols when none given)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			syms := make([]string, 0, len(args))
+			for _, a := range args {
+				s, err := tasks.ParseSymbol(a)
+				if err != nil {
+					return err
+				}
+				syms = append(syms, string(s))
+			}
+			return withStore(func(ctx context.Context, s *store.Store, out io.Writer) error {
+				ls, err := s.Latest(ctx, syms...)
+				if err != nil {
+					return err
+				}
+				if o.asJSON {
+					return writeJSON(out, ls)
+				}
+				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+				fmt.Fprintln(tw, "symbol\tas of (US/Eastern)\tprice\tchange\tchange %\tSMA\tEMA\t")
+				for _, l := range ls {
+					fmt.Fprintf(tw, "%s\t%s\t%.4f\t%s\t%s\t%s\t%s\t\n", l.Symbol, l.TS.In(quote.Eastern).Format("2006-01-02 15:04"), l.Price,
+						optf(l.DayChange, "%+.4f"), optf(l.DayChangePct, "%+.2f%%"), windows(l.SMA), windows(l.EMA))
+				}
+				return tw.Flush()
+			})(cmd, args)
+		},
+	}
+	alertsCmd := &cobra.Command{
+		Use:   "alerts",
+		Short: "Implausible moves stored with a flag, in [--from, --to)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			from, to, err := o.window()
+			if err != nil {
+				return err
+			}
+			return withStore(func(ctx context.Context, s *store.Store, out io.Writer) error {
+				as, err := s.Alerts(ctx, from, to, o.limit)
+				if err != nil {
+					return err
+				}
+				if o.asJSON {
+					return writeJSON(out, as)
+				}
+				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "TIME (US/Eastern)\tSYMBOL\tPREV CLOSE\tCLOSE\tMOVE %\tREASON")
+				for _, a := range as {
+					fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.4f\t%+.2f\t%s\n", a.TS.In(quote.Eastern).Format("2006-01-02 15:04"), a.Symbol,
+						a.PrevClose, a.Close, a.MovePct, a.Reason)
+				}
+				return tw.Flush()
+			})(cmd, args)
+		},
+	}
+	for _, c := range []*cobra.Command{quotesCmd, barsCmd, alertsCmd} {
+		c.Flags().StringVar(&o.from, "from", "", "start (inclusive): RFC 3339 or exchange time 2020-11-27[T09:30] (default: 1970)")
+		c.Flags().StringVar(&o.to, "to", "", "end (exclusive), same forms (default: tomorrow)")
+		c.Flags().IntVar(&o.limit, "limit", 100, "at most this many rows (0: all)")
+	}
+	barsCmd.Flags().StringVar(&o.interval, "interval", "5m", "bar interval: 5m, 1h or 1d")
+	cmd.AddCommand(quotesCmd, barsCmd, latestCmd, alertsCmd)
+	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func optf(p *float64, format string) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf(format, *p)
+}
+
+func windows(m map[int]float64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d:%.4f", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
