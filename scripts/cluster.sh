@@ -14,12 +14,14 @@
 #
 # Nodes get the environment of this script (STOCKSYS_ZK, STOCKSYS_CLUSTER, ...:
 # see `bin/stocksys node --help`) plus the NODE-FLAGS given. Node N serves HTTP on
-# 127.0.0.1:808N. STOCKSYS_CLUSTER_DIR moves .run/cluster elsewhere.
+# 127.0.0.1:<STOCKSYS_HTTP_BASE + N> (base 8080: node-1 on 8081). STOCKSYS_CLUSTER_DIR
+# moves .run/cluster elsewhere.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${STOCKSYS_CLUSTER_DIR:-$ROOT/.run/cluster}
 BIN=$ROOT/bin/stocksys
+HTTP_BASE=${STOCKSYS_HTTP_BASE:-8080}
 
 say() { printf 'cluster: %s\n' "$*" >&2; }
 die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
@@ -54,10 +56,14 @@ start_one() { # start_one ID [FLAGS...]
   local args=()
   mapfile -t args <"$DIR/$id.args"
   rm -f "$DIR/$id.exit" "$DIR/$id.pid"
+  local http=()
+  if [[ $id =~ ([0-9]+)$ ]] && ! printf '%s\n' "${args[@]}" | grep -q -- '^--http'; then
+    http=(--http "127.0.0.1:$((HTTP_BASE + 10#${BASH_REMATCH[1]}))")
+  fi
   # The wrapper records the node's pid and, when it ends, its exit code.
   LOG="$DIR/$id.log" PIDF="$DIR/$id.pid" EXITF="$DIR/$id.exit" \
     setsid bash -c '"$@" </dev/null >>"$LOG" 2>&1 & echo $! >"$PIDF"; wait $!; echo $? >"$EXITF"' _ \
-    "$BIN" node --id "$id" "${args[@]}" >/dev/null 2>&1 &
+    "$BIN" node --id "$id" "${http[@]}" "${args[@]}" >/dev/null 2>&1 &
   local i
   for ((i = 0; i < 50; i++)); do [[ -s $DIR/$id.pid ]] && break; sleep 0.05; done
   say "$id started (pid $(cat "$DIR/$id.pid" 2>/dev/null || echo ?), log $DIR/$id.log)"

@@ -319,15 +319,27 @@ func (l *lazyStore) close() {
 	}
 }
 
-func (l *lazyStore) get() (*store.Store, error) {
-	if s := l.s.Load(); s != nil {
-		return s, nil
+// get returns the store, waiting up to 30 s for it to open (a node starts
+// its tasks while Cassandra may still be starting); errStoreNotReady after.
+func (l *lazyStore) get(ctx context.Context) (*store.Store, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if s := l.s.Load(); s != nil {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, errStoreNotReady
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return nil, errStoreNotReady
 }
 
 func (l *lazyStore) WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) error {
-	s, err := l.get()
+	s, err := l.get(ctx)
 	if err != nil {
 		return err
 	}
@@ -335,7 +347,7 @@ func (l *lazyStore) WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quo
 }
 
 func (l *lazyStore) LoadOffset(ctx context.Context, topic string, partition int32) (int64, int64, bool, error) {
-	s, err := l.get()
+	s, err := l.get(ctx)
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -343,7 +355,7 @@ func (l *lazyStore) LoadOffset(ctx context.Context, topic string, partition int3
 }
 
 func (l *lazyStore) CommitOffset(ctx context.Context, topic string, partition int32, next, epoch int64, node string) error {
-	s, err := l.get()
+	s, err := l.get(ctx)
 	if err != nil {
 		return err
 	}
@@ -351,7 +363,7 @@ func (l *lazyStore) CommitOffset(ctx context.Context, topic string, partition in
 }
 
 func (l *lazyStore) LoadCheckpoint(ctx context.Context, symbol string) (time.Time, int64, bool, error) {
-	s, err := l.get()
+	s, err := l.get(ctx)
 	if err != nil {
 		return time.Time{}, 0, false, err
 	}
@@ -359,7 +371,7 @@ func (l *lazyStore) LoadCheckpoint(ctx context.Context, symbol string) (time.Tim
 }
 
 func (l *lazyStore) CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, epoch int64, node string) error {
-	s, err := l.get()
+	s, err := l.get(ctx)
 	if err != nil {
 		return err
 	}
