@@ -39,8 +39,8 @@ type Candidate struct {
 	// noDeadline makes terms ignore the session's safe deadline, so tests can
 	// show what stops a paused master's writes without it. Tests only.
 	noDeadline bool
-	wg      sync.WaitGroup
-	closed  atomic.Bool
+	wg         sync.WaitGroup
+	closed     atomic.Bool
 }
 
 // NewCandidate validates cfg (without touching ZooKeeper) and returns a

@@ -39,8 +39,8 @@ type Member struct {
 	mu         sync.Mutex
 	s          *session.Session // current session, nil when not registered
 	capacity   int
-	registered chan struct{}    // closed while registered in the current session
-	previous   map[int64]bool   // our earlier sessions
+	registered chan struct{}  // closed while registered in the current session
+	previous   map[int64]bool // our earlier sessions
 }
 
 // New validates cfg (without touching ZooKeeper) and returns a Member. It

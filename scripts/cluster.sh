@@ -15,12 +15,12 @@
 # Nodes get the environment of this script (STOCKSYS_ZK, STOCKSYS_CLUSTER, ...:
 # see `bin/stocksys node --help`) plus the NODE-FLAGS given. Node N serves HTTP on
 # 127.0.0.1:<STOCKSYS_HTTP_BASE + N> (base 8080: node-1 on 8081). STOCKSYS_CLUSTER_DIR
-# moves .run/cluster elsewhere.
+# moves .run/cluster elsewhere; STOCKSYS_CLUSTER_BIN runs another binary (no build).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${STOCKSYS_CLUSTER_DIR:-$ROOT/.run/cluster}
-BIN=$ROOT/bin/stocksys
+BIN=${STOCKSYS_CLUSTER_BIN:-$ROOT/bin/stocksys} # tests run their own build
 HTTP_BASE=${STOCKSYS_HTTP_BASE:-8080}
 
 say() { printf 'cluster: %s\n' "$*" >&2; }
@@ -109,7 +109,7 @@ cmd_up() {
   [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 100 ]] || die "usage: up N [-- NODE-FLAGS...] (N from 1 to 100, not '${n}')"
   shift
   [[ ${1:-} == -- ]] && shift
-  build
+  [[ -n ${STOCKSYS_CLUSTER_BIN:-} ]] || build
   mkdir -p "$DIR"
   rm -f "$DIR"/*.args # up gives every node exactly the flags given now
   local i

@@ -140,6 +140,13 @@ launch() { # launch NAME CLASSPATH_DIR JAVA_ARGS...
   setsid java "$(marker "$name")" -cp "$lib/*" "$@" \
     >"$RUN/$name/logs/stdout.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name/pid"
+  # Until the forked shell has exec'd java, /proc/PID/cmdline lacks the marker.
+  local i
+  for ((i = 0; i < 100; i++)); do
+    pid_of "$name" >/dev/null && return 0
+    kill -0 "$(cat "$RUN/$name/pid")" 2>/dev/null || return 0 # died: wait_ready reports it
+    sleep 0.05
+  done
 }
 
 wait_ready() { # wait_ready NAME SECONDS
@@ -208,11 +215,11 @@ need_launch() {
 zk_common_cfg() {
   cat <<EOF
 # A session expires at the first tick boundary after its timeout, so the tick
-# bounds how late crash detection can be: 500 ms (ZooKeeper's default 2000 ms
+# bounds how late crash detection can be: 250 ms (ZooKeeper's default 2000 ms
 # would add up to 2 s). Sessions from 1 s to 40 s: tests use short timeouts.
-tickTime=500
-initLimit=40
-syncLimit=20
+tickTime=250
+initLimit=80
+syncLimit=40
 minSessionTimeout=1000
 maxSessionTimeout=40000
 admin.enableServer=false

@@ -24,6 +24,10 @@ type Config struct {
 	// StatusInterval is the least time between two status publications.
 	// Default 1s.
 	StatusInterval time.Duration
+	// ProgressInterval is how often a status is published when only the
+	// tasks' progress changed (changes of tasks or states are published as
+	// soon as StatusInterval allows). Default 5 x StatusInterval.
+	ProgressInterval time.Duration
 	// StopTimeout bounds how long Run waits for runners to return after
 	// cancelling them when it ends. Default 10s.
 	StopTimeout time.Duration
@@ -50,6 +54,9 @@ func (c Config) Validate() error {
 func (c Config) withDefaults() Config {
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
+	}
+	if c.ProgressInterval == 0 {
+		c.ProgressInterval = 5 * c.StatusInterval
 	}
 	if c.StopTimeout == 0 {
 		c.StopTimeout = 10 * time.Second

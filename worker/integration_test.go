@@ -34,7 +34,7 @@ type fixture struct {
 
 // newFixture starts a worker for node-1 on its own session, with placeholder
 // runners for both task types.
-func newFixture(t *testing.T, statusInterval time.Duration) *fixture {
+func newFixture(t *testing.T, statusInterval time.Duration, progressInterval ...time.Duration) *fixture {
 	servers := testenv.ZKServers(t)
 	f := &fixture{t: t, root: testenv.ZKRoot(t), done: make(chan error, 1)}
 	f.p = tasks.NewPaths(f.root)
@@ -49,7 +49,11 @@ func newFixture(t *testing.T, statusInterval time.Duration) *fixture {
 		t.Fatal(err)
 	}
 	f.s = s
-	f.w, err = worker.New(s, worker.Config{NodeID: "node-1", Root: f.root, StatusInterval: statusInterval,
+	var pi time.Duration
+	if len(progressInterval) > 0 {
+		pi = progressInterval[0]
+	}
+	f.w, err = worker.New(s, worker.Config{NodeID: "node-1", Root: f.root, StatusInterval: statusInterval, ProgressInterval: pi,
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 		Runners: map[tasks.Type]worker.Runner{
 			tasks.TypeFetch:  worker.Placeholder(50 * time.Millisecond),
@@ -203,32 +207,46 @@ func TestIntegration_WorkerIgnoresOtherSession(t *testing.T) {
 }
 
 // TestIntegration_WorkerStatusRateAndProgress: status is published at most
-// once per interval and carries progress.
+// once per interval and carries progress; progress alone is published only
+// every ProgressInterval.
 func TestIntegration_WorkerStatusRateAndProgress(t *testing.T) {
-	f := newFixture(t, time.Second)
-	spy := tasks.FetchTask("SPY").ID()
-	f.assign(1, f.s.ID(), spy)
-	f.waitRunning(spy)
-	// Placeholder runners progress every 50 ms; count status writes for 3.5 s.
-	_, st0, err := f.admin.Get(f.p.StatusOf("node-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3500 * time.Millisecond)
-	var d tasks.StatusDoc
-	st1, err := tasks.ReadJSON(f.admin, f.p.StatusOf("node-1"), &d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writes := st1.Version - st0.Version
-	if writes < 2 || writes > 4 {
-		t.Fatalf("%d status writes in 3.5 s at most once a second; want 2..4", writes)
-	}
-	ts := d.Tasks[spy]
-	if ts.Progress < 20 || ts.LastProgress.IsZero() || time.Since(ts.LastProgress) > 2*time.Second {
-		t.Fatalf("status of %s = %+v; want progress >= 20 and a recent last_progress", spy, ts)
-	}
-	if st1.EphemeralOwner != f.s.ID() {
-		t.Fatalf("status owner %x; want the worker's session %x", st1.EphemeralOwner, f.s.ID())
+	for _, tc := range []struct {
+		name             string
+		progressInterval time.Duration
+		minW, maxW       int32
+	}{
+		{"progress every second", time.Second, 2, 4},
+		{"progress every 5s", 5 * time.Second, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, time.Second, tc.progressInterval)
+			spy := tasks.FetchTask("SPY").ID()
+			f.assign(1, f.s.ID(), spy)
+			f.waitRunning(spy)
+			time.Sleep(1100 * time.Millisecond) // the start's own publication is out
+			// Placeholder runners progress every 50 ms; count status writes for 3.5 s.
+			_, st0, err := f.admin.Get(f.p.StatusOf("node-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3500 * time.Millisecond)
+			var d tasks.StatusDoc
+			st1, err := tasks.ReadJSON(f.admin, f.p.StatusOf("node-1"), &d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if writes := st1.Version - st0.Version; writes < tc.minW || writes > tc.maxW {
+				t.Fatalf("%d status writes in 3.5 s; want %d..%d", writes, tc.minW, tc.maxW)
+			}
+			if st1.EphemeralOwner != f.s.ID() {
+				t.Fatalf("status owner %x; want the worker's session %x", st1.EphemeralOwner, f.s.ID())
+			}
+			if tc.progressInterval == time.Second {
+				ts := d.Tasks[spy]
+				if ts.Progress < 20 || ts.LastProgress.IsZero() || time.Since(ts.LastProgress) > 2*time.Second {
+					t.Fatalf("status of %s = %+v; want progress >= 20 and a recent last_progress", spy, ts)
+				}
+			}
+		})
 	}
 }

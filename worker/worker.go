@@ -373,16 +373,26 @@ func (w *Worker) poke() {
 func (w *Worker) publish(force bool) {
 	w.mu.Lock()
 	now := time.Now()
+	progressed := false
 	for _, rs := range w.runs { // progress is recorded by runners without the lock
 		if lp := rs.run.lastProg.Load(); lp != 0 && lp != rs.status.LastProgress.UnixNano() {
-			rs.status.LastProgress = time.Unix(0, lp).UTC()
-			rs.status.Progress = rs.run.progress.Load()
-			w.dirty = true
+			progressed = true
 		}
 	}
-	if !w.dirty || (!force && now.Sub(w.lastPub) < w.cfg.StatusInterval) {
+	// A change of tasks or states goes out as soon as the rate allows; mere
+	// progress only every ProgressInterval, so that a state change after a
+	// quiet second (a failover) is not held back by a progress update.
+	since := now.Sub(w.lastPub)
+	due := force || (w.dirty && since >= w.cfg.StatusInterval) || (progressed && since >= w.cfg.ProgressInterval)
+	if !due {
 		w.mu.Unlock()
 		return
+	}
+	for _, rs := range w.runs {
+		if lp := rs.run.lastProg.Load(); lp != 0 {
+			rs.status.LastProgress = time.Unix(0, lp).UTC()
+			rs.status.Progress = rs.run.progress.Load()
+		}
 	}
 	doc := w.snapshotLocked(now)
 	w.dirty = false

@@ -30,7 +30,7 @@ type Proxy struct {
 	conns      map[net.Conn]struct{}
 	frozen     bool
 	holdReply  bool // server-to-client traffic held back (during a create cut)
-	armCreate  int // create requests still to cut after
+	armCreate  int  // create requests still to cut after
 	accepted   int
 	cutCreates int
 	closed     bool
