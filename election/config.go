@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/stock-system/stocksys/session"
 	"go.uber.org/zap"
@@ -25,6 +26,14 @@ type Config struct {
 	Addr string
 	// Logger receives structured logs; nil means zap.NewNop().
 	Logger *zap.Logger
+	// OnFenced, if set, is called after every fenced Multi sent to ZooKeeper
+	// (Term.Fenced, including Resign's and the terms/ pruning), with the
+	// term's epoch, the number of ops (without the epoch check), when it was
+	// sent and answered, and its outcome: nil (applied), ErrFenced,
+	// ErrUnknownOutcome, or another error (not applied). Writes refused
+	// before sending are not reported. Called on the writer's goroutine: it
+	// must be quick. Optional (for an audit trail).
+	OnFenced func(epoch int64, nOps int, sent, done time.Time, err error)
 }
 
 // DefaultConfig returns a Config for nodeID in the default cluster.

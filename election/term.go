@@ -69,7 +69,7 @@ func (t *Term) end(cause error) {
 //
 // It blocks until ZooKeeper answers or the connection is lost (at most about
 // 2/3 of the session timeout after the server falls silent).
-func (t *Term) Fenced(ctx context.Context, ops ...any) ([]zk.MultiResponse, error) {
+func (t *Term) Fenced(ctx context.Context, ops ...any) (_ []zk.MultiResponse, outcome error) {
 	if cause := context.Cause(t.ctx); cause != nil {
 		return nil, t.fencedErr(cause)
 	}
@@ -83,7 +83,11 @@ func (t *Term) Fenced(ctx context.Context, ops ...any) ([]zk.MultiResponse, erro
 	all := make([]any, 0, len(ops)+1)
 	all = append(all, &zk.CheckVersionRequest{Path: t.c.p.epoch, Version: t.epochVersion})
 	all = append(all, ops...)
+	sent := time.Now()
 	resp, err := t.c.s.Conn().Multi(all...)
+	if hook := t.c.cfg.OnFenced; hook != nil {
+		defer func() { hook(t.Epoch, len(ops), sent, time.Now(), outcome) }()
+	}
 	if err == nil {
 		return resp[1:], nil
 	}

@@ -28,6 +28,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/stock-system/stocksys/audit"
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/master"
 	"github.com/stock-system/stocksys/membership"
@@ -66,6 +67,10 @@ type Config struct {
 	// Logger receives structured logs (each line carries the node id); nil
 	// means zap.NewNop().
 	Logger *zap.Logger
+	// Audit, if set, receives the node's audit trail: term start and end,
+	// every fenced write, every task runner's start and stop (package audit).
+	// The caller opens and closes it. Optional.
+	Audit *audit.Writer
 }
 
 // Validate checks the config without touching any server.
@@ -176,7 +181,7 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 	log := n.log.With(zap.String("session", tasks.SessionString(s.ID())))
 	// worker and election add the node id to their lines themselves.
 	base := n.cfg.Logger.With(zap.String("session", tasks.SessionString(s.ID())))
-	w, err := worker.New(s, worker.Config{NodeID: n.cfg.ID, Root: n.cfg.Root, Runners: n.cfg.Runners,
+	w, err := worker.New(s, worker.Config{NodeID: n.cfg.ID, Root: n.cfg.Root, Runners: auditRunners(n.cfg.Runners, n.cfg.Audit),
 		StatusInterval: n.cfg.StatusInterval, Logger: base})
 	if err != nil {
 		log.Error("node: worker", zap.Error(err))
@@ -184,6 +189,11 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 	}
 	ecfg := election.DefaultConfig(n.cfg.ID)
 	ecfg.Cluster, ecfg.Root, ecfg.Addr, ecfg.Logger = n.cfg.Cluster, n.cfg.Root, n.cfg.Addr, base
+	if a := n.cfg.Audit; a != nil {
+		ecfg.OnFenced = func(epoch int64, nOps int, sent, done time.Time, err error) {
+			a.FencedWrite(epoch, nOps, sent, done, fencedResult(err), err)
+		}
+	}
 	cand, err := election.NewCandidate(s, ecfg)
 	if err != nil {
 		log.Error("node: candidate", zap.Error(err))
@@ -271,6 +281,13 @@ func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.
 		n.terms++
 		n.mu.Unlock()
 		n.epochs.Store(term.Epoch)
+		if a := n.cfg.Audit; a != nil {
+			a.TermStart(term.Epoch, tasks.SessionString(s.ID()), term.Started)
+			go func() { // the term ends at the latest when the candidate closes
+				<-term.Done()
+				a.TermEnd(term.Epoch, term.Err())
+			}()
+		}
 		log.Info("node: master", zap.Int64("epoch", term.Epoch))
 		err = m.Run(ctx)
 		n.mu.Lock()
@@ -280,13 +297,13 @@ func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.
 	}
 }
 
-// Role is "master" while this node holds a live term, "worker" while it is
-// registered, and "starting" otherwise.
+// Role is "master" while this node holds a live term and its session is
+// safe, "worker" while it is registered, and "starting" otherwise.
 func (n *Node) Role() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
-	case n.term != nil && n.term.Err() == nil:
+	case n.term != nil && n.term.Err() == nil && n.s != nil && n.s.Safe():
 		return "master"
 	case n.s != nil:
 		return "worker"
@@ -298,7 +315,7 @@ func (n *Node) Role() string {
 func (n *Node) Epoch() int64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.term != nil && n.term.Err() == nil {
+	if n.term != nil && n.term.Err() == nil && n.s != nil && n.s.Safe() {
 		return n.term.Epoch
 	}
 	return 0
@@ -330,3 +347,35 @@ func (n *Node) MasterStats() (master.Stats, bool) {
 
 // Config returns the node's configuration, defaults filled in.
 func (n *Node) Config() Config { return n.cfg }
+
+// fencedResult classifies a fenced write's outcome for the audit trail.
+func fencedResult(err error) string {
+	switch {
+	case err == nil:
+		return audit.ResultOK
+	case errors.Is(err, election.ErrFenced):
+		return audit.ResultFenced
+	case errors.Is(err, election.ErrUnknownOutcome):
+		return audit.ResultUnknown
+	}
+	return audit.ResultError
+}
+
+// auditRunners wraps each runner so that its start and return are recorded
+// in a; rs itself if a is nil.
+func auditRunners(rs map[tasks.Type]worker.Runner, a *audit.Writer) map[tasks.Type]worker.Runner {
+	if a == nil {
+		return rs
+	}
+	out := make(map[tasks.Type]worker.Runner, len(rs))
+	for typ, r := range rs {
+		out[typ] = worker.RunnerFunc(func(ctx context.Context, run *worker.Run) error {
+			id := string(run.Task.ID())
+			a.TaskStart(id, run.Epoch(), tasks.SessionString(run.Session))
+			err := r.Run(ctx, run)
+			a.TaskStop(id, err)
+			return err
+		})
+	}
+	return out
+}

@@ -131,6 +131,9 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 			valid = append(valid, q)
 		}
 		last := qs[len(qs)-1].TS
+		if !r.Active() { // revoked, or the session is past its safe deadline
+			return nil
+		}
 		if len(valid) > 0 {
 			start := time.Now()
 			if err := f.Sender.Send(ctx, r.Epoch(), r.Node, task, valid); err != nil {
@@ -142,6 +145,9 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 			f.Counters.Produced(sym, len(valid), time.Since(start))
 		}
 		// The checkpoint moves past rejected quotes too: they will never become valid.
+		if !r.Active() {
+			return nil
+		}
 		if err := f.Checkpoints.CommitCheckpoint(ctx, sym, last, r.Epoch(), r.Node); err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -15,6 +15,9 @@ import (
 	"github.com/stock-system/stocksys/worker"
 )
 
+// errInactive stops a runner whose task was revoked or whose session is unsafe.
+var errInactive = errors.New("pipeline: task no longer active on this node")
+
 // Sink stores quotes and the consumed offsets (store.Store).
 type Sink interface {
 	WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) error
@@ -94,11 +97,17 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 				oldest = m.Timestamp
 			}
 		}
+		if !r.Active() { // revoked, or past the safe deadline: leave the batch to the next owner
+			return stream.Permanent(errInactive)
+		}
 		if len(qs) > 0 {
 			if err := in.Sink.WriteQuotes(ctx, r.Epoch(), qs); err != nil {
 				log.Warn("ingest: write failed; retrying the batch", zap.Int64("from", b.From), zap.Error(err))
 				return err
 			}
+		}
+		if !r.Active() {
+			return stream.Permanent(errInactive)
 		}
 		if err := in.Sink.CommitOffset(ctx, topic, part, b.Next, r.Epoch(), r.Node); err != nil {
 			if errors.Is(err, store.ErrFenced) {
@@ -119,7 +128,7 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 		}
 		return nil
 	})
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, errInactive) {
 		return nil
 	}
 	return err

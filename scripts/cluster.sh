@@ -63,7 +63,7 @@ start_one() { # start_one ID [FLAGS...]
   # The wrapper records the node's pid and, when it ends, its exit code.
   LOG="$DIR/$id.log" PIDF="$DIR/$id.pid" EXITF="$DIR/$id.exit" \
     setsid bash -c '"$@" </dev/null >>"$LOG" 2>&1 & echo $! >"$PIDF"; wait $!; echo $? >"$EXITF"' _ \
-    "$BIN" node --id "$id" "${http[@]}" "${args[@]}" >/dev/null 2>&1 &
+    "$BIN" node --id "$id" --audit "$DIR/$id.audit.jsonl" "${http[@]}" "${args[@]}" >/dev/null 2>&1 &
   local i
   for ((i = 0; i < 50; i++)); do [[ -s $DIR/$id.pid ]] && break; sleep 0.05; done
   say "$id started (pid $(cat "$DIR/$id.pid" 2>/dev/null || echo ?), log $DIR/$id.log)"

@@ -35,6 +35,20 @@ type Run struct {
 	progress atomic.Int64
 	lastProg atomic.Int64 // unix nanoseconds
 	onChange func()
+	ctx      context.Context
+	safe     func() bool
+}
+
+// Active reports whether the runner may still act: its task has not been
+// revoked (its context is live) and the worker's session is before its safe
+// deadline. Runners check it right before each side effect (a produce, a
+// commit), so that a node resumed from a pause past its safe deadline does not
+// act in the moment before the worker cancels its runners.
+func (r *Run) Active() bool {
+	if r.ctx != nil && r.ctx.Err() != nil {
+		return false
+	}
+	return r.safe == nil || r.safe()
 }
 
 // Epoch returns the epoch of the latest assignment that gave this node the

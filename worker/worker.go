@@ -272,7 +272,7 @@ func (w *Worker) reconcile() {
 func (w *Worker) start(t tasks.Task, now time.Time) {
 	runner := w.cfg.Runners[t.Type()]
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Run{Task: t, Node: w.cfg.NodeID, Session: w.s.ID(), onChange: w.poke}
+	r := &Run{Task: t, Node: w.cfg.NodeID, Session: w.s.ID(), onChange: w.poke, ctx: ctx, safe: w.s.Safe}
 	r.epoch.Store(w.docEpoch)
 	rs := &runState{run: r, cancel: cancel, status: tasks.TaskStatus{
 		State: tasks.StateStarting, Epoch: w.docEpoch, Started: now.UTC()}}
@@ -436,8 +436,16 @@ func (w *Worker) publish(force bool) {
 func (w *Worker) snapshotLocked(now time.Time) tasks.StatusDoc {
 	doc := tasks.StatusDoc{Node: w.cfg.NodeID, Session: w.s.ID(), Epoch: w.highest, Suspended: w.suspended,
 		Tasks: make(map[tasks.ID]tasks.TaskStatus, len(w.runs)), Updated: now.UTC()}
+	unsafe := !w.s.Safe() // past the safe deadline, runners are being stopped: say so at once
+	if unsafe {
+		doc.Suspended = true
+	}
 	for id, rs := range w.runs {
-		doc.Tasks[id] = rs.status
+		st := rs.status
+		if unsafe && (st.State == tasks.StateRunning || st.State == tasks.StateStarting) {
+			st.State = tasks.StateStopping
+		}
+		doc.Tasks[id] = st
 	}
 	if len(w.refused) > 0 {
 		doc.Refused = make(map[string]string, len(w.refused))

@@ -18,9 +18,11 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/stock-system/stocksys/audit"
 	"github.com/stock-system/stocksys/metrics"
 	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/pipeline"
@@ -48,6 +50,8 @@ type nodeOpts struct {
 	logFormat      string
 	logLevel       string
 	placeholder    bool
+	audit          string
+	dryRun         bool
 }
 
 func newNodeCmd(g *globals) *cobra.Command {
@@ -82,7 +86,9 @@ HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's vi
 	f.StringVar(&o.consistency, "consistency", "LOCAL_QUORUM", "Cassandra consistency: ONE, LOCAL_ONE, LOCAL_QUORUM, QUORUM, ALL ...")
 	f.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (console on a terminal, JSON otherwise), console, json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.audit, "audit", "", "append this node's audit trail (terms, fenced writes, task runs; JSON lines) to FILE, for `stocksys verify`")
 	f.BoolVar(&o.placeholder, "placeholder-tasks", false, "run placeholder tasks instead of the data path (no Kafka or Cassandra needed)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "check the configuration, print the effective settings (after flags, environment and config file) as JSON, and exit")
 	return cmd
 }
 
@@ -169,14 +175,23 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	if _, err := g.root(); err != nil {
 		return err
 	}
+	if o.http == "" {
+		o.http = defaultHTTP(o.id)
+	}
+	if o.dryRun {
+		settings := map[string]string{}
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Name != "help" && f.Name != "dry-run" {
+				settings[f.Name] = f.Value.String()
+			}
+		})
+		return writeJSON(cmd.OutOrStdout(), settings)
+	}
 	log, err := newLogger(o.logFormat, o.logLevel)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	if o.http == "" {
-		o.http = defaultHTTP(o.id)
-	}
 	ln, err := net.Listen("tcp", o.http)
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", o.http, err)
@@ -218,7 +233,14 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 			Source: symbolSource(func() *node.Node { return n }, o.source, nlog)}
 		runners[tasks.TypeIngest] = &pipeline.Ingest{Stream: scfg, Sink: ls, Counters: m.Ingester(), Logger: nlog}
 	}
-	n, err = node.New(node.Config{ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
+	var trail *audit.Writer
+	if o.audit != "" {
+		if trail, err = audit.Open(audit.Config{Path: o.audit, Node: o.id}); err != nil {
+			return fmt.Errorf("--audit: %w", err)
+		}
+		defer trail.Close()
+	}
+	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
 		Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, Partitions: partitions, Logger: log,
 		Runners: runners})
 	if err != nil {

@@ -173,8 +173,13 @@ func (c *Cluster) Up(n int, extra ...string) {
 // Stocksys runs the binary with args (and the cluster's environment) and
 // returns stdout, stderr and the exit code.
 func (c *Cluster) Stocksys(ctx context.Context, args ...string) (stdout, stderr string, code int) {
+	return c.StocksysEnv(ctx, nil, args...)
+}
+
+// StocksysEnv is Stocksys with extra environment variables (KEY=VALUE).
+func (c *Cluster) StocksysEnv(ctx context.Context, env []string, args ...string) (stdout, stderr string, code int) {
 	cmd := exec.CommandContext(ctx, c.Bin, args...)
-	cmd.Env = c.Env()
+	cmd.Env = append(c.Env(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
