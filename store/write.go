@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"slices"
 	"time"
 
@@ -133,19 +134,35 @@ func (s *Store) WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) 
 		}
 	}
 	qs = normalize(qs)
+	// Batches (one Cassandra partition each) and then the analytics of each
+	// symbol are independent: run them concurrently, at most writeParallelism
+	// at a time, since each is bound by round trips, not by the server.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
 	for _, b := range s.quoteBatches(ctx, epoch, qs) {
-		if err := s.session.ExecuteBatch(b); err != nil {
-			return fmt.Errorf("store: write %d quotes of %s: %w", len(b.Entries), b.Entries[0].Args[0], err)
-		}
+		g.Go(func() error {
+			if err := s.session.ExecuteBatch(b.WithContext(gctx)); err != nil {
+				return fmt.Errorf("store: write %d quotes of %s: %w", len(b.Entries), b.Entries[0].Args[0], err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	// Days are recorded once their quotes are written, so a listed day
 	// always has quotes.
 	touched := map[string]map[time.Time][]time.Time{}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
 	for _, part := range partitions(qs) {
 		sym, day := part[0].Symbol, part[0].Day()
-		if err := s.query(ctx, true, `INSERT INTO @quote_days (symbol, day) VALUES (?, ?)`, sym, day).Exec(); err != nil {
-			return fmt.Errorf("store: record day %s %s: %w", sym, day.Format(time.DateOnly), err)
-		}
+		g.Go(func() error {
+			if err := s.query(gctx, true, `INSERT INTO @quote_days (symbol, day) VALUES (?, ?)`, sym, day).Exec(); err != nil {
+				return fmt.Errorf("store: record day %s %s: %w", sym, day.Format(time.DateOnly), err)
+			}
+			return nil
+		})
 		if touched[sym] == nil {
 			touched[sym] = map[time.Time][]time.Time{}
 		}
@@ -153,13 +170,20 @@ func (s *Store) WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) 
 			touched[sym][day] = append(touched[sym][day], q.TS)
 		}
 	}
-	for _, sym := range sortedKeys(touched) {
-		if err := s.analyze(ctx, sym, touched[sym]); err != nil {
-			return err
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return nil
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
+	for _, sym := range sortedKeys(touched) {
+		g.Go(func() error { return s.analyze(gctx, sym, touched[sym]) })
+	}
+	return g.Wait()
 }
+
+// writeParallelism bounds the concurrent batches and per-symbol analytics of
+// one WriteQuotes call.
+const writeParallelism = 16
 
 // UpdateAnalytics recomputes, from the stored quotes, every bar, flag and
 // alert of symbol on the given trading days (any time of the day; only the
