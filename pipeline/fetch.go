@@ -97,6 +97,7 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 	if found {
 		log.Info("fetch: resuming after checkpoint", zap.Time("checkpoint", after))
 	}
+	committed := after
 	for {
 		qs, err := src.Fetch(ctx, sym, after)
 		if ctx.Err() != nil {
@@ -121,16 +122,27 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 		}
 		valid := qs[:0:0]
 		now := f.Now()
+		// The checkpoint moves past rejected quotes too (they will never
+		// become valid), except past one rejected for a future timestamp: a
+		// provider's bogus future bar must not make a restarted task skip the
+		// real bars before it. The in-memory cursor moves past everything.
+		var checkpoint time.Time
 		for _, q := range qs {
 			if err := quote.Validate(q, now); err != nil {
 				reason := quote.ReasonOf(err)
 				f.Counters.Rejected(sym, reason)
 				log.Warn("fetch: quote rejected", zap.String("reason", string(reason)), zap.Error(err))
-				continue
+				if reason == quote.ReasonFutureTS {
+					continue
+				}
+			} else {
+				valid = append(valid, q)
 			}
-			valid = append(valid, q)
+			if q.TS.After(checkpoint) {
+				checkpoint = q.TS
+			}
 		}
-		last := qs[len(qs)-1].TS
+		cursor := qs[len(qs)-1].TS
 		if !r.Active() { // revoked, or the session is past its safe deadline
 			return nil
 		}
@@ -144,17 +156,19 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 			}
 			f.Counters.Produced(sym, len(valid), time.Since(start))
 		}
-		// The checkpoint moves past rejected quotes too: they will never become valid.
 		if !r.Active() {
 			return nil
 		}
-		if err := f.Checkpoints.CommitCheckpoint(ctx, sym, last, r.Epoch(), r.Node); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		if checkpoint.After(committed) {
+			if err := f.Checkpoints.CommitCheckpoint(ctx, sym, checkpoint, r.Epoch(), r.Node); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("fetch %s: commit checkpoint %s: %w", sym, checkpoint.Format(time.RFC3339), err)
 			}
-			return fmt.Errorf("fetch %s: commit checkpoint %s: %w", sym, last.Format(time.RFC3339), err)
+			committed = checkpoint
 		}
-		after = last
+		after = cursor
 		r.Progress(int64(len(valid)))
 	}
 }
