@@ -246,13 +246,15 @@ type view struct {
 	members map[string]liveMember
 	tasks   []tasks.Task
 	docs    map[string]tasks.AssignmentDoc // by node
+	version map[string]int32               // assignment znode version by node
+	applied map[string]int32               // by live node: the assignment version its status reflects
 	held    map[tasks.ID]map[string]bool   // task -> live nodes whose status lists it
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
 	conn := m.s.Conn()
 	v := &view{members: map[string]liveMember{}, docs: map[string]tasks.AssignmentDoc{},
-		held: map[tasks.ID]map[string]bool{}}
+		version: map[string]int32{}, applied: map[string]int32{}, held: map[tasks.ID]map[string]bool{}}
 
 	names, err := m.children(ctx, m.p.Members)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
@@ -305,13 +307,17 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 	}
 	for _, n := range docs {
 		var d tasks.AssignmentDoc
-		if _, err := tasks.ReadJSON(conn, m.p.Assignment(n), &d); err != nil {
+		st, err := tasks.ReadJSON(conn, m.p.Assignment(n), &d)
+		if err != nil {
 			if errors.Is(err, zk.ErrNoNode) {
 				continue
 			}
 			m.log.Warn("master: unreadable assignment; it will be rewritten", zap.String("node", n), zap.Error(err))
 		}
 		v.docs[n] = d
+		if st != nil {
+			v.version[n] = st.Version
+		}
 	}
 
 	stats, err := m.children(ctx, m.p.Status)
@@ -334,6 +340,7 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 		if err := json.Unmarshal(data, &d); err != nil || d.Session != mem.session {
 			continue
 		}
+		v.applied[n] = d.AppliedVersion
 		for id := range d.Tasks {
 			if v.held[id] == nil {
 				v.held[id] = map[string]bool{}
@@ -370,11 +377,29 @@ func (m *Master) reconcile(ctx context.Context) error {
 
 	// Holders: a task is held by a live node while its document lists it
 	// (until revoked) or its status lists it (until its runner returned).
+	// A live node whose status does not yet reflect its latest assignment
+	// document (a revocation just written, or a task it started and has not
+	// reported yet) may run anything: it holds every task until it catches up.
+	lagging := map[string]bool{}
+	for node, mem := range v.members {
+		d, hasDoc := v.docs[node]
+		if !hasDoc || d.Session != mem.session {
+			continue // no document for this session: it was given nothing
+		}
+		if ap, ok := v.applied[node]; !ok || ap < v.version[node] {
+			lagging[node] = true
+		}
+	}
 	heldElsewhere := func(id tasks.ID, node string) bool {
 		if o, ok := current[id]; ok && o != node {
 			return true
 		}
 		for h := range v.held[id] {
+			if h != node {
+				return true
+			}
+		}
+		for h := range lagging {
 			if h != node {
 				return true
 			}
@@ -400,7 +425,10 @@ func (m *Master) reconcile(ctx context.Context) error {
 		ids := next[node]
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		old, had := v.docs[node]
-		if had && old.Session == mem.session && old.Epoch == m.term.Epoch && equalIDs(old.Tasks, ids) {
+		// A document is rewritten only when its tasks or session change: a new
+		// term does not rewrite the others (their owners would have to
+		// acknowledge the new version before freed tasks could move).
+		if had && old.Session == mem.session && equalIDs(old.Tasks, ids) {
 			continue
 		}
 		if ids == nil {

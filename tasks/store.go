@@ -123,13 +123,17 @@ type TaskStatus struct {
 // started until the runner has returned, so the master knows when a revoked
 // task has really stopped.
 type StatusDoc struct {
-	Node      string            `json:"node"`
-	Session   int64             `json:"session"`
-	Epoch     int64             `json:"epoch"` // highest master epoch the worker has seen
-	Suspended bool              `json:"suspended,omitempty"`
-	Tasks     map[ID]TaskStatus `json:"tasks"`
-	Refused   map[string]string `json:"refused,omitempty"` // assigned task id -> why it was refused
-	Updated   time.Time         `json:"updated"`
+	Node      string `json:"node"`
+	Session   int64  `json:"session"`
+	Epoch     int64  `json:"epoch"` // highest master epoch the worker has seen
+	Suspended bool   `json:"suspended,omitempty"`
+	// AppliedVersion is the version of assignments/<node-id> whose task set
+	// Tasks reflects (-1: no document). Until it equals the document's
+	// current version, the master assumes the node may still run any task.
+	AppliedVersion int32             `json:"applied_version"`
+	Tasks          map[ID]TaskStatus `json:"tasks"`
+	Refused        map[string]string `json:"refused,omitempty"` // assigned task id -> why it was refused
+	Updated        time.Time         `json:"updated"`
 }
 
 // FailoverDoc is the JSON content of failover: the phases of the latest change

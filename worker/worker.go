@@ -34,6 +34,8 @@ type Worker struct {
 	suspended bool
 	desired   map[tasks.ID]tasks.Task // from the latest accepted document
 	docEpoch  int64
+	applied   int32           // version of the assignment znode the task set reflects; -1: none
+	period    context.Context // the current safe period; runners' contexts derive from it
 
 	starts   map[tasks.ID]int // how many times each task was started (for tests and metrics)
 	ignored  int              // documents ignored for an old epoch
@@ -73,6 +75,7 @@ func New(s *session.Session, cfg Config) (*Worker, error) {
 		runs:    map[tasks.ID]*runState{},
 		refused: map[string]string{},
 		starts:  map[tasks.ID]int{},
+		applied: -1,
 	}, nil
 }
 
@@ -118,9 +121,22 @@ func (w *Worker) Run(ctx context.Context) error {
 // returns when the safe period ends, ctx is done, or a ZooKeeper read fails.
 func (w *Worker) runSafePeriod(ctx context.Context) error {
 	unsafe := w.s.Unsafe()
+	// Runners of this safe period run under pctx, which a guard cancels the
+	// moment the safe deadline passes, whatever this loop is doing (it may be
+	// blocked in a ZooKeeper call on a dead connection).
+	pctx, pcancel := context.WithCancel(context.Background())
+	defer pcancel()
+	go func() {
+		select {
+		case <-unsafe:
+			pcancel()
+		case <-pctx.Done():
+		}
+	}()
 	w.mu.Lock()
 	w.suspended = false
 	w.dirty = true
+	w.period = pctx
 	w.mu.Unlock()
 	ticker := time.NewTicker(w.cfg.StatusInterval / 4)
 	defer ticker.Stop()
@@ -162,7 +178,7 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 // desired task set. It returns the watch channel.
 func (w *Worker) readAssignment() (<-chan zk.Event, error) {
 	p := w.p.Assignment(w.cfg.NodeID)
-	data, _, watch, err := w.s.Conn().GetW(p)
+	data, st, watch, err := w.s.Conn().GetW(p)
 	if errors.Is(err, zk.ErrNoNode) {
 		var ok bool
 		ok, _, watch, err = w.s.Conn().ExistsW(p)
@@ -172,7 +188,7 @@ func (w *Worker) readAssignment() (<-chan zk.Event, error) {
 		if ok { // created meanwhile: read it (the exists watch fires on its next change)
 			return w.readAssignment()
 		}
-		w.accept(nil)
+		w.accept(nil, -1)
 		return watch, nil
 	}
 	if err != nil {
@@ -183,14 +199,18 @@ func (w *Worker) readAssignment() (<-chan zk.Event, error) {
 		w.log.Error("worker: assignment is not valid JSON; keeping current tasks", zap.String("path", p), zap.Error(err))
 		return watch, nil
 	}
-	w.accept(&doc)
+	w.accept(&doc, st.Version)
 	return watch, nil
 }
 
 // accept applies the epoch and session rules to doc (nil: no document).
-func (w *Worker) accept(doc *tasks.AssignmentDoc) {
+func (w *Worker) accept(doc *tasks.AssignmentDoc, version int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.applied != version {
+		w.applied = version // reconcile acts on it before the next publication
+		w.dirty = true
+	}
 	desired := map[tasks.ID]tasks.Task{}
 	refused := map[string]string{}
 	switch {
@@ -270,8 +290,13 @@ func (w *Worker) reconcile() {
 
 // start launches a runner for t; w.mu is held.
 func (w *Worker) start(t tasks.Task, now time.Time) {
+	if w.period == nil || w.period.Err() != nil || !w.s.Safe() {
+		// Past the safe deadline (a resumed pause, a cut link): never start
+		// anything; the next safe period reads the assignment afresh.
+		return
+	}
 	runner := w.cfg.Runners[t.Type()]
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(w.period)
 	r := &Run{Task: t, Node: w.cfg.NodeID, Session: w.s.ID(), onChange: w.poke, ctx: ctx, safe: w.s.Safe}
 	r.epoch.Store(w.docEpoch)
 	rs := &runState{run: r, cancel: cancel, status: tasks.TaskStatus{
@@ -435,7 +460,7 @@ func (w *Worker) publish(force bool) {
 
 func (w *Worker) snapshotLocked(now time.Time) tasks.StatusDoc {
 	doc := tasks.StatusDoc{Node: w.cfg.NodeID, Session: w.s.ID(), Epoch: w.highest, Suspended: w.suspended,
-		Tasks: make(map[tasks.ID]tasks.TaskStatus, len(w.runs)), Updated: now.UTC()}
+		AppliedVersion: w.applied, Tasks: make(map[tasks.ID]tasks.TaskStatus, len(w.runs)), Updated: now.UTC()}
 	unsafe := !w.s.Safe() // past the safe deadline, runners are being stopped: say so at once
 	if unsafe {
 		doc.Suspended = true

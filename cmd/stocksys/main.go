@@ -60,6 +60,7 @@ func newRootCmd() *cobra.Command {
 		newSymbolsCmd(g),
 		newNodeCmd(g),
 		newQueryCmd(g),
+		newChaosCmd(g), newVerifyCmd(g),
 	)
 	return root
 }

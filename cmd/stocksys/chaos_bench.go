@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stock-system/stocksys/chaos"
+	"github.com/stock-system/stocksys/verify"
+)
+
+func newChaosBenchCmd(o *chaosOpts) *cobra.Command {
+	var trials int
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Failover benchmark: kill -9 and SIGTERM of the master, N trials each, on a private cluster",
+		Long: `bench starts the private servers and cluster as chaos does (no proxy, no random faults),
+then, --trials times each, sends SIGKILL and SIGTERM to the master, waits for a new master with
+every task running on the other nodes, and restarts the node. From the audit trails it reports
+p50/p95/max, in milliseconds and in multiples of the session timeout, of (a) the new master
+acting (its first accepted fenced write), (b) every task running again, (c) the largest gap in
+stored quotes of a symbol (Cassandra WRITETIME of consecutive quotes) around the failover, beside
+ZooKeeper's raw close-session -> watch latency measured in the same run. Uses the chaos flags
+(--dir, --nodes, --session-timeout, --port-offset ...).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, o, trials) },
+	}
+	cmd.Flags().IntVar(&trials, "trials", 20, "trials of each signal")
+	return cmd
+}
+
+func runBench(cmd *cobra.Command, o *chaosOpts, trials int) error {
+	if trials < 1 || trials > 500 {
+		return fmt.Errorf("--trials %d: want 1..500", trials)
+	}
+	o.noProxy = true
+	if !cmd.Flags().Changed("dir") {
+		o.dir = ".run/chaos-bench"
+	}
+	cfg, err := o.config(cmd)
+	if err != nil {
+		return err
+	}
+	// Keep quotes flowing through every trial: pace the replay over the
+	// expected length of the benchmark.
+	cfg.Plan.Duration = time.Duration(2*trials) * (2*cfg.Plan.SessionTimeout + 8*time.Second)
+	cfg.Plan.MaxFaults, cfg.Plan.Kinds = 1, []chaos.Kind{chaos.KindKill}
+	out := cmd.OutOrStdout()
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	r, err := chaos.Setup(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		r.Close()
+		if o.down {
+			dctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			_ = r.Env.Down(dctx)
+		}
+	}()
+	fmt.Fprintf(out, "bench: %d trials each of SIGKILL and SIGTERM of the master; session timeout %v\n", trials, cfg.Plan.SessionTimeout)
+	ts, err := r.BenchTrials(ctx, trials, []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM},
+		func(s string) { fmt.Fprintln(out, "  "+s) })
+	if err != nil {
+		return err
+	}
+	raw, err := chaos.CloseToWatch(r.Env.Ports.ZKServers(), "/stocksys/chaos-bench-probe", 2*trials)
+	if err != nil {
+		fmt.Fprintf(out, "bench: ZooKeeper close-session -> watch probe: %v (%d samples)\n", err, len(raw))
+	}
+	time.Sleep(2 * time.Second) // the last quotes land
+	wt, err := chaos.WriteTimes(r.M)
+	if err != nil {
+		return err
+	}
+	events, err := chaos.ReadEvents(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	tr, err := verify.LoadTrail(r.M.ClusterDir, events)
+	if err != nil {
+		return err
+	}
+	fos := verify.Failovers(tr, nil, 2*time.Second)
+	byPrev := map[int64]verify.Failover{}
+	for _, f := range fos {
+		byPrev[f.PrevEpoch] = f
+	}
+	series := map[string]map[string][]time.Duration{"KILL": {}, "TERM": {}}
+	for _, t := range ts {
+		f, ok := byPrev[t.Epoch]
+		if !ok || f.FirstWrite.IsZero() || f.AllRunning.IsZero() {
+			fmt.Fprintf(out, "  trial SIG%s of %s (epoch %d): no complete failover in the audit trail\n", t.Signal, t.Node, t.Epoch)
+			continue
+		}
+		s := series[t.Signal]
+		s["acting"] = append(s["acting"], f.FirstWrite.Sub(t.Signalled))
+		s["running"] = append(s["running"], f.AllRunning.Sub(t.Signalled))
+		g, _ := chaos.LargestGap(wt, r.M.Speeds(), t.Signalled, f.AllRunning.Add(time.Second))
+		s["gap"] = append(s["gap"], g)
+	}
+	writeBenchTable(out, cfg.Plan.SessionTimeout, trials, series, raw)
+	return nil
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p*float64(len(s))+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+func writeBenchTable(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw []time.Duration) {
+	fmt.Fprintf(w, "\nfailover benchmark: %d trials per signal, 3 nodes, session timeout %v (ZooKeeper tick 250 ms)\n\n", trials, st)
+	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(tw, "| fault | measure | n | p50 | p95 | max |")
+	fmt.Fprintln(tw, "|---|---|---|---|---|---|")
+	cell := func(d time.Duration) string {
+		return fmt.Sprintf("%d ms (%.2f×)", d.Milliseconds(), d.Seconds()/st.Seconds())
+	}
+	names := map[string]string{"acting": "(a) new master acting (first fenced write)", "running": "(b) all tasks running again",
+		"gap": "(c) largest gap in stored quotes"}
+	for _, sig := range []string{"KILL", "TERM"} {
+		for _, m := range []string{"acting", "running", "gap"} {
+			ds := series[sig][m]
+			fmt.Fprintf(tw, "| SIG%s master | %s | %d | %s | %s | %s |\n", sig, names[m], len(ds), cell(pct(ds, .5)), cell(pct(ds, .95)), cell(pct(ds, 1)))
+		}
+	}
+	fmt.Fprintf(tw, "| — | ZooKeeper close-session -> watch (raw) | %d | %s | %s | %s |\n", len(raw), cell(pct(raw, .5)), cell(pct(raw, .95)), cell(pct(raw, 1)))
+	tw.Flush()
+}
