@@ -122,6 +122,9 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 				log.Warn("ingest: message sent to the dead-letter topic", zap.Int64("offset", d.Offset), zap.String("reason", d.Reason))
 			}
 		}
+		if b.HighWater > 0 {
+			r.SetLag(b.HighWater - b.Next)
+		}
 		if len(qs) > 0 {
 			in.Counters.Ingested(part, len(qs), time.Since(oldest))
 			r.Progress(int64(len(qs)))

@@ -62,13 +62,18 @@ type Failover struct {
 
 // Member is one live node.
 type Member struct {
-	ID        string    `json:"id"`
-	Session   string    `json:"session"` // 0x-prefixed hex, as ZooKeeper's tools print it
-	Addr      string    `json:"addr,omitempty"`
-	Started   time.Time `json:"started,omitzero"`
-	Version   string    `json:"version,omitempty"`
-	Capacity  int       `json:"capacity,omitempty"`
-	Tasks     int       `json:"tasks"`                   // tasks its status lists
+	ID       string    `json:"id"`
+	Session  string    `json:"session"` // 0x-prefixed hex, as ZooKeeper's tools print it
+	Addr     string    `json:"addr,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
+	Version  string    `json:"version,omitempty"`
+	Capacity int       `json:"capacity,omitempty"`
+	Tasks    int       `json:"tasks"` // tasks its status lists
+	// QuotesPerSec is the sum of its tasks' rates (fetched and ingested
+	// quotes per second since its previous status).
+	QuotesPerSec float64 `json:"quotes_per_s"`
+	// LastError is the most recent last_error among its tasks ("" if none).
+	LastError string    `json:"last_error,omitempty"`
 	Updated   time.Time `json:"status_updated,omitzero"` // when its status was last published
 	Suspended bool      `json:"suspended,omitempty"`
 }
@@ -85,7 +90,11 @@ type Task struct {
 	Started      time.Time `json:"started,omitzero"`
 	LastProgress time.Time `json:"last_progress,omitzero"`
 	Progress     int64     `json:"progress"`
+	Rate         float64   `json:"rate"` // quotes per second
 	LastError    string    `json:"last_error,omitempty"`
+	// Lag is an ingest task's lag in messages (partition high-water mark
+	// minus next offset), as its owner last reported; nil if unknown.
+	Lag *int64 `json:"lag,omitempty"`
 }
 
 // Refusal is an assigned task a worker refused.
@@ -179,6 +188,13 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			r.Members[i].Tasks = len(d.Tasks)
 			r.Members[i].Updated = d.Updated
 			r.Members[i].Suspended = d.Suspended
+			var lastErrAt time.Time
+			for _, ts := range d.Tasks {
+				r.Members[i].QuotesPerSec += ts.Rate
+				if ts.LastError != "" && !ts.Started.Before(lastErrAt) {
+					r.Members[i].LastError, lastErrAt = ts.LastError, ts.Started
+				}
+			}
 			for id, why := range d.Refused {
 				r.Refused = append(r.Refused, Refusal{Node: d.Node, Task: id, Reason: why})
 			}
@@ -246,6 +262,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			if ts, ok := statuses[n].Tasks[id]; ok {
 				t.State, t.Epoch, t.Started = ts.State, ts.Epoch, ts.Started
 				t.LastProgress, t.Progress, t.LastError = ts.LastProgress, ts.Progress, ts.LastError
+				t.Rate, t.Lag = ts.Rate, ts.Lag
 			}
 		} else {
 			r.Unassigned = append(r.Unassigned, string(id))

@@ -40,7 +40,7 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 
 	fmt.Fprintf(b, "\nmembers (%d)\n", len(r.Members))
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  ID\tSESSION\tUPTIME\tTASKS\tSTATUS")
+	fmt.Fprintln(tw, "  ID\tSESSION\tUPTIME\tTASKS\tQUOTES/S\tSTATUS\tLAST ERROR")
 	for _, m := range r.Members {
 		up := "-"
 		if !m.Started.IsZero() {
@@ -53,13 +53,13 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 		if m.Suspended {
 			st += " (SUSPENDED: session unsafe)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", m.ID, m.Session, up, m.Tasks, st)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%.1f\t%s\t%s\n", m.ID, m.Session, up, m.Tasks, m.QuotesPerSec, st, clip(m.LastError, 60))
 	}
 	tw.Flush()
 
 	fmt.Fprintf(b, "\ntasks (%d, %d unassigned)\n", len(r.Tasks), len(r.Unassigned))
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  OWNER\tTASK\tSTATE\tEPOCH\tPROGRESS\tLAST PROGRESS\tLAST ERROR")
+	fmt.Fprintln(tw, "  OWNER\tTASK\tSTATE\tEPOCH\tPROGRESS\tQUOTES/S\tLAG\tLAST PROGRESS\tLAST ERROR")
 	byOwner := map[string][]Task{}
 	var owners []string
 	for _, t := range r.Tasks {
@@ -83,10 +83,27 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 			if t.Owner == nil {
 				state = "UNASSIGNED"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%s\t%s\n", o, t.ID, state, t.Epoch, t.Progress, last, t.LastError)
+			lag := "-"
+			if t.Lag != nil {
+				lag = fmt.Sprint(*t.Lag)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\n", o, t.ID, state, t.Epoch, t.Progress, t.Rate, lag, last, clip(t.LastError, 60))
 		}
 	}
 	tw.Flush()
+	var lags []string
+	for _, t := range r.Tasks {
+		if t.Type == "ingest" {
+			l := "?"
+			if t.Lag != nil {
+				l = fmt.Sprint(*t.Lag)
+			}
+			lags = append(lags, strings.TrimPrefix(t.ID, "ingest/")+":"+l)
+		}
+	}
+	if len(lags) > 0 {
+		fmt.Fprintf(b, "\ningest lag (messages) per partition: %s\n", strings.Join(lags, " "))
+	}
 	if len(r.Unassigned) > 0 {
 		fmt.Fprintf(b, "\n!! unassigned: %s\n", strings.Join(r.Unassigned, " "))
 	}
@@ -115,4 +132,13 @@ func age(now, t time.Time) string {
 	default:
 		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 	}
+}
+
+// clip shortens s to n runes for a table cell.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

@@ -67,6 +67,10 @@ type Batch struct {
 	// Reset is non-nil on the empty batch (From == Next == Reset.Start) that
 	// reports an out-of-range start offset.
 	Reset *OffsetReset
+	// HighWater is the partition's high-water mark (the offset the next
+	// produced message gets) as last reported by the broker; HighWater - Next
+	// is the consumer's lag in messages. 0 if unknown.
+	HighWater int64
 }
 
 // Handler stores a batch. It returns nil once the batch is durably stored,
@@ -228,7 +232,7 @@ func (r *partitionReader) consume(ctx context.Context, pc sarama.PartitionConsum
 			return ctx.Err()
 		}
 		if len(msgs) > 0 {
-			b, err := r.process(ctx, msgs)
+			b, err := r.process(ctx, msgs, pc.HighWaterMarkOffset())
 			if err != nil {
 				return err
 			}
@@ -271,12 +275,13 @@ func (r *partitionReader) collect(ctx context.Context, pc sarama.PartitionConsum
 
 // process decodes msgs, writes the invalid ones to the DLQ, and hands the
 // batch on; both steps are retried until they succeed.
-func (r *partitionReader) process(ctx context.Context, msgs []*sarama.ConsumerMessage) (Batch, error) {
+func (r *partitionReader) process(ctx context.Context, msgs []*sarama.ConsumerMessage, highWater int64) (Batch, error) {
 	b := Batch{
 		Topic:     r.cfg.Topic,
 		Partition: r.partition,
 		From:      msgs[0].Offset,
 		Next:      msgs[len(msgs)-1].Offset + 1,
+		HighWater: highWater,
 	}
 	var dead []*sarama.ConsumerMessage
 	for _, m := range msgs {

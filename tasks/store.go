@@ -116,6 +116,12 @@ type TaskStatus struct {
 	LastProgress time.Time `json:"last_progress,omitzero"`
 	LastError    string    `json:"last_error,omitempty"`
 	Progress     int64     `json:"progress"` // units of work done (quotes for fetch and ingest)
+	// Rate is units of work per second since the previous publication.
+	Rate float64 `json:"rate"`
+	// Lag is how far behind its input the task is, in messages (ingest:
+	// the partition's high-water mark minus the next offset); nil if not
+	// reported.
+	Lag *int64 `json:"lag,omitempty"`
 }
 
 // StatusDoc is the JSON content of status/<node-id>, published by the worker

@@ -33,6 +33,7 @@ type Run struct {
 
 	epoch    atomic.Int64
 	progress atomic.Int64
+	lag      atomic.Int64 // -1: not reported
 	lastProg atomic.Int64 // unix nanoseconds
 	onChange func()
 	ctx      context.Context
@@ -64,6 +65,11 @@ func (r *Run) Progress(n int64) {
 		r.onChange()
 	}
 }
+
+// SetLag records how far behind its input the task is, in messages (an
+// ingest task: the partition's high-water mark minus its next offset). It
+// shows in status as lag.
+func (r *Run) SetLag(n int64) { r.lag.Store(max(n, 0)) }
 
 // Placeholder returns a Runner that does no work and reports one unit of
 // progress every interval. It stands in for task types whose real runner is

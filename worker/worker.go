@@ -298,6 +298,7 @@ func (w *Worker) start(t tasks.Task, now time.Time) {
 	runner := w.cfg.Runners[t.Type()]
 	ctx, cancel := context.WithCancel(w.period)
 	r := &Run{Task: t, Node: w.cfg.NodeID, Session: w.s.ID(), onChange: w.poke, ctx: ctx, safe: w.s.Safe}
+	r.lag.Store(-1)
 	r.epoch.Store(w.docEpoch)
 	rs := &runState{run: r, cancel: cancel, status: tasks.TaskStatus{
 		State: tasks.StateStarting, Epoch: w.docEpoch, Started: now.UTC()}}
@@ -416,7 +417,14 @@ func (w *Worker) publish(force bool) {
 	for _, rs := range w.runs {
 		if lp := rs.run.lastProg.Load(); lp != 0 {
 			rs.status.LastProgress = time.Unix(0, lp).UTC()
-			rs.status.Progress = rs.run.progress.Load()
+			p := rs.run.progress.Load()
+			if !w.lastPub.IsZero() && since > 0 {
+				rs.status.Rate = float64(p-rs.status.Progress) / since.Seconds()
+			}
+			rs.status.Progress = p
+		}
+		if l := rs.run.lag.Load(); l >= 0 {
+			rs.status.Lag = &l
 		}
 	}
 	doc := w.snapshotLocked(now)

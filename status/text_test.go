@@ -1,0 +1,67 @@
+package status
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriteText(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	ended := now.Add(-65 * time.Second)
+	n1, n2 := "node-1", "node-2"
+	lag0, lag1 := int64(12), int64(0)
+	r := &Report{
+		Cluster: "demo", Root: "/stocksys/demo", Read: now, Epoch: 3,
+		Master:       &Master{ID: "node-2", Epoch: 3, Since: now.Add(-62 * time.Second), Session: "0x1f"},
+		LastFailover: &Failover{Epoch: 3, PrevEpoch: 2, PrevNode: "node-1", PrevEnded: &ended, Elected: now.Add(-62 * time.Second), FirstAssignment: now.Add(-62*time.Second + 40*time.Millisecond)},
+		Members: []Member{
+			{ID: "node-1", Session: "0x1e", Started: now.Add(-3 * time.Hour), Tasks: 2, QuotesPerSec: 10.5, Updated: now.Add(-400 * time.Millisecond), LastError: "fetch SPY: boom"},
+			{ID: "node-2", Session: "0x1f", Tasks: 1, QuotesPerSec: 0},
+		},
+		Tasks: []Task{
+			{ID: "fetch/SPY", Type: "fetch", Owner: &n1, State: "running", Epoch: 3, Progress: 100, Rate: 10.5, LastProgress: now.Add(-2 * time.Second)},
+			{ID: "ingest/0", Type: "ingest", Owner: &n1, State: "running", Epoch: 3, Lag: &lag0},
+			{ID: "ingest/1", Type: "ingest", Owner: &n2, State: "failed", Epoch: 2, Lag: &lag1, LastError: "cassandra down"},
+			{ID: "fetch/MSFT", Type: "fetch", State: "unassigned"},
+		},
+		Unassigned: []string{"fetch/MSFT"},
+		Refused:    []Refusal{{Node: "node-2", Task: "compact/X", Reason: "unknown task type"}},
+	}
+	var b strings.Builder
+	if err := WriteText(&b, r, now); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"cluster demo (/stocksys/demo)  epoch 3",
+		"master  node-2  epoch 3  since 2026-11-30T11:58:58Z (1m02s)  session 0x1f",
+		"last failover  epoch 2 (node-1) -> 3 at 11:58:58.000: old term ended 11:58:55.000, new master elected 3s later; first assignment 40ms after election",
+		"members (2)",
+		"10.5", "updated 400ms ago", "fetch SPY: boom", "3h00m",
+		"tasks (4, 1 unassigned)",
+		"UNASSIGNED",
+		"ingest lag (messages) per partition: 0:12 1:0",
+		"!! unassigned: fetch/MSFT",
+		"!! refused by node-2: compact/X: unknown task type",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// Tasks are grouped by owner: node-1's before node-2's, unassigned first ("-").
+	if i, j, k := strings.Index(out, "fetch/MSFT  UNASSIGNED"), strings.Index(out, "fetch/SPY"), strings.Index(out, "ingest/1"); !(i >= 0 && i < j && j < k) {
+		t.Errorf("tasks not grouped by owner:\n%s", out)
+	}
+}
+
+func TestWriteTextNoMaster(t *testing.T) {
+	var b strings.Builder
+	r := &Report{Cluster: "x", Root: "/stocksys/x", Members: []Member{}, Tasks: []Task{}, Unassigned: []string{}}
+	if err := WriteText(&b, r, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "master  NONE") || strings.Contains(b.String(), "last failover") {
+		t.Fatalf("output:\n%s", b.String())
+	}
+}
