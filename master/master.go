@@ -37,6 +37,9 @@ type Config struct {
 	// written in several, each fenced. Default 512 KiB (ZooKeeper's
 	// jute.maxbuffer is 1 MiB by default).
 	MaxMultiBytes int
+	// NodeID is this node's id, recorded as the new master in the failover
+	// document. Optional.
+	NodeID string
 	// Logger receives structured logs; nil means zap.NewNop().
 	Logger *zap.Logger
 }
@@ -519,7 +522,7 @@ func (m *Master) write(ctx context.Context, ops []any, sizes []int) error {
 // failoverOp returns the write of the failover document for this term.
 func (m *Master) failoverOp(now time.Time) (any, int, error) {
 	conn := m.s.Conn()
-	doc := tasks.FailoverDoc{Epoch: m.term.Epoch, PrevEpoch: m.term.Epoch - 1, Elected: m.term.Started.UTC(), FirstAssignment: now}
+	doc := tasks.FailoverDoc{Epoch: m.term.Epoch, Node: m.cfg.NodeID, PrevEpoch: m.term.Epoch - 1, Elected: m.term.Started.UTC(), FirstAssignment: now}
 	termsDir := path.Join(m.cfg.Root, "terms")
 	if names, _, err := conn.Children(termsDir); err == nil {
 		for _, n := range names {

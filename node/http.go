@@ -120,6 +120,7 @@ func (n *Node) UpdateMetrics(m *metrics.Metrics) {
 			}
 		}
 	}
+	m.FailoverSeconds.Reset() // only the acting master reports its failover
 	if f := n.lastFailover(); f != nil {
 		if !f.PrevEnded.IsZero() {
 			m.FailoverSeconds.WithLabelValues("elected").Set(f.Elected.Sub(f.PrevEnded).Seconds())

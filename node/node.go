@@ -271,7 +271,7 @@ func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.
 			}
 			return
 		}
-		m, err := master.New(s, term, master.Config{Root: n.cfg.Root, Partitions: n.cfg.Partitions, Logger: log}) // adds epoch
+		m, err := master.New(s, term, master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, Logger: log}) // adds epoch
 		if err != nil {
 			log.Error("node: master", zap.Error(err))
 			return

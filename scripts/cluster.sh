@@ -2,7 +2,7 @@
 # scripts/cluster.sh: a local Stock-System cluster of `stocksys node` processes,
 # on the servers of scripts/infra.sh.
 #
-#   scripts/cluster.sh up N [-- NODE-FLAGS...]   start node-1..node-N (background; pid files and logs in .run/cluster)
+#   scripts/cluster.sh up N [-- NODE-FLAGS...]   start node-1..node-N (background; pid files and logs in .run/cluster/<cluster>)
 #   scripts/cluster.sh down                       SIGTERM every node, SIGKILL after 30 s
 #   scripts/cluster.sh ps                         id, pid, alive, role, HTTP address
 #   scripts/cluster.sh start ID [-- NODE-FLAGS...] start one node (node-4 joins, say)
@@ -14,14 +14,16 @@
 #
 # Nodes get the environment of this script (STOCKSYS_ZK, STOCKSYS_CLUSTER, ...:
 # see `bin/stocksys node --help`) plus the NODE-FLAGS given. Node N serves HTTP on
-# 127.0.0.1:<STOCKSYS_HTTP_BASE + N> (base 8080: node-1 on 8081). STOCKSYS_CLUSTER_DIR
-# moves .run/cluster elsewhere; STOCKSYS_CLUSTER_BIN runs another binary (no build).
+# 127.0.0.1:<STOCKSYS_HTTP_BASE + N> (base 8080: node-1 on 8081; an id without a number
+# takes any free port). STOCKSYS_CLUSTER_DIR moves .run/cluster/<cluster> elsewhere; STOCKSYS_CLUSTER_BIN runs another binary (no build).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DIR=${STOCKSYS_CLUSTER_DIR:-$ROOT/.run/cluster}
+DIR=${STOCKSYS_CLUSTER_DIR:-$ROOT/.run/cluster/${STOCKSYS_CLUSTER:-default}} # one folder per cluster name
 BIN=${STOCKSYS_CLUSTER_BIN:-$ROOT/bin/stocksys} # tests run their own build
 HTTP_BASE=${STOCKSYS_HTTP_BASE:-8080}
+[[ $HTTP_BASE =~ ^[0-9]+$ && $HTTP_BASE -ge 1 && $HTTP_BASE -le 65000 ]] ||
+  { printf 'cluster: error: STOCKSYS_HTTP_BASE=%q: want a port number 1..65000\n' "$HTTP_BASE" >&2; exit 1; }
 
 say() { printf 'cluster: %s\n' "$*" >&2; }
 die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
@@ -57,16 +59,32 @@ start_one() { # start_one ID [FLAGS...]
   mapfile -t args <"$DIR/$id.args"
   rm -f "$DIR/$id.exit" "$DIR/$id.pid"
   local http=()
-  if [[ $id =~ ([0-9]+)$ ]] && ! printf '%s\n' "${args[@]}" | grep -q -- '^--http'; then
-    http=(--http "127.0.0.1:$((HTTP_BASE + 10#${BASH_REMATCH[1]}))")
+  if ! printf '%s\n' "${args[@]}" | grep -q -- '^--http'; then
+    if [[ $id =~ ([0-9]+)$ ]] && ((HTTP_BASE + 10#${BASH_REMATCH[1]} <= 65535)); then
+      http=(--http "127.0.0.1:$((HTTP_BASE + 10#${BASH_REMATCH[1]}))")
+    else
+      http=(--http "127.0.0.1:0") # no number in the id: any free port (see ps)
+    fi
   fi
   # The wrapper records the node's pid and, when it ends, its exit code.
   LOG="$DIR/$id.log" PIDF="$DIR/$id.pid" EXITF="$DIR/$id.exit" \
     setsid bash -c '"$@" </dev/null >>"$LOG" 2>&1 & echo $! >"$PIDF"; wait $!; echo $? >"$EXITF"' _ \
     "$BIN" node --id "$id" --audit "$DIR/$id.audit.jsonl" "${http[@]}" "${args[@]}" >/dev/null 2>&1 &
-  local i
-  for ((i = 0; i < 50; i++)); do [[ -s $DIR/$id.pid ]] && break; sleep 0.05; done
-  say "$id started (pid $(cat "$DIR/$id.pid" 2>/dev/null || echo ?), log $DIR/$id.log)"
+  local i pid=""
+  for ((i = 0; i < 100; i++)); do [[ -s $DIR/$id.pid ]] && break; sleep 0.05; done
+  pid=$(cat "$DIR/$id.pid" 2>/dev/null || true)
+  # Started means: alive and serving HTTP (it validated its configuration and
+  # bound its port); a node that exits at once is reported with its log.
+  for ((i = 0; i < 200; i++)); do
+    if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
+      say "$id exited at once (exit code $(cat "$DIR/$id.exit" 2>/dev/null || echo ?)); last lines of $DIR/$id.log:"
+      tail -n 5 "$DIR/$id.log" >&2 2>/dev/null || true
+      return 1
+    fi
+    grep -q '"msg":"node: starting"\|node: starting' "$DIR/$id.log" 2>/dev/null && break
+    sleep 0.05
+  done
+  say "$id started (pid $pid, log $DIR/$id.log)"
 }
 
 wait_exit() { # wait_exit ID SECONDS: 0 if the node exited in time
@@ -84,7 +102,7 @@ wait_exit() { # wait_exit ID SECONDS: 0 if the node exited in time
 
 stop_one() { # stop_one ID: SIGTERM, wait up to 30 s, then SIGKILL; prints the exit code
   local id=$1 pid
-  pid=$(pid_of "$id") || { say "$id is not running"; return 0; }
+  pid=$(pid_of "$id") || { say "$id is not running"; return 1; }
   kill -CONT "$pid" 2>/dev/null || true # a paused node cannot handle SIGTERM
   kill -TERM "$pid"
   if ! wait_exit "$id" 30; then
@@ -181,7 +199,8 @@ main() {
       ;;
     restart)
       [[ -n ${1:-} ]] || die "usage: restart ID"
-      stop_one "$1"
+      [[ -f $DIR/$1.args ]] || die "$1 was never started in $DIR (use start)"
+      stop_one "$1" || true
       start_one "$1"
       ;;
     logs)

@@ -69,7 +69,7 @@ until out=$("$S" query latest "${SYMBOLS[@]}" "${Q[@]}" 2>/dev/null) &&
   [[ $(grep -cE "^ *($(IFS='|'; echo "${SYMBOLS[*]}")) " <<<"$out") -eq ${#SYMBOLS[@]} ]]; do
   if ((SECONDS > deadline)); then
     echo "demo: no quotes stored after ${WAIT}s; node logs:" >&2
-    tail -n 20 .run/cluster/node-*.log >&2
+    tail -n 20 ".run/cluster/$STOCKSYS_CLUSTER"/node-*.log >&2
     exit 1
   fi
   sleep 2

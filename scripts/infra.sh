@@ -41,6 +41,10 @@ KAFKA_HEAP=${STOCKSYS_KAFKA_HEAP:-512m}
 CASSANDRA_HEAP=${STOCKSYS_CASSANDRA_HEAP:-1G}
 CASSANDRA_FAST=${STOCKSYS_CASSANDRA_FAST:-1}
 PROBE=$CACHE/bin/infra-probe
+for v in ZK_PORT ZK_PEER_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT CASSANDRA_PORT CASSANDRA_STORAGE_PORT; do
+  [[ ${!v} =~ ^[0-9]+$ && ${!v} -ge 1 && ${!v} -le 64000 ]] ||
+    { printf 'infra: error: STOCKSYS_%s=%q: want a port number 1..64000\n' "$v" "${!v}" >&2; exit 1; }
+done
 
 # Seconds to wait for each server to answer after its start.
 ZK_WAIT=60

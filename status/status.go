@@ -53,6 +53,7 @@ type Master struct {
 // nil when the old term's end is not known (its master crashed).
 type Failover struct {
 	Epoch           int64      `json:"epoch"`
+	Node            string     `json:"node,omitempty"` // the new master
 	PrevEpoch       int64      `json:"prev_epoch"`
 	PrevNode        string     `json:"prev_node,omitempty"`
 	PrevEnded       *time.Time `json:"prev_ended"`
@@ -69,8 +70,8 @@ type Member struct {
 	Version  string    `json:"version,omitempty"`
 	Capacity int       `json:"capacity,omitempty"`
 	Tasks    int       `json:"tasks"` // tasks its status lists
-	// QuotesPerSec is the sum of its tasks' rates (fetched and ingested
-	// quotes per second since its previous status).
+	// QuotesPerSec is the sum of its fetch tasks' rates: quotes fetched per
+	// second since its previous status (ingest rates are per task).
 	QuotesPerSec float64 `json:"quotes_per_s"`
 	// LastError is the most recent last_error among its tasks ("" if none).
 	LastError string    `json:"last_error,omitempty"`
@@ -134,7 +135,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 	}
 	var f tasks.FailoverDoc
 	if _, err := tasks.ReadJSON(c, p.Failover, &f); err == nil {
-		r.LastFailover = &Failover{Epoch: f.Epoch, PrevEpoch: f.PrevEpoch, PrevNode: f.PrevNode,
+		r.LastFailover = &Failover{Epoch: f.Epoch, Node: f.Node, PrevEpoch: f.PrevEpoch, PrevNode: f.PrevNode,
 			Elected: f.Elected, FirstAssignment: f.FirstAssignment}
 		if !f.PrevEnded.IsZero() {
 			t := f.PrevEnded
@@ -189,8 +190,10 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			r.Members[i].Updated = d.Updated
 			r.Members[i].Suspended = d.Suspended
 			var lastErrAt time.Time
-			for _, ts := range d.Tasks {
-				r.Members[i].QuotesPerSec += ts.Rate
+			for id, ts := range d.Tasks {
+				if strings.HasPrefix(string(id), "fetch/") { // ingest counts the same quotes again
+					r.Members[i].QuotesPerSec += ts.Rate
+				}
 				if ts.LastError != "" && !ts.Started.Before(lastErrAt) {
 					r.Members[i].LastError, lastErrAt = ts.LastError, ts.Started
 				}

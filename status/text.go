@@ -15,6 +15,9 @@ import (
 func WriteText(w io.Writer, r *Report, now time.Time) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "cluster %s (%s)  epoch %d  read %s\n", r.Cluster, r.Root, r.Epoch, r.Read.Format(time.RFC3339))
+	if r.Master == nil && r.Epoch == 0 && len(r.Members) == 0 && len(r.Tasks) == 0 {
+		fmt.Fprintf(b, "(nothing has run in cluster %q yet: no master, members or symbols under %s; check --cluster)\n", r.Cluster, r.Root)
+	}
 	if r.Master == nil {
 		fmt.Fprintf(b, "master  NONE (no node holds a term)\n")
 	} else {
@@ -22,7 +25,7 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 			r.Master.Since.Format(time.RFC3339), age(now, r.Master.Since), r.Master.Session)
 	}
 	if f := r.LastFailover; f != nil {
-		ended := "old term's end unknown (crash: detected by session expiry)"
+		ended := "old term's end unknown (its master stopped answering: crash, pause or partition, detected by session expiry)"
 		if f.PrevEpoch == 0 {
 			ended = "first term of the cluster"
 		} else if f.PrevEnded != nil {
@@ -33,8 +36,12 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 		if f.PrevNode != "" {
 			prev = " (" + f.PrevNode + ")"
 		}
-		fmt.Fprintf(b, "last failover  epoch %d%s -> %d at %s: %s; first assignment %s after election\n",
-			f.PrevEpoch, prev, f.Epoch, f.Elected.Format("15:04:05.000"), ended,
+		next := ""
+		if f.Node != "" {
+			next = " (" + f.Node + ")"
+		}
+		fmt.Fprintf(b, "last failover  epoch %d%s -> %d%s at %s: %s; first assignment %s after election\n",
+			f.PrevEpoch, prev, f.Epoch, next, f.Elected.Format("15:04:05.000"), ended,
 			f.FirstAssignment.Sub(f.Elected).Round(time.Millisecond))
 	}
 

@@ -14,10 +14,10 @@ type Row struct {
 	quote.Quote
 	// Flagged: the close moved more than Config.MoveAlertPct from the
 	// previous stored close (see DetectMoves); an Alert row exists for it.
-	Flagged bool
+	Flagged bool `json:"flagged"`
 	// Epoch of the last writer of the row (informational; a replay by a
 	// newer owner overwrites it).
-	Epoch int64
+	Epoch int64 `json:"epoch"`
 }
 
 const selectQuoteCols = `SELECT ts, open, high, low, close, volume, bid, ask, source, flagged, epoch FROM @quotes `

@@ -25,55 +25,56 @@ func ValidInterval(iv string) bool { return slices.Contains(Intervals, iv) }
 
 // Bar aggregates the 1-minute quotes of one symbol over one window.
 type Bar struct {
-	Symbol   string
-	Interval string    // Interval5m, Interval1h or Interval1d
-	Day      time.Time // trading date (Eastern) as midnight UTC, as quote.Day
+	Symbol   string    `json:"symbol"`
+	Interval string    `json:"interval"` // Interval5m, Interval1h or Interval1d
+	Day      time.Time `json:"day"`      // trading date (Eastern) as midnight UTC, as quote.Day
 	// TS is the window start, UTC. For 1d bars it is midnight Eastern of the
 	// trading date (04:00 or 05:00 UTC), not the first quote's time.
-	TS     time.Time
-	Open   float64 // first quote's open (dollars)
-	High   float64 // highest high
-	Low    float64 // lowest low
-	Close  float64 // last quote's close
-	Volume int64   // sum of volumes (shares)
+	TS     time.Time `json:"ts"`
+	Open   float64   `json:"open"`   // first quote's open (dollars)
+	High   float64   `json:"high"`   // highest high
+	Low    float64   `json:"low"`    // lowest low
+	Close  float64   `json:"close"`  // last quote's close
+	Volume int64     `json:"volume"` // sum of volumes (shares)
 	// VWAP is sum(close*volume)/sum(volume), the closes standing in for the
 	// typical price of each minute. When Volume is 0 it is the plain average
 	// of the closes.
-	VWAP  float64
-	Count int // number of distinct 1-minute quotes in the window
+	VWAP  float64 `json:"vwap"`
+	Count int     `json:"count"` // number of distinct 1-minute quotes in the window
 }
 
 // Latest is the newest state of one symbol, computed from the 1-minute
 // quotes of its latest trading day in the store.
 type Latest struct {
-	Symbol string
-	TS     time.Time // the last quote's TS (bar start, UTC)
-	Price  float64   // the last quote's close
+	Symbol string    `json:"symbol"`
+	TS     time.Time `json:"ts"`    // the last quote's TS (bar start, UTC)
+	Price  float64   `json:"price"` // the last quote's close
 	// PrevClose is the last close of the previous trading day present in the
 	// store; nil if there is none. DayChange = Price-PrevClose and
 	// DayChangePct = 100*DayChange/PrevClose are nil with it (and the
 	// percentage also when PrevClose is 0).
-	PrevClose    *float64
-	DayChange    *float64
-	DayChangePct *float64
+	PrevClose    *float64 `json:"prev_close"`
+	DayChange    *float64 `json:"day_change"`
+	DayChangePct *float64 `json:"day_change_pct"`
 	// SMA maps a window N to the mean of the day's last N closes. EMA maps N
 	// to the exponential moving average over the day's closes in TS order,
 	// alpha = 2/(N+1), seeded with the SMA of the first N closes. A window
 	// is absent while the day has fewer than N quotes.
-	SMA, EMA map[int]float64
-	Updated  time.Time // when the row was written (zero from ComputeLatest)
+	SMA     map[int]float64 `json:"sma"`
+	EMA     map[int]float64 `json:"ema"`
+	Updated time.Time       `json:"updated"` // when the row was written (zero from ComputeLatest)
 }
 
 // Alert records a quote whose close moved more than the threshold from the
 // previous close.
 type Alert struct {
-	Day       time.Time // trading date of the quote
-	TS        time.Time
-	Symbol    string
-	PrevClose float64
-	Close     float64
-	MovePct   float64 // 100*(Close-PrevClose)/PrevClose, signed
-	Reason    string
+	Day       time.Time `json:"day"` // trading date of the quote
+	TS        time.Time `json:"ts"`
+	Symbol    string    `json:"symbol"`
+	PrevClose float64   `json:"prev_close"`
+	Close     float64   `json:"close"`
+	MovePct   float64   `json:"move_pct"` // 100*(Close-PrevClose)/PrevClose, signed
+	Reason    string    `json:"reason"`
 }
 
 // normalize returns the quotes sorted by (Symbol, TS) with duplicates of a

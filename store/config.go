@@ -31,6 +31,9 @@ const (
 // Config configures a Store. The zero value is not usable; start from
 // DefaultConfig.
 type Config struct {
+	// ReadOnly opens an existing keyspace without creating or altering any
+	// schema; Open fails with ErrNoKeyspace if it does not exist. For readers.
+	ReadOnly bool
 	// Hosts are the contact points, "host:port" (port 9042 if omitted).
 	// Required.
 	Hosts []string

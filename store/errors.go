@@ -6,6 +6,8 @@ import "errors"
 // with context (the table, key and values involved). Errors from gocql are
 // wrapped with %w, so gocql's own error values stay reachable too.
 var (
+	// ErrNoKeyspace: Open with ReadOnly found no such keyspace.
+	ErrNoKeyspace = errors.New("store: no such keyspace")
 	// ErrInvalidConfig: a Config field is out of range or unparsable. The
 	// message names the field and the value.
 	ErrInvalidConfig = errors.New("store: invalid config")

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -94,6 +95,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	sess, err := cluster.CreateSession()
 	if err != nil {
 		return nil, fmt.Errorf("store: connect %v: %w", cfg.Hosts, err)
+	}
+	if cfg.ReadOnly {
+		// Readers (stocksys query) never create anything: a mistyped keyspace
+		// is an error, not an empty result and a new schema.
+		var name string
+		err := sess.Query(`SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?`, cfg.Keyspace).
+			WithContext(ctx).Scan(&name)
+		if errors.Is(err, gocql.ErrNotFound) {
+			sess.Close()
+			return nil, fmt.Errorf("%w: %q (no node has written to it yet? see --keyspace)", ErrNoKeyspace, cfg.Keyspace)
+		}
+		if err != nil {
+			sess.Close()
+			return nil, fmt.Errorf("store: look up keyspace %s: %w", cfg.Keyspace, err)
+		}
+		return &Store{cfg: cfg, session: sess, cons: cons, serial: serial, log: cfg.Logger, now: time.Now}, nil
 	}
 	if err := sess.Query(createKeyspace(cfg)).WithContext(ctx).Exec(); err != nil {
 		sess.Close()

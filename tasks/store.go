@@ -146,6 +146,7 @@ type StatusDoc struct {
 // of master, written by the new master with its first assignment.
 type FailoverDoc struct {
 	Epoch           int64     `json:"epoch"`
+	Node            string    `json:"node,omitempty"` // the new master
 	PrevEpoch       int64     `json:"prev_epoch"`
 	PrevNode        string    `json:"prev_node,omitempty"`
 	PrevEnded       time.Time `json:"prev_ended,omitzero"` // zero when the old term's end is unknown (crash)

@@ -28,6 +28,9 @@ type Config struct {
 	// tasks' progress changed (changes of tasks or states are published as
 	// soon as StatusInterval allows). Default 5 x StatusInterval.
 	ProgressInterval time.Duration
+	// KeepAliveInterval is the longest time between two publications, so
+	// that "updated N s ago" tells an idle node from a hung one. Default 10s.
+	KeepAliveInterval time.Duration
 	// StopTimeout bounds how long Run waits for runners to return after
 	// cancelling them when it ends. Default 10s.
 	StopTimeout time.Duration
@@ -54,6 +57,9 @@ func (c Config) Validate() error {
 func (c Config) withDefaults() Config {
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
+	}
+	if c.KeepAliveInterval == 0 {
+		c.KeepAliveInterval = 10 * time.Second
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = 5 * c.StatusInterval

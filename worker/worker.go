@@ -409,7 +409,8 @@ func (w *Worker) publish(force bool) {
 	// progress only every ProgressInterval, so that a state change after a
 	// quiet second (a failover) is not held back by a progress update.
 	since := now.Sub(w.lastPub)
-	due := force || (w.dirty && since >= w.cfg.StatusInterval) || (progressed && since >= w.cfg.ProgressInterval)
+	due := force || (w.dirty && since >= w.cfg.StatusInterval) || (progressed && since >= w.cfg.ProgressInterval) ||
+		(w.statusOK && since >= w.cfg.KeepAliveInterval) // an idle node still shows it is alive
 	if !due {
 		w.mu.Unlock()
 		return

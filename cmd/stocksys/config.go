@@ -38,15 +38,19 @@ func applySettings(cmd *cobra.Command) error {
 		if err := yaml.Unmarshal(data, &file); err != nil {
 			return fmt.Errorf("--config %s: not valid YAML: %w", path, err)
 		}
+		// One file can serve every command (STOCKSYS_CONFIG exported once):
+		// a key is an error only if no command has such a flag; keys of other
+		// commands' flags are left to them.
+		all := allFlagNames(cmd.Root())
 		var unknown []string
 		for k := range file {
-			if f := flags.Lookup(k); f == nil || k == "config" || k == "help" {
+			if !all[k] || k == "config" || k == "help" {
 				unknown = append(unknown, k)
 			}
 		}
 		if len(unknown) > 0 {
 			sort.Strings(unknown)
-			return fmt.Errorf("--config %s: unknown key(s) %s for %q (keys are the command's flag names: %s)",
+			return fmt.Errorf("--config %s: unknown key(s) %s (keys are flag names; %q has: %s)",
 				path, strings.Join(unknown, ", "), cmd.CommandPath(), strings.Join(flagNames(flags), ", "))
 		}
 	}
@@ -66,7 +70,15 @@ func applySettings(cmd *cobra.Command) error {
 			return
 		}
 		vals := []any{v}
-		if list, isList := v.([]any); isList {
+		list, isList := v.([]any)
+		switch {
+		case v == nil:
+			errs = append(errs, fmt.Errorf("--config %s: key %s has no value", path, f.Name))
+			return
+		case isList && !strings.HasSuffix(f.Value.Type(), "Array") && !strings.HasSuffix(f.Value.Type(), "Slice"):
+			errs = append(errs, fmt.Errorf("--config %s: key %s takes one %s, not a list", path, f.Name, f.Value.Type()))
+			return
+		case isList:
 			vals = list
 		}
 		for _, x := range vals {
@@ -86,5 +98,20 @@ func flagNames(fs *pflag.FlagSet) []string {
 		}
 	})
 	sort.Strings(out)
+	return out
+}
+
+// allFlagNames is the set of flag names of every command under root.
+func allFlagNames(root *cobra.Command) map[string]bool {
+	out := map[string]bool{}
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { out[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { out[f.Name] = true })
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 	return out
 }

@@ -71,3 +71,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// needSubcommand is the RunE of commands that only group subcommands: a
+// missing or unknown subcommand is an error (exit 1), not help and exit 0.
+func needSubcommand(cmd *cobra.Command, _ []string) error {
+	_ = cmd.Help()
+	return fmt.Errorf("%s needs a subcommand", cmd.CommandPath())
+}

@@ -86,7 +86,7 @@ HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's vi
 	f.StringVar(&o.consistency, "consistency", "LOCAL_QUORUM", "Cassandra consistency: ONE, LOCAL_ONE, LOCAL_QUORUM, QUORUM, ALL ...")
 	f.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (console on a terminal, JSON otherwise), console, json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	f.StringVar(&o.audit, "audit", "", "append this node's audit trail (terms, fenced writes, task runs; JSON lines) to FILE, for `stocksys verify`")
+	f.StringVar(&o.audit, "audit", "", "append this node's audit trail (terms, fenced writes, task runs; JSON lines) to this file, for stocksys verify")
 	f.BoolVar(&o.placeholder, "placeholder-tasks", false, "run placeholder tasks instead of the data path (no Kafka or Cassandra needed)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "check the configuration, print the effective settings (after flags, environment and config file) as JSON, and exit")
 	return cmd
@@ -165,6 +165,38 @@ func (o *nodeOpts) validate() error {
 			return fmt.Errorf("--http %q: want host:port: %w", o.http, err)
 		}
 	}
+	for flag, t := range map[string]string{"--topic": o.topic, "--dlq-topic": o.dlqTopic} {
+		if !kafkaTopicRE.MatchString(t) || t == "." || t == ".." {
+			return fmt.Errorf("%s %q: a Kafka topic is 1-249 characters of [A-Za-z0-9._-]", flag, t)
+		}
+	}
+	if o.topic == o.dlqTopic {
+		return fmt.Errorf("--dlq-topic %q: must differ from --topic", o.dlqTopic)
+	}
+	sc := store.DefaultConfig()
+	sc.Keyspace, sc.Consistency = o.keyspace, o.consistency
+	if err := sc.Validate(); err != nil {
+		return fmt.Errorf("--keyspace/--consistency: %w", err)
+	}
+	if _, err := newLogger(o.logFormat, o.logLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+var kafkaTopicRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+
+// hostPorts checks a comma-separated host:port list given to flag.
+func hostPorts(flag, list string) error {
+	for _, a := range strings.Split(list, ",") {
+		host, port, err := net.SplitHostPort(strings.TrimSpace(a))
+		if err != nil || host == "" {
+			return fmt.Errorf("--%s %q: want host:port[,host:port...]", flag, list)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("--%s %q: port %q is not 1..65535", flag, list, port)
+		}
+	}
 	return nil
 }
 
@@ -174,6 +206,11 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	}
 	if _, err := g.root(); err != nil {
 		return err
+	}
+	for flag, v := range map[string]string{"zk": g.zk, "kafka": g.kafka, "cassandra": g.cassandra} {
+		if err := hostPorts(flag, v); err != nil {
+			return err
+		}
 	}
 	if o.http == "" {
 		o.http = defaultHTTP(o.id)

@@ -63,6 +63,8 @@ func newQueryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query",
 		Short: "Read quotes, bars, latest prices and alerts from Cassandra",
+		Args:  cobra.NoArgs,
+		RunE:  needSubcommand,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.keyspace, "keyspace", "stocksys", "Cassandra keyspace")
@@ -77,6 +79,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 			cfg := store.DefaultConfig()
 			cfg.Hosts = strings.Split(g.cassandra, ",")
 			cfg.Keyspace, cfg.Consistency = o.keyspace, o.consistency
+			cfg.ReadOnly = true
 			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
 			defer cancel()
 			s, err := store.Open(ctx, cfg)
@@ -206,6 +209,9 @@ func newQueryCmd(g *globals) *cobra.Command {
 					return err
 				}
 				if o.asJSON {
+					if as == nil {
+						as = []store.Alert{}
+					}
 					return writeJSON(out, as)
 				}
 				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)

@@ -11,6 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/spf13/cobra"
 
+	"github.com/stock-system/stocksys/quote"
 	"github.com/stock-system/stocksys/tasks"
 )
 
@@ -18,6 +19,8 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "symbols",
 		Short: "Add, remove and list the symbols the cluster fetches (one fetch task each)",
+		Args:  cobra.NoArgs,
+		RunE:  needSubcommand,
 	}
 	var (
 		source  string
@@ -33,6 +36,11 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("source") {
+				if _, err := quote.ParseSpec(source); err != nil {
+					return fmt.Errorf("--source: %w", err)
+				}
+			}
 			opts := map[string]string{}
 			for _, o := range options {
 				k, v, ok := strings.Cut(o, "=")
@@ -47,7 +55,10 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 					_, err := c.Create(p.Symbol(s), data, 0, zk.WorldACL(zk.PermAll))
 					switch {
 					case errors.Is(err, zk.ErrNodeExists) && replace:
-						_, err = c.Set(p.Symbol(s), data, -1)
+						if _, err = c.Set(p.Symbol(s), data, -1); err == nil {
+							fmt.Fprintf(cmd.OutOrStdout(), "replaced %s\n", s)
+							continue
+						}
 					case errors.Is(err, zk.ErrNodeExists):
 						fmt.Fprintf(cmd.OutOrStdout(), "%s already registered (use --replace to change its source)\n", s)
 						continue
