@@ -253,11 +253,8 @@ func (w *Watcher) emit(ctx context.Context, current map[string]member) error {
 		return evs[i].Type == Leave // a Leave before the Join of the same id
 	})
 	for _, ev := range evs {
-		select {
-		case w.events <- ev:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		// Members reflects an event before the reader gets it, so a reader
+		// that calls Members after an event sees the change.
 		w.mu.Lock()
 		if ev.Type == Leave {
 			delete(w.members, ev.ID)
@@ -265,6 +262,11 @@ func (w *Watcher) emit(ctx context.Context, current map[string]member) error {
 			w.members[ev.ID] = current[ev.ID]
 		}
 		w.mu.Unlock()
+		select {
+		case w.events <- ev:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return nil
 }
