@@ -15,8 +15,8 @@ import (
 type View struct {
 	ID           string           `json:"id"`
 	Cluster      string           `json:"cluster"`
-	Role         string           `json:"role"` // master, worker or starting
-	Epoch        int64            `json:"epoch"`
+	Role         string           `json:"role"`       // master, worker or starting
+	Epoch        int64            `json:"term_epoch"` // epoch of the term this node holds; 0 unless master
 	Session      string           `json:"session,omitempty"`
 	SessionState string           `json:"session_state"`
 	SafeDeadline *time.Time       `json:"safe_deadline,omitempty"`

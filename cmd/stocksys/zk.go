@@ -23,7 +23,9 @@ func (g *globals) root() (string, error) {
 // identity) and waits up to timeout for its session.
 func (g *globals) connectZK(timeout time.Duration) (*zk.Conn, error) {
 	servers := strings.Split(g.zk, ",")
-	c, events, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false))
+	// A command reports its own error; go-zookeeper's reconnect chatter would
+	// only bury it.
+	c, events, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
 	if err != nil {
 		return nil, fmt.Errorf("zookeeper %s: %w", g.zk, err)
 	}
@@ -44,3 +46,7 @@ func (g *globals) connectZK(timeout time.Duration) (*zk.Conn, error) {
 		}
 	}
 }
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(string, ...any) {}
