@@ -2,8 +2,6 @@ package election
 
 import (
 	"fmt"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/stock-system/stocksys/session"
@@ -52,8 +50,10 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%w: cluster: %w", ErrInvalidConfig, err)
 		}
 	}
-	if c.Root != "" && (!strings.HasPrefix(c.Root, "/") || c.Root == "/" || path.Clean(c.Root) != c.Root) {
-		return fmt.Errorf("%w: root %q must be a clean absolute path other than /", ErrInvalidConfig, c.Root)
+	if c.Root != "" {
+		if err := session.ValidateRoot(c.Root); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
 	}
 	return nil
 }

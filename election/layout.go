@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stock-system/stocksys/session"
 	"path"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -48,36 +48,13 @@ func newPaths(root string) paths {
 
 // ensureLayout creates root, election/, terms/ and epoch ("0") if missing.
 func ensureLayout(c *zk.Conn, p paths) error {
-	acl := zk.WorldACL(zk.PermAll)
-	parts := strings.Split(strings.TrimPrefix(p.root, "/"), "/")
-	cur := ""
-	for _, part := range parts {
-		cur += "/" + part
-		if err := createIfMissing(c, cur, nil, acl); err != nil {
-			return err
-		}
-	}
 	for _, n := range []struct {
 		p    string
 		data []byte
 	}{{p.election, nil}, {p.terms, nil}, {p.epoch, []byte("0")}} {
-		if err := createIfMissing(c, n.p, n.data, acl); err != nil {
+		if err := session.EnsurePath(c, n.p, n.data); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func createIfMissing(c *zk.Conn, p string, data []byte, acl []zk.ACL) error {
-	ok, _, err := c.Exists(p)
-	if err != nil {
-		return fmt.Errorf("exists %s: %w", p, err)
-	}
-	if ok {
-		return nil
-	}
-	if _, err := c.Create(p, data, 0, acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return fmt.Errorf("create %s: %w", p, err)
 	}
 	return nil
 }

@@ -91,8 +91,8 @@ type Master struct {
 
 // New returns the master loop for term, which must have been won on s.
 func New(s *session.Session, term *election.Term, cfg Config) (*Master, error) {
-	if cfg.Root == "" || cfg.Root[0] != '/' || path.Clean(cfg.Root) != cfg.Root {
-		return nil, fmt.Errorf("master: root %q must be a clean absolute path", cfg.Root)
+	if err := session.ValidateRoot(cfg.Root); err != nil {
+		return nil, fmt.Errorf("master: %w", err)
 	}
 	cfg = cfg.withDefaults()
 	return &Master{cfg: cfg, s: s, term: term, p: tasks.NewPaths(cfg.Root),

@@ -2,8 +2,6 @@ package membership
 
 import (
 	"fmt"
-	"path"
-	"strings"
 
 	"github.com/stock-system/stocksys/session"
 	"go.uber.org/zap"
@@ -67,8 +65,11 @@ func (c Config) Validate() error {
 }
 
 func validRoot(root string) error {
-	if root != "" && (!strings.HasPrefix(root, "/") || root == "/" || path.Clean(root) != root) {
-		return fmt.Errorf("%w: root %q must be a clean absolute path other than /", ErrInvalidConfig, root)
+	if root == "" {
+		return nil
+	}
+	if err := session.ValidateRoot(root); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strings"
 	"sync"
 	"time"
 
@@ -189,7 +188,7 @@ func (m *Member) register(ctx context.Context, s *session.Session) error {
 			return fmt.Errorf("%w: %w", ErrSessionLost, s.Err())
 		default:
 		}
-		if err := ensurePath(conn, path.Dir(m.path)); err != nil {
+		if err := session.EnsurePath(conn, path.Dir(m.path), nil); err != nil {
 			if err := m.pause(ctx, s, err); err != nil {
 				return err
 			}
@@ -269,22 +268,6 @@ func (m *Member) pause(ctx context.Context, s *session.Session, err error) error
 	case <-s.Done():
 		return fmt.Errorf("%w: %w", ErrSessionLost, s.Err())
 	}
-}
-
-// ensurePath creates p and its ancestors (persistent) if missing.
-func ensurePath(conn *zk.Conn, p string) error {
-	ok, _, err := conn.Exists(p)
-	if err != nil || ok {
-		return err
-	}
-	cur := ""
-	for _, part := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
-		cur += "/" + part
-		if _, err := conn.Create(cur, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return fmt.Errorf("create %s: %w", cur, err)
-		}
-	}
-	return nil
 }
 
 func hexID(id int64) string { return fmt.Sprintf("0x%x", id) }

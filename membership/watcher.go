@@ -179,7 +179,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 func (w *Watcher) list(conn *zk.Conn) ([]string, <-chan zk.Event, error) {
 	names, _, ch, err := conn.ChildrenW(w.dir)
 	if errors.Is(err, zk.ErrNoNode) {
-		if err := ensurePath(conn, w.dir); err != nil {
+		if err := session.EnsurePath(conn, w.dir, nil); err != nil {
 			return nil, nil, err
 		}
 		names, _, ch, err = conn.ChildrenW(w.dir)

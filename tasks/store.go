@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stock-system/stocksys/session"
 	"path"
 	"sort"
 	"strconv"
@@ -50,29 +51,9 @@ func (p Paths) StatusOf(node string) string { return path.Join(p.Status, node) }
 // (persistent, open ACL). Safe to call from any number of nodes at once.
 func (p Paths) EnsureLayout(c *zk.Conn) error {
 	for _, n := range []string{p.Root, p.Symbols, p.Assignments, p.Status} {
-		if err := createAll(c, n); err != nil {
-			return err
+		if err := session.EnsurePath(c, n, nil); err != nil {
+			return fmt.Errorf("tasks: %w", err)
 		}
-	}
-	return nil
-}
-
-func createAll(c *zk.Conn, p string) error {
-	if p == "/" || p == "" {
-		return nil
-	}
-	ok, _, err := c.Exists(p)
-	if err != nil {
-		return fmt.Errorf("tasks: exists %s: %w", p, err)
-	}
-	if ok {
-		return nil
-	}
-	if err := createAll(c, path.Dir(p)); err != nil {
-		return err
-	}
-	if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-		return fmt.Errorf("tasks: create %s: %w", p, err)
 	}
 	return nil
 }

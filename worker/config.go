@@ -2,8 +2,6 @@ package worker
 
 import (
 	"fmt"
-	"path"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -45,8 +43,8 @@ func (c Config) Validate() error {
 	if err := session.ValidateNodeID(c.NodeID); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	if !strings.HasPrefix(c.Root, "/") || path.Clean(c.Root) != c.Root || c.Root == "/" {
-		return fmt.Errorf("%w: root %q must be a clean absolute path other than /", ErrInvalidConfig, c.Root)
+	if err := session.ValidateRoot(c.Root); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if c.StatusInterval < 0 || c.StopTimeout < 0 || c.RetryDelay < 0 {
 		return fmt.Errorf("%w: negative duration", ErrInvalidConfig)
