@@ -32,6 +32,11 @@ type IngestCounters interface {
 	// timestamp (when produced) to the commit (readable in Cassandra).
 	Ingested(partition int32, n int, latency time.Duration)
 	DeadLettered(partition int32, n int)
+	// Readable observes, once per stored message, the time from its Kafka
+	// record timestamp (when the fetch task produced it) to the moment its
+	// row and every derived row (bars, latest, alerts) were written: the
+	// source-emit-to-readable latency. Called before the offset commit.
+	Readable(partition int32, latency time.Duration)
 }
 
 // NopIngestCounters counts nothing.
@@ -39,6 +44,7 @@ type NopIngestCounters struct{}
 
 func (NopIngestCounters) Ingested(int32, int, time.Duration) {}
 func (NopIngestCounters) DeadLettered(int32, int)            {}
+func (NopIngestCounters) Readable(int32, time.Duration)      {}
 
 // Ingest is the runner of ingest tasks. Safe for concurrent use by many tasks.
 type Ingest struct {
