@@ -12,43 +12,46 @@ import (
 
 // Bar intervals. Windows are aligned in exchange time (US/Eastern).
 const (
+	Interval1m = "1m" // each minute; from ticks, or a minute file's bar itself
 	Interval5m = "5m" // starts at :00, :05, ... of each Eastern hour
 	Interval1h = "1h" // starts at each whole Eastern hour
 	Interval1d = "1d" // starts at midnight Eastern of the trading date
 )
 
 // Intervals lists the bar intervals the store maintains, shortest first.
-var Intervals = []string{Interval5m, Interval1h, Interval1d}
+var Intervals = []string{Interval1m, Interval5m, Interval1h, Interval1d}
 
 // ValidInterval reports whether iv is one of Intervals.
 func ValidInterval(iv string) bool { return slices.Contains(Intervals, iv) }
 
-// Bar aggregates the 1-minute quotes of one symbol over one window.
+// Bar aggregates the 1-minute quotes or the ticks of one symbol over one
+// window.
 type Bar struct {
 	Symbol   string    `json:"symbol"`
-	Interval string    `json:"interval"` // Interval5m, Interval1h or Interval1d
+	Interval string    `json:"interval"` // Interval1m, Interval5m, Interval1h or Interval1d
 	Day      time.Time `json:"day"`      // trading date (Eastern) as midnight UTC, as quote.Day
 	// TS is the window start, UTC. For 1d bars it is midnight Eastern of the
 	// trading date (04:00 or 05:00 UTC), not the first quote's time.
 	TS     time.Time `json:"ts"`
-	Open   float64   `json:"open"`   // first quote's open (dollars)
+	Open   float64   `json:"open"`   // first quote's open, or first tick's price (dollars)
 	High   float64   `json:"high"`   // highest high
 	Low    float64   `json:"low"`    // lowest low
-	Close  float64   `json:"close"`  // last quote's close
+	Close  float64   `json:"close"`  // last quote's close, or last tick's price
 	Volume int64     `json:"volume"` // sum of volumes (shares)
-	// VWAP is sum(close*volume)/sum(volume), the closes standing in for the
-	// typical price of each minute. When Volume is 0 it is the plain average
-	// of the closes.
+	// VWAP is sum(close*volume)/sum(volume): for ticks the exact
+	// volume-weighted average price, for minute bars the closes standing in
+	// for the typical price of each minute. When Volume is 0 it is the plain
+	// average of the closes.
 	VWAP  float64 `json:"vwap"`
-	Count int     `json:"count"` // number of distinct 1-minute quotes in the window
+	Count int     `json:"count"` // number of distinct quotes or ticks in the window
 }
 
-// Latest is the newest state of one symbol, computed from the 1-minute
-// quotes of its latest trading day in the store.
+// Latest is the newest state of one symbol, computed from its latest trading
+// day in the store.
 type Latest struct {
 	Symbol string    `json:"symbol"`
-	TS     time.Time `json:"ts"`    // the last quote's TS (bar start, UTC)
-	Price  float64   `json:"price"` // the last quote's close
+	TS     time.Time `json:"ts"`    // the last quote's TS (bar start) or last tick's time, UTC
+	Price  float64   `json:"price"` // the last quote's close or last tick's price
 	// PrevClose is the last close of the previous trading day present in the
 	// store; nil if there is none. DayChange = Price-PrevClose and
 	// DayChangePct = 100*DayChange/PrevClose are nil with it (and the
@@ -56,20 +59,22 @@ type Latest struct {
 	PrevClose    *float64 `json:"prev_close"`
 	DayChange    *float64 `json:"day_change"`
 	DayChangePct *float64 `json:"day_change_pct"`
-	// SMA maps a window N to the mean of the day's last N closes. EMA maps N
-	// to the exponential moving average over the day's closes in TS order,
-	// alpha = 2/(N+1), seeded with the SMA of the first N closes. A window
-	// is absent while the day has fewer than N quotes.
+	// SMA maps a window N to the mean of the day's last N 1-minute closes
+	// (the closes of its 1m bars). EMA maps N to the exponential moving
+	// average over those closes in time order, alpha = 2/(N+1), seeded with
+	// the SMA of the first N. A window is absent while the day has fewer
+	// than N minutes.
 	SMA     map[int]float64 `json:"sma"`
 	EMA     map[int]float64 `json:"ema"`
 	Updated time.Time       `json:"updated"` // when the row was written (zero from ComputeLatest)
 }
 
-// Alert records a quote whose close moved more than the threshold from the
-// previous close.
+// Alert records a minute whose close moved more than the threshold from the
+// previous minute's close (or, for a day's first minute, from the previous
+// trading day's last close).
 type Alert struct {
-	Day       time.Time `json:"day"` // trading date of the quote
-	TS        time.Time `json:"ts"`
+	Day       time.Time `json:"day"` // trading date of the minute
+	TS        time.Time `json:"ts"`  // the minute's start (a minute file's bar TS)
 	Symbol    string    `json:"symbol"`
 	PrevClose float64   `json:"prev_close"`
 	Close     float64   `json:"close"`
@@ -77,23 +82,136 @@ type Alert struct {
 	Reason    string    `json:"reason"`
 }
 
-// normalize returns the quotes sorted by (Symbol, TS) with duplicates of a
-// (Symbol, TS) removed: of equal keys the one latest in qs wins, as a later
-// write wins in Cassandra. qs is not modified.
+// normalize returns the quotes sorted by (Symbol, Position) with duplicates
+// of a (Symbol, Position) removed: of equal keys the one latest in qs wins,
+// as a later write wins in Cassandra. qs is not modified.
 func normalize(qs []quote.Quote) []quote.Quote {
 	out := slices.Clone(qs)
 	slices.SortStableFunc(out, func(a, b quote.Quote) int {
-		return cmp.Or(cmp.Compare(a.Symbol, b.Symbol), a.TS.Compare(b.TS))
+		return cmp.Or(cmp.Compare(a.Symbol, b.Symbol), a.Position().Compare(b.Position()))
 	})
 	n := 0
 	for i := range out {
-		if i+1 < len(out) && out[i+1].Symbol == out[i].Symbol && out[i+1].TS.Equal(out[i].TS) {
+		if i+1 < len(out) && out[i+1].Symbol == out[i].Symbol && out[i+1].Position().Equal(out[i].Position()) {
 			continue // a later copy follows
 		}
 		out[n] = out[i]
 		n++
 	}
 	return out[:n]
+}
+
+// agg is the running aggregate of one window, what a Bar is made from. Quotes
+// are added in Position order and windows merged in time order, so the
+// floating-point sums are formed in one fixed order: the incremental path
+// (Writer) and the offline functions below produce bit-identical bars.
+type agg struct {
+	start                  time.Time // window start
+	open, high, low, close float64
+	volume                 int64
+	pv, sumClose           float64   // sum(close*volume), sum(close)
+	count                  int       // quotes counted
+	lastTS                 time.Time // TS of the last quote counted
+}
+
+// add counts q, which comes after every quote counted so far.
+func (a *agg) add(q quote.Quote) {
+	if a.count == 0 {
+		a.open, a.high, a.low = q.Open, q.High, q.Low
+	}
+	a.high = max(a.high, q.High)
+	a.low = min(a.low, q.Low)
+	a.close = q.Close
+	a.volume += q.Volume
+	a.pv += q.Close * float64(q.Volume)
+	a.sumClose += q.Close
+	a.count++
+	a.lastTS = q.TS
+}
+
+// merge adds b, a window after every one merged so far.
+func (a *agg) merge(b agg) {
+	if b.count == 0 {
+		return
+	}
+	if a.count == 0 {
+		a.open, a.high, a.low = b.open, b.high, b.low
+	}
+	a.high = max(a.high, b.high)
+	a.low = min(a.low, b.low)
+	a.close = b.close
+	a.volume += b.volume
+	a.pv += b.pv
+	a.sumClose += b.sumClose
+	a.count += b.count
+	a.lastTS = b.lastTS
+}
+
+// bar returns a's Bar.
+func (a agg) bar(symbol, interval string) Bar {
+	// Windows never cross Eastern midnight, so the start's date is the day.
+	b := Bar{Symbol: symbol, Interval: interval, Day: quote.Quote{TS: a.start}.Day(), TS: a.start,
+		Open: a.open, High: a.high, Low: a.low, Close: a.close, Volume: a.volume, Count: a.count}
+	if a.volume > 0 {
+		b.VWAP = a.pv / float64(a.volume)
+	} else if a.count > 0 {
+		b.VWAP = a.sumClose / float64(a.count)
+	}
+	return b
+}
+
+// symbolMinutes is one symbol's 1-minute aggregates, in time order.
+type symbolMinutes struct {
+	symbol  string
+	minutes []agg
+}
+
+// minuteAggs aggregates qs into 1-minute windows per symbol: normalized (see
+// normalize), flagged ticks (Quote.Flag set) left out, in Position order.
+func minuteAggs(qs []quote.Quote) []symbolMinutes {
+	var out []symbolMinutes
+	for _, q := range normalize(qs) {
+		if q.Flag != "" {
+			continue
+		}
+		if n := len(out); n == 0 || out[n-1].symbol != q.Symbol {
+			out = append(out, symbolMinutes{symbol: q.Symbol})
+		}
+		sm := &out[len(out)-1]
+		start := WindowStart(q.TS, Interval1m)
+		if n := len(sm.minutes); n == 0 || !sm.minutes[n-1].start.Equal(start) {
+			sm.minutes = append(sm.minutes, agg{start: start})
+		}
+		sm.minutes[len(sm.minutes)-1].add(q)
+	}
+	return out
+}
+
+// barsOfMinutes merges one symbol's 1-minute aggregates (time order) into the
+// bars of interval.
+func barsOfMinutes(symbol string, minutes []agg, interval string) []Bar {
+	var (
+		out []Bar
+		cur agg
+	)
+	for _, m := range minutes {
+		if m.count == 0 {
+			continue
+		}
+		start := WindowStart(m.start, interval)
+		if cur.count > 0 && !cur.start.Equal(start) {
+			out = append(out, cur.bar(symbol, interval))
+			cur = agg{}
+		}
+		if cur.count == 0 {
+			cur.start = start
+		}
+		cur.merge(m)
+	}
+	if cur.count > 0 {
+		out = append(out, cur.bar(symbol, interval))
+	}
+	return out
 }
 
 // WindowStart returns the start (UTC) of the interval window holding ts,
@@ -106,6 +224,8 @@ func WindowStart(ts time.Time, interval string) time.Time {
 	intoHour := time.Duration(local.Minute())*time.Minute +
 		time.Duration(local.Second())*time.Second + time.Duration(local.Nanosecond())
 	switch interval {
+	case Interval1m:
+		return ts.Add(-(intoHour % time.Minute)).UTC()
 	case Interval5m:
 		return ts.Add(-(intoHour % (5 * time.Minute))).UTC()
 	case Interval1h:
@@ -117,77 +237,62 @@ func WindowStart(ts time.Time, interval string) time.Time {
 	panic("store: unknown interval " + interval)
 }
 
-// ComputeBars aggregates 1-minute quotes into bars of interval (Interval5m,
-// Interval1h or Interval1d; nil for any other). qs may be in any order, hold
-// several symbols and contain duplicates (the last copy of a (Symbol, TS)
-// counts once). Bars come sorted by symbol, then TS. It is the function the
-// store applies to the stored quotes, so its result on the source data equals
-// the stored bars.
+// ComputeBars aggregates 1-minute quotes or ticks into bars of interval
+// (one of Intervals; nil for any other). qs may be in any order, hold several
+// symbols and contain duplicates (the last copy of a (Symbol, Position)
+// counts once). Flagged ticks (Quote.Flag set) are left out. Each bar is
+// formed from the 1-minute aggregates of its window, in time order, and each
+// minute from its quotes in Position order. Bars come sorted by symbol, then
+// TS. It is the specification the store's incremental analytics are tested
+// against: their stored bars equal ComputeBars of the stored rows.
 func ComputeBars(qs []quote.Quote, interval string) []Bar {
 	if !ValidInterval(interval) {
 		return nil
 	}
-	var (
-		bars     []Bar
-		cv, sumC float64 // sum(close*volume), sum(close)
-	)
-	finish := func() {
-		b := &bars[len(bars)-1]
-		if b.Volume > 0 {
-			b.VWAP = cv / float64(b.Volume)
-		} else {
-			b.VWAP = sumC / float64(b.Count)
-		}
-	}
-	for _, q := range normalize(qs) {
-		start := WindowStart(q.TS, interval)
-		if n := len(bars); n == 0 || bars[n-1].Symbol != q.Symbol || !bars[n-1].TS.Equal(start) {
-			if n > 0 {
-				finish()
-			}
-			bars = append(bars, Bar{Symbol: q.Symbol, Interval: interval, Day: q.Day(), TS: start,
-				Open: q.Open, High: q.High, Low: q.Low})
-			cv, sumC = 0, 0
-		}
-		b := &bars[len(bars)-1]
-		b.High = max(b.High, q.High)
-		b.Low = min(b.Low, q.Low)
-		b.Close = q.Close
-		b.Volume += q.Volume
-		b.Count++
-		cv += q.Close * float64(q.Volume)
-		sumC += q.Close
-	}
-	if len(bars) > 0 {
-		finish()
+	var bars []Bar
+	for _, sm := range minuteAggs(qs) {
+		bars = append(bars, barsOfMinutes(sm.symbol, sm.minutes, interval)...)
 	}
 	return bars
 }
 
-// ComputeLatest computes the latest row of one symbol from the 1-minute
-// quotes of one trading day (any order, duplicates allowed as in
-// ComputeBars) and the previous trading day's last close (nil if none). sma
-// and ema are the window lengths (see Latest for the definitions). With no
-// quotes it returns the zero Latest. Updated is left zero.
+// ComputeLatest computes the latest row of one symbol from its quotes or
+// ticks of one trading day (any order, duplicates allowed as in ComputeBars;
+// flagged ticks left out) and the previous trading day's last close (nil if
+// none). SMA and EMA are over the closes of the day's 1-minute bars; sma and
+// ema are the window lengths (see Latest). With no (unflagged) quotes it
+// returns the zero Latest. Updated is left zero.
 func ComputeLatest(qs []quote.Quote, prevClose *float64, sma, ema []int) Latest {
-	qs = normalize(qs)
-	if len(qs) == 0 {
+	sms := minuteAggs(qs)
+	if len(sms) == 0 {
 		return Latest{}
 	}
-	last := qs[len(qs)-1]
-	l := Latest{Symbol: last.Symbol, TS: last.TS, Price: last.Close,
+	return latestOf(sms[len(sms)-1].symbol, sms[len(sms)-1].minutes, prevClose, sma, ema)
+}
+
+// latestOf is ComputeLatest on one symbol-day's 1-minute aggregates (time
+// order, at least one counted).
+func latestOf(symbol string, minutes []agg, prevClose *float64, sma, ema []int) Latest {
+	closes := make([]float64, 0, len(minutes))
+	var last agg
+	for _, m := range minutes {
+		if m.count > 0 {
+			closes = append(closes, m.close)
+			last = m
+		}
+	}
+	if len(closes) == 0 {
+		return Latest{}
+	}
+	l := Latest{Symbol: symbol, TS: last.lastTS, Price: last.close,
 		SMA: map[int]float64{}, EMA: map[int]float64{}}
 	if prevClose != nil {
-		p, ch := *prevClose, last.Close-*prevClose
+		p, ch := *prevClose, last.close-*prevClose
 		l.PrevClose, l.DayChange = &p, &ch
 		if p != 0 {
 			pct := 100 * ch / p
 			l.DayChangePct = &pct
 		}
-	}
-	closes := make([]float64, len(qs))
-	for i, q := range qs {
-		closes[i] = q.Close
 	}
 	for _, n := range sma {
 		if n >= 1 && n <= len(closes) {
@@ -215,35 +320,49 @@ func mean(xs []float64) float64 {
 	return s / float64(len(xs))
 }
 
-// DetectMoves returns an Alert for every quote whose close moved more than
-// thresholdPct percent (in absolute value) from the previous close: the close
-// of the quote before it in TS order, and for the first quote prevClose (the
+// DetectMoves returns an Alert for every minute whose close (its 1m bar's
+// close) moved more than thresholdPct percent (in absolute value) from the
+// previous minute's close, and for the first minute from prevClose (the
 // previous trading day's last close; nil means no comparison). qs is one
-// symbol's quotes (any order, duplicates allowed as in ComputeBars). A flagged
-// quote still serves as the previous close of the next one, so a spike and
-// its reversal are both flagged. A previous close of 0 flags nothing.
+// symbol's quotes or ticks (any order, duplicates allowed as in ComputeBars;
+// flagged ticks left out). A flagged minute still serves as the previous
+// close of the next one, so a spike and its reversal are both flagged. A
+// previous close of 0 flags nothing. For a minute file every quote is its own
+// minute, so this compares each quote with the one before it.
 func DetectMoves(qs []quote.Quote, prevClose *float64, thresholdPct float64) []Alert {
+	var out []Alert
+	for _, sm := range minuteAggs(qs) {
+		out = append(out, movesOf(sm.symbol, sm.minutes, prevClose, thresholdPct)...)
+	}
+	return out
+}
+
+// movesOf is DetectMoves on one symbol's 1-minute aggregates (time order).
+func movesOf(symbol string, minutes []agg, prevClose *float64, thresholdPct float64) []Alert {
 	var out []Alert
 	havePrev, prev := prevClose != nil, 0.0
 	if havePrev {
 		prev = *prevClose
 	}
-	for _, q := range normalize(qs) {
+	for _, m := range minutes {
+		if m.count == 0 {
+			continue
+		}
 		if havePrev && prev != 0 {
-			if a, ok := move(q, prev, thresholdPct); ok {
+			if a, ok := move(symbol, m.start, m.close, prev, thresholdPct); ok {
 				out = append(out, a)
 			}
 		}
-		havePrev, prev = true, q.Close
+		havePrev, prev = true, m.close
 	}
 	return out
 }
 
-func move(q quote.Quote, prev, thresholdPct float64) (Alert, bool) {
-	pct := 100 * (q.Close - prev) / prev
+func move(symbol string, ts time.Time, close, prev, thresholdPct float64) (Alert, bool) {
+	pct := 100 * (close - prev) / prev
 	if !(math.Abs(pct) > thresholdPct) {
 		return Alert{}, false
 	}
-	return Alert{Day: q.Day(), TS: q.TS, Symbol: q.Symbol, PrevClose: prev, Close: q.Close, MovePct: pct,
-		Reason: fmt.Sprintf("close moved %+.2f%% from %g to %g (threshold %g%%)", pct, prev, q.Close, thresholdPct)}, true
+	return Alert{Day: quote.Quote{TS: ts}.Day(), TS: ts, Symbol: symbol, PrevClose: prev, Close: close, MovePct: pct,
+		Reason: fmt.Sprintf("close moved %+.2f%% from %g to %g (threshold %g%%)", pct, prev, close, thresholdPct)}, true
 }

@@ -56,6 +56,36 @@ func (s *Store) Rows(ctx context.Context, symbol string, from, to time.Time, lim
 	return out, nil
 }
 
+// Ticks returns the stored ticks of symbol with from <= TS < to, in
+// (TS, Seq) order, at most limit (no limit if limit <= 0), with their epoch:
+// trade ticks with Open = High = Low = Close = the price and Volume = the
+// size, Flag set for a tick excluded from bars. One query per stored day in
+// range. Safe for concurrent use.
+func (s *Store) Ticks(ctx context.Context, symbol string, from, to time.Time, limit int) ([]Row, error) {
+	days, err := s.storedDays(ctx, symbol, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var out []Row
+	for _, d := range days {
+		stmt := selectTickCols + `WHERE symbol = ? AND day = ? AND ts >= ? AND ts < ?`
+		args := []any{symbol, d, from, to}
+		if limit > 0 {
+			stmt += ` LIMIT ?`
+			args = append(args, limit-len(out))
+		}
+		rows, err := scanTicks(s.query(ctx, true, stmt, args...), symbol)
+		if err != nil {
+			return nil, fmt.Errorf("store: read ticks %s %s: %w", symbol, d.Format(time.DateOnly), err)
+		}
+		out = append(out, rows...)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}
+
 // Quotes returns the stored quotes of symbol with from <= TS < to, in TS
 // order, at most limit (no limit if limit <= 0), as Rows without the flag.
 func (s *Store) Quotes(ctx context.Context, symbol string, from, to time.Time, limit int) ([]quote.Quote, error) {

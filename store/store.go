@@ -39,6 +39,11 @@ var schema = []string{
 		open double, high double, low double, close double, volume bigint,
 		bid double, ask double, source text, flagged boolean, epoch bigint,
 		PRIMARY KEY ((symbol, day), ts)) WITH CLUSTERING ORDER BY (ts ASC)`,
+	`CREATE TABLE IF NOT EXISTS @ticks (
+		symbol text, day date, ts timestamp, seq int,
+		price double, size bigint, exchange text, condition text,
+		bid double, ask double, flag text, source text, epoch bigint,
+		PRIMARY KEY ((symbol, day), ts, seq)) WITH CLUSTERING ORDER BY (ts ASC, seq ASC)`,
 	`CREATE TABLE IF NOT EXISTS @quote_days (
 		symbol text, day date,
 		PRIMARY KEY ((symbol), day)) WITH CLUSTERING ORDER BY (day ASC)`,
@@ -46,7 +51,10 @@ var schema = []string{
 		symbol text, interval text, day date, ts timestamp,
 		open double, high double, low double, close double, volume bigint,
 		vwap double, count int,
+		pv double, sum_close double, last_ts timestamp, hwm bigint, flagged boolean, has_bar boolean,
 		PRIMARY KEY ((symbol, interval, day), ts)) WITH CLUSTERING ORDER BY (ts ASC)`,
+	// Keyspaces made before 1m bars carried the Writer's state.
+	`ALTER TABLE @bars ADD IF NOT EXISTS (pv double, sum_close double, last_ts timestamp, hwm bigint, flagged boolean, has_bar boolean)`,
 	`CREATE TABLE IF NOT EXISTS @latest (
 		symbol text PRIMARY KEY, ts timestamp, price double, prev_close double,
 		day_change double, day_change_pct double,
@@ -119,10 +127,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	for _, stmt := range schema {
 		if err := sess.Query(qualify(cfg.Keyspace, stmt)).WithContext(ctx).Exec(); err != nil {
 			sess.Close()
-			return nil, fmt.Errorf("store: create table: %w (%s)", err, strings.Fields(stmt)[5])
+			return nil, fmt.Errorf("store: create table: %w (%s)", err, tableOf(stmt))
 		}
 	}
 	return &Store{cfg: cfg, session: sess, cons: cons, serial: serial, log: cfg.Logger, now: time.Now}, nil
+}
+
+// tableOf returns the table a schema statement names (its "@" word).
+func tableOf(stmt string) string {
+	for _, f := range strings.Fields(stmt) {
+		if strings.HasPrefix(f, "@") {
+			return strings.TrimPrefix(f, "@")
+		}
+	}
+	return "?"
 }
 
 func createKeyspace(cfg Config) string {

@@ -15,8 +15,16 @@ import (
 const insertQuote = `INSERT INTO @quotes (symbol, day, ts, open, high, low, close, volume, bid, ask, source, epoch)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
+const insertTick = `INSERT INTO @ticks (symbol, day, ts, seq, price, size, exchange, condition, bid, ask, flag, source, epoch)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 const insertBar = `INSERT INTO @bars (symbol, interval, day, ts, open, high, low, close, volume, vwap, count)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertMinute writes a 1m bar with the running sums a Writer rebuilds its
+// state from (see Writer).
+const insertMinute = `INSERT INTO @bars (symbol, interval, day, ts, open, high, low, close, volume, vwap, count,
+	pv, sum_close, last_ts, hwm, flagged, has_bar) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // Estimated data sizes, as Cassandra counts them for the batch thresholds
 // (PartitionUpdate.dataSize: per row the clustering values and an 8-byte
@@ -30,6 +38,19 @@ const (
 // quoteRowBytes estimates the batch size contribution of one quote row.
 func quoteRowBytes(q quote.Quote) int {
 	n := rowBytes + 8 /* ts */ + 6*(cellBytes+8) /* o h l c volume epoch */ + cellBytes + len(q.Source)
+	if q.Bid != nil {
+		n += cellBytes + 8
+	}
+	if q.Ask != nil {
+		n += cellBytes + 8
+	}
+	return n
+}
+
+// tickRowBytes estimates the batch size contribution of one tick row.
+func tickRowBytes(q quote.Quote) int {
+	n := rowBytes + 8 + 4 /* ts seq */ + 3*(cellBytes+8) /* price size epoch */ +
+		4*cellBytes + len(q.Exchange) + len(q.Condition) + len(q.Flag) + len(q.Source)
 	if q.Bid != nil {
 		n += cellBytes + 8
 	}
@@ -71,18 +92,37 @@ type partKey struct {
 func (s *Store) quoteBatches(ctx context.Context, epoch int64, qs []quote.Quote) []*gocql.Batch {
 	var out []*gocql.Batch
 	for _, part := range partitions(qs) {
-		sizes := make([]int, len(part))
-		for i, q := range part {
-			sizes[i] = quoteRowBytes(q)
-		}
-		for _, r := range splitBatches(sizes, s.cfg.BatchMaxBytes) {
-			b := s.session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
-			for _, q := range part[r[0]:r[1]] {
-				b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: s.cql(insertQuote), Idempotent: true, Args: []any{
-					q.Symbol, q.Day(), q.TS, q.Open, q.High, q.Low, q.Close, q.Volume,
-					optional(q.Bid), optional(q.Ask), q.Source, epoch}})
+		// Ticks and bars of one (symbol, day) go to two tables, so to two
+		// Cassandra partitions: batch them apart.
+		for _, ticks := range []bool{false, true} {
+			var rows []quote.Quote
+			var sizes []int
+			for _, q := range part {
+				if q.IsTick() != ticks {
+					continue
+				}
+				rows = append(rows, q)
+				if ticks {
+					sizes = append(sizes, tickRowBytes(q))
+				} else {
+					sizes = append(sizes, quoteRowBytes(q))
+				}
 			}
-			out = append(out, b)
+			for _, r := range splitBatches(sizes, s.cfg.BatchMaxBytes) {
+				b := s.session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+				for _, q := range rows[r[0]:r[1]] {
+					if ticks {
+						b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: s.cql(insertTick), Idempotent: true, Args: []any{
+							q.Symbol, q.Day(), q.TS, q.Seq, q.Close, q.Volume, q.Exchange, q.Condition,
+							optional(q.Bid), optional(q.Ask), q.Flag, q.Source, epoch}})
+						continue
+					}
+					b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: s.cql(insertQuote), Idempotent: true, Args: []any{
+						q.Symbol, q.Day(), q.TS, q.Open, q.High, q.Low, q.Close, q.Volume,
+						optional(q.Bid), optional(q.Ask), q.Source, epoch}})
+				}
+				out = append(out, b)
+			}
 		}
 	}
 	return out
@@ -111,95 +151,99 @@ func partitions(qs []quote.Quote) [][]quote.Quote {
 	return out
 }
 
-// WriteQuotes stores qs, written by the owner of the given epoch, and then
-// brings the derived tables up to date for every (symbol, trading day) it
-// touched: bars of the touched windows, flags and alerts, and latest (see
-// UpdateAnalytics). qs may be in any order and contain duplicates; writing
-// the same quotes again (a replay) leaves the same rows.
+// WriteQuotes stores qs (quotes and ticks), written by the owner of the
+// given epoch, and then brings the derived tables up to date for every
+// (symbol, trading day) it touched: bars of the touched windows, alerts and
+// flags, and latest. It is Writer.Write on a fresh Writer, so it reads the
+// stored 1m bars of each touched day first; an ingest task keeps one Writer
+// instead (NewWriter) and reads nothing back. qs may be in any order and
+// contain duplicates; writing the same quotes again (a replay) leaves the
+// same rows.
 //
-// Quotes of one Cassandra partition (symbol, day) go in UNLOGGED batches of
-// that partition only, each estimated under Config.BatchMaxBytes (default 4
-// KiB, below the server's 5 KiB batch_size_warn_threshold), split otherwise.
-// Every statement is idempotent and retried per Config.Retries.
+// Rows of one Cassandra partition go in UNLOGGED batches of that partition
+// only, each estimated under Config.BatchMaxBytes (default 4 KiB, below the
+// server's 5 KiB batch_size_warn_threshold), split otherwise. Every statement
+// is idempotent and retried per Config.Retries.
 //
 // It returns nil only when everything is written; on error (ErrInvalidQuote
 // before anything is written, else a wrapped gocql error or ctx's error)
 // some rows may be written and the caller should retry the whole call, which
-// is safe. Safe for concurrent use; it blocks on Cassandra round trips (see
-// doc.go for the cost).
+// is safe. Safe for concurrent use for different symbols; see Writer for two
+// writers of one symbol.
 func (s *Store) WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) error {
-	for i, q := range qs {
-		if q.Symbol == "" || q.TS.IsZero() {
-			return fmt.Errorf("%w: #%d (symbol %q, ts %v)", ErrInvalidQuote, i, q.Symbol, q.TS)
-		}
-	}
-	qs = normalize(qs)
-	// Batches (one Cassandra partition each) and then the analytics of each
-	// symbol are independent: run them concurrently, at most writeParallelism
-	// at a time, since each is bound by round trips, not by the server.
+	return s.NewWriter().Write(ctx, epoch, qs)
+}
+
+// writeRows writes normalized qs to the quotes and ticks tables,
+// writeParallelism batches at a time.
+func (s *Store) writeRows(ctx context.Context, epoch int64, qs []quote.Quote) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(writeParallelism)
 	for _, b := range s.quoteBatches(ctx, epoch, qs) {
 		g.Go(func() error {
 			if err := s.session.ExecuteBatch(b.WithContext(gctx)); err != nil {
-				return fmt.Errorf("store: write %d quotes of %s: %w", len(b.Entries), b.Entries[0].Args[0], err)
+				return fmt.Errorf("store: write %d rows of %s: %w", len(b.Entries), b.Entries[0].Args[0], err)
 			}
 			return nil
 		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	// Days are recorded once their quotes are written, so a listed day
-	// always has quotes.
-	touched := map[string]map[time.Time][]time.Time{}
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(writeParallelism)
-	for _, part := range partitions(qs) {
-		sym, day := part[0].Symbol, part[0].Day()
-		g.Go(func() error {
-			if err := s.query(gctx, true, `INSERT INTO @quote_days (symbol, day) VALUES (?, ?)`, sym, day).Exec(); err != nil {
-				return fmt.Errorf("store: record day %s %s: %w", sym, day.Format(time.DateOnly), err)
-			}
-			return nil
-		})
-		if touched[sym] == nil {
-			touched[sym] = map[time.Time][]time.Time{}
-		}
-		for _, q := range part {
-			touched[sym][day] = append(touched[sym][day], q.TS)
-		}
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(writeParallelism)
-	for _, sym := range sortedKeys(touched) {
-		g.Go(func() error { return s.analyze(gctx, sym, touched[sym]) })
 	}
 	return g.Wait()
+}
+
+// writeMinutes writes the 1m bars of sym's day ms, with their state columns.
+func (s *Store) writeMinutes(ctx context.Context, sym string, day time.Time, ms []*minute) error {
+	sizes := make([]int, len(ms))
+	for i := range sizes {
+		sizes[i] = barRowBytes() + 6*(cellBytes+8)
+	}
+	for _, r := range splitBatches(sizes, s.cfg.BatchMaxBytes) {
+		b := s.session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+		for _, m := range ms[r[0]:r[1]] {
+			bar := m.agg.bar(sym, Interval1m)
+			b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: s.cql(insertMinute), Idempotent: true, Args: []any{
+				sym, Interval1m, day, bar.TS, bar.Open, bar.High, bar.Low, bar.Close, bar.Volume, bar.VWAP, bar.Count,
+				m.pv, m.sumClose, m.lastTS, m.hwm.UnixNano(), m.flagged, m.hasBar}})
+		}
+		if err := s.session.ExecuteBatch(b); err != nil {
+			return fmt.Errorf("store: write %d 1m bars of %s: %w", len(b.Entries), sym, err)
+		}
+	}
+	return nil
+}
+
+// writeBars writes bars (5m, 1h, 1d), one batch per (interval, day)
+// partition run.
+func (s *Store) writeBars(ctx context.Context, bars []Bar) error {
+	for i := 0; i < len(bars); {
+		j := i + 1
+		for j < len(bars) && bars[j].Interval == bars[i].Interval && bars[j].Day.Equal(bars[i].Day) {
+			j++
+		}
+		run := bars[i:j]
+		i = j
+		sizes := make([]int, len(run))
+		for k := range sizes {
+			sizes[k] = barRowBytes()
+		}
+		for _, r := range splitBatches(sizes, s.cfg.BatchMaxBytes) {
+			b := s.session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+			for _, bar := range run[r[0]:r[1]] {
+				b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: s.cql(insertBar), Idempotent: true, Args: []any{
+					bar.Symbol, bar.Interval, bar.Day, bar.TS, bar.Open, bar.High, bar.Low, bar.Close,
+					bar.Volume, bar.VWAP, bar.Count}})
+			}
+			if err := s.session.ExecuteBatch(b); err != nil {
+				return fmt.Errorf("store: write %d %s bars of %s: %w", len(b.Entries), run[r[0]].Interval, run[r[0]].Symbol, err)
+			}
+		}
+	}
+	return nil
 }
 
 // writeParallelism bounds the concurrent batches and per-symbol analytics of
 // one WriteQuotes call.
 const writeParallelism = 16
 
-// UpdateAnalytics recomputes, from the stored quotes, every bar, flag and
-// alert of symbol on the given trading days (any time of the day; only the
-// Eastern date counts) and the symbol's latest row. WriteQuotes does this
-// for the windows it touched; call this to repair after a failure or to
-// rebuild. Idempotent; safe for concurrent use.
-func (s *Store) UpdateAnalytics(ctx context.Context, symbol string, days []time.Time) error {
-	m := map[time.Time][]time.Time{}
-	for _, d := range days {
-		m[quote.Quote{TS: d}.Day()] = nil // nil: every window of the day
-	}
-	if len(m) == 0 {
-		return nil
-	}
-	return s.analyze(ctx, symbol, m)
-}
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	ks := make([]K, 0, len(m))

@@ -1,0 +1,589 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gocql/gocql"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stock-system/stocksys/quote"
+)
+
+// Writer writes the quotes and ticks of one ingest task and keeps every
+// derived row (1m/5m/1h/1d bars, alerts, latest) up to date incrementally:
+// it holds, per symbol and trading day, the day's 1-minute aggregates in
+// memory, rebuilt with one read of the day's stored 1m bars when the Writer
+// first touches that day, and updated from each batch without reading back
+// what it wrote.
+//
+// Exactness. Every 1m bar row also stores its minute's running sums and hwm,
+// the highest quote Position the minute has seen. A quote whose Position is
+// above its minute's hwm cannot have been counted yet, so it is added to the
+// aggregate in place. A quote at or below the hwm is a duplicate, a replay
+// from an older offset, or one that arrives out of order; the Writer cannot
+// tell which, so it recomputes that one minute from the stored rows (one read
+// of at most a minute of ticks). Since rows are written before their minute
+// is updated, and a minute is formed in Position order either way, the stored
+// bars, alerts and latest equal ComputeBars, DetectMoves and ComputeLatest
+// of the stored rows, bit for bit, whatever the arrival order, duplication or
+// replay, and after a task moves to another node mid-day (a new Writer
+// rebuilds from the stored 1m bars, which never count a row that is not
+// stored). A day older than the days held (maxDays per symbol) is loaded
+// again the same way, so a late day costs one read more, and nothing is lost.
+//
+// A Writer is not safe for concurrent use: one ingest task owns it (the task
+// owns its partition, hence its symbols). Two Writers on the same symbols
+// (a deposed owner still running) converge once either writes the affected
+// minutes again. After a failed Write the symbols it touched are dropped from
+// memory and reloaded by the next Write, which may retry the same batch.
+type Writer struct {
+	s    *Store
+	syms map[string]*symState
+}
+
+// maxDays is how many trading days per symbol a Writer holds in memory.
+const maxDays = 4
+
+// NewWriter returns a Writer on s with empty state.
+func (s *Store) NewWriter() *Writer { return &Writer{s: s, syms: map[string]*symState{}} }
+
+// minute is one minute of one symbol-day: its aggregate (unflagged quotes)
+// and what the Writer needs to keep it exact.
+type minute struct {
+	agg
+	hwm     time.Time // highest Position seen (flagged ticks included); zero if none
+	hasBar  bool      // holds a bar (not a tick): its quotes row carries the alert flag
+	flagged bool      // an alert row is stored for this minute
+	// alert is the stored alert row's content as this Writer wrote it; nil
+	// when unknown (loaded), so the next derive writes it again.
+	alert *Alert
+}
+
+type dayState struct {
+	day     time.Time
+	minutes map[int64]*minute // by start, Unix ms
+	// prev is the last close of the latest stored day before this one
+	// (prevDay); nil and zero if none.
+	prev    *float64
+	prevDay time.Time
+}
+
+type symState struct {
+	// latestDay is the newest stored trading day (the day of the latest row);
+	// zero if the symbol has nothing stored.
+	latestDay time.Time
+	days      map[int64]*dayState // by day, Unix s
+}
+
+// sorted returns the day's minutes in time order.
+func (d *dayState) sorted() []*minute {
+	out := make([]*minute, 0, len(d.minutes))
+	for _, m := range d.minutes {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b *minute) int { return a.start.Compare(b.start) })
+	return out
+}
+
+func aggsOf(ms []*minute) []agg {
+	out := make([]agg, len(ms))
+	for i, m := range ms {
+		out[i] = m.agg
+	}
+	return out
+}
+
+// lastClose returns the close of the day's last counted minute.
+func (d *dayState) lastClose() *float64 {
+	var (
+		last time.Time
+		c    *float64
+	)
+	for _, m := range d.minutes {
+		if m.count > 0 && (c == nil || m.start.After(last)) {
+			v := m.close
+			last, c = m.start, &v
+		}
+	}
+	return c
+}
+
+// Write stores qs (quotes and ticks, any order, duplicates allowed), written
+// by the owner of epoch, and then brings the derived rows of every touched
+// (symbol, day) up to date, as described on Writer. It returns nil only when
+// everything is written; on error (ErrInvalidQuote before anything is
+// written, else a wrapped gocql error or ctx's error) retrying the same call
+// is safe. Cost per call: the rows, in unlogged single-partition batches; per
+// touched symbol-day and window the changed bar rows, the alert changes and
+// the latest row; reads only for a day not yet held and for minutes that got
+// a quote at or below their hwm.
+func (w *Writer) Write(ctx context.Context, epoch int64, qs []quote.Quote) error {
+	for i, q := range qs {
+		if q.Symbol == "" || q.TS.IsZero() {
+			return fmt.Errorf("%w: #%d (symbol %q, ts %v)", ErrInvalidQuote, i, q.Symbol, q.TS)
+		}
+	}
+	qs = normalize(qs)
+	bySym := map[string][][]quote.Quote{} // symbol -> runs of one day
+	var syms []string
+	for _, part := range partitions(qs) {
+		sym := part[0].Symbol
+		if _, ok := bySym[sym]; !ok {
+			syms = append(syms, sym)
+		}
+		bySym[sym] = append(bySym[sym], part)
+	}
+	// Load the state of every touched day before writing, so a rebuild
+	// never counts the rows of the batch in hand.
+	newDays := map[string][]time.Time{}
+	if err := w.each(ctx, syms, func(ctx context.Context, sym string) error {
+		nd, err := w.load(ctx, sym, bySym[sym])
+		newDays[sym] = nd // each goroutine writes its own key; read after Wait
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := w.s.writeRows(ctx, epoch, qs); err != nil {
+		w.drop(syms)
+		return err
+	}
+	// Days are recorded once their rows are written, so a listed day always
+	// has rows.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
+	for sym, days := range newDays {
+		for _, day := range days {
+			g.Go(func() error {
+				if err := w.s.query(gctx, true, `INSERT INTO @quote_days (symbol, day) VALUES (?, ?)`, sym, day).Exec(); err != nil {
+					return fmt.Errorf("store: record day %s %s: %w", sym, day.Format(time.DateOnly), err)
+				}
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		w.drop(syms)
+		return err
+	}
+	return w.each(ctx, syms, func(ctx context.Context, sym string) error {
+		return w.apply(ctx, sym, bySym[sym])
+	})
+}
+
+// each runs fn for every symbol, writeParallelism at a time, and drops the
+// state of a symbol whose fn failed.
+func (w *Writer) each(ctx context.Context, syms []string, fn func(context.Context, string) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
+	states := make([]*symState, len(syms))
+	for i, sym := range syms {
+		st := w.syms[sym]
+		if st == nil {
+			st = &symState{days: map[int64]*dayState{}}
+			w.syms[sym] = st
+		}
+		states[i] = st
+	}
+	failed := make([]bool, len(syms))
+	for i, sym := range syms {
+		g.Go(func() error {
+			err := fn(gctx, sym)
+			failed[i] = err != nil
+			return err
+		})
+	}
+	err := g.Wait()
+	for i, sym := range syms {
+		if failed[i] || (err != nil && ctx.Err() != nil) {
+			delete(w.syms, sym)
+		}
+	}
+	return err
+}
+
+func (w *Writer) drop(syms []string) {
+	for _, s := range syms {
+		delete(w.syms, s)
+	}
+}
+
+// load makes sure the symbol's latest day and the state of each touched day
+// are in memory, and returns the touched days that have nothing stored yet.
+// It runs in the symbol's own goroutine (see each): it touches only st.
+func (w *Writer) load(ctx context.Context, sym string, runs [][]quote.Quote) ([]time.Time, error) {
+	st := w.syms[sym]
+	if len(st.days) == 0 && st.latestDay.IsZero() {
+		var ts time.Time
+		err := w.s.query(ctx, true, `SELECT ts FROM @latest WHERE symbol = ?`, sym).Scan(&ts)
+		switch {
+		case err == nil:
+			st.latestDay = quote.Quote{TS: ts}.Day()
+		case !errors.Is(err, gocql.ErrNotFound):
+			return nil, fmt.Errorf("store: read latest %s: %w", sym, err)
+		}
+	}
+	var fresh []time.Time
+	for _, run := range runs {
+		day := run[0].Day()
+		if _, ok := st.days[day.Unix()]; ok {
+			continue
+		}
+		d, stored, err := w.s.loadDay(ctx, sym, day, false)
+		if err != nil {
+			return nil, err
+		}
+		if !stored {
+			fresh = append(fresh, day)
+		}
+		if d.prev, d.prevDay, err = w.prevClose(ctx, sym, st, day); err != nil {
+			return nil, err
+		}
+		st.days[day.Unix()] = d
+		w.evict(st)
+	}
+	return fresh, nil
+}
+
+// evict keeps at most maxDays days of st, dropping the oldest.
+func (w *Writer) evict(st *symState) {
+	for len(st.days) > maxDays {
+		oldest := int64(0)
+		first := true
+		for k := range st.days {
+			if first || k < oldest {
+				oldest, first = k, false
+			}
+		}
+		delete(st.days, oldest)
+	}
+}
+
+// prevClose returns the last close of the latest stored day of sym before
+// day, and that day: from memory when that day is held, else read.
+func (w *Writer) prevClose(ctx context.Context, sym string, st *symState, day time.Time) (*float64, time.Time, error) {
+	c, from, err := w.s.prevClose(ctx, sym, day)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if h := heldBefore(st, day); h != nil && !h.day.Before(from) {
+		return h.lastClose(), h.day, nil
+	}
+	return c, from, nil
+}
+
+// heldBefore returns the latest held day of st before day that has a
+// counted minute, or nil.
+func heldBefore(st *symState, day time.Time) *dayState {
+	var best *dayState
+	for _, d := range st.days {
+		if d.day.Before(day) && d.lastClose() != nil && (best == nil || d.day.After(best.day)) {
+			best = d
+		}
+	}
+	return best
+}
+
+// loadDay builds the state of sym's day: from its stored 1m bars, or, when
+// it has none or fromRows is set, from its stored rows (ticks and quotes).
+// stored reports whether the day has any stored row.
+func (s *Store) loadDay(ctx context.Context, sym string, day time.Time, fromRows bool) (*dayState, bool, error) {
+	d := &dayState{day: day, minutes: map[int64]*minute{}}
+	if !fromRows {
+		it := s.query(ctx, true, `SELECT ts, open, high, low, close, volume, count, pv, sum_close, last_ts, hwm, flagged, has_bar
+			FROM @bars WHERE symbol = ? AND interval = ? AND day = ?`, sym, Interval1m, day).Iter()
+		var (
+			m              minute
+			pv, sumC       *float64
+			hwm            *int64
+			flagged, isBar *bool
+			last           *time.Time
+		)
+		for it.Scan(&m.start, &m.open, &m.high, &m.low, &m.close, &m.volume, &m.count, &pv, &sumC, &last, &hwm, &flagged, &isBar) {
+			if pv == nil || sumC == nil || hwm == nil || last == nil {
+				continue // not written by a Writer; recomputed below
+			}
+			m.start = m.start.UTC()
+			m.pv, m.sumClose, m.lastTS = *pv, *sumC, last.UTC()
+			m.hwm = time.Unix(0, *hwm).UTC()
+			m.flagged = flagged != nil && *flagged
+			m.hasBar = isBar != nil && *isBar
+			mm := m
+			d.minutes[m.start.UnixMilli()] = &mm
+			m = minute{}
+		}
+		if err := it.Close(); err != nil {
+			return nil, false, fmt.Errorf("store: read 1m bars %s %s: %w", sym, day.Format(time.DateOnly), err)
+		}
+		if len(d.minutes) > 0 {
+			return d, true, nil
+		}
+	}
+	rows, err := s.dayRows(ctx, sym, day, time.Time{}, time.Time{})
+	if err != nil {
+		return nil, false, err
+	}
+	for _, m := range minutesOfRows(rows) {
+		d.minutes[m.start.UnixMilli()] = m
+	}
+	return d, len(rows) > 0, nil
+}
+
+// dayRows reads sym's stored ticks and quotes of day, with from <= TS < to
+// when to is not zero.
+func (s *Store) dayRows(ctx context.Context, sym string, day, from, to time.Time) ([]Row, error) {
+	qstmt, tstmt := selectQuoteCols+`WHERE symbol = ? AND day = ?`, selectTickCols+`WHERE symbol = ? AND day = ?`
+	args := []any{sym, day}
+	if !to.IsZero() {
+		qstmt += ` AND ts >= ? AND ts < ?`
+		tstmt += ` AND ts >= ? AND ts < ?`
+		args = append(args, from, to)
+	}
+	rows, err := scanRows(s.query(ctx, true, qstmt, args...), sym)
+	if err != nil {
+		return nil, fmt.Errorf("store: read quotes %s %s: %w", sym, day.Format(time.DateOnly), err)
+	}
+	ticks, err := scanTicks(s.query(ctx, true, tstmt, args...), sym)
+	if err != nil {
+		return nil, fmt.Errorf("store: read ticks %s %s: %w", sym, day.Format(time.DateOnly), err)
+	}
+	return append(rows, ticks...), nil
+}
+
+// minutesOfRows aggregates one symbol-day's stored rows into minutes, as
+// ComputeBars does, with each minute's hwm, kind and stored alert flag.
+func minutesOfRows(rows []Row) []*minute {
+	byStart := map[int64]*minute{}
+	get := func(ts time.Time) *minute {
+		start := WindowStart(ts, Interval1m)
+		m := byStart[start.UnixMilli()]
+		if m == nil {
+			m = &minute{agg: agg{start: start}}
+			byStart[start.UnixMilli()] = m
+		}
+		return m
+	}
+	for _, r := range rows {
+		m := get(r.TS)
+		if p := r.Position(); p.After(m.hwm) {
+			m.hwm = p
+		}
+		if !r.IsTick() {
+			m.hasBar = true
+			m.flagged = m.flagged || r.Flagged
+		}
+	}
+	for _, sm := range minuteAggs(quotesOf(rows)) {
+		for _, a := range sm.minutes {
+			get(a.start).agg = a
+		}
+	}
+	out := make([]*minute, 0, len(byStart))
+	for _, m := range byStart {
+		out = append(out, m)
+	}
+	return out
+}
+
+// apply updates sym's held days with its rows (already stored), recomputing
+// the minutes that need it, and writes the derived rows that changed.
+func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote) error {
+	st := w.syms[sym]
+	for _, run := range runs {
+		d := st.days[run[0].Day().Unix()]
+		if d == nil { // evicted by a later day of this batch: load again
+			var err error
+			if d, _, err = w.s.loadDay(ctx, sym, run[0].Day(), false); err != nil {
+				return err
+			}
+			if d.prev, d.prevDay, err = w.prevClose(ctx, sym, st, d.day); err != nil {
+				return err
+			}
+			st.days[d.day.Unix()] = d
+			w.evict(st)
+		}
+		// An earlier day of this batch may be the previous day now.
+		if h := heldBefore(st, d.day); h != nil && (d.prevDay.IsZero() || !h.day.Before(d.prevDay)) {
+			d.prev, d.prevDay = h.lastClose(), h.day
+		}
+		oldLast := d.lastClose()
+		changed := map[int64]*minute{}
+		redo := map[int64]*minute{}
+		for _, q := range run {
+			start := WindowStart(q.TS, Interval1m)
+			k := start.UnixMilli()
+			m := d.minutes[k]
+			if m == nil {
+				m = &minute{agg: agg{start: start}}
+				d.minutes[k] = m
+			}
+			changed[k] = m
+			p := q.Position()
+			if !p.After(m.hwm) {
+				redo[k] = m
+				continue
+			}
+			m.hwm = p
+			if !q.IsTick() {
+				m.hasBar = true
+			}
+			if q.Flag == "" {
+				m.agg.add(q)
+			}
+		}
+		for k, m := range redo {
+			rows, err := w.s.dayRows(ctx, sym, d.day, m.start, m.start.Add(time.Minute))
+			if err != nil {
+				return err
+			}
+			flagged := m.flagged
+			for _, nm := range minutesOfRows(rows) {
+				if nm.start.Equal(m.start) {
+					nm.flagged = flagged
+					d.minutes[k], changed[k] = nm, nm
+				}
+			}
+		}
+		if err := w.derive(ctx, sym, st, d, changed); err != nil {
+			return err
+		}
+		if newLast := d.lastClose(); !equalPtr(oldLast, newLast) {
+			if err := w.propagate(ctx, sym, st, d, newLast); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func equalPtr(a, b *float64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// propagate hands day d's new last close to the next stored day of sym as its
+// previous close (a backfilled day, or a late last minute), re-checking that
+// day's alerts and, if it is the latest day, the latest row.
+func (w *Writer) propagate(ctx context.Context, sym string, st *symState, d *dayState, last *float64) error {
+	if !d.day.Before(st.latestDay) {
+		return nil
+	}
+	var next time.Time
+	err := w.s.query(ctx, true, `SELECT day FROM @quote_days WHERE symbol = ? AND day > ? ORDER BY day ASC LIMIT 1`,
+		sym, d.day).Scan(&next)
+	if errors.Is(err, gocql.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: day of %s after %s: %w", sym, d.day.Format(time.DateOnly), err)
+	}
+	nd := st.days[next.UTC().Unix()]
+	if nd == nil {
+		if nd, _, err = w.s.loadDay(ctx, sym, next.UTC(), false); err != nil {
+			return err
+		}
+		st.days[nd.day.Unix()] = nd
+		w.evict(st)
+	}
+	nd.prev, nd.prevDay = last, d.day
+	return w.derive(ctx, sym, st, nd, nil)
+}
+
+// derive writes the bars of every window holding a changed minute, the
+// alert changes of the day, and the latest row when d is the latest day.
+func (w *Writer) derive(ctx context.Context, sym string, st *symState, d *dayState, changed map[int64]*minute) error {
+	s := w.s
+	ms := d.sorted()
+	aggs := aggsOf(ms)
+	// Alerts: the day's moves against what is stored.
+	want := map[int64]Alert{}
+	for _, a := range movesOf(sym, aggs, d.prev, s.cfg.MoveAlertPct) {
+		want[a.TS.UnixMilli()] = a
+	}
+	var rewrite []*minute // 1m rows to write: changed minutes and flag changes
+	seen := map[int64]bool{}
+	for k, m := range changed {
+		if m.count > 0 {
+			rewrite = append(rewrite, m)
+			seen[k] = true
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
+	for _, m := range ms {
+		k := m.start.UnixMilli()
+		a, on := want[k]
+		if on == m.flagged && (!on || (m.alert != nil && *m.alert == a)) {
+			continue
+		}
+		m.flagged = on
+		m.alert = nil
+		if on {
+			m.alert = &a
+		}
+		if !seen[k] && m.count > 0 {
+			rewrite = append(rewrite, m)
+			seen[k] = true
+		}
+		oneBar := m.hasBar && m.count == 1 && m.lastTS.Equal(m.start)
+		g.Go(func() error {
+			if on {
+				if err := s.query(gctx, true, `INSERT INTO @alerts (day, ts, symbol, prev_close, close, move_pct, reason)
+					VALUES (?, ?, ?, ?, ?, ?, ?)`, a.Day, a.TS, a.Symbol, a.PrevClose, a.Close, a.MovePct, a.Reason).Exec(); err != nil {
+					return fmt.Errorf("store: write alert %s %v: %w", sym, a.TS, err)
+				}
+			}
+			// A minute file's bar is its own minute: its row carries the flag.
+			if oneBar {
+				if err := s.query(gctx, true, `UPDATE @quotes SET flagged = ? WHERE symbol = ? AND day = ? AND ts = ?`,
+					on, sym, d.day, m.start).Exec(); err != nil {
+					return fmt.Errorf("store: flag %s %v: %w", sym, m.start, err)
+				}
+			}
+			if !on {
+				if err := s.query(gctx, true, `DELETE FROM @alerts WHERE day = ? AND ts = ? AND symbol = ?`,
+					d.day, m.start, sym).Exec(); err != nil {
+					return fmt.Errorf("store: delete alert %s %v: %w", sym, m.start, err)
+				}
+			}
+			return nil
+		})
+	}
+	// Bars of the windows that hold a changed minute.
+	var bars []Bar
+	for _, iv := range Intervals[1:] {
+		windows := map[int64]bool{}
+		for _, m := range changed {
+			windows[WindowStart(m.start, iv).UnixMilli()] = true
+		}
+		for _, b := range barsOfMinutes(sym, aggs, iv) {
+			if windows[b.TS.UnixMilli()] {
+				bars = append(bars, b)
+			}
+		}
+	}
+	g.Go(func() error { return s.writeMinutes(gctx, sym, d.day, rewrite) })
+	g.Go(func() error { return s.writeBars(gctx, bars) })
+	if d.day.After(st.latestDay) && len(ms) > 0 && d.lastClose() != nil {
+		st.latestDay = d.day
+	}
+	if d.day.Equal(st.latestDay) {
+		if l := latestOf(sym, aggs, d.prev, s.cfg.SMAWindows, s.cfg.EMAWindows); !l.TS.IsZero() {
+			l.Updated = s.now().UTC()
+			g.Go(func() error {
+				if err := s.query(gctx, true, `INSERT INTO @latest (symbol, ts, price, prev_close, day_change, day_change_pct, sma, ema, updated)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, l.Symbol, l.TS, l.Price, l.PrevClose, l.DayChange, l.DayChangePct,
+					l.SMA, l.EMA, l.Updated).Exec(); err != nil {
+					return fmt.Errorf("store: write latest %s: %w", sym, err)
+				}
+				return nil
+			})
+		}
+	}
+	return g.Wait()
+}
