@@ -94,20 +94,16 @@ func MergeBidAsk(qs []Quote, bars []BidAsk) int {
 // readLeanZip opens a Lean daily zip holding one headerless CSV of integer
 // fields, fields per row, and calls row with each row's UTC time and values.
 func readLeanZip(path string, fields int, row func(ts time.Time, v []int64)) error {
-	base := filepath.Base(path)
-	day, err := time.ParseInLocation("20060102", strings.SplitN(base, "_", 2)[0], Eastern)
+	day, err := leanDate(path)
 	if err != nil {
-		return fmt.Errorf("%w: lean file %s: name does not start with yyyymmdd: %v", ErrFormat, path, err)
+		return err
 	}
-	zr, err := zip.OpenReader(path)
+	zr, zf, err := openLeanZip(path)
 	if err != nil {
-		return fmt.Errorf("quote: lean file %s: %w", path, err)
+		return err
 	}
 	defer zr.Close()
-	if len(zr.File) != 1 {
-		return fmt.Errorf("%w: lean file %s: want one CSV inside, found %d entries", ErrFormat, path, len(zr.File))
-	}
-	f, err := zr.File[0].Open()
+	f, err := zf.Open()
 	if err != nil {
 		return fmt.Errorf("quote: lean file %s: %w", path, err)
 	}
@@ -129,14 +125,46 @@ func readLeanZip(path string, fields int, row func(ts time.Time, v []int64)) err
 				return fmt.Errorf("%w: lean file %s line %d field %d %q: not an integer", ErrFormat, path, line, i+1, s)
 			}
 		}
-		if v[0] < 0 || v[0] >= 24*3_600_000 {
+		if v[0] < 0 || v[0] >= msPerDay {
 			return fmt.Errorf("%w: lean file %s line %d: time %d ms is not within a day", ErrFormat, path, line, v[0])
 		}
-		// Wall-clock arithmetic in Eastern: a day is 24h of wall time even on
-		// DST change days (markets are closed then, so no bar is ambiguous).
-		h, rem := v[0]/3_600_000, v[0]%3_600_000
-		ts := time.Date(day.Year(), day.Month(), day.Day(), int(h), 0, 0, 0, Eastern).
-			Add(time.Duration(rem) * time.Millisecond)
-		row(ts.UTC(), v)
+		row(leanWallTime(day, v[0]).UTC(), v)
 	}
+}
+
+// msPerDay is the length of a Lean file's day in milliseconds of wall time.
+const msPerDay = 24 * 3_600_000
+
+// leanDate returns midnight US/Eastern of the date a Lean file's name starts
+// with (<yyyymmdd>_...). Errors wrap ErrFormat.
+func leanDate(path string) (time.Time, error) {
+	day, err := time.ParseInLocation("20060102", strings.SplitN(filepath.Base(path), "_", 2)[0], Eastern)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: lean file %s: name does not start with yyyymmdd: %v", ErrFormat, path, err)
+	}
+	return day, nil
+}
+
+// leanWallTime returns the time ms milliseconds of wall-clock time after
+// midnight US/Eastern of day. Wall-clock arithmetic: a day is 24h of wall
+// time even on DST change days (markets are closed then, so no bar is
+// ambiguous).
+func leanWallTime(day time.Time, ms int64) time.Time {
+	h, rem := ms/3_600_000, ms%3_600_000
+	return time.Date(day.Year(), day.Month(), day.Day(), int(h), 0, 0, 0, Eastern).
+		Add(time.Duration(rem) * time.Millisecond)
+}
+
+// openLeanZip opens a Lean daily zip and returns it with its one entry (the
+// CSV). The caller closes the reader.
+func openLeanZip(path string) (*zip.ReadCloser, *zip.File, error) {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("quote: lean file %s: %w", path, err)
+	}
+	if len(zr.File) != 1 {
+		zr.Close()
+		return nil, nil, fmt.Errorf("%w: lean file %s: want one CSV inside, found %d entries", ErrFormat, path, len(zr.File))
+	}
+	return zr, zr.File[0], nil
 }

@@ -13,9 +13,13 @@ import (
 // for a metric label (reject counts by reason).
 type RejectReason string
 
-// Reject reasons, in the order Validate checks them.
+// Reject reasons, in the order Validate checks them. The last group is only
+// given by the tick reader (ReadLeanTickZip, TickReject) for a line it
+// cannot read; it also uses ReasonNonPositive, ReasonBadSize and
+// ReasonBadSeq.
 const (
 	ReasonBadSymbol    RejectReason = "bad_symbol"         // tasks.ParseSymbol refuses the symbol, or it is not canonical (upper-case)
+	ReasonBadKind      RejectReason = "bad_kind"           // Kind is neither KindBar ("") nor KindTrade
 	ReasonAncientTS    RejectReason = "ancient_ts"         // TS is before 1970-01-01 UTC (a zero time included)
 	ReasonFutureTS     RejectReason = "future_ts"          // TS is after now + the allowed skew
 	ReasonNaNPrice     RejectReason = "nan_price"          // a price (open, high, low, close, bid, ask) is NaN or infinite
@@ -24,6 +28,13 @@ const (
 	ReasonOpenOutside  RejectReason = "open_out_of_range"  // open outside [low, high]
 	ReasonCloseOutside RejectReason = "close_out_of_range" // close outside [low, high]
 	ReasonNegativeVol  RejectReason = "negative_volume"    // volume < 0
+	ReasonTickPrices   RejectReason = "tick_prices_differ" // a tick's open, high, low and close are not one price
+	ReasonBadSize      RejectReason = "bad_size"           // a tick's volume (trade size) is 0; reader: a size that is 0, negative, not an integer or above 2^31-1
+	ReasonBadSeq       RejectReason = "bad_seq"            // a tick's Seq is outside 0..MaxSeq; reader: more than MaxSeq+1 ticks in one millisecond
+
+	ReasonBadFields RejectReason = "bad_fields" // reader: too few or too many fields, an unreadable line, a suspicious flag other than 0 or 1
+	ReasonBadTime   RejectReason = "bad_time"   // reader: a time that is not an integer, negative, or not before midnight (>= 24h)
+	ReasonBadPrice  RejectReason = "bad_price"  // reader: a price that is not an integer (x 10000)
 )
 
 // DefaultMaxSkew is how far in the future Validate lets a quote's TS be: two
@@ -56,11 +67,15 @@ func (e *RejectError) Is(target error) bool { return target == ErrRejected }
 func Validate(q Quote, now time.Time) error { return ValidateSkew(q, now, DefaultMaxSkew) }
 
 // ValidateSkew checks q before it is produced: a canonical valid symbol
-// (tasks.ParseSymbol), 1970 <= TS <= now+maxSkew, finite positive prices
-// (open, high, low, close, and bid and ask when set), low <= open, close <=
-// high, and volume >= 0. It returns nil or a *RejectError for the first
-// failed check, in the order of the RejectReason constants. A crossed market
-// (bid > ask) is not refused: it happens in real quote data.
+// (tasks.ParseSymbol), a known Kind, 1970 <= TS <= now+maxSkew, finite
+// positive prices (open, high, low, close, and bid and ask when set), low <=
+// open, close <= high, and volume >= 0. A tick (IsTick) must also have open
+// = high = low = close (ReasonTickPrices), volume > 0 (ReasonBadSize; a
+// negative volume is ReasonNegativeVol) and 0 <= Seq <= MaxSeq
+// (ReasonBadSeq). It returns nil or a *RejectError for the first failed
+// check, in the order of the RejectReason constants. A crossed market (bid >
+// ask) is not refused: it happens in real quote data. Bars are checked as
+// before ticks existed (Seq, Exchange, Condition and Flag are not looked at).
 //
 // It is pure and safe for concurrent use.
 func ValidateSkew(q Quote, now time.Time, maxSkew time.Duration) error {
@@ -71,6 +86,9 @@ func ValidateSkew(q Quote, now time.Time, maxSkew time.Duration) error {
 		return rej(ReasonBadSymbol, "%v", err)
 	} else if string(s) != q.Symbol {
 		return rej(ReasonBadSymbol, "symbol %q is not canonical (want %q)", q.Symbol, s)
+	}
+	if q.Kind != KindBar && q.Kind != KindTrade {
+		return rej(ReasonBadKind, "kind %q (want %q or %q)", q.Kind, KindBar, KindTrade)
 	}
 	if q.TS.Before(time.Unix(0, 0)) {
 		return rej(ReasonAncientTS, "ts %s before 1970-01-01", q.TS.UTC().Format(time.RFC3339))
@@ -111,6 +129,18 @@ func ValidateSkew(q Quote, now time.Time, maxSkew time.Duration) error {
 	}
 	if q.Volume < 0 {
 		return rej(ReasonNegativeVol, "volume %d < 0", q.Volume)
+	}
+	if !q.IsTick() {
+		return nil
+	}
+	if q.Open != q.High || q.Open != q.Low || q.Open != q.Close {
+		return rej(ReasonTickPrices, "tick open %v high %v low %v close %v not one price", q.Open, q.High, q.Low, q.Close)
+	}
+	if q.Volume == 0 {
+		return rej(ReasonBadSize, "tick volume 0")
+	}
+	if q.Seq < 0 || q.Seq > MaxSeq {
+		return rej(ReasonBadSeq, "tick seq %d outside 0..%d", q.Seq, MaxSeq)
 	}
 	return nil
 }

@@ -244,7 +244,6 @@ func (s *Store) writeBars(ctx context.Context, bars []Bar) error {
 // one WriteQuotes call.
 const writeParallelism = 16
 
-
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	ks := make([]K, 0, len(m))
 	for k := range m {
