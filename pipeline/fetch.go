@@ -138,11 +138,11 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 			} else {
 				valid = append(valid, q)
 			}
-			if q.TS.After(checkpoint) {
-				checkpoint = q.TS
+			if q.Position().After(checkpoint) {
+				checkpoint = q.Position()
 			}
 		}
-		cursor := qs[len(qs)-1].TS
+		cursor := qs[len(qs)-1].Position()
 		if !r.Active() { // revoked, or the session is past its safe deadline
 			return nil
 		}

@@ -18,12 +18,27 @@ import (
 // errInactive stops a runner whose task was revoked or whose session is unsafe.
 var errInactive = errors.New("pipeline: task no longer active on this node")
 
-// Sink stores quotes and the consumed offsets (store.Store).
+// QuoteWriter stores batches of quotes and ticks with their derived rows,
+// keeping one ingest task's analytics state between calls (store.Writer).
+type QuoteWriter interface {
+	Write(ctx context.Context, epoch int64, qs []quote.Quote) error
+}
+
+// Sink stores quotes and the consumed offsets (StoreSink over a
+// store.Store).
 type Sink interface {
-	WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) error
+	// NewQuoteWriter returns the writer of one run of an ingest task; each
+	// run starts with a fresh one (its state is rebuilt from the store).
+	NewQuoteWriter(ctx context.Context) (QuoteWriter, error)
 	LoadOffset(ctx context.Context, topic string, partition int32) (next, epoch int64, found bool, err error)
 	CommitOffset(ctx context.Context, topic string, partition int32, next, epoch int64, node string) error
 }
+
+// StoreSink is the Sink of a store.Store.
+type StoreSink struct{ *store.Store }
+
+// NewQuoteWriter implements Sink with store.Store.NewWriter.
+func (s StoreSink) NewQuoteWriter(context.Context) (QuoteWriter, error) { return s.Store.NewWriter(), nil }
 
 // IngestCounters receives the ingest runner's counts. Implementations must be
 // safe for concurrent use.
@@ -69,7 +84,9 @@ func (in *Ingest) init() {
 
 // Run implements worker.Runner for ingest/<partition>. It consumes from the
 // committed offset (the oldest, if none), and for each batch writes the
-// quotes, then commits the offset after the batch. A failed write or commit
+// quotes and ticks with one QuoteWriter per run (which keeps the partition's
+// analytics state in memory, see store.Writer), then commits the offset
+// after the batch. A failed write or commit
 // retries the same batch (with backoff) until it succeeds: a Cassandra outage
 // pauses ingest without committing anything. A commit refused because a newer
 // epoch committed (store.ErrFenced) stops the runner with that error. It
@@ -89,6 +106,13 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 	if !found {
 		next = 0
 	}
+	qw, err := in.Sink.NewQuoteWriter(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("ingest %s/%d: open writer: %w", topic, part, err)
+	}
 	log.Info("ingest: consuming", zap.Int64("from", next), zap.Bool("committed", found))
 	err = stream.ConsumePartition(ctx, in.Stream, part, next, func(ctx context.Context, b stream.Batch) error {
 		if b.Reset != nil {
@@ -107,9 +131,13 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 			return stream.Permanent(errInactive)
 		}
 		if len(qs) > 0 {
-			if err := in.Sink.WriteQuotes(ctx, r.Epoch(), qs); err != nil {
+			if err := qw.Write(ctx, r.Epoch(), qs); err != nil {
 				log.Warn("ingest: write failed; retrying the batch", zap.Int64("from", b.From), zap.Error(err))
 				return err
+			}
+			now := time.Now()
+			for _, m := range b.Quotes {
+				in.Counters.Readable(part, now.Sub(m.Timestamp))
 			}
 		}
 		if !r.Active() {

@@ -397,12 +397,12 @@ func (l *lazyStore) get(ctx context.Context) (*store.Store, error) {
 	}
 }
 
-func (l *lazyStore) WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) error {
+func (l *lazyStore) NewQuoteWriter(ctx context.Context) (pipeline.QuoteWriter, error) {
 	s, err := l.get(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.WriteQuotes(ctx, epoch, qs)
+	return s.NewWriter(), nil
 }
 
 func (l *lazyStore) LoadOffset(ctx context.Context, topic string, partition int32) (int64, int64, bool, error) {

@@ -48,6 +48,7 @@ func (l *latencies) Ingested(_ int32, n int, lat time.Duration) {
 	l.mu.Unlock()
 }
 func (l *latencies) DeadLettered(_ int32, n int) { l.dlq.Add(int64(n)) }
+func (l *latencies) Readable(int32, time.Duration) {}
 
 func pct(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {
@@ -132,7 +133,7 @@ func runPipeline(b *testing.B, symbols int, rate float64, d time.Duration) {
 		Source: func(context.Context, string) (quote.Source, error) {
 			return quote.NewSynthetic(1, rate, quote.Options{})
 		}}
-	ingest := &pipeline.Ingest{Stream: scfg, Sink: st, Counters: lat}
+	ingest := &pipeline.Ingest{Stream: scfg, Sink: pipeline.StoreSink{Store: st}, Counters: lat}
 	fctx, stopFetch := context.WithCancel(context.Background())
 	ictx, stopIngest := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
