@@ -29,6 +29,7 @@ type Store struct {
 	now      func() time.Time // for Updated columns; time.Now in production
 
 	closeOnce sync.Once
+	stmts     sync.Map // statement -> qualified statement (see cql)
 }
 
 // schema creates the tables of the package doc; every statement is
@@ -182,8 +183,16 @@ func (s *Store) lockSymbol(symbol string) func() {
 // (values are always bound, never inlined).
 func qualify(keyspace, stmt string) string { return strings.ReplaceAll(stmt, "@", keyspace+".") }
 
-// cql qualifies stmt with the Store's keyspace.
-func (s *Store) cql(stmt string) string { return qualify(s.cfg.Keyspace, stmt) }
+// cql qualifies stmt with the Store's keyspace, memoized: it is called per
+// batch entry on the write path.
+func (s *Store) cql(stmt string) string {
+	if q, ok := s.stmts.Load(stmt); ok {
+		return q.(string)
+	}
+	q := qualify(s.cfg.Keyspace, stmt)
+	s.stmts.Store(stmt, q)
+	return q
+}
 
 // query builds a statement with ctx; idempotent marks it safe to retry.
 func (s *Store) query(ctx context.Context, idempotent bool, stmt string, args ...any) *gocql.Query {
