@@ -1,32 +1,61 @@
-// Package store keeps quotes and what is derived from them in Apache
-// Cassandra (through gocql): 1-minute quotes, 5m/1h/1d bars, a latest row per
-// symbol with moving averages, alerts on implausible moves, and the
-// epoch-fenced Kafka offsets and fetch checkpoints of the cluster's tasks.
+// Package store keeps quotes, ticks and what is derived from them in Apache
+// Cassandra (through gocql): 1-minute quotes, trade ticks, 1m/5m/1h/1d bars,
+// a latest row per symbol with moving averages, alerts on implausible moves,
+// and the epoch-fenced Kafka offsets and fetch checkpoints of the cluster's
+// tasks.
 //
 // # Tables (keyspace Config.Keyspace, default "stocksys")
 //
-//	quotes            ((symbol, day), ts)     open high low close volume bid ask source flagged epoch
-//	quote_days        ((symbol), day)         index of the days each symbol has quotes (for ranges
-//	                                          and "previous trading day")
+//	quotes            ((symbol, day), ts)       open high low close volume bid ask source flagged epoch
+//	ticks             ((symbol, day), ts, seq)  price size exchange condition bid ask flag source epoch
+//	quote_days        ((symbol), day)           index of the days each symbol has rows (for ranges
+//	                                            and "previous trading day")
 //	bars              ((symbol, interval, day), ts)  open high low close volume vwap count
-//	latest            (symbol)                ts price prev_close day_change day_change_pct sma ema updated
-//	alerts            ((day), ts, symbol)     prev_close close move_pct reason
-//	ingest_offsets    ((topic), partition)    offset (next to consume) epoch node updated
-//	fetch_checkpoints (symbol)                ts (last quote produced) epoch node updated
+//	                                            + for 1m: pv sum_close last_ts hwm flagged has_bar
+//	latest            (symbol)                  ts price prev_close day_change day_change_pct sma ema updated
+//	alerts            ((day), ts, symbol)       prev_close close move_pct reason
+//	ingest_offsets    ((topic), partition)      offset (next to consume) epoch node updated
+//	fetch_checkpoints (symbol)                  ts (position of the last quote produced) epoch node updated
 //
 // day is the exchange trading date (US/Eastern) as a Cassandra date
 // (quote.Quote.Day). Bars are aligned in Eastern time: 5m bars start at
 // :00, :05, ..., 1h bars at whole Eastern hours, and a 1d bar's ts is
 // midnight Eastern of its trading date converted to UTC (04:00 or 05:00 UTC),
 // not its first quote's time (see WindowStart). Open creates the keyspace
-// and tables if absent (CREATE ... IF NOT EXISTS); statements name tables in
-// full (keyspace.table) and the session is bound to no keyspace.
+// and tables if absent (CREATE ... IF NOT EXISTS, and ALTER TABLE ... ADD IF
+// NOT EXISTS for the 1m state columns of older keyspaces); statements name
+// tables in full (keyspace.table) and the session is bound to no keyspace.
 //
-// # Writing quotes: idempotent, order-independent
+// # Ticks
 //
-// WriteQuotes groups quotes by partition (symbol, day) and writes each group
-// as UNLOGGED batches of that one partition, split so each batch's estimated
-// size stays under Config.BatchMaxBytes (4 KiB by default, below Cassandra 5's
+// A trade tick (quote.KindTrade) is keyed by (symbol, day, ts, seq): seq
+// numbers the ticks of one millisecond in source order (assigned by the
+// source), so every trade of a busy millisecond is kept (SPY on 2013-10-07:
+// 170,996 of 250,601 trades share a millisecond) and a replay or failover
+// rewrites the same rows. A tick flagged by the source (quote.Quote.Flag:
+// the vendor's suspicious mark, or an implausible print) is stored with its
+// flag and left out of every bar, latest row and alert.
+//
+// # What is derived, and its specification
+//
+// The pure functions ComputeBars, ComputeLatest and DetectMoves define the
+// derived rows. Bars of every interval are formed from 1-minute aggregates
+// (each minute from its quotes or ticks in Position order, then minutes
+// merged in time order), so their floating-point sums have one fixed order.
+// VWAP is sum(price*size)/sum(size) (for minute bars the closes stand in for
+// the price). SMA/EMA (latest) and move alerts are over the 1-minute closes:
+// a minute is flagged when its close moved more than Config.MoveAlertPct
+// percent from the previous minute's close, or, for a day's first minute,
+// from the last close of the latest earlier day in quote_days. For a minute
+// file (one bar per minute) this is the bar's own close, and the quotes row
+// carries the flag too.
+//
+// # Writing: idempotent, order-independent, incremental
+//
+// Writer.Write (one Writer per ingest task; Store.WriteQuotes uses a fresh
+// one per call) first writes the rows: per partition, UNLOGGED batches of that
+// one partition, split so each batch's estimated size stays under
+// Config.BatchMaxBytes (4 KiB by default, below Cassandra 5's
 // batch_size_warn_threshold of 5 KiB; batch_size_fail_threshold is 50 KiB).
 // Note that Cassandra (since 3.6, CASSANDRA-10876) applies those thresholds
 // only to batches spanning several partitions, so single-partition batches
@@ -36,37 +65,26 @@
 // the last writer's epoch, which is informational). An absent bid/ask is
 // bound as unset, so it reads as null without writing a tombstone.
 //
-// After the quotes, WriteQuotes recomputes, per touched symbol and day and
-// from the quotes read back from Cassandra (not from the batch in hand):
+// Then it updates the derived rows from state it keeps in memory (the
+// Kafka Streams / Flink model: state beside the partition the task owns): per
+// symbol and day, the day's 1-minute aggregates with each minute's hwm (the
+// highest Position counted). The state of a day is rebuilt with one read of
+// its stored 1m bars the first time a Writer touches it; a row above its
+// minute's hwm is added in place, and a row at or below it (a duplicate, a
+// replay from an older offset, a late row) makes the Writer recompute that
+// minute from the stored rows. It then writes the bars of the windows that
+// changed, the alert changes of the day, the latest row when the day is the
+// symbol's latest, and, when a day's last close changed, re-checks the next
+// stored day's alerts (a backfill). Nothing just written is read back. The
+// result equals the pure functions applied to the stored rows, bit for bit
+// (tested with random permutations, duplicates, replays, late days and task
+// moves), and UpdateAnalytics recomputes a day from its rows to repair.
 //
-//   - bars of the touched 5m and 1h windows and the day's 1d bar, with
-//     ComputeBars;
-//   - flags and alerts with DetectMoves: a quote is flagged (stored, never
-//     rejected) when its close moved more than Config.MoveAlertPct percent
-//     from the previous stored close, i.e. the close of the stored quote
-//     just before it on the same day, or for a day's first quote the last
-//     close of the latest earlier day in quote_days. Flags that a late quote
-//     invalidates are cleared and their alerts deleted; the first quote of
-//     the next stored day is re-checked when a day is backfilled;
-//   - the latest row with ComputeLatest, when the latest stored day or its
-//     previous trading day was touched (a late quote of an older day leaves
-//     it alone). SMA and EMA are over the latest day's 1-minute closes in ts
-//     order; EMA uses alpha = 2/(N+1), seeded with the SMA of the first N
-//     closes; a window is absent until the day has N quotes.
-//
-// Because everything derived is recomputed from the stored quotes, the
-// result equals an offline recomputation with the same pure functions,
-// whatever the arrival order, duplication or replay. Analytics of one symbol
-// are serialised within a Store; two Stores writing the same symbol
-// concurrently (a deposed owner still running) converge once either writes
-// again, since each recomputation reads everything stored before it.
-//
-// Cost per WriteQuotes call, per touched (symbol, day): one read of the day's
-// quotes (up to ~1000 rows, ~100 KB), two small reads to find the previous
-// close, one to find the next stored day, one read and one write of latest,
-// bar batches for the touched windows (usually three rows), and one write
-// per flag change or alert. Quotes are thus written once and read back once
-// per batch; batch quotes per call (hundreds, not one) to amortise this.
+// Cost per Write: the rows; per touched (symbol, day) the changed bar rows
+// (typically one per interval), the latest row, an alert row per changed
+// alert; reads only when a day is first touched (its 1m bars, the previous
+// close, the latest row) and for minutes that got a row at or below their
+// hwm (one read of that minute). A Writer holds at most 4 days per symbol.
 //
 // # Fenced offsets and checkpoints
 //
