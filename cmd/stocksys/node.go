@@ -267,7 +267,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		partitions = cachedPartitions(scfg, 10*time.Second)
 		nlog := log.With(zap.String("node", o.id))
 		runners[tasks.TypeFetch] = &pipeline.Fetch{Sender: producer, Checkpoints: ls, Counters: m.Fetcher(), Logger: nlog,
-			Source: symbolSource(func() *node.Node { return n }, o.source, nlog)}
+			Source: symbolSource(func() *node.Node { return n }, o.source, quote.Options{Logger: nlog})}
 		runners[tasks.TypeIngest] = &pipeline.Ingest{Stream: scfg, Sink: ls, Counters: m.Ingester(), Logger: nlog}
 	}
 	var trail *audit.Writer
@@ -319,19 +319,36 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 }
 
 // symbolSource resolves a symbol's source: the spec in symbols/<SYMBOL>,
-// else the node's default.
-func symbolSource(nodeOf func() *node.Node, def string, log *zap.Logger) pipeline.SourceFunc {
-	return func(ctx context.Context, symbol string) (quote.Source, error) {
-		spec := def
+// else (no spec in the document) the node's default. A failed read (no
+// session, a ZooKeeper fault, a missing or unparsable document) is an error,
+// which the worker reports and retries: a task never runs with a source
+// other than the one its symbol names.
+func symbolSource(nodeOf func() *node.Node, def string, opts quote.Options) pipeline.SourceFunc {
+	return sourceFrom(func(symbol string) (tasks.SymbolSpec, error) {
+		var doc tasks.SymbolSpec
 		n := nodeOf()
-		if s := n.Session(); s != nil {
-			var doc tasks.SymbolSpec
-			p := tasks.NewPaths(n.Config().Root)
-			if _, err := tasks.ReadJSON(s.Conn(), p.Symbol(tasks.Symbol(symbol)), &doc); err == nil && doc.Source != "" {
-				spec = doc.Source
-			}
+		s := n.Session()
+		if s == nil {
+			return doc, errors.New("no ZooKeeper session")
 		}
-		return quote.New(spec, quote.Options{Logger: log})
+		p := tasks.NewPaths(n.Config().Root)
+		_, err := tasks.ReadJSON(s.Conn(), p.Symbol(tasks.Symbol(symbol)), &doc)
+		return doc, err
+	}, def, opts)
+}
+
+// sourceFrom is symbolSource over a reader of symbol documents.
+func sourceFrom(read func(symbol string) (tasks.SymbolSpec, error), def string, opts quote.Options) pipeline.SourceFunc {
+	return func(ctx context.Context, symbol string) (quote.Source, error) {
+		doc, err := read(symbol)
+		if err != nil {
+			return nil, fmt.Errorf("read the source of %s: %w", symbol, err)
+		}
+		spec := def
+		if doc.Source != "" {
+			spec = doc.Source
+		}
+		return quote.New(spec, opts)
 	}
 }
 
