@@ -122,7 +122,7 @@ func (a *agg) add(q quote.Quote) {
 	a.high = max(a.high, q.High)
 	a.low = min(a.low, q.Low)
 	a.close = q.Close
-	a.volume += q.Volume
+	a.volume = satAdd(a.volume, q.Volume)
 	a.pv += q.Close * float64(q.Volume)
 	a.sumClose += q.Close
 	a.count++
@@ -140,11 +140,24 @@ func (a *agg) merge(b agg) {
 	a.high = max(a.high, b.high)
 	a.low = min(a.low, b.low)
 	a.close = b.close
-	a.volume += b.volume
+	a.volume = satAdd(a.volume, b.volume)
 	a.pv += b.pv
 	a.sumClose += b.sumClose
 	a.count += b.count
 	a.lastTS = b.lastTS
+}
+
+// satAdd returns x+y, saturated at the int64 range: a bar's volume never
+// wraps around (validation bounds a quote's volume far below this).
+func satAdd(x, y int64) int64 {
+	s := x + y
+	switch {
+	case x > 0 && y > 0 && s < 0:
+		return math.MaxInt64
+	case x < 0 && y < 0 && s >= 0:
+		return math.MinInt64
+	}
+	return s
 }
 
 // bar returns a's Bar.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -211,5 +212,22 @@ func TestDetectMoves(t *testing.T) {
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// Issue 15, defect 5: three minutes of volume 4e18 summed to a negative 5m
+// volume. The sum saturates instead.
+func TestComputeBarsVolumeSaturates(t *testing.T) {
+	base := et(2020, 1, 6, 9, 30)
+	var qs []quote.Quote
+	for i := range 3 {
+		qs = append(qs, q("SPY", base.Add(time.Duration(i)*time.Minute), 10, 10, 10, 10, 4_000_000_000_000_000_000))
+	}
+	bars := ComputeBars(qs, Interval5m)
+	if len(bars) != 1 || bars[0].Volume != math.MaxInt64 {
+		t.Fatalf("5m bars %+v; want one with volume %d", bars, int64(math.MaxInt64))
+	}
+	if math.IsInf(bars[0].VWAP, 0) || math.IsNaN(bars[0].VWAP) || bars[0].VWAP <= 0 {
+		t.Errorf("VWAP %v; want a finite positive value", bars[0].VWAP)
 	}
 }
