@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -112,6 +113,7 @@ type cluster struct {
 	tr         *tracker
 	partitions []int32
 	log        *zap.Logger
+	resync     time.Duration // master.Config.Resync; 0 for the default
 }
 
 func (c *cluster) start(id string, viaProxy bool) *testNode {
@@ -169,7 +171,7 @@ func (c *cluster) start(id string, viaProxy bool) *testNode {
 			if err != nil {
 				return
 			}
-			m, err := master.New(s, term, master.Config{Root: c.root, Logger: cfg.Logger,
+			m, err := master.New(s, term, master.Config{Root: c.root, Logger: cfg.Logger, Resync: c.resync,
 				Partitions: func(context.Context) ([]int32, error) { return c.partitions, nil }})
 			if err != nil {
 				t.Error(err)
@@ -500,4 +502,35 @@ func TestIntegration_DeposedMasterCannotAssign(t *testing.T) {
 	if v := c.tr.Violations(); len(v) > 0 {
 		t.Fatalf("tasks ran on two nodes at once: %v", v)
 	}
+}
+
+// Issue 15, defect 1: every full resync re-armed the child watches with a new
+// forward goroutine while the old ones waited forever (85 goroutines parked
+// after 5 minutes). Over 80 resyncs the goroutine count stays flat.
+func TestIntegration_ResyncLeaksNoGoroutine(t *testing.T) {
+	servers := testenv.ZKServers(t)
+	c := &cluster{t: t, servers: servers, root: testenv.ZKRoot(t), tr: newTracker(), resync: 25 * time.Millisecond,
+		partitions: []int32{0}, log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))}
+	admin := testenv.ZKConn(t, 10*time.Second)
+	p := tasks.NewPaths(c.root)
+	if err := p.EnsureLayout(admin); err != nil {
+		t.Fatal(err)
+	}
+	want := []tasks.ID{tasks.IngestTask(0).ID()}
+	for _, s := range []tasks.Symbol{"SPY", "MSFT"} {
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tasks.FetchTask(s).ID())
+	}
+	n1 := c.start("node-1", false)
+	c.waitConverged("1 node", []*testNode{n1}, want, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	time.Sleep(2 * time.Second) // 80 resync periods
+	after := runtime.NumGoroutine()
+	if after > before+3 {
+		t.Fatalf("goroutines grew from %d to %d over 80 resyncs", before, after)
+	}
+	t.Logf("goroutines %d -> %d over 80 resyncs", before, after)
 }

@@ -147,7 +147,10 @@ func (m *Master) Run(ctx context.Context) error {
 			return m.result()
 		case <-m.trigger:
 		case <-resync.C:
-			m.resetWatches() // re-arm every watch on the full re-read
+			// A full re-read. Watches stay as they are: one armed is live
+			// until it fires (go-zookeeper sets it again on a reconnect), and
+			// forward disarms it then; re-arming here leaked a goroutine per
+			// watch and period.
 		}
 	}
 }
@@ -164,12 +167,6 @@ func (m *Master) poke() {
 	case m.trigger <- struct{}{}:
 	default:
 	}
-}
-
-func (m *Master) resetWatches() {
-	m.watchMu.Lock()
-	m.armed = map[string]bool{}
-	m.watchMu.Unlock()
 }
 
 // arm reports whether a watch on key must be set now, and marks it set.
