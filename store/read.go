@@ -27,6 +27,17 @@ func (s *Store) storedDays(ctx context.Context, symbol string, from, to time.Tim
 	return out, nil
 }
 
+// Days returns the stored trading days of symbol (quote_days) whose Eastern
+// date lies within the dates of from and to (both included), ascending, as
+// midnight UTC of each date. Safe for concurrent use.
+func (s *Store) Days(ctx context.Context, symbol string, from, to time.Time) ([]time.Time, error) {
+	days, err := s.storedDays(ctx, symbol, from, to)
+	for i := range days {
+		days[i] = days[i].UTC()
+	}
+	return days, err
+}
+
 // Rows returns the stored quotes of symbol with from <= TS < to, in TS
 // order, with their flag and epoch; at most limit (no limit if limit <= 0).
 // It reads the symbol's day list, then each stored day in the range (one

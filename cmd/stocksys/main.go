@@ -61,6 +61,7 @@ func newRootCmd() *cobra.Command {
 		newNodeCmd(g),
 		newQueryCmd(g),
 		newChaosCmd(g), newVerifyCmd(g),
+		newRebuildCmd(g),
 	)
 	return root
 }
