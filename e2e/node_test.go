@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -284,4 +285,42 @@ func TestIntegration_NodeConfigPrecedence(t *testing.T) {
 			t.Errorf("%s = %q; want %q", k, got[k], v)
 		}
 	}
+}
+
+// TestIntegration_NodeNoZooKeeper: a node given an unreachable ZooKeeper
+// exits non-zero after --connect-timeout, naming the address, instead of
+// retrying for ever with warnings (issue 15).
+func TestIntegration_NodeNoZooKeeper(t *testing.T) {
+	c := proctest.New(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, errOut, code := c.Stocksys(ctx, "node", "--id", "lonely-1", "--zk", dead, "--connect-timeout", "2s",
+		"--placeholder-tasks", "--http", "127.0.0.1:0")
+	took := time.Since(start)
+	if code == 0 || ctx.Err() != nil {
+		t.Fatalf("exit %d after %v (ctx %v); want a non-zero exit after about 2s", code, took, ctx.Err())
+	}
+	for _, w := range []string{"no ZooKeeper session", "2s", dead} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr does not name %q:\n%s", w, lastLines(errOut, 5))
+		}
+	}
+	t.Logf("exited %d after %v", code, took.Round(10*time.Millisecond))
+	// A negative timeout is a bad flag.
+	if _, errOut, code := c.Stocksys(ctx, "node", "--id", "n1", "--connect-timeout", "-1s", "--dry-run"); code == 0 ||
+		!strings.Contains(errOut, "--connect-timeout") {
+		t.Errorf("--connect-timeout -1s: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

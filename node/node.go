@@ -71,7 +71,16 @@ type Config struct {
 	// every fenced write, every task runner's start and stop (package audit).
 	// The caller opens and closes it. Optional.
 	Audit *audit.Writer
+	// ConnectTimeout bounds the wait for the node's first registration (a
+	// ZooKeeper session and its members/<id> znode) when Run starts: past it
+	// Run returns ErrNoZooKeeper naming the servers. 0 waits for ever. Later
+	// losses of the session are retried without a bound, as before.
+	ConnectTimeout time.Duration
 }
+
+// ErrNoZooKeeper: the node got no ZooKeeper session (or could not register)
+// within Config.ConnectTimeout of starting.
+var ErrNoZooKeeper = errors.New("node: no ZooKeeper session")
 
 // Validate checks the config without touching any server.
 func (c Config) Validate() error {
@@ -154,6 +163,12 @@ func (n *Node) Run(ctx context.Context) error {
 	memberDone := make(chan error, 1)
 	go func() { memberDone <- n.member.Run(memberCtx) }()
 
+	var firstDeadline <-chan time.Time
+	if n.cfg.ConnectTimeout > 0 {
+		t := time.NewTimer(n.cfg.ConnectTimeout)
+		defer t.Stop()
+		firstDeadline = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -161,7 +176,13 @@ func (n *Node) Run(ctx context.Context) error {
 			return <-memberDone
 		case err := <-memberDone:
 			return err
+		case <-firstDeadline:
+			stopMember()
+			<-memberDone
+			return fmt.Errorf("%w within --connect-timeout %v from %v (unreachable, or the id is held by another session)",
+				ErrNoZooKeeper, n.cfg.ConnectTimeout, n.cfg.ZK)
 		case <-n.member.Registered():
+			firstDeadline = nil
 		}
 		s := n.member.Session()
 		if s == nil {

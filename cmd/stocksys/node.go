@@ -38,6 +38,7 @@ type nodeOpts struct {
 	id             string
 	http           string
 	sessionTimeout time.Duration
+	connectTimeout time.Duration
 	source         string
 	capacity       int
 	topic          string
@@ -75,6 +76,7 @@ HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's vi
 	f.StringVar(&o.id, "id", "", "node id, 1-64 characters of [A-Za-z0-9._-] (required; env STOCKSYS_ID)")
 	f.StringVar(&o.http, "http", "", "HTTP listen address (default 127.0.0.1:<8080+N> for an id ending in N, else 127.0.0.1:8080)")
 	f.DurationVar(&o.sessionTimeout, "session-timeout", 6*time.Second, "ZooKeeper session timeout: crash detection time (1s..40s on scripts/infra.sh's ZooKeeper)")
+	f.DurationVar(&o.connectTimeout, "connect-timeout", 30*time.Second, "exit non-zero if no ZooKeeper session (and registration) within this time of starting; 0 waits for ever")
 	f.StringVar(&o.source, "source", "synthetic", "default quote source for symbols without one: replay:<path>[?speed=N], yahoo, alphavantage, synthetic[?seed=S&rate=R]")
 	f.IntVar(&o.capacity, "capacity", 1, "this node's weight in task assignment (>= 1)")
 	f.StringVar(&o.topic, "topic", "quotes", "Kafka topic of quotes")
@@ -141,6 +143,9 @@ func (o *nodeOpts) validate() error {
 	}
 	if o.sessionTimeout < time.Second || o.sessionTimeout > 40*time.Second {
 		return fmt.Errorf("--session-timeout %v: want 1s..40s", o.sessionTimeout)
+	}
+	if o.connectTimeout < 0 {
+		return fmt.Errorf("--connect-timeout %v: want >= 0 (0 waits for ever)", o.connectTimeout)
 	}
 	if _, err := quote.ParseSpec(o.source); err != nil {
 		return fmt.Errorf("--source: %w", err)
@@ -278,7 +283,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		defer trail.Close()
 	}
 	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
-		Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, Partitions: partitions, Logger: log,
+		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, Partitions: partitions, Logger: log,
 		Runners: runners})
 	if err != nil {
 		return err
