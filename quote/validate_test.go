@@ -67,6 +67,46 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestValidateTick(t *testing.T) {
+	now := utc(2013, 10, 7, 20, 0)
+	good := Quote{Symbol: "SPY", TS: utc(2013, 10, 7, 13, 30), Open: 168.1, High: 168.1, Low: 168.1, Close: 168.1,
+		Volume: 100, Kind: KindTrade, Seq: 3, Exchange: "P", Condition: "2000"}
+	tests := []struct {
+		name   string
+		mod    func(q *Quote)
+		reason RejectReason
+		detail string
+	}{
+		{"valid", func(q *Quote) {}, "", ""},
+		{"flagged still valid", func(q *Quote) { q.Flag = FlagOffMedian }, "", ""},
+		{"seq max", func(q *Quote) { q.Seq = MaxSeq }, "", ""},
+		{"seq 0 with bid ask", func(q *Quote) { q.Seq, q.Bid, q.Ask = 0, fp(168.09), fp(168.11) }, "", ""},
+		{"unknown kind", func(q *Quote) { q.Kind = "quote" }, ReasonBadKind, `kind "quote"`},
+		{"high differs", func(q *Quote) { q.High = 168.2 }, ReasonTickPrices, "tick open 168.1 high 168.2 low 168.1 close 168.1 not one price"},
+		{"close differs", func(q *Quote) { q.Close = 168.0; q.Low = 168.0 }, ReasonTickPrices, "not one price"},
+		{"zero size", func(q *Quote) { q.Volume = 0 }, ReasonBadSize, "tick volume 0"},
+		{"negative size", func(q *Quote) { q.Volume = -1 }, ReasonNegativeVol, "volume -1 < 0"},
+		{"negative seq", func(q *Quote) { q.Seq = -1 }, ReasonBadSeq, "tick seq -1 outside 0..999999"},
+		{"seq too big", func(q *Quote) { q.Seq = MaxSeq + 1 }, ReasonBadSeq, "tick seq 1000000 outside 0..999999"},
+		{"zero price", func(q *Quote) { q.Open, q.High, q.Low, q.Close = 0, 0, 0, 0 }, ReasonNonPositive, "open 0 <= 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := good
+			tt.mod(&q)
+			err := Validate(q, now)
+			if ReasonOf(err) != tt.reason || (err != nil && !strings.Contains(err.Error(), tt.detail)) {
+				t.Fatalf("Validate = %v; want reason %q with %q", err, tt.reason, tt.detail)
+			}
+		})
+	}
+	// Bars are checked as before: a zero volume, a Seq, OHLC apart are fine.
+	bar := Quote{Symbol: "SPY", TS: utc(2013, 10, 7, 13, 30), Open: 1, High: 2, Low: 0.5, Close: 1.5, Seq: 7}
+	if err := Validate(bar, now); err != nil {
+		t.Fatalf("bar: %v", err)
+	}
+}
+
 func TestValidateSkew(t *testing.T) {
 	now := utc(2020, 12, 1, 15, 0)
 	q := Quote{Symbol: "A", TS: now.Add(10 * time.Second), Open: 1, High: 1, Low: 1, Close: 1}
