@@ -50,16 +50,34 @@ const marketOpenHour, marketOpenMin = 9, 30
 //   - <yyyymmdd>_trade.zip: a Lean minute trade zip (ReadLeanTradeZip). When a
 //     <yyyymmdd>_quote.zip lies beside it, each bar's Bid and Ask are set to
 //     the bid and ask close of that minute (MergeBidAsk).
+//   - <yyyymmdd>_trade.zip holding ticks (its CSV named *_Tick.csv, or the
+//     4th field of its first row not an integer): the trade ticks of
+//     ReadLeanTickZip (the day's quote zip folded in), flagged by FlagTicks
+//     with TickMedianWindow and TickMedianPct: the ticks a replay yields.
+//     Rejected lines are left out silently; ReadLeanTickZip returns them.
 //   - anything else: a CSV of one of the layouts of ReadCSV.
 //
-// It returns the bars in ascending time, with Source "replay:lean",
-// "replay:intraday-csv" or "replay:daily-csv". Errors wrap ErrFormat or
+// It returns the bars (or ticks) in ascending time (Position), with Source
+// "replay:lean", "replay:lean-tick", "replay:intraday-csv" or
+// "replay:daily-csv". Errors wrap ErrFormat or
 // ErrUnknownFormat (or the I/O error) and name the file and, for a malformed
 // row, its 1-based line.
 func ReadFile(path, symbol string) ([]Quote, error) {
 	base := strings.ToLower(filepath.Base(path))
 	switch {
 	case strings.HasSuffix(base, "_trade.zip"):
+		tick, err := isTickZip(path, 3)
+		if err != nil {
+			return nil, err
+		}
+		if tick {
+			qs, _, err := ReadLeanTickZip(path, symbol)
+			if err != nil {
+				return nil, err
+			}
+			FlagTicks(qs, TickMedianWindow, TickMedianPct)
+			return qs, nil
+		}
 		qs, err := ReadLeanTradeZip(path, symbol)
 		if err != nil {
 			return nil, err
