@@ -17,7 +17,8 @@ func dataDir(t *testing.T) string {
 	return filepath.Dir(testenv.SharedData(t, "README.md"))
 }
 
-// drain fetches symbol from src until ErrExhausted, starting after `after`.
+// drain fetches symbol from src until ErrExhausted, starting after `after`
+// (checkpointing the last quote's Position).
 func drain(t *testing.T, src Source, symbol string, after time.Time) []Quote {
 	t.Helper()
 	var all []Quote
@@ -33,7 +34,7 @@ func drain(t *testing.T, src Source, symbol string, after time.Time) []Quote {
 			t.Fatal("empty batch before exhaustion")
 		}
 		all = append(all, qs...)
-		after = qs[len(qs)-1].TS
+		after = qs[len(qs)-1].Position()
 	}
 	t.Fatal("no exhaustion")
 	return nil

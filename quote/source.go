@@ -14,14 +14,16 @@ import (
 )
 
 // Source gives the quotes of any symbol after a checkpoint. The fetch task
-// runner keeps, per symbol, the TS of the last quote it produced (the
+// runner keeps, per symbol, the Position of the last quote it produced (the
 // checkpoint) and calls Fetch with it; a task moved to another worker resumes
 // from the stored checkpoint, so no quote is skipped, and at worst a few are
 // produced twice (writes downstream are idempotent on symbol and TS).
 type Source interface {
-	// Fetch returns the quotes of symbol with TS strictly after `after`, in
-	// ascending TS order, at most Options.MaxBatch of them (the oldest
-	// first; call again with the new checkpoint for the rest). A zero after
+	// Fetch returns the quotes of symbol with Position (TS for bars, TS +
+	// Seq ns for ticks) strictly after `after`, in ascending Position
+	// order, at most Options.MaxBatch of them (the oldest first; call again
+	// with the last one's Position as the new checkpoint for the rest). A
+	// zero after
 	// means "no checkpoint": what the source has now (replay: from the
 	// first row; synthetic: from the current bar; HTTP: the provider's
 	// current range).
@@ -69,9 +71,12 @@ type Spec struct {
 	// Path is the replay file or directory.
 	Path string
 	// Speed is the replay pace in market seconds per wall second; 0 means
-	// unpaced (speed=max: every row is due at once).
+	// unpaced (speed=max: every row is due at once) or paced by Rate.
 	Speed float64
-	// Seed and Rate (quotes per second per symbol) drive synthetic.
+	// Seed and Rate (quotes per second per symbol) drive synthetic. For
+	// replay, Rate > 0 paces at Rate rows per wall second per symbol
+	// whatever their market time (rate=N; Speed is then 0); 0 paces by
+	// Speed.
 	Seed int64
 	Rate float64
 }
@@ -80,6 +85,9 @@ type Spec struct {
 func (s Spec) String() string {
 	switch s.Kind {
 	case KindReplay:
+		if s.Rate > 0 {
+			return "replay:" + s.Path + "?rate=" + strconv.FormatFloat(s.Rate, 'g', -1, 64)
+		}
 		sp := "max"
 		if s.Speed > 0 {
 			sp = strconv.FormatFloat(s.Speed, 'g', -1, 64)
@@ -94,13 +102,15 @@ func (s Spec) String() string {
 // ParseSpec parses a source spec:
 //
 //	replay:<path>[?speed=N|max]      N > 0 market seconds per wall second, default 60
+//	replay:<path>?rate=N             N > 0 rows per wall second per symbol, evenly (exclusive with speed)
 //	yahoo
 //	alphavantage
 //	synthetic[?seed=S&rate=R]        S an int64 (default 1), 0 < R <= 1000 quotes/s/symbol (default 1)
 //
 // The replay path may be a file (read whatever the symbol) or a directory;
-// see NewReplay for how a symbol maps to files. The query starts at the last
-// '?' of the spec. Errors wrap ErrBadSpec and quote the spec.
+// see NewReplay for how a symbol maps to files, and Replay for the pacing.
+// Speed and rate are at most 1e9. The query starts at the last '?' of the
+// spec. Errors wrap ErrBadSpec and quote the spec.
 func ParseSpec(spec string) (Spec, error) {
 	bad := func(format string, args ...any) (Spec, error) {
 		return Spec{}, fmt.Errorf("%w %q: %s", ErrBadSpec, spec, fmt.Sprintf(format, args...))
@@ -122,8 +132,17 @@ func ParseSpec(spec string) (Spec, error) {
 			return bad("want replay:<path>[?speed=N]")
 		}
 		s.Path, s.Speed = rest, DefaultSpeed
-		allowed["speed"] = true
-		if v := params.Get("speed"); v == "max" {
+		allowed["speed"], allowed["rate"] = true, true
+		if params.Has("speed") && params.Has("rate") {
+			return bad("speed and rate are exclusive")
+		}
+		if v := params.Get("rate"); params.Has("rate") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(f > 0) || f > 1e9 {
+				return bad("rate %q: want 0 < rate <= 1e9 rows per second", v)
+			}
+			s.Speed, s.Rate = 0, f
+		} else if v := params.Get("speed"); v == "max" {
 			s.Speed = 0
 		} else if v != "" {
 			f, err := strconv.ParseFloat(v, 64)
@@ -196,9 +215,16 @@ type Options struct {
 	YahooLimiter, AlphaVantageLimiter Limiter
 	// MaxBatch caps the quotes one Fetch returns. Default DefaultMaxBatch.
 	MaxBatch int
-	// Logger logs retries (host, symbol, attempt, status, wait). Default
-	// zap.NewNop().
+	// Logger logs retries (host, symbol, attempt, status, wait), and the
+	// replay's tick files (loaded at Info, each rejected line at Warn with
+	// file, line and reason). Default zap.NewNop().
 	Logger *zap.Logger
+	// Rejected, when set, is called by a replay once per line of a tick file
+	// that the reader refused (err is a *TickReject naming the file, the
+	// 1-based line and the reason; it matches ErrFormat), when a symbol's
+	// files are loaded (its first Fetch). The rejected line is left out and
+	// the replay goes on. Default nil: rejects are only logged.
+	Rejected func(symbol string, reason RejectReason, err error)
 }
 
 func (o Options) withDefaults() Options {
@@ -252,6 +278,9 @@ func NewFromSpec(s Spec, opts Options) (Source, error) {
 	opts = opts.withDefaults()
 	switch s.Kind {
 	case KindReplay:
+		if s.Rate > 0 {
+			return NewReplayRate(s.Path, s.Rate, opts)
+		}
 		return NewReplay(s.Path, s.Speed, opts)
 	case KindYahoo:
 		return NewYahoo(opts)

@@ -2,6 +2,7 @@ package quote
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -15,6 +16,8 @@ func TestParseSpec(t *testing.T) {
 		{"replay:/data/lean-spy-minute", Spec{Kind: KindReplay, Path: "/data/lean-spy-minute", Speed: 60}, "replay:/data/lean-spy-minute?speed=60"},
 		{"replay:../x/a.csv?speed=2.5", Spec{Kind: KindReplay, Path: "../x/a.csv", Speed: 2.5}, "replay:../x/a.csv?speed=2.5"},
 		{"replay:C:/data?speed=max", Spec{Kind: KindReplay, Path: "C:/data", Speed: 0}, "replay:C:/data?speed=max"},
+		{"replay:/data/lean-ticks?rate=5000", Spec{Kind: KindReplay, Path: "/data/lean-ticks", Rate: 5000}, "replay:/data/lean-ticks?rate=5000"},
+		{"replay:/d?rate=0.5", Spec{Kind: KindReplay, Path: "/d", Rate: 0.5}, "replay:/d?rate=0.5"},
 		{"yahoo", Spec{Kind: KindYahoo}, "yahoo"},
 		{"alphavantage", Spec{Kind: KindAlphaVantage}, "alphavantage"},
 		{"synthetic", Spec{Kind: KindSynthetic, Seed: 1, Rate: 1}, "synthetic?seed=1&rate=1"},
@@ -43,6 +46,15 @@ func TestParseSpecErrors(t *testing.T) {
 		{"replay:/d?speed=fast", `speed "fast"`},
 		{"replay:/d?sped=2", `unknown parameter "sped"`},
 		{"replay:/d?speed=1&speed=2", `parameter "speed" given 2 times`},
+		{"replay:/d?rate=0", `rate "0"`},
+		{"replay:/d?rate=-3", `rate "-3"`},
+		{"replay:/d?rate=", `rate ""`},
+		{"replay:/d?rate=NaN", `rate "NaN"`},
+		{"replay:/d?rate=2e9", `rate "2e9"`},
+		{"replay:/d?rate=fast", `want 0 < rate <= 1e9 rows per second`},
+		{"replay:/d?rate=5&speed=60", "speed and rate are exclusive"},
+		{"replay:/d?speed=max&rate=5", "speed and rate are exclusive"},
+		{"replay:/d?rate=1&rate=2", `parameter "rate" given 2 times`},
 		{"yahoo:x", "yahoo takes no argument"},
 		{"yahoo?x=1", `unknown parameter "x"`},
 		{"synthetic?seed=x", `seed "x"`},
@@ -70,6 +82,18 @@ func TestNew(t *testing.T) {
 	}
 	if _, err := New("replay:/does/not/exist", Options{}); !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), "/does/not/exist") {
 		t.Fatalf("replay of a missing path: %v", err)
+	}
+	dir := t.TempDir()
+	if s, err := New("replay:"+dir+"?rate=250", Options{}); err != nil || s.(*Replay).rate != 250 || s.(*Replay).speed != 0 {
+		t.Fatalf("replay rate: %v", err)
+	}
+	if s, err := New("replay:"+dir, Options{}); err != nil || s.(*Replay).rate != 0 || s.(*Replay).speed != DefaultSpeed {
+		t.Fatalf("replay speed: %v", err)
+	}
+	for _, rate := range []float64{0, -1, math.Inf(1), math.NaN()} {
+		if _, err := NewReplayRate(dir, rate, Options{}); !errors.Is(err, ErrBadSpec) {
+			t.Errorf("NewReplayRate(%v): %v", rate, err)
+		}
 	}
 	if s, err := New("synthetic?seed=3", Options{}); err != nil || s.(*Synthetic).seed != 3 {
 		t.Fatalf("synthetic: %v", err)
