@@ -34,21 +34,36 @@ const (
 //	 "low":168,"close":168.2,"volume":1200,"bid":168.19,"ask":168.21,
 //	 "source":"replay:lean","flagged":true}
 //
-// ts is RFC 3339 with nanoseconds, in UTC; bid, ask and flagged are omitted
-// when absent (nil, nil, false).
+// A trade tick carries the optional fields of quote.Quote's tick extension
+// (added to schema version 1; older readers ignore them, and a message
+// without them is a bar):
+//
+//	{"v":1,"symbol":"SPY","ts":"2013-10-07T13:30:00.001Z","open":168.1,"high":168.1,
+//	 "low":168.1,"close":168.1,"volume":100,"bid":168.09,"ask":168.1,
+//	 "source":"replay:lean-tick","kind":"trade","seq":2,"exchange":"P",
+//	 "condition":"20002000","flag":"off_median"}
+//
+// ts is RFC 3339 with nanoseconds, in UTC; bid, ask, flagged, kind, seq,
+// exchange, condition and flag are omitted when absent (nil, false, "" or
+// 0).
 type wireOut struct {
-	V       int      `json:"v"`
-	Symbol  string   `json:"symbol"`
-	TS      string   `json:"ts"`
-	Open    float64  `json:"open"`
-	High    float64  `json:"high"`
-	Low     float64  `json:"low"`
-	Close   float64  `json:"close"`
-	Volume  int64    `json:"volume"`
-	Bid     *float64 `json:"bid,omitempty"`
-	Ask     *float64 `json:"ask,omitempty"`
-	Source  string   `json:"source"`
-	Flagged bool     `json:"flagged,omitempty"`
+	V         int        `json:"v"`
+	Symbol    string     `json:"symbol"`
+	TS        string     `json:"ts"`
+	Open      float64    `json:"open"`
+	High      float64    `json:"high"`
+	Low       float64    `json:"low"`
+	Close     float64    `json:"close"`
+	Volume    int64      `json:"volume"`
+	Bid       *float64   `json:"bid,omitempty"`
+	Ask       *float64   `json:"ask,omitempty"`
+	Source    string     `json:"source"`
+	Flagged   bool       `json:"flagged,omitempty"`
+	Kind      quote.Kind `json:"kind,omitempty"`
+	Seq       int32      `json:"seq,omitempty"`
+	Exchange  string     `json:"exchange,omitempty"`
+	Condition string     `json:"condition,omitempty"`
+	Flag      string     `json:"flag,omitempty"`
 }
 
 // wireIn is wireOut as read: pointers tell absent from zero, json.Number
@@ -66,12 +81,19 @@ type wireIn struct {
 	Ask     *json.Number `json:"ask"`
 	Source  *string      `json:"source"`
 	Flagged *bool        `json:"flagged"`
+
+	Kind      *string      `json:"kind"`
+	Seq       *json.Number `json:"seq"`
+	Exchange  *string      `json:"exchange"`
+	Condition *string      `json:"condition"`
+	Flag      *string      `json:"flag"`
 }
 
 // Encode returns the message value of q (schema version SchemaVersion, not
 // flagged). The message key is q.Symbol. It refuses an empty symbol
-// (ErrMissingField) and NaN or infinite prices (ErrNonFinite), so that
-// everything Encode returns, Decode accepts.
+// (ErrMissingField), NaN or infinite prices (ErrNonFinite), and a Kind other
+// than quote.KindBar and quote.KindTrade or a Seq outside 0..quote.MaxSeq
+// (ErrMalformed), so that everything Encode returns, Decode accepts.
 func Encode(q quote.Quote) ([]byte, error) { return EncodeFlagged(q, false) }
 
 // EncodeFlagged is Encode with the "flagged" field: true marks a bar that
@@ -88,24 +110,48 @@ func EncodeFlagged(q quote.Quote, flagged bool) ([]byte, error) {
 			return nil, fmt.Errorf("encode %s: %w: %s = %v", q.Symbol, ErrNonFinite, f.name, *f.v)
 		}
 	}
+	if err := checkTick(string(q.Kind), int64(q.Seq)); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", q.Symbol, err)
+	}
 	return json.Marshal(wireOut{
-		V:       SchemaVersion,
-		Symbol:  q.Symbol,
-		TS:      q.TS.UTC().Format(time.RFC3339Nano),
-		Open:    q.Open,
-		High:    q.High,
-		Low:     q.Low,
-		Close:   q.Close,
-		Volume:  q.Volume,
-		Bid:     q.Bid,
-		Ask:     q.Ask,
-		Source:  q.Source,
-		Flagged: flagged,
+		V:         SchemaVersion,
+		Symbol:    q.Symbol,
+		TS:        q.TS.UTC().Format(time.RFC3339Nano),
+		Open:      q.Open,
+		High:      q.High,
+		Low:       q.Low,
+		Close:     q.Close,
+		Volume:    q.Volume,
+		Bid:       q.Bid,
+		Ask:       q.Ask,
+		Source:    q.Source,
+		Flagged:   flagged,
+		Kind:      q.Kind,
+		Seq:       q.Seq,
+		Exchange:  q.Exchange,
+		Condition: q.Condition,
+		Flag:      q.Flag,
 	})
 }
 
-// Decode parses a message written by Encode. TS comes back in UTC. It
-// returns an error wrapping ErrMalformed, ErrSchemaVersion, ErrMissingField,
+// checkTick refuses a kind other than quote.KindBar ("") and
+// quote.KindTrade, and a seq outside 0..quote.MaxSeq, with ErrMalformed
+// naming the field.
+func checkTick(kind string, seq int64) error {
+	if k := quote.Kind(kind); k != quote.KindBar && k != quote.KindTrade {
+		return fmt.Errorf("%w: kind %q is unknown (want %q or absent)", ErrMalformed, kind, quote.KindTrade)
+	}
+	if seq < 0 || seq > quote.MaxSeq {
+		return fmt.Errorf("%w: seq %d outside 0..%d", ErrMalformed, seq, quote.MaxSeq)
+	}
+	return nil
+}
+
+// Decode parses a message written by Encode. TS comes back in UTC. The tick
+// fields (kind, seq, exchange, condition, flag) are optional: absent, they
+// decode to a bar's zero values. It returns an error wrapping ErrMalformed
+// (also for a kind other than "trade" or absent, and a seq that is not an
+// integer in 0..quote.MaxSeq), ErrSchemaVersion, ErrMissingField,
 // ErrNonFinite or ErrKeyMismatch, whose text names the field at fault.
 // Unknown fields are ignored (later minor additions to schema version 1).
 func Decode(key, value []byte) (quote.Quote, error) {
@@ -178,7 +224,27 @@ func decode(key, value []byte) (quote.Quote, bool, error) {
 	if q.Volume, err = strconv.ParseInt(w.Volume.String(), 10, 64); err != nil {
 		return quote.Quote{}, false, fmt.Errorf("%w: volume %s is not a 64-bit integer", ErrMalformed, w.Volume.String())
 	}
+	var seq int64
+	if w.Seq != nil {
+		if seq, err = strconv.ParseInt(w.Seq.String(), 10, 64); err != nil {
+			return quote.Quote{}, false, fmt.Errorf("%w: seq %s is not an integer in 0..%d", ErrMalformed, w.Seq.String(), quote.MaxSeq)
+		}
+	}
+	kind := deref(w.Kind)
+	if err := checkTick(kind, seq); err != nil {
+		return quote.Quote{}, false, err
+	}
+	q.Kind, q.Seq = quote.Kind(kind), int32(seq)
+	q.Exchange, q.Condition, q.Flag = deref(w.Exchange), deref(w.Condition), deref(w.Flag)
 	return q, w.Flagged != nil && *w.Flagged, nil
+}
+
+// deref returns *s, or "" for nil (an absent or null field).
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // finite parses n as a finite float64.

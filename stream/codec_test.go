@@ -46,6 +46,40 @@ func TestEncodeExactBytes(t *testing.T) {
 	}
 }
 
+func sampleTick() quote.Quote {
+	return quote.Quote{
+		Symbol: "SPY",
+		TS:     time.Date(2013, 10, 7, 13, 30, 0, 1_000_000, time.UTC),
+		Open:   168.1, High: 168.1, Low: 168.1, Close: 168.1,
+		Volume: 100,
+		Bid:    f64(168.09), Ask: f64(168.1),
+		Source: "replay:lean-tick",
+		Kind:   quote.KindTrade, Seq: 2, Exchange: "P", Condition: "20002000", Flag: quote.FlagOffMedian,
+	}
+}
+
+func TestEncodeTickExactBytes(t *testing.T) {
+	got, err := Encode(sampleTick())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"v":1,"symbol":"SPY","ts":"2013-10-07T13:30:00.001Z","open":168.1,"high":168.1,"low":168.1,` +
+		`"close":168.1,"volume":100,"bid":168.09,"ask":168.1,"source":"replay:lean-tick",` +
+		`"kind":"trade","seq":2,"exchange":"P","condition":"20002000","flag":"off_median"}`
+	if string(got) != want {
+		t.Fatalf("Encode(tick) =\n%s\nwant\n%s", got, want)
+	}
+	// Seq 0 and empty strings are omitted.
+	q := sampleTick()
+	q.Seq, q.Exchange, q.Condition, q.Flag, q.Bid, q.Ask = 0, "", "", "", nil, nil
+	got, _ = Encode(q)
+	want = `{"v":1,"symbol":"SPY","ts":"2013-10-07T13:30:00.001Z","open":168.1,"high":168.1,"low":168.1,` +
+		`"close":168.1,"volume":100,"source":"replay:lean-tick","kind":"trade"}`
+	if string(got) != want {
+		t.Fatalf("Encode(tick, seq 0) =\n%s\nwant\n%s", got, want)
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
 	ny := time.FixedZone("EDT", -4*3600)
 	noQuote := sampleQuote()
@@ -68,6 +102,17 @@ func TestRoundTrip(t *testing.T) {
 		{"only bid", onlyBid, false, onlyBid.TS},
 		{"extremes", extreme, false, extreme.TS},
 		{"non-UTC ts comes back UTC", local, false, time.Date(2013, 10, 7, 13, 30, 0, 0, time.UTC)},
+		{"tick", sampleTick(), false, sampleTick().TS},
+		{"tick seq max, suspicious", func() quote.Quote {
+			q := sampleTick()
+			q.Seq, q.Flag = quote.MaxSeq, quote.FlagSuspicious
+			return q
+		}(), false, sampleTick().TS},
+		{"tick seq 0, no quote", func() quote.Quote {
+			q := sampleTick()
+			q.Seq, q.Bid, q.Ask, q.Flag = 0, nil, nil, ""
+			return q
+		}(), true, sampleTick().TS},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := EncodeFlagged(tt.q, tt.flagged)
@@ -96,7 +141,8 @@ func TestRoundTrip(t *testing.T) {
 func equalQuotes(a, b quote.Quote) bool {
 	eqp := func(x, y *float64) bool { return (x == nil && y == nil) || (x != nil && y != nil && *x == *y) }
 	return a.Symbol == b.Symbol && a.TS == b.TS && a.Open == b.Open && a.High == b.High && a.Low == b.Low &&
-		a.Close == b.Close && a.Volume == b.Volume && eqp(a.Bid, b.Bid) && eqp(a.Ask, b.Ask) && a.Source == b.Source
+		a.Close == b.Close && a.Volume == b.Volume && eqp(a.Bid, b.Bid) && eqp(a.Ask, b.Ask) && a.Source == b.Source &&
+		a.Kind == b.Kind && a.Seq == b.Seq && a.Exchange == b.Exchange && a.Condition == b.Condition && a.Flag == b.Flag
 }
 
 func TestEncodeErrors(t *testing.T) {
@@ -110,6 +156,9 @@ func TestEncodeErrors(t *testing.T) {
 		{"NaN open", func(q *quote.Quote) { q.Open = math.NaN() }, ErrNonFinite, "encode SPY: stream: non-finite number: open = NaN"},
 		{"+Inf high", func(q *quote.Quote) { q.High = math.Inf(1) }, ErrNonFinite, "encode SPY: stream: non-finite number: high = +Inf"},
 		{"-Inf ask", func(q *quote.Quote) { q.Ask = f64(math.Inf(-1)) }, ErrNonFinite, "encode SPY: stream: non-finite number: ask = -Inf"},
+		{"unknown kind", func(q *quote.Quote) { q.Kind = "quote" }, ErrMalformed, `encode SPY: stream: malformed message: kind "quote" is unknown (want "trade" or absent)`},
+		{"negative seq", func(q *quote.Quote) { q.Kind, q.Seq = quote.KindTrade, -1 }, ErrMalformed, "encode SPY: stream: malformed message: seq -1 outside 0..999999"},
+		{"seq too big", func(q *quote.Quote) { q.Kind, q.Seq = quote.KindTrade, quote.MaxSeq+1 }, ErrMalformed, "encode SPY: stream: malformed message: seq 1000000 outside 0..999999"},
 	} {
 		q := sampleQuote()
 		tt.mod(&q)
@@ -157,6 +206,15 @@ func TestDecodeErrors(t *testing.T) {
 		{"fractional volume", "SPY", with(`"volume":10`, `"volume":10.5`), ErrMalformed, "stream: malformed message: volume 10.5 is not a 64-bit integer"},
 		{"huge volume", "SPY", with(`"volume":10`, `"volume":9223372036854775808`), ErrMalformed, "stream: malformed message: volume 9223372036854775808 is not a 64-bit integer"},
 		{"flagged not bool", "SPY", with(`"source":"s"`, `"source":"s","flagged":1`), ErrMalformed, ""},
+		{"unknown kind", "SPY", with(`"source":"s"`, `"source":"s","kind":"quote"`), ErrMalformed, `stream: malformed message: kind "quote" is unknown (want "trade" or absent)`},
+		{"kind upper-case", "SPY", with(`"source":"s"`, `"source":"s","kind":"TRADE"`), ErrMalformed, `stream: malformed message: kind "TRADE" is unknown (want "trade" or absent)`},
+		{"kind not a string", "SPY", with(`"source":"s"`, `"source":"s","kind":1`), ErrMalformed, ""},
+		{"negative seq", "SPY", with(`"source":"s"`, `"source":"s","kind":"trade","seq":-1`), ErrMalformed, "stream: malformed message: seq -1 outside 0..999999"},
+		{"seq too big", "SPY", with(`"source":"s"`, `"source":"s","kind":"trade","seq":1000000`), ErrMalformed, "stream: malformed message: seq 1000000 outside 0..999999"},
+		{"seq huge", "SPY", with(`"source":"s"`, `"source":"s","seq":99999999999999999999`), ErrMalformed, "stream: malformed message: seq 99999999999999999999 is not an integer in 0..999999"},
+		{"seq fractional", "SPY", with(`"source":"s"`, `"source":"s","kind":"trade","seq":1.5`), ErrMalformed, "stream: malformed message: seq 1.5 is not an integer in 0..999999"},
+		{"seq not a number", "SPY", with(`"source":"s"`, `"source":"s","seq":"x"`), ErrMalformed, ""},
+		{"exchange not a string", "SPY", with(`"source":"s"`, `"source":"s","exchange":5`), ErrMalformed, ""},
 	} {
 		q, err := Decode([]byte(tt.key), []byte(tt.value))
 		if !errors.Is(err, tt.wantErr) || (tt.wantMsg != "" && err.Error() != tt.wantMsg) {
@@ -166,8 +224,17 @@ func TestDecodeErrors(t *testing.T) {
 			t.Errorf("%s: Decode quote = %+v; want zero", tt.name, q)
 		}
 	}
+	// Tick fields: null is absent; a tick decodes with them.
+	q, err := Decode([]byte("SPY"), []byte(with(`"source":"s"`, `"source":"s","kind":null,"seq":null,"flag":null`)))
+	if err != nil || q.Kind != quote.KindBar || q.Seq != 0 || q.Flag != "" {
+		t.Fatalf("null tick fields: %+v, %v", q, err)
+	}
+	q, err = Decode([]byte("SPY"), []byte(with(`"source":"s"`, `"source":"s","kind":"trade","seq":999999,"exchange":"D","condition":"2000","flag":"suspicious"`)))
+	if err != nil || q.Kind != quote.KindTrade || q.Seq != quote.MaxSeq || q.Exchange != "D" || q.Condition != "2000" || q.Flag != quote.FlagSuspicious {
+		t.Fatalf("tick fields: %+v, %v", q, err)
+	}
 	// Unknown fields are accepted, and the base case decodes.
-	q, err := Decode([]byte("SPY"), []byte(with(`"v":1,`, `"v":1,"future":{"x":[1]},`)))
+	q, err = Decode([]byte("SPY"), []byte(with(`"v":1,`, `"v":1,"future":{"x":[1]},`)))
 	want := quote.Quote{Symbol: "SPY", TS: time.Date(2013, 10, 7, 13, 30, 0, 0, time.UTC), Open: 1, High: 2, Low: 0.5, Close: 1.5, Volume: 10, Source: "s"}
 	if err != nil || !equalQuotes(q, want) {
 		t.Fatalf("Decode with unknown field = %+v, %v; want %+v", q, err, want)
@@ -176,6 +243,8 @@ func TestDecodeErrors(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	v, _ := EncodeFlagged(sampleQuote(), true)
+	f.Add([]byte("SPY"), v)
+	v, _ = Encode(sampleTick())
 	f.Add([]byte("SPY"), v)
 	f.Add([]byte("SPY"), []byte(`{"v":1}`))
 	f.Add([]byte(""), []byte(`{"v":1,"symbol":"","open":1e999}`))
