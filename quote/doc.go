@@ -1,7 +1,7 @@
-// Package quote defines the quote (an OHLCV bar of one symbol) that moves
-// through Stock-System, the parsers of the real data formats it is read from,
-// the sources a fetch task pulls quotes from, and the checks a quote passes
-// before it is produced.
+// Package quote defines the quote (an OHLCV bar, or a trade tick, of one
+// symbol) that moves through Stock-System, the parsers of the real data
+// formats it is read from, the sources a fetch task pulls quotes from, and
+// the checks a quote passes before it is produced.
 //
 // # Files (ReadFile tells them apart by name and header)
 //
@@ -13,18 +13,50 @@
 //     `ms,bid_open,bid_high,bid_low,bid_close,bid_size,ask_open,...`
 //     (ReadLeanQuoteZip; MergeBidAsk sets a trade bar's Bid and Ask to the
 //     minute's bid and ask close).
+//   - QuantConnect Lean tick zips, one per symbol and day
+//     (Data/equity/usa/tick/<sym>/<yyyymmdd>_{trade,quote}.zip, inner CSV
+//     like 20131007_spy_Trade_Tick.csv; prices and times as above): trades
+//     `ms,price,quantity,exchange,sale_condition,suspicious` and quotes
+//     `ms,bid_price,bid_size,ask_price,ask_size,exchange,condition,suspicious`
+//     (ReadLeanTickZip; see Ticks below). A trade zip holds ticks when its
+//     CSV is named *_Tick.csv or, failing that, when the 4th field of its
+//     first row is not an integer.
 //   - Alpha Vantage intraday CSV `time,open,high,low,close,volume`, newest
 //     first, US/Eastern without zone, bars labelled by their END (ReadCSV
 //     explains the evidence and shifts them to their start).
 //   - Daily CSV `Date,Open,High,Low,Close[,Adj Close],Volume` (Yahoo's
 //     download), each bar stamped 09:30 US/Eastern of its date.
 //
+// # Ticks
+//
+// Each trade of a tick zip is a Quote of Kind KindTrade: Open = High = Low =
+// Close = the price, Volume = the quantity, Seq = its index among the
+// symbol's accepted ticks of that millisecond in file order (0, 1, 2 ...;
+// SPY's 2013-10-07 has 170,996 of its 250,601 trades sharing a millisecond).
+// A bad line is left out and reported as a TickReject with a RejectReason
+// without failing the file; suspicious = 1 sets Flag FlagSuspicious.
+//
+// Quote ticks are folded into the trades, not produced: each trade's Bid and
+// Ask are the last bid and the last ask quoted at or before its millisecond
+// (suspicious quote lines ignored). Bars and VWAP need only trades, the
+// quote at each trade is what trade classification and spread analysis use,
+// and BAC's 2013-10-07 has 476,855 quotes against 88,172 trades: five times
+// the rows for no analytic use here.
+//
+// FlagTicks marks implausible prints (FlagOffMedian): a trade more than
+// TickMedianPct (0.5) percent from the median of the previous
+// TickMedianWindow (50) unflagged trades of its symbol. Flagged ticks are
+// still produced and stored, but left out of bars.
+//
 // # Sources
 //
-// A Source returns the quotes of a symbol after a checkpoint (the TS of the
-// last quote produced), so a fetch task resumes on another worker where the
-// previous owner stopped. ParseSpec and New make one from a spec:
-// replay:<path>[?speed=N] (files, paced on a Clock), yahoo (v8 chart API),
+// A Source returns the quotes of a symbol after a checkpoint (the Position of
+// the last quote produced: TS, plus Seq nanoseconds for a tick), so a fetch
+// task resumes on another worker where the previous owner stopped.
+// ParseSpec and New make one from a spec: replay:<path>[?speed=N|rate=N]
+// (files, paced on a Clock by market time or at N rows per second; tick
+// files parsed once per process and shared by the symbols replaying them,
+// about 40 bytes a trade), yahoo (v8 chart API),
 // alphavantage (TIME_SERIES_INTRADAY; GLOBAL_QUOTE via GlobalQuote) and
 // synthetic[?seed=S&rate=R] (a deterministic random walk). HTTP sources share
 // a per-provider rate limiter, retry network errors, 429 and 5xx with jittered
@@ -34,10 +66,12 @@
 // # Checks
 //
 // Validate refuses an impossible quote with a *RejectError carrying a
-// RejectReason to count by; CheckMove flags, without refusing, a bar that
-// moves more than a limit (default 20%) from the previous close.
+// RejectReason to count by (for a tick also a zero size, a Seq outside
+// 0..MaxSeq, or open, high, low and close that differ); CheckMove flags,
+// without refusing, a bar that moves more than a limit (default 20%) from
+// the previous close.
 //
-// Times are UTC in Quote (TS is a bar's start). Zones are converted with the
+// Times are UTC in Quote (TS is a bar's start, or a tick's millisecond). Zones are converted with the
 // embedded IANA database (time/tzdata), so parsing does not depend on the
 // host's zoneinfo files.
 package quote

@@ -418,7 +418,9 @@ func indepTrades(t *testing.T, path string) (n int, qty int64, maxPerMs int) {
 // independent computation, and that Validate accepts every tick.
 func TestLeanTicksBAC(t *testing.T) {
 	dir := leanTicksDir(t)
+	start := time.Now()
 	qs, rejects, err := ReadLeanTickZip(filepath.Join(dir, "bac", "20131007_trade.zip"), "BAC")
+	took := time.Since(start)
 	if err != nil || len(rejects) != 0 || len(qs) != 88_172 {
 		t.Fatalf("%d ticks, %d rejects, %v", len(qs), len(rejects), err)
 	}
@@ -480,6 +482,24 @@ func TestLeanTicksBAC(t *testing.T) {
 			t.Fatalf("trade %d: %v", i, err)
 		}
 	}
-	t.Logf("BAC: %d trades, %d with bid and ask, %d of them crossed (bid > ask), %d priced outside [bid, ask]",
-		len(qs), withBoth, crossed, outside)
+	t.Logf("BAC: %d trades and 476,855 quote lines read in %v; %d trades with bid and ask, %d of them crossed (bid > ask), %d priced outside [bid, ask]",
+		len(qs), took.Round(time.Millisecond), withBoth, crossed, outside)
+}
+
+// TestReadLeanTickZipLongLine: a line longer than the read buffer is one
+// reject (its first 200 bytes kept), not a failed file.
+func TestReadLeanTickZipLongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "20131007_trade.zip")
+	long := "14400000,1000000,100,P," + strings.Repeat("9", 200_000) + ",0"
+	writeZip(t, path, "20131007_xyz_Trade_Tick.csv", "14400000,1000000,100,P,0,0\n"+long+"\n14400000,1000000,200,P,0,0\n")
+	qs, rejects, err := ReadLeanTickZip(path, "XYZ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != 2 || qs[1].Seq != 1 || qs[1].Volume != 200 {
+		t.Fatalf("ticks:\n%s", dumpQuotes(qs))
+	}
+	if len(rejects) != 1 || rejects[0].Line != 2 || rejects[0].Reason != ReasonBadFields || rejects[0].Text != long[:200] {
+		t.Fatalf("rejects %+v", rejects)
+	}
 }
