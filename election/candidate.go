@@ -310,9 +310,9 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 		ops = append(ops, &zk.DeleteRequest{Path: c.p.master, Version: mst.Version})
 	}
 	now := time.Now()
-	m := Master{ID: c.cfg.NodeID, Epoch: epoch + 1, Addr: c.cfg.Addr, Session: c.s.ID(), Since: now}
+	m := Master{ID: c.cfg.NodeID, Epoch: epoch + 1, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Since: now}
 	mjs, _ := json.Marshal(m)
-	rec, _ := json.Marshal(TermRecord{Epoch: epoch + 1, Node: c.cfg.NodeID, Addr: c.cfg.Addr, Session: c.s.ID(), Started: now})
+	rec, _ := json.Marshal(TermRecord{Epoch: epoch + 1, Node: c.cfg.NodeID, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Started: now})
 	ops = append(ops,
 		&zk.CreateRequest{Path: c.p.master, Data: mjs, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagEphemeral},
 		&zk.CreateRequest{Path: c.p.terms + "/t-", Data: rec, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagSequence},
@@ -396,7 +396,7 @@ func (c *Candidate) Resign(ctx context.Context) error {
 		var ops []any
 		if t.record != "" {
 			rec, _ := json.Marshal(TermRecord{Epoch: t.Epoch, Node: c.cfg.NodeID, Addr: c.cfg.Addr,
-				Session: c.s.ID(), Started: t.Started, Ended: time.Now()})
+				Session: session.SessionID(c.s.ID()), Started: t.Started, Ended: time.Now()})
 			ops = append(ops, &zk.SetDataRequest{Path: t.record, Data: rec, Version: -1})
 		}
 		ops = append(ops, &zk.DeleteRequest{Path: c.p.master, Version: -1},

@@ -48,7 +48,7 @@ func TestIntegration_FiveCandidates(t *testing.T) {
 		}
 	}
 	m := mustMaster(t, admin, root)
-	if m.ID != "node-0" || m.Epoch != 1 || m.Session != sess[0].ID() {
+	if m.ID != "node-0" || m.Epoch != 1 || int64(m.Session) != sess[0].ID() {
 		t.Fatalf("master %+v, want node-0 epoch 1 session 0x%x", m, sess[0].ID())
 	}
 	wake := func() [5]int64 {
@@ -97,7 +97,7 @@ func TestIntegration_FiveCandidates(t *testing.T) {
 	if !errors.Is(first.term.Err(), ErrSessionLost) {
 		t.Fatalf("node-0 term cause %v, want ErrSessionLost", first.term.Err())
 	}
-	if m := mustMaster(t, admin, root); m.ID != "node-1" || m.Epoch != 2 || m.Session != sess[1].ID() {
+	if m := mustMaster(t, admin, root); m.ID != "node-1" || m.Epoch != 2 || int64(m.Session) != sess[1].ID() {
 		t.Fatalf("master %+v, want node-1 epoch 2", m)
 	}
 	if w := wake(); w != [5]int64{0, 1, 0, 1, 0} {
@@ -455,7 +455,7 @@ func TestIntegration_LostCreateReply(t *testing.T) {
 	if e := mustEpoch(t, admin, root); e != 1 {
 		t.Fatalf("epoch %d, want 1", e)
 	}
-	if m := mustMaster(t, admin, root); m.ID != "node-0" || m.Session != sess[0].ID() {
+	if m := mustMaster(t, admin, root); m.ID != "node-0" || int64(m.Session) != sess[0].ID() {
 		t.Fatalf("master %+v", m)
 	}
 	names, _, err := admin.Children(path.Join(root, "election"))

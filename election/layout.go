@@ -22,21 +22,21 @@ const protectedPrefix = "_c_"
 
 // Master is the JSON content of the master znode.
 type Master struct {
-	ID      string    `json:"id"`
-	Epoch   int64     `json:"epoch"`
-	Addr    string    `json:"addr,omitempty"`
-	Session int64     `json:"session"` // ZooKeeper session id of the master
-	Since   time.Time `json:"since"`
+	ID      string            `json:"id"`
+	Epoch   int64             `json:"epoch"`
+	Addr    string            `json:"addr,omitempty"`
+	Session session.SessionID `json:"session"` // ZooKeeper session id of the master
+	Since   time.Time         `json:"since"`
 }
 
 // TermRecord is the JSON content of a terms/ znode.
 type TermRecord struct {
-	Epoch   int64     `json:"epoch"`
-	Node    string    `json:"node"`
-	Addr    string    `json:"addr,omitempty"`
-	Session int64     `json:"session"`
-	Started time.Time `json:"started"`
-	Ended   time.Time `json:"ended,omitzero"` // zero if not known (crash, fencing)
+	Epoch   int64             `json:"epoch"`
+	Node    string            `json:"node"`
+	Addr    string            `json:"addr,omitempty"`
+	Session session.SessionID `json:"session"`
+	Started time.Time         `json:"started"`
+	Ended   time.Time         `json:"ended,omitzero"` // zero if not known (crash, fencing)
 }
 
 type paths struct{ root, election, epoch, master, terms string }

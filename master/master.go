@@ -337,7 +337,7 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 			return nil, fmt.Errorf("master: status of %s: %w", n, err)
 		}
 		var d tasks.StatusDoc
-		if err := json.Unmarshal(data, &d); err != nil || d.Session != mem.session {
+		if err := json.Unmarshal(data, &d); err != nil || int64(d.Session) != mem.session {
 			continue
 		}
 		v.applied[n] = d.AppliedVersion
@@ -362,7 +362,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 	current := tasks.Assignment{}
 	for node, d := range v.docs {
 		mem, ok := v.members[node]
-		if !ok || d.Session != mem.session {
+		if !ok || int64(d.Session) != mem.session {
 			continue
 		}
 		for _, id := range d.Tasks {
@@ -383,7 +383,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 	lagging := map[string]bool{}
 	for node, mem := range v.members {
 		d, hasDoc := v.docs[node]
-		if !hasDoc || d.Session != mem.session {
+		if !hasDoc || int64(d.Session) != mem.session {
 			continue // no document for this session: it was given nothing
 		}
 		if ap, ok := v.applied[node]; !ok || ap < v.version[node] {
@@ -428,13 +428,13 @@ func (m *Master) reconcile(ctx context.Context) error {
 		// A document is rewritten only when its tasks or session change: a new
 		// term does not rewrite the others (their owners would have to
 		// acknowledge the new version before freed tasks could move).
-		if had && old.Session == mem.session && equalIDs(old.Tasks, ids) {
+		if had && int64(old.Session) == mem.session && equalIDs(old.Tasks, ids) {
 			continue
 		}
 		if ids == nil {
 			ids = []tasks.ID{}
 		}
-		data, _ := json.Marshal(tasks.AssignmentDoc{Node: node, Session: mem.session, Epoch: m.term.Epoch, Tasks: ids, Written: now})
+		data, _ := json.Marshal(tasks.AssignmentDoc{Node: node, Session: tasks.SessionID(mem.session), Epoch: m.term.Epoch, Tasks: ids, Written: now})
 		if had {
 			ops = append(ops, &zk.SetDataRequest{Path: m.p.Assignment(node), Data: data, Version: -1})
 		} else {

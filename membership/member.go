@@ -16,12 +16,12 @@ import (
 
 // Info is the JSON content of members/<id>.
 type Info struct {
-	ID       string    `json:"id"`
-	Addr     string    `json:"addr,omitempty"`
-	Session  int64     `json:"session"` // ZooKeeper session id holding the znode
-	Started  time.Time `json:"started"` // when this node (its Member) started
-	Version  string    `json:"version,omitempty"`
-	Capacity int       `json:"capacity"`
+	ID       string            `json:"id"`
+	Addr     string            `json:"addr,omitempty"`
+	Session  session.SessionID `json:"session"` // ZooKeeper session id holding the znode
+	Started  time.Time         `json:"started"` // when this node (its Member) started
+	Version  string            `json:"version,omitempty"`
+	Capacity int               `json:"capacity"`
 }
 
 // DefaultRoot returns the default root of a cluster, /stocksys/<cluster>.
@@ -77,7 +77,7 @@ func (m *Member) Info() (Info, bool) {
 }
 
 func (m *Member) info(sid int64) Info {
-	return Info{ID: m.cfg.NodeID, Addr: m.cfg.Addr, Session: sid, Started: m.started,
+	return Info{ID: m.cfg.NodeID, Addr: m.cfg.Addr, Session: session.SessionID(sid), Started: m.started,
 		Version: m.cfg.Version, Capacity: m.capacity}
 }
 

@@ -319,7 +319,7 @@ func TestIntegration_MemberReRegistersAfterExpiry(t *testing.T) {
 		if info, ok := m.Info(); ok && info.Session != first.Session {
 			admin := testenv.ZKConn(t, 5*time.Second)
 			_, st, err := admin.Get(path.Join(root, "members", "gamma"))
-			if err != nil || st.EphemeralOwner != info.Session {
+			if err != nil || st.EphemeralOwner != int64(info.Session) {
 				t.Fatalf("members/gamma: %v, owner %v, want 0x%x", err, st, info.Session)
 			}
 			return

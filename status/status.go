@@ -129,7 +129,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 	}
 	var m election.Master
 	if _, err := tasks.ReadJSON(c, path.Join(root, "master"), &m); err == nil {
-		r.Master = &Master{ID: m.ID, Epoch: m.Epoch, Since: m.Since.UTC(), Addr: m.Addr, Session: tasks.SessionString(m.Session)}
+		r.Master = &Master{ID: m.ID, Epoch: m.Epoch, Since: m.Since.UTC(), Addr: m.Addr, Session: tasks.SessionString(int64(m.Session))}
 	} else if !errors.Is(err, zk.ErrNoNode) {
 		return nil, fmt.Errorf("status: %w", err)
 	}
@@ -180,7 +180,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			}
 			return nil, fmt.Errorf("status: %w", err)
 		}
-		if s, ok := sessions[n]; ok && s == d.Session {
+		if s, ok := sessions[n]; ok && s == int64(d.Session) {
 			statuses[n] = d
 		}
 	}
@@ -238,7 +238,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			}
 			return nil, fmt.Errorf("status: %w", err)
 		}
-		if s, ok := sessions[n]; !ok || s != d.Session {
+		if s, ok := sessions[n]; !ok || s != int64(d.Session) {
 			continue
 		}
 		docEpoch[n] = d.Epoch

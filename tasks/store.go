@@ -74,7 +74,7 @@ type SymbolSpec struct {
 // epoch; a worker ignores documents older than the highest epoch it has seen.
 type AssignmentDoc struct {
 	Node    string    `json:"node"`
-	Session int64     `json:"session"`
+	Session SessionID `json:"session"`
 	Epoch   int64     `json:"epoch"`
 	Tasks   []ID      `json:"tasks"`
 	Written time.Time `json:"written"`
@@ -110,10 +110,10 @@ type TaskStatus struct {
 // started until the runner has returned, so the master knows when a revoked
 // task has really stopped.
 type StatusDoc struct {
-	Node      string `json:"node"`
-	Session   int64  `json:"session"`
-	Epoch     int64  `json:"epoch"` // highest master epoch the worker has seen
-	Suspended bool   `json:"suspended,omitempty"`
+	Node      string    `json:"node"`
+	Session   SessionID `json:"session"`
+	Epoch     int64     `json:"epoch"` // highest master epoch the worker has seen
+	Suspended bool      `json:"suspended,omitempty"`
 	// AppliedVersion is the version of assignments/<node-id> whose task set
 	// Tasks reflects (-1: no document). Until it equals the document's
 	// current version, the master assumes the node may still run any task.
@@ -145,6 +145,10 @@ type PartitionsDoc struct {
 }
 
 // SessionString formats a ZooKeeper session id as ZooKeeper's tools do (0x...).
+// SessionID is a ZooKeeper session id in a JSON document (session.SessionID:
+// a decimal string; numbers are still read).
+type SessionID = session.SessionID
+
 func SessionString(id int64) string { return "0x" + strconv.FormatUint(uint64(id), 16) }
 
 // ReadJSON reads a znode and decodes its JSON into v. It returns the znode's

@@ -176,7 +176,7 @@ func checkFinalOwners(c *zk.Conn, root string, want []string) (map[string]string
 			continue
 		}
 		var doc tasks.AssignmentDoc
-		if _, err := tasks.ReadJSON(c, p.Assignment(node), &doc); err == nil && doc.Session == mst.EphemeralOwner {
+		if _, err := tasks.ReadJSON(c, p.Assignment(node), &doc); err == nil && int64(doc.Session) == mst.EphemeralOwner {
 			for _, id := range doc.Tasks {
 				assigned[string(id)] = append(assigned[string(id)], node)
 			}

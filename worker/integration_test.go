@@ -77,7 +77,7 @@ func newFixture(t *testing.T, statusInterval time.Duration, progressInterval ...
 // assign writes node-1's assignment document directly.
 func (f *fixture) assign(epoch int64, sessionID int64, ids ...tasks.ID) {
 	f.t.Helper()
-	data, _ := json.Marshal(tasks.AssignmentDoc{Node: "node-1", Session: sessionID, Epoch: epoch, Tasks: ids, Written: time.Now()})
+	data, _ := json.Marshal(tasks.AssignmentDoc{Node: "node-1", Session: tasks.SessionID(sessionID), Epoch: epoch, Tasks: ids, Written: time.Now()})
 	_, err := f.admin.Set(f.p.Assignment("node-1"), data, -1)
 	if errors.Is(err, zk.ErrNoNode) {
 		_, err = f.admin.Create(f.p.Assignment("node-1"), data, 0, zk.WorldACL(zk.PermAll))

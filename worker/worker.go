@@ -220,10 +220,10 @@ func (w *Worker) accept(doc *tasks.AssignmentDoc, version int32) {
 		w.log.Warn("worker: ignoring assignment from an older epoch",
 			zap.Int64("doc_epoch", doc.Epoch), zap.Int64("highest_epoch", w.highest))
 		return
-	case doc.Session != w.s.ID():
+	case int64(doc.Session) != w.s.ID():
 		w.highest = max(w.highest, doc.Epoch)
 		w.log.Info("worker: assignment was written for another session; running nothing until the master assigns this one",
-			zap.String("doc_session", tasks.SessionString(doc.Session)))
+			zap.String("doc_session", tasks.SessionString(int64(doc.Session))))
 	default:
 		w.highest = max(w.highest, doc.Epoch)
 		for _, id := range doc.Tasks {
@@ -468,7 +468,7 @@ func (w *Worker) publish(force bool) {
 }
 
 func (w *Worker) snapshotLocked(now time.Time) tasks.StatusDoc {
-	doc := tasks.StatusDoc{Node: w.cfg.NodeID, Session: w.s.ID(), Epoch: w.highest, Suspended: w.suspended,
+	doc := tasks.StatusDoc{Node: w.cfg.NodeID, Session: tasks.SessionID(w.s.ID()), Epoch: w.highest, Suspended: w.suspended,
 		AppliedVersion: w.applied, Tasks: make(map[tasks.ID]tasks.TaskStatus, len(w.runs)), Updated: now.UTC()}
 	unsafe := !w.s.Safe() // past the safe deadline, runners are being stopped: say so at once
 	if unsafe {
