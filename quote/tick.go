@@ -40,7 +40,7 @@ const (
 // from 0.5% up):
 //
 //	pct    SPY  BAC  IBM
-//	0.25    15  211    4   BAC: one run of 177 consecutive trades (a real pre-market move)
+//	0.25    15   17    4
 //	0.35     9   11    2
 //	0.5      7    3    0   every one an isolated print on exchange D (TRF)
 //	1        0    3    0
@@ -53,12 +53,11 @@ const (
 // at $168.13, 50,000 at $168.28), and BAC's three after-hours prints at
 // $14.12 against $13.80 (2.3%); the trades before and after each are at the
 // market. 1% would keep SPY's seven (4.8 million shares about $1 off the
-// market) in its bars; 0.25% and 0.35% flag real moves. A caveat of the rule
-// as defined: a flagged trade does not enter the window, so a real move
-// larger than pct within the window's span flags every later trade until the
-// price comes back (the BAC run at 0.25%); 0.5% is twice the smallest pct
-// seen doing it here, and is tight for a stock below about $5 (a few price
-// ticks).
+// market) in its bars; 0.25% and 0.35% flag real moves (BAC's pre-market
+// drift). Flagged trades enter the median's window (see FlagTicks), so a real
+// jump is accepted after about 25 trades: a first version that kept them out
+// flagged 177 BAC trades in a row at 0.25%, every trade after a real move.
+// 0.5% is tight for a stock below about $5 (a few price ticks).
 const (
 	TickMedianWindow = 50  // trades of the window (at least 25 before a trade is checked)
 	TickMedianPct    = 0.5 // percent of the median
@@ -559,9 +558,13 @@ func flagTickFile(f *tickFile, window int, pct float64) {
 // (bars and ticks already flagged are left alone) and returns how many it
 // flagged. For each symbol, in Position order, a trade whose Close lies more
 // than pct percent of the median away from the median of the previous
-// `window` unflagged trades of that symbol gets Flag FlagOffMedian; a trade
-// it flags does not enter the window of the next ones. A trade with fewer
-// than window/2 (at least 1) unflagged trades before it is not checked. The
+// `window` trades of that symbol (those the vendor marked suspicious left out)
+// gets Flag FlagOffMedian. A trade it flags still enters the window of the
+// next ones: an isolated bad print cannot move the median, while a real jump
+// to a new level (an opening gap, news) is accepted as soon as it has held
+// for about window/2 trades, so the rule flags at most that many after a
+// jump and never runs away. A trade with fewer than window/2 (at least 1)
+// trades before it is not checked. The
 // median of an even count is the mean of the middle two. Prices that are not
 // finite and positive are neither checked nor counted (Validate refuses
 // them).
@@ -662,8 +665,7 @@ func offMedian(prices []float64, skip []bool, window int, pct float64) []int {
 				m = (kth(c/2) + kth(c/2+1)) / 2
 			}
 			if math.Abs(p-m) > pct/100*m {
-				out = append(out, i)
-				continue
+				out = append(out, i) // and it enters the window: see FlagTicks
 			}
 		}
 		r := sort.SearchFloat64s(uniq, p)

@@ -348,8 +348,7 @@ func TestFlagTicksSlidingMedian(t *testing.T) {
 				t.Fatalf("window %d trade %d: flag %v, direct %v", window, i, got[i].Flag, flag)
 			}
 			if flag {
-				want++
-				continue
+				want++ // a flagged trade still enters the window
 			}
 			win = append(win, q.Close)
 			if len(win) > window {
@@ -501,5 +500,38 @@ func TestReadLeanTickZipLongLine(t *testing.T) {
 	}
 	if len(rejects) != 1 || rejects[0].Line != 2 || rejects[0].Reason != ReasonBadFields || rejects[0].Text != long[:200] {
 		t.Fatalf("rejects %+v", rejects)
+	}
+}
+
+// A real jump to a new level is accepted after about window/2 trades; an
+// isolated bad print is flagged and does not move the median.
+func TestFlagTicksJumpDoesNotRunAway(t *testing.T) {
+	base := time.Date(2013, 10, 7, 14, 0, 0, 0, time.UTC)
+	var ticks []Quote
+	add := func(p float64) {
+		ticks = append(ticks, Quote{Symbol: "X", TS: base.Add(time.Duration(len(ticks)) * time.Millisecond), Kind: KindTrade,
+			Open: p, High: p, Low: p, Close: p, Volume: 100})
+	}
+	for range 100 {
+		add(100)
+	}
+	add(103) // an isolated bad print
+	for range 100 {
+		add(100)
+	}
+	for range 200 { // the level moves 3% and stays
+		add(103)
+	}
+	n := FlagTicks(ticks, 50, 0.5)
+	if ticks[100].Flag != FlagOffMedian {
+		t.Errorf("the isolated print is not flagged")
+	}
+	if n > 1+26 {
+		t.Errorf("%d ticks flagged; want the bad print and at most 26 after the jump", n)
+	}
+	for i := 201 + 30; i < len(ticks); i++ {
+		if ticks[i].Flag != "" {
+			t.Fatalf("tick %d at the new level flagged %q: the rule ran away", i, ticks[i].Flag)
+		}
 	}
 }
