@@ -271,8 +271,12 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		go ensureTopics(ctx, scfg, log)
 		partitions = cachedPartitions(scfg, 10*time.Second)
 		nlog := log.With(zap.String("node", o.id))
-		runners[tasks.TypeFetch] = &pipeline.Fetch{Sender: producer, Checkpoints: ls, Counters: m.Fetcher(), Logger: nlog,
-			Source: symbolSource(func() *node.Node { return n }, o.source, quote.Options{Logger: nlog})}
+		fc := m.Fetcher()
+		// A replay's bad lines are counted by reason (and logged, with file
+		// and line, by the source) when the file is read.
+		srcOpts := quote.Options{Logger: nlog, Rejected: func(sym string, reason quote.RejectReason, _ error) { fc.Rejected(sym, reason) }}
+		runners[tasks.TypeFetch] = &pipeline.Fetch{Sender: producer, Checkpoints: ls, Counters: fc, Logger: nlog,
+			Source: symbolSource(func() *node.Node { return n }, o.source, srcOpts)}
 		runners[tasks.TypeIngest] = &pipeline.Ingest{Stream: scfg, Sink: ls, Counters: m.Ingester(), Logger: nlog}
 	}
 	var trail *audit.Writer
