@@ -5,16 +5,21 @@
 //     symbol's checkpoint, validates every quote (rejects are counted by reason
 //     and logged with the offending values; nothing invalid is produced),
 //     produces the valid ones to Kafka (key = symbol; headers carry the epoch,
-//     node and task), and then commits the checkpoint (the time of the last
-//     produced quote) fenced by epoch. A fetch task that moves to another
+//     node and task), and then commits the checkpoint (the position of the
+//     last produced quote: its time, plus its Seq for ticks) fenced by epoch,
+//     in the background while the next batch goes out (one commit at a time,
+//     always the newest). A fetch task that moves to another
 //     worker resumes from the checkpoint: no quote is skipped, and the few
 //     produced after the last commit are produced again (harmless: every write
 //     downstream is idempotent).
 //   - Ingest (task ingest/<partition>): consumes the partition from the
-//     committed offset, writes each batch to Cassandra (quotes, then bars,
-//     latest and alerts recomputed from the stored quotes), and only then
-//     commits the offset after the batch, fenced by epoch. A committed offset
-//     is therefore never ahead of what Cassandra acknowledged.
+//     committed offset, writes each batch to Cassandra (quotes and ticks,
+//     then the bars, latest and alerts the task's store.Writer keeps up to
+//     date from its in-memory state), and only then hands the offset after
+//     the batch to the background committer (one fenced commit at a time,
+//     always the newest: group commit), so the next batch is written while
+//     the last offset is committed. A committed offset is therefore never
+//     ahead of what Cassandra acknowledged.
 //
 // # Fencing
 //

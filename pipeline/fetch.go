@@ -97,8 +97,15 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 	if found {
 		log.Info("fetch: resuming after checkpoint", zap.Time("checkpoint", after))
 	}
+	cp := startCommitter(ctx, r, log, "checkpoint", func(ctx context.Context, ts time.Time) error {
+		return f.Checkpoints.CommitCheckpoint(ctx, sym, ts, r.Epoch(), r.Node)
+	}, nil)
+	defer cp.finish(5 * time.Second)
 	committed := after
 	for {
+		if err := cp.failed(); err != nil {
+			return fmt.Errorf("fetch %s: commit checkpoint: %w", sym, err)
+		}
 		qs, err := src.Fetch(ctx, sym, after)
 		if ctx.Err() != nil {
 			return nil
@@ -160,12 +167,9 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 			return nil
 		}
 		if checkpoint.After(committed) {
-			if err := f.Checkpoints.CommitCheckpoint(ctx, sym, checkpoint, r.Epoch(), r.Node); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("fetch %s: commit checkpoint %s: %w", sym, checkpoint.Format(time.RFC3339), err)
-			}
+			// Committed in the background (one at a time, the newest), while
+			// the next batch is fetched and produced.
+			cp.offer(checkpoint, 0, time.Time{})
 			committed = checkpoint
 		}
 		after = cursor

@@ -230,13 +230,15 @@ func TestFetchRejectsInvalidQuotes(t *testing.T) {
 			if !last.Equal(wantLast) {
 				t.Errorf("final checkpoint %v; want the last non-future quote's TS %v", last, wantLast)
 			}
-			// One commit per batch, except a batch holding only the future quote.
-			wantCommits := (len(all) + batch - 1) / batch
+			// At most one commit per batch (except a batch holding only the
+			// future quote): commits run in the background, the newest
+			// checkpoint each time, so batches produced meanwhile share one.
+			maxCommits := (len(all) + batch - 1) / batch
 			if batch == 1 {
-				wantCommits--
+				maxCommits--
 			}
-			if commits != wantCommits {
-				t.Errorf("%d checkpoint commits; want %d", commits, wantCommits)
+			if commits < 1 || commits > maxCommits {
+				t.Errorf("%d checkpoint commits; want 1..%d", commits, maxCommits)
 			}
 			cp.mu.Lock()
 			for i := 1; i < len(cp.commits); i++ {

@@ -120,10 +120,13 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 		return fmt.Errorf("ingest %s/%d: open writer: %w", topic, part, err)
 	}
 	log.Info("ingest: consuming", zap.Int64("from", next), zap.Bool("committed", found))
-	cctx, stopCommits := context.WithCancel(ctx)
-	oc := &offsetCommitter{in: in, r: r, topic: topic, part: part, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go oc.run(cctx)
-	defer func() { stopCommits(); <-oc.done }()
+	oc := startCommitter(ctx, r, log, "offset", func(ctx context.Context, next int64) error {
+		return in.Sink.CommitOffset(ctx, topic, part, next, r.Epoch(), r.Node)
+	}, func(n int, oldest time.Time) {
+		in.Counters.Ingested(part, n, time.Since(oldest))
+		r.Progress(int64(n))
+	})
+	defer oc.finish(5 * time.Second)
 	err = stream.ConsumePartition(ctx, in.Stream, part, next, func(ctx context.Context, b stream.Batch) error {
 		if b.Reset != nil {
 			log.Warn("ingest: committed offset out of range; starting at the oldest",
@@ -165,8 +168,7 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 		oc.offer(b.Next, len(qs), oldest)
 		return nil
 	})
-	stopCommits()
-	<-oc.done
+	oc.finish(5 * time.Second)
 	if ferr := oc.failed(); ferr != nil && ctx.Err() == nil {
 		return ferr
 	}
@@ -176,111 +178,3 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 	return err
 }
 
-// offsetCommitter commits one partition's offsets for an ingest run: one
-// commit in flight at a time, always the newest offset offered (offers made
-// while a commit runs are merged into the next one). Counters.Ingested and
-// Progress count the quotes of an offer when its commit succeeds. Safe for
-// one offering goroutine and its own run goroutine.
-type offsetCommitter struct {
-	in          *Ingest
-	r           *worker.Run
-	topic       string
-	part        int32
-	log         *zap.Logger
-	wake        chan struct{} // capacity 1: an offer is pending
-	done        chan struct{} // closed when run returns
-	mu          sync.Mutex
-	havePending bool
-	next        int64     // newest offset offered
-	n           int       // quotes offered since the last successful commit
-	oldest      time.Time // oldest record timestamp among them
-	err         error     // store.ErrFenced: a newer owner committed
-}
-
-// offer hands on next, the offset after a stored batch of n quotes whose
-// oldest record timestamp is oldest.
-func (c *offsetCommitter) offer(next int64, n int, oldest time.Time) {
-	c.mu.Lock()
-	if !c.havePending || next > c.next {
-		c.next = next
-	}
-	c.havePending = true
-	c.n += n
-	if !oldest.IsZero() && (c.oldest.IsZero() || oldest.Before(c.oldest)) {
-		c.oldest = oldest
-	}
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
-// failed returns the fencing error that stopped the committer, if any.
-func (c *offsetCommitter) failed() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-// run commits offered offsets until ctx is done, the task is no longer
-// active, or a commit is fenced. A failed commit is retried (with the newest
-// offset) after a backoff of 100 ms doubling to 2 s.
-func (c *offsetCommitter) run(ctx context.Context) {
-	defer close(c.done)
-	backoff := 100 * time.Millisecond
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.wake:
-		}
-		c.mu.Lock()
-		if !c.havePending {
-			c.mu.Unlock()
-			continue
-		}
-		next, n, oldest := c.next, c.n, c.oldest
-		c.mu.Unlock()
-		if !c.r.Active() {
-			return
-		}
-		err := c.in.Sink.CommitOffset(ctx, c.topic, c.part, next, c.r.Epoch(), c.r.Node)
-		if ctx.Err() != nil {
-			return
-		}
-		if errors.Is(err, store.ErrFenced) {
-			c.mu.Lock()
-			c.err = err
-			c.mu.Unlock()
-			c.log.Warn("ingest: offset commit fenced; stopping", zap.Int64("next", next), zap.Error(err))
-			return
-		}
-		if err != nil {
-			c.log.Warn("ingest: offset commit failed; retrying", zap.Int64("next", next), zap.Duration("in", backoff), zap.Error(err))
-			select {
-			case c.wake <- struct{}{}:
-			default:
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 2*time.Second)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		c.mu.Lock()
-		c.n -= n
-		if c.next == next {
-			c.havePending = false
-			c.oldest = time.Time{}
-		}
-		c.mu.Unlock()
-		if n > 0 {
-			c.in.Counters.Ingested(c.part, n, time.Since(oldest))
-			c.r.Progress(int64(n))
-		}
-	}
-}
