@@ -36,11 +36,21 @@ type Config struct {
 	// acks=all SendTimeout/2. Default 10s.
 	SendTimeout time.Duration
 	// BatchMax is the most messages ConsumePartition hands on in one batch
-	// (roughly Kafka max.poll.records). Default 500.
+	// (roughly Kafka max.poll.records). Default 5000. Batches are formed by
+	// group commit, not by time: ConsumePartition blocks for a batch's first
+	// message, then takes only what the client has already fetched, so a
+	// batch is as large as what arrived while the previous one was handled,
+	// up to BatchMax. BatchMax also sizes the client's message buffer
+	// (sarama's ChannelBufferSize), so that a full batch can be fetched and
+	// wait in memory while the handler writes the previous one: a consumer
+	// holds up to about 2 x BatchMax decoded messages plus one fetch
+	// response (see consumerConfig).
 	BatchMax int
-	// BatchWait is how long ConsumePartition waits, after the first message of
-	// a batch, for more before handing the batch on (a linger on the consumer
-	// side, like fetch.max.wait.ms). Default 200ms.
+	// BatchWait is an optional linger: when positive, ConsumePartition waits
+	// up to BatchWait after a batch's first message for more (up to
+	// BatchMax) before handing the batch on, trading latency for larger
+	// batches at low load. Default 0: no linger, a lone message is handed
+	// on as soon as it is fetched. Negative is invalid.
 	BatchWait time.Duration
 	// RetryInitialInterval is the first wait before ConsumePartition retries
 	// a failed handler call or dead-letter write; waits then grow by 1.5x,
@@ -67,8 +77,8 @@ func DefaultConfig() Config {
 		ReplicationFactor:    1,
 		ClientID:             "stocksys",
 		SendTimeout:          10 * time.Second,
-		BatchMax:             500,
-		BatchWait:            200 * time.Millisecond,
+		BatchMax:             5000,
+		BatchWait:            0,
 		RetryInitialInterval: 100 * time.Millisecond,
 		RetryMaxInterval:     5 * time.Second,
 		Version:              sarama.V4_0_0_0,
@@ -98,8 +108,8 @@ func (c Config) Validate() error {
 		return bad("send timeout %v <= 0", c.SendTimeout)
 	case c.BatchMax < 1:
 		return bad("batch max %d < 1", c.BatchMax)
-	case c.BatchWait <= 0:
-		return bad("batch wait %v <= 0", c.BatchWait)
+	case c.BatchWait < 0:
+		return bad("batch wait %v < 0", c.BatchWait)
 	case c.RetryInitialInterval <= 0:
 		return bad("retry initial interval %v <= 0", c.RetryInitialInterval)
 	case c.RetryMaxInterval < c.RetryInitialInterval:
@@ -144,12 +154,35 @@ func (c Config) saramaConfig() *sarama.Config {
 	return sc
 }
 
+// producerMaxRequestBytes caps the bytes of one partition's records in one
+// produce request (sarama Producer.MaxMessageBytes, Kafka max.request.size
+// per batch). 1 MiB, sarama's default: at most the broker's default
+// message.max.bytes (1 MiB + 12), which would refuse a larger record batch.
+const producerMaxRequestBytes = 1 << 20
+
 // producerConfig is saramaConfig plus the idempotent producer: acks=all, one
 // request in flight per connection (max.in.flight.requests.per.connection=1,
 // which keeps per-partition order across retries), and retries bounded so
 // that every message comes back, as a success or an error, in bounded time.
+//
+// No linger (linger.ms=0): Producer.Flush.Frequency, Bytes, Messages and
+// MaxMessages are all 0, which sarama reads as "flush as soon as possible":
+// a message is sent as soon as its partition has no request in flight, so a
+// lone quote waits for no timer. The messages that arrive while a request is
+// in flight accumulate and leave together in the next one, up to
+// producerMaxRequestBytes per partition and with no message count limit
+// (Flush.MaxMessages 0). Batching is thus self-clocking, like the consumer's:
+// a Send of 5,000 quotes (~1 MB) goes in as many requests as round trips
+// pass while sarama's goroutines take the quotes in (about 5-35 on one
+// machine), each carrying what piled up meanwhile; fewer, larger requests
+// would need a linger (Flush.Frequency), which we do not want.
 func (c Config) producerConfig() *sarama.Config {
 	sc := c.saramaConfig()
+	sc.Producer.Flush.Frequency = 0
+	sc.Producer.Flush.Bytes = 0
+	sc.Producer.Flush.Messages = 0
+	sc.Producer.Flush.MaxMessages = 0
+	sc.Producer.MaxMessageBytes = producerMaxRequestBytes
 	sc.Producer.Idempotent = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Net.MaxOpenRequests = 1
@@ -164,10 +197,54 @@ func (c Config) producerConfig() *sarama.Config {
 	return sc
 }
 
-// consumerConfig is saramaConfig plus consumer settings.
+// Consumer fetch settings (see consumerConfig).
+const (
+	// consumerFetchBytes is the partition's share of one fetch response
+	// (sarama Consumer.Fetch.Default, Kafka max.partition.fetch.bytes):
+	// 4 MiB, about 20,000 quotes of ~200 bytes (JSON value, key, headers and
+	// record overhead, uncompressed), so that one round trip brings several
+	// full batches (BatchMax 5000) when the consumer is behind, and a fetch
+	// is never the reason a batch is small.
+	consumerFetchBytes = 4 << 20
+	// consumerMaxWait is how long the broker holds a fetch that finds no new
+	// record (Consumer.MaxWaitTime, fetch.max.wait.ms); see consumerConfig.
+	consumerMaxWait = 500 * time.Millisecond
+)
+
+// consumerConfig is saramaConfig plus consumer settings, sized so that a
+// burst accumulates in the client while the handler writes a batch, and
+// without any linger of the client's or the broker's:
+//
+//   - ChannelBufferSize = BatchMax: sarama's fetch loop feeds the partition's
+//     Messages channel, and fetches again once a response is in it; with room
+//     for BatchMax messages, the next batch is fetched during the handler
+//     call. (sarama's Consumer.MaxProcessingTime, 100ms, only matters when
+//     the channel is full, when a full batch is already waiting.)
+//   - Consumer.Fetch.Min = 1 byte (fetch.min.bytes): the broker answers a
+//     fetch as soon as one record is there.
+//   - Consumer.Fetch.Default = consumerFetchBytes, Fetch.Max = 0 (no limit):
+//     sarama doubles the fetch size when a record batch does not fit, and
+//     with a positive Max it would skip a batch larger than Max
+//     (ErrMessageTooLarge, offset+1), which must never happen here; brokers
+//     answering fetch v3+ return an oversized first batch whole anyway.
+//     Consumer.Fetch.MaxBytes (whole response) stays 50 MiB.
+//   - Consumer.MaxWaitTime = consumerMaxWait (sarama's default), at most
+//     SendTimeout/2: the broker holds a fetch that finds nothing new until
+//     a record is appended (it answers at once then) or this time passes,
+//     so it adds no latency when data arrives and only sets the idle
+//     polling rate (two empty fetches a second per partition). It stays
+//     below the read timeout (SendTimeout), which an idle fetch must not hit.
 func (c Config) consumerConfig() *sarama.Config {
 	sc := c.saramaConfig()
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Offsets.AutoCommit.Enable = false
+	sc.ChannelBufferSize = max(c.BatchMax, 1)
+	sc.Consumer.Fetch.Min = 1
+	sc.Consumer.Fetch.Default = consumerFetchBytes
+	sc.Consumer.Fetch.Max = 0
+	sc.Consumer.MaxWaitTime = min(consumerMaxWait, c.SendTimeout/2).Truncate(time.Millisecond)
+	if sc.Consumer.MaxWaitTime < time.Millisecond {
+		sc.Consumer.MaxWaitTime = time.Millisecond
+	}
 	return sc
 }

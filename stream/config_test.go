@@ -11,8 +11,8 @@ import (
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
 	if c.Topic != "quotes" || c.DLQTopic != "quotes.dlq" || c.Partitions != 6 || c.ReplicationFactor != 1 ||
-		c.ClientID != "stocksys" || c.SendTimeout != 10*time.Second || c.BatchMax != 500 ||
-		c.BatchWait != 200*time.Millisecond || c.RetryInitialInterval != 100*time.Millisecond ||
+		c.ClientID != "stocksys" || c.SendTimeout != 10*time.Second || c.BatchMax != 5000 ||
+		c.BatchWait != 0 || c.RetryInitialInterval != 100*time.Millisecond ||
 		c.RetryMaxInterval != 5*time.Second || c.Version != sarama.V4_0_0_0 || c.Logger == nil || c.Brokers != nil {
 		t.Fatalf("DefaultConfig = %+v", c)
 	}
@@ -36,7 +36,8 @@ func TestValidate(t *testing.T) {
 		{"replication", func(c *Config) { c.ReplicationFactor = 0 }, "replication factor 0 < 1"},
 		{"send timeout", func(c *Config) { c.SendTimeout = 0 }, "send timeout 0s <= 0"},
 		{"batch max", func(c *Config) { c.BatchMax = 0 }, "batch max 0 < 1"},
-		{"batch wait", func(c *Config) { c.BatchWait = -time.Second }, "batch wait -1s <= 0"},
+		{"batch wait", func(c *Config) { c.BatchWait = -time.Second }, "batch wait -1s < 0"},
+		{"batch wait linger", func(c *Config) { c.BatchWait = 50 * time.Millisecond }, ""},
 		{"retry initial", func(c *Config) { c.RetryInitialInterval = 0 }, "retry initial interval 0s <= 0"},
 		{"retry max", func(c *Config) { c.RetryMaxInterval = time.Millisecond }, "retry max interval 1ms < initial interval 100ms"},
 		{"old version", func(c *Config) { c.Version = sarama.V0_10_2_0 }, "kafka version 0.10.2.0 < 0.11 (no idempotent producer)"},
@@ -71,7 +72,36 @@ func TestProducerConfigBounds(t *testing.T) {
 		sc.Metadata.Full || sc.Producer.Transaction.Retry.Max != 2 || sc.Version != sarama.V4_0_0_0 || sc.ClientID != "stocksys" {
 		t.Fatalf("producer config = %+v", sc)
 	}
+	if f := sc.Producer.Flush; f.Frequency != 0 || f.Bytes != 0 || f.Messages != 0 || f.MaxMessages != 0 ||
+		sc.Producer.MaxMessageBytes != 1<<20 {
+		t.Fatalf("producer flush = %+v, max message bytes %d; want no linger, 1 MiB", f, sc.Producer.MaxMessageBytes)
+	}
 	if err := c.consumerConfig().Validate(); err != nil {
+		t.Fatalf("sarama rejects the consumer config: %v", err)
+	}
+}
+
+// TestConsumerConfigBuffers: the client buffers a full batch, fetches 4 MiB
+// per partition with no size limit and no broker-side linger, and an idle
+// fetch stays under the read timeout.
+func TestConsumerConfigBuffers(t *testing.T) {
+	c := DefaultConfig()
+	c.Brokers = []string{"127.0.0.1:9092"}
+	sc := c.consumerConfig()
+	if err := sc.Validate(); err != nil {
+		t.Fatalf("sarama rejects the consumer config: %v", err)
+	}
+	if sc.ChannelBufferSize != 5000 || sc.Consumer.Fetch.Min != 1 || sc.Consumer.Fetch.Default != 4<<20 ||
+		sc.Consumer.Fetch.Max != 0 || sc.Consumer.MaxWaitTime != 500*time.Millisecond ||
+		!sc.Consumer.Return.Errors || sc.Consumer.Offsets.AutoCommit.Enable {
+		t.Fatalf("consumer config: buffer %d, fetch %+v, max wait %v", sc.ChannelBufferSize, sc.Consumer.Fetch, sc.Consumer.MaxWaitTime)
+	}
+	c.SendTimeout, c.BatchMax = 500*time.Millisecond, 7
+	sc = c.consumerConfig()
+	if sc.Consumer.MaxWaitTime != 250*time.Millisecond || sc.ChannelBufferSize != 7 {
+		t.Fatalf("SendTimeout 500ms, BatchMax 7: max wait %v, buffer %d; want 250ms, 7", sc.Consumer.MaxWaitTime, sc.ChannelBufferSize)
+	}
+	if err := sc.Validate(); err != nil {
 		t.Fatalf("sarama rejects the consumer config: %v", err)
 	}
 }

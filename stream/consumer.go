@@ -80,10 +80,14 @@ type Batch struct {
 type Handler func(ctx context.Context, b Batch) error
 
 // ConsumePartition reads partition of cfg.Topic from offset from and hands
-// the messages to handle in batches of at most cfg.BatchMax messages,
-// collected for at most cfg.BatchWait after the first. It does not use
-// Kafka consumer groups or committed offsets: the caller assigns partitions
-// and stores Batch.Next itself, after handle succeeded.
+// the messages to handle in batches of at most cfg.BatchMax messages. A
+// batch is what the client has fetched when the handler is free (group
+// commit): a lone message is handed on as soon as it is fetched, and the
+// messages that arrive while handle runs (the client keeps fetching) make
+// up the next batch. With cfg.BatchWait > 0, a batch also waits up to
+// BatchWait after its first message for more. It does not use Kafka
+// consumer groups or committed offsets: the caller assigns partitions and
+// stores Batch.Next itself, after handle succeeded.
 //
 // A message that does not decode (see Decode) or lacks a decimal epoch
 // header is written to cfg.DLQTopic (same key and value, the original
@@ -244,30 +248,72 @@ func (r *partitionReader) consume(ctx context.Context, pc sarama.PartitionConsum
 	}
 }
 
-// collect waits for a first message, then gathers more until BatchMax
-// messages, BatchWait, ctx done or pc closed. open is false when pc closed.
+// collect gathers the next batch by group commit: it blocks until a first
+// message (or ctx done, or pc closed), then takes the messages the client
+// has already fetched, without waiting, until BatchMax. While the previous
+// batch was handled, sarama kept fetching into pc's buffer, so under load a
+// batch holds what arrived meanwhile, and at low load a lone message is
+// handed on at once: no timer is involved unless BatchWait > 0, which then
+// lingers up to BatchWait after the first message for more. open is false
+// when pc closed.
 func (r *partitionReader) collect(ctx context.Context, pc sarama.PartitionConsumer) (msgs []*sarama.ConsumerMessage, open bool) {
-	var wait <-chan time.Time
-	for len(msgs) < r.cfg.BatchMax {
+	msgCh, errCh := pc.Messages(), pc.Errors()
+	logErr := func(e *sarama.ConsumerError, ok bool) {
+		if !ok {
+			errCh = nil // closed (after msgCh): stop selecting it
+			return
+		}
+		r.log.Warn("stream: consumer error", zap.Error(e.Err))
+	}
+	for len(msgs) == 0 {
 		select {
 		case <-ctx.Done():
-			return msgs, true
-		case <-wait:
-			return msgs, true
-		case m, ok := <-pc.Messages():
+			return nil, true
+		case m, ok := <-msgCh:
+			if !ok {
+				return nil, false
+			}
+			msgs = append(msgs, m)
+		case e, ok := <-errCh:
+			logErr(e, ok)
+		}
+	}
+	var linger <-chan time.Time // nil: none
+	if r.cfg.BatchWait > 0 {
+		t := time.NewTimer(r.cfg.BatchWait)
+		defer t.Stop()
+		linger = t.C
+	}
+	for len(msgs) < r.cfg.BatchMax {
+		// What is already there.
+		select {
+		case m, ok := <-msgCh:
 			if !ok {
 				return msgs, false
 			}
 			msgs = append(msgs, m)
-			if wait == nil {
-				t := time.NewTimer(r.cfg.BatchWait)
-				defer t.Stop()
-				wait = t.C
+			continue
+		case e, ok := <-errCh:
+			logErr(e, ok)
+			continue
+		default:
+		}
+		if linger == nil {
+			return msgs, true
+		}
+		// Nothing more yet: linger.
+		select {
+		case <-ctx.Done():
+			return msgs, true
+		case <-linger:
+			return msgs, true
+		case m, ok := <-msgCh:
+			if !ok {
+				return msgs, false
 			}
-		case e, ok := <-pc.Errors():
-			if ok {
-				r.log.Warn("stream: consumer error", zap.Error(e.Err))
-			}
+			msgs = append(msgs, m)
+		case e, ok := <-errCh:
+			logErr(e, ok)
 		}
 	}
 	return msgs, true

@@ -18,7 +18,9 @@ import (
 )
 
 // testConfig returns a Config for the test broker with topics unique to the
-// test (deleted on cleanup), created with EnsureTopics, and short waits.
+// test (deleted on cleanup), created with EnsureTopics, and short retry
+// waits. BatchWait is the default, 0 (no linger), so batch boundaries depend
+// on what the client has fetched: tests check offsets, not how they are cut.
 func testConfig(t *testing.T, partitions int32) Config {
 	t.Helper()
 	cfg := DefaultConfig()
@@ -28,7 +30,6 @@ func testConfig(t *testing.T, partitions int32) Config {
 	cfg.DLQTopic = prefix + "quotes.dlq"
 	cfg.Partitions = partitions
 	cfg.ClientID = "stocksys-test"
-	cfg.BatchWait = 50 * time.Millisecond
 	cfg.RetryInitialInterval = 20 * time.Millisecond
 	cfg.RetryMaxInterval = 200 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -379,7 +380,9 @@ func TestIntegration_DeadLetters(t *testing.T) {
 }
 
 // TestIntegration_RetrySameBatch: a handler that fails 3 times gets the same
-// batch (same offsets) 4 times, and nothing after it until it succeeds.
+// batch (same offsets, starting at 0) 4 times, and nothing after it until it
+// succeeds. (The batch is what the client had fetched at the first call,
+// usually all 20 quotes.)
 func TestIntegration_RetrySameBatch(t *testing.T) {
 	cfg := testConfig(t, 1)
 	p := newTestProducer(t, cfg)
@@ -424,8 +427,8 @@ func TestIntegration_RetrySameBatch(t *testing.T) {
 		for _, m := range b.Quotes {
 			offs = append(offs, m.Offset)
 		}
-		if b.From != 0 || b.Next != 20 || len(offs) != 20 || offs[0] != 0 || offs[19] != 19 {
-			t.Fatalf("call %d: batch [%d, %d) offsets %v; want [0, 20) 0..19", i, b.From, b.Next, offs)
+		if b.From != 0 || b.Next < 1 || b.Next > 20 || !slices.Equal(offs, span(0, b.Next)) || b.Next != calls[0].Next {
+			t.Fatalf("call %d: batch [%d, %d) offsets %v; want [0, %d), as the first call", i, b.From, b.Next, offs, calls[0].Next)
 		}
 		if i > 0 && at[i].Sub(at[i-1]) < cfg.RetryInitialInterval/2 {
 			t.Fatalf("call %d came %v after the previous; want a backoff of at least %v", i, at[i].Sub(at[i-1]), cfg.RetryInitialInterval/2)
@@ -453,8 +456,8 @@ func TestIntegration_StartOffset(t *testing.T) {
 		return bs[0]
 	}
 	b := firstBatch(4)
-	if b.From != 4 || b.Next != 10 || len(b.Quotes) != 6 || b.Quotes[0].Offset != 4 || b.Reset != nil {
-		t.Fatalf("from 4: first batch [%d, %d) with %d quotes, reset %v; want [4, 10), 6", b.From, b.Next, len(b.Quotes), b.Reset)
+	if b.From != 4 || b.Next < 5 || b.Next > 10 || len(b.Quotes) != int(b.Next-4) || b.Quotes[0].Offset != 4 || b.Reset != nil {
+		t.Fatalf("from 4: first batch [%d, %d) with %d quotes, reset %v; want [4, n) n <= 10", b.From, b.Next, len(b.Quotes), b.Reset)
 	}
 
 	sc := testenv.KafkaConfig(t)
@@ -482,14 +485,14 @@ func TestIntegration_StartOffset(t *testing.T) {
 func TestIntegration_FatalErrors(t *testing.T) {
 	cfg := testConfig(t, 1)
 	p := newTestProducer(t, cfg)
-	if err := p.Send(context.Background(), 1, "n", "t", testQuotes(2, "SPY")); err != nil {
+	if err := p.Send(context.Background(), 1, "n", "t", testQuotes(1, "SPY")); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fenced := errors.New("epoch fenced")
 	err := ConsumePartition(ctx, cfg, 0, 0, func(context.Context, Batch) error { return Permanent(fenced) })
-	if want := fmt.Sprintf("stream: %s/0: handle batch [0, 2): epoch fenced", cfg.Topic); !errors.Is(err, fenced) || err.Error() != want {
+	if want := fmt.Sprintf("stream: %s/0: handle batch [0, 1): epoch fenced", cfg.Topic); !errors.Is(err, fenced) || err.Error() != want {
 		t.Fatalf("ConsumePartition with a permanent error = %v; want %q", err, want)
 	}
 	err = ConsumePartition(ctx, cfg, 5, 0, func(context.Context, Batch) error { return nil })
@@ -560,5 +563,116 @@ func TestIntegration_DLQUnavailable(t *testing.T) {
 	if bs[0].From != 0 || len(bs[0].DeadLetters) != 1 || bs[0].DeadLetters[0].Offset != 0 || !slices.Equal(offs, []int64{1, 2}) {
 		t.Fatalf("batches after the DLQ appeared: first [%d, %d) dead %+v, quote offsets %v; want dead letter 0, quotes [1 2]",
 			bs[0].From, bs[0].Next, bs[0].DeadLetters, offs)
+	}
+}
+
+// TestIntegration_GroupCommit on the real broker, BatchWait 0: lone quotes
+// reach the handler alone and soon (median of 5 well under the old 200ms
+// linger); a burst sent while the handler is busy arrives in batches of
+// more than one quote, none over BatchMax, contiguous; with BatchWait > 0 a
+// lone quote is handed on no sooner than BatchWait after it was sent.
+func TestIntegration_GroupCommit(t *testing.T) {
+	cfg := testConfig(t, 1)
+	cfg.BatchMax = 50
+	p := newTestProducer(t, cfg)
+	ctx := context.Background()
+	type call struct {
+		b  Batch
+		at time.Time
+	}
+	calls := make(chan call, 1000)
+	hold := make(chan chan struct{}, 1) // a channel here: the next call waits for it to close
+	startConsumer(t, cfg, 0, 0, func(ctx context.Context, b Batch) error {
+		calls <- call{b, time.Now()}
+		select {
+		case release := <-hold:
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		default:
+		}
+		return nil
+	})
+	next := func(what string) call {
+		t.Helper()
+		select {
+		case c := <-calls:
+			return c
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: no batch within 30s", what)
+		}
+		panic("unreachable")
+	}
+
+	var lat []time.Duration
+	for i := range 6 {
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		if err := p.Send(ctx, 1, "n", "t", testQuotes(1, "SPY")); err != nil {
+			t.Fatal(err)
+		}
+		c := next("lone quote")
+		if c.b.From != int64(i) || c.b.Next != int64(i+1) || len(c.b.Quotes) != 1 {
+			t.Fatalf("lone quote %d: batch [%d, %d) with %d quotes; want [%d, %d), 1", i, c.b.From, c.b.Next, len(c.b.Quotes), i, i+1)
+		}
+		if i > 0 { // the first includes the producer's connection
+			lat = append(lat, c.at.Sub(start))
+		}
+	}
+	t.Logf("lone quote send->handler: %v", lat)
+	slices.Sort(lat)
+	if lat[2] > 100*time.Millisecond {
+		t.Fatalf("median lone-quote latency %v; want well under 100ms (no linger)", lat[2])
+	}
+
+	// A burst while the handler is busy with quote 6.
+	release := make(chan struct{})
+	hold <- release
+	if err := p.Send(ctx, 1, "n", "t", testQuotes(1, "SPY")); err != nil {
+		t.Fatal(err)
+	}
+	if c := next("quote before the burst"); c.b.From != 6 || c.b.Next != 7 {
+		t.Fatalf("batch [%d, %d); want [6, 7)", c.b.From, c.b.Next)
+	}
+	const burst = 120
+	if err := p.Send(ctx, 1, "n", "t", testQuotes(burst, "SPY", "QQQ")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the client fetches the burst meanwhile
+	close(release)
+	var sizes []int
+	pos := int64(7)
+	for pos < 7+burst {
+		c := next("burst")
+		n := len(c.b.Quotes)
+		if c.b.From != pos || c.b.Next != pos+int64(n) || n < 1 || n > cfg.BatchMax {
+			t.Fatalf("burst batch [%d, %d) with %d quotes; want from %d, 1..%d quotes", c.b.From, c.b.Next, n, pos, cfg.BatchMax)
+		}
+		sizes = append(sizes, n)
+		pos = c.b.Next
+	}
+	t.Logf("burst of %d sent while the handler was busy: batches of %v", burst, sizes)
+	if sizes[0] <= 1 {
+		t.Fatalf("burst batches %v; want the first with more than one quote", sizes)
+	}
+
+	// BatchWait > 0 still lingers.
+	lcfg := cfg
+	lcfg.BatchWait = 300 * time.Millisecond
+	lingered := make(chan time.Time, 10)
+	startConsumer(t, lcfg, 0, pos, func(_ context.Context, b Batch) error { lingered <- time.Now(); return nil })
+	time.Sleep(500 * time.Millisecond) // the consumer is up and waits
+	start := time.Now()
+	if err := p.Send(ctx, 1, "n", "t", testQuotes(1, "SPY")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-lingered:
+		if d := at.Sub(start); d < lcfg.BatchWait {
+			t.Fatalf("BatchWait %v: lone quote handed on %v after the send started; want at least %v", lcfg.BatchWait, d, lcfg.BatchWait)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("lingering consumer: no batch within 30s")
 	}
 }

@@ -17,7 +17,9 @@ import (
 // Producer writes quotes to Config.Topic with an idempotent Kafka producer
 // (enable.idempotence=true, acks=all, max.in.flight.requests.per.connection=1),
 // keyed by symbol so that each symbol's quotes stay in order in one
-// partition.
+// partition. There is no linger: a quote is sent as soon as its partition
+// has no request in flight, and the quotes that arrive meanwhile go together
+// in the next request (see Config.producerConfig).
 //
 // It connects lazily, on the first Send, so that a worker can start while
 // Kafka is down; a failed connection is retried by the next Send. Send is
