@@ -38,7 +38,9 @@ type Sink interface {
 type StoreSink struct{ *store.Store }
 
 // NewQuoteWriter implements Sink with store.Store.NewWriter.
-func (s StoreSink) NewQuoteWriter(context.Context) (QuoteWriter, error) { return s.Store.NewWriter(), nil }
+func (s StoreSink) NewQuoteWriter(context.Context) (QuoteWriter, error) {
+	return s.Store.NewWriter(), nil
+}
 
 // IngestCounters receives the ingest runner's counts. Implementations must be
 // safe for concurrent use.
@@ -177,4 +179,3 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 	}
 	return err
 }
-
