@@ -295,11 +295,11 @@ func TestConsumeRetryKeepsBatch(t *testing.T) {
 			}
 			return nil
 		})
+		pc.push(t, 2) // before consume starts: both are in the first batch
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		pos := int64(0)
 		go func() { done <- r.consume(ctx, pc, &pos) }()
-		pc.push(t, 2)
 		time.Sleep(10 * time.Second)
 		cancel()
 		<-done
