@@ -18,23 +18,36 @@ type RejectReason string
 // cannot read; it also uses ReasonNonPositive, ReasonBadSize and
 // ReasonBadSeq.
 const (
-	ReasonBadSymbol    RejectReason = "bad_symbol"         // tasks.ParseSymbol refuses the symbol, or it is not canonical (upper-case)
-	ReasonBadKind      RejectReason = "bad_kind"           // Kind is neither KindBar ("") nor KindTrade
-	ReasonAncientTS    RejectReason = "ancient_ts"         // TS is before 1970-01-01 UTC (a zero time included)
-	ReasonFutureTS     RejectReason = "future_ts"          // TS is after now + the allowed skew
-	ReasonNaNPrice     RejectReason = "nan_price"          // a price (open, high, low, close, bid, ask) is NaN or infinite
-	ReasonNonPositive  RejectReason = "non_positive_price" // a price is zero or negative
-	ReasonHighLow      RejectReason = "high_low_inverted"  // high < low
-	ReasonOpenOutside  RejectReason = "open_out_of_range"  // open outside [low, high]
-	ReasonCloseOutside RejectReason = "close_out_of_range" // close outside [low, high]
-	ReasonNegativeVol  RejectReason = "negative_volume"    // volume < 0
-	ReasonTickPrices   RejectReason = "tick_prices_differ" // a tick's open, high, low and close are not one price
-	ReasonBadSize      RejectReason = "bad_size"           // a tick's volume (trade size) is 0; reader: a size that is 0, negative, not an integer or above 2^31-1
-	ReasonBadSeq       RejectReason = "bad_seq"            // a tick's Seq is outside 0..MaxSeq; reader: more than MaxSeq+1 ticks in one millisecond
+	ReasonBadSymbol    RejectReason = "bad_symbol"          // tasks.ParseSymbol refuses the symbol, or it is not canonical (upper-case)
+	ReasonBadKind      RejectReason = "bad_kind"            // Kind is neither KindBar ("") nor KindTrade
+	ReasonAncientTS    RejectReason = "ancient_ts"          // TS is before 1970-01-01 UTC (a zero time included)
+	ReasonFutureTS     RejectReason = "future_ts"           // TS is after now + the allowed skew
+	ReasonNaNPrice     RejectReason = "nan_price"           // a price (open, high, low, close, bid, ask) is NaN or infinite
+	ReasonNonPositive  RejectReason = "non_positive_price"  // a price is zero or negative
+	ReasonHighLow      RejectReason = "high_low_inverted"   // high < low
+	ReasonOpenOutside  RejectReason = "open_out_of_range"   // open outside [low, high]
+	ReasonCloseOutside RejectReason = "close_out_of_range"  // close outside [low, high]
+	ReasonNegativeVol  RejectReason = "negative_volume"     // volume < 0
+	ReasonPriceRange   RejectReason = "price_out_of_range"  // a price above MaxPrice
+	ReasonVolumeRange  RejectReason = "volume_out_of_range" // volume above MaxVolume
+	ReasonTickPrices   RejectReason = "tick_prices_differ"  // a tick's open, high, low and close are not one price
+	ReasonBadSize      RejectReason = "bad_size"            // a tick's volume (trade size) is 0; reader: a size that is 0, negative, not an integer or above 2^31-1
+	ReasonBadSeq       RejectReason = "bad_seq"             // a tick's Seq is outside 0..MaxSeq; reader: more than MaxSeq+1 ticks in one millisecond
 
 	ReasonBadFields RejectReason = "bad_fields" // reader: too few or too many fields, an unreadable line, a suspicious flag other than 0 or 1
 	ReasonBadTime   RejectReason = "bad_time"   // reader: a time that is not an integer, negative, or not before midnight (>= 24h)
 	ReasonBadPrice  RejectReason = "bad_price"  // reader: a price that is not an integer (x 10000)
+)
+
+// Plausibility bounds of Validate. MaxPrice is far above any listed price
+// (Berkshire Hathaway class A trades near $7e5; a Bitcoin quote near $1e5) yet
+// keeps every sum of prices times volumes finite: 1e9 * MaxVolume * 1e6
+// quotes is 1e30, far below float64's 1.8e308. MaxVolume is above any day's
+// volume of any instrument (SPY trades ~1e8 shares a day) and keeps a year of
+// minute volumes far below int64's 9.2e18.
+const (
+	MaxPrice  = 1e9  // currency units
+	MaxVolume = 1e13 // shares (contracts, units) in one bar or tick
 )
 
 // DefaultMaxSkew is how far in the future Validate lets a quote's TS be: two
@@ -68,8 +81,10 @@ func Validate(q Quote, now time.Time) error { return ValidateSkew(q, now, Defaul
 
 // ValidateSkew checks q before it is produced: a canonical valid symbol
 // (tasks.ParseSymbol), a known Kind, 1970 <= TS <= now+maxSkew, finite
-// positive prices (open, high, low, close, and bid and ask when set), low <=
-// open, close <= high, and volume >= 0. A tick (IsTick) must also have open
+// positive prices up to MaxPrice (open, high, low, close, and bid and ask
+// when set), low <= open, close <= high, and 0 <= volume <= MaxVolume. It is
+// applied at the source (fetch) and again at ingest (stream.Config.Validate),
+// where a message failing it is dead-lettered. A tick (IsTick) must also have open
 // = high = low = close (ReasonTickPrices), volume > 0 (ReasonBadSize; a
 // negative volume is ReasonNegativeVol) and 0 <= Seq <= MaxSeq
 // (ReasonBadSeq). It returns nil or a *RejectError for the first failed
@@ -118,6 +133,11 @@ func ValidateSkew(q Quote, now time.Time, maxSkew time.Duration) error {
 			return rej(ReasonNonPositive, "%s %v <= 0", p.name, p.v)
 		}
 	}
+	for _, p := range prices {
+		if p.v > MaxPrice {
+			return rej(ReasonPriceRange, "%s %v above the plausible maximum %g", p.name, p.v, float64(MaxPrice))
+		}
+	}
 	if q.High < q.Low {
 		return rej(ReasonHighLow, "high %v < low %v", q.High, q.Low)
 	}
@@ -129,6 +149,9 @@ func ValidateSkew(q Quote, now time.Time, maxSkew time.Duration) error {
 	}
 	if q.Volume < 0 {
 		return rej(ReasonNegativeVol, "volume %d < 0", q.Volume)
+	}
+	if q.Volume > MaxVolume {
+		return rej(ReasonVolumeRange, "volume %d above the plausible maximum %g", q.Volume, float64(MaxVolume))
 	}
 	if !q.IsTick() {
 		return nil

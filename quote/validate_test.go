@@ -41,6 +41,12 @@ func TestValidate(t *testing.T) {
 		{"open below low", func(q *Quote) { q.Open = 8 }, ReasonOpenOutside, "open 8 outside [low 9, high 11]"},
 		{"close above high", func(q *Quote) { q.Close = 12 }, ReasonCloseOutside, "close 12 outside [low 9, high 11]"},
 		{"negative volume", func(q *Quote) { q.Volume = -3 }, ReasonNegativeVol, "volume -3 < 0"},
+		// Issue 15, defect 4: a close of 1e308 passed and made a VWAP of +Inf.
+		{"absurd close", func(q *Quote) { q.Open, q.High, q.Low, q.Close = 1e308, 1e308, 1e308, 1e308 }, ReasonPriceRange,
+			"open 1e+308 above the plausible maximum 1e+09"},
+		{"absurd ask", func(q *Quote) { q.Bid, q.Ask = fp(10), fp(2e9) }, ReasonPriceRange, "ask 2e+09 above"},
+		{"price at the bound", func(q *Quote) { q.Open, q.High, q.Low, q.Close = MaxPrice, MaxPrice, MaxPrice, MaxPrice }, "", ""},
+		{"absurd volume", func(q *Quote) { q.Volume = 4_000_000_000_000_000_000 }, ReasonVolumeRange, "volume 4000000000000000000 above"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/quote"
 )
 
 // Config configures the Kafka topics, the Producer and ConsumePartition.
@@ -63,6 +65,11 @@ type Config struct {
 	// sarama.V4_0_0_0: Kafka 4 removed the request versions older than 2.1
 	// that sarama's own default uses. At least V0_11_0_0 (idempotence).
 	Version sarama.KafkaVersion
+	// CheckQuote, if set, checks each decoded quote in ConsumePartition (the
+	// node sets quote.Validate, the same check the fetch side applies); a
+	// message whose quote fails it is dead-lettered like a malformed one,
+	// its reason wrapping ErrInvalidQuote. Default nil: no check.
+	CheckQuote func(quote.Quote) error
 	// Logger receives structured logs (retries, dead letters, offset
 	// resets). Default zap.NewNop().
 	Logger *zap.Logger

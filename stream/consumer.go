@@ -332,6 +332,11 @@ func (r *partitionReader) process(ctx context.Context, msgs []*sarama.ConsumerMe
 	var dead []*sarama.ConsumerMessage
 	for _, m := range msgs {
 		msg, err := decodeMessage(m)
+		if err == nil && r.cfg.CheckQuote != nil {
+			if verr := r.cfg.CheckQuote(msg.Quote); verr != nil {
+				err = fmt.Errorf("%w: %w", ErrInvalidQuote, verr)
+			}
+		}
 		if err != nil {
 			dead = append(dead, m)
 			b.DeadLetters = append(b.DeadLetters, DeadLetter{Offset: m.Offset, Reason: err.Error()})
@@ -398,8 +403,14 @@ func decodeMessage(m *sarama.ConsumerMessage) (Message, error) {
 		}
 		switch string(h.Key) {
 		case HeaderEpoch:
+			if haveEpoch {
+				return Message{}, fmt.Errorf("%w: epoch header given twice", ErrBadHeader)
+			}
 			if out.Epoch, err = strconv.ParseInt(string(h.Value), 10, 64); err != nil {
 				return Message{}, fmt.Errorf("%w: epoch %q is not a decimal integer", ErrBadHeader, h.Value)
+			}
+			if out.Epoch < 1 {
+				return Message{}, fmt.Errorf("%w: epoch %d (epochs start at 1)", ErrBadHeader, out.Epoch)
 			}
 			haveEpoch = true
 		case HeaderNode:

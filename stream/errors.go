@@ -21,6 +21,11 @@ var (
 	// not exist in the quotes topic.
 	ErrNoPartition = errors.New("stream: no such partition")
 
+	// ErrInvalidQuote is the dead-letter reason of a message that decodes
+	// but whose quote fails Config.Validate (an impossible price, a
+	// malformed symbol, a time in the future).
+	ErrInvalidQuote = errors.New("stream: invalid quote")
+
 	// ErrInvalidOffset is returned by ConsumePartition for a negative start
 	// offset.
 	ErrInvalidOffset = errors.New("stream: invalid start offset")

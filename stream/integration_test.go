@@ -2,10 +2,12 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -686,5 +688,66 @@ func TestIntegration_GroupCommit(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("lingering consumer: no batch within 30s")
+	}
+}
+
+// Issue 15, defect 7: ingest trusted the topic. Well-formed messages with an
+// impossible quote (close -3, high < low, a ts in 2999, a bad symbol) or a
+// bad epoch header (0, -7, given twice) are dead-lettered with the reason;
+// the valid ones around them are handed on.
+func TestIntegration_CheckQuoteAtIngest(t *testing.T) {
+	cfg := testConfig(t, 1)
+	cfg.CheckQuote = func(q quote.Quote) error { return quote.Validate(q, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) }
+	good := testQuotes(2, "SPY")
+	raw := func(q quote.Quote, headers ...string) *sarama.ProducerMessage {
+		v, err := json.Marshal(map[string]any{"v": 1, "symbol": q.Symbol, "ts": q.TS.Format(time.RFC3339Nano),
+			"open": q.Open, "high": q.High, "low": q.Low, "close": q.Close, "volume": q.Volume, "source": "rogue"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &sarama.ProducerMessage{Topic: cfg.Topic, Key: sarama.StringEncoder(q.Symbol), Value: sarama.ByteEncoder(v)}
+		for i := 0; i+1 < len(headers); i += 2 {
+			m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(headers[i]), Value: []byte(headers[i+1])})
+		}
+		return m
+	}
+	mod := func(f func(*quote.Quote)) quote.Quote { q := good[0]; f(&q); return q }
+	writeRaw(t, cfg,
+		raw(good[0], "epoch", "1"), // 0: valid
+		raw(mod(func(q *quote.Quote) { q.Open, q.High, q.Low, q.Close = -3, -3, -3, -3 }), "epoch", "1"),    // 1
+		raw(mod(func(q *quote.Quote) { q.High, q.Low = 90, 110 }), "epoch", "1"),                            // 2
+		raw(mod(func(q *quote.Quote) { q.TS = time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC) }), "epoch", "1"), // 3
+		raw(mod(func(q *quote.Quote) { q.Symbol = "kc/1" }), "epoch", "1"),                                  // 4
+		raw(good[1], "epoch", "0"),               // 5
+		raw(good[1], "epoch", "-7"),              // 6
+		raw(good[1], "epoch", "1", "epoch", "2"), // 7
+		raw(good[1], "epoch", "2"),               // 8: valid
+	)
+	c := newCollector(9)
+	stop := startConsumer(t, cfg, 0, 0, c.handle)
+	batches := c.wait(t, 30*time.Second)
+	if err := stop(); err != nil {
+		t.Fatalf("ConsumePartition = %v", err)
+	}
+	var (
+		offsets []int64
+		dead    = map[int64]string{}
+	)
+	for _, b := range batches {
+		for _, m := range b.Quotes {
+			offsets = append(offsets, m.Offset)
+		}
+		for _, d := range b.DeadLetters {
+			dead[d.Offset] = d.Reason
+		}
+	}
+	if !slices.Equal(offsets, []int64{0, 8}) {
+		t.Errorf("handed-on offsets %v; want [0 8]", offsets)
+	}
+	for off, want := range map[int64]string{1: "non_positive_price", 2: "high_low_inverted", 3: "future_ts", 4: "bad_symbol",
+		5: "epoch 0", 6: "epoch -7", 7: "epoch header given twice"} {
+		if !strings.Contains(dead[off], want) {
+			t.Errorf("offset %d: dead-letter reason %q; want it to contain %q", off, dead[off], want)
+		}
 	}
 }
