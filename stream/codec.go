@@ -26,6 +26,10 @@ const (
 	HeaderOriginalTopic     = "original.topic"
 	HeaderOriginalPartition = "original.partition"
 	HeaderOriginalOffset    = "original.offset"
+	// HeaderOriginalSize is set on a dead letter too large to keep whole:
+	// the original key, value and headers' size in bytes (the record keeps
+	// the start of the key and value, and none of the original headers).
+	HeaderOriginalSize = "original.size"
 )
 
 // wireOut is the message value as written (schema version 1):

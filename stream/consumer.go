@@ -425,26 +425,51 @@ func decodeMessage(m *sarama.ConsumerMessage) (Message, error) {
 	return out, nil
 }
 
+// maxDeadLetterBytes bounds the key, value and headers a dead letter keeps:
+// the DLQ producer's MaxMessageBytes (1 MiB) less room for our own headers
+// and the record overhead.
+const maxDeadLetterBytes = 1<<20 - 16<<10
+
 // deadLetters builds the DLQ messages for dead, whose reasons are in dl.
 func deadLetters(topic string, dead []*sarama.ConsumerMessage, dl []DeadLetter) []*sarama.ProducerMessage {
 	out := make([]*sarama.ProducerMessage, len(dead))
 	for i, m := range dead {
 		pm := &sarama.ProducerMessage{Topic: topic}
-		if m.Key != nil {
-			pm.Key = sarama.ByteEncoder(m.Key)
+		key, value, headers := m.Key, m.Value, m.Headers
+		size := len(key) + len(value)
+		for _, h := range headers {
+			if h != nil {
+				size += len(h.Key) + len(h.Value)
+			}
 		}
-		if m.Value != nil {
-			pm.Value = sarama.ByteEncoder(m.Value)
+		truncated := size > maxDeadLetterBytes
+		if truncated {
+			// Too large to dead-letter whole (it would fail the DLQ
+			// producer's MaxMessageBytes for ever and stall the partition):
+			// keep the start of the key and value, drop the original
+			// headers, and say so.
+			key = key[:min(len(key), 1024)]
+			value = value[:min(len(value), maxDeadLetterBytes-len(key))]
+			headers = nil
 		}
-		for _, h := range m.Headers {
+		if key != nil {
+			pm.Key = sarama.ByteEncoder(key)
+		}
+		if value != nil {
+			pm.Value = sarama.ByteEncoder(value)
+		}
+		for _, h := range headers {
 			if h == nil {
 				continue
 			}
 			switch string(h.Key) {
-			case HeaderReason, HeaderOriginalTopic, HeaderOriginalPartition, HeaderOriginalOffset:
+			case HeaderReason, HeaderOriginalTopic, HeaderOriginalPartition, HeaderOriginalOffset, HeaderOriginalSize:
 				continue // ours win
 			}
 			pm.Headers = append(pm.Headers, *h)
+		}
+		if truncated {
+			pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: []byte(HeaderOriginalSize), Value: []byte(strconv.Itoa(size))})
 		}
 		pm.Headers = append(pm.Headers,
 			sarama.RecordHeader{Key: []byte(HeaderReason), Value: []byte(dl[i].Reason)},

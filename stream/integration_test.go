@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -749,5 +750,82 @@ func TestIntegration_CheckQuoteAtIngest(t *testing.T) {
 		if !strings.Contains(dead[off], want) {
 			t.Errorf("offset %d: dead-letter reason %q; want it to contain %q", off, dead[off], want)
 		}
+	}
+}
+
+// Issue 15, defect 2: a value too large to dead-letter (with our headers it
+// exceeds the DLQ producer's 1 MiB) stalled its partition for ever. It goes to
+// the DLQ truncated, with its original size, and the partition moves on.
+func TestIntegration_OversizedDeadLetter(t *testing.T) {
+	cfg := testConfig(t, 1)
+	// As in the report: the quotes topic takes larger records than the DLQ.
+	admin, err := sarama.NewClusterAdmin(cfg.Brokers, testenv.KafkaConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big2 := "2000000"
+	if err := admin.AlterConfig(sarama.TopicResource, cfg.Topic, map[string]*string{"max.message.bytes": &big2}, false); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
+	big := bytes.Repeat([]byte("x"), 1_048_480)
+	sc := testenv.KafkaConfig(t)
+	sc.Producer.Return.Successes = true
+	sc.Producer.MaxMessageBytes = 2 << 20
+	sp, err := sarama.NewSyncProducer(cfg.Brokers, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	_, _, err = sp.SendMessage(&sarama.ProducerMessage{Topic: cfg.Topic, Key: sarama.StringEncoder("SPY"), Value: sarama.ByteEncoder(big),
+		Headers: []sarama.RecordHeader{{Key: []byte("epoch"), Value: []byte("1")}, {Key: []byte("pad"), Value: bytes.Repeat([]byte("h"), 4000)}}})
+	if err != nil {
+		t.Fatalf("raw send: %v", err)
+	}
+	p := newTestProducer(t, cfg)
+	if err := p.Send(context.Background(), 1, "n", "t", testQuotes(2, "SPY")); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(3)
+	stop := startConsumer(t, cfg, 0, 0, c.handle)
+	batches := c.wait(t, 30*time.Second)
+	if err := stop(); err != nil {
+		t.Fatalf("ConsumePartition = %v", err)
+	}
+	var quotes, dead int
+	for _, b := range batches {
+		quotes += len(b.Quotes)
+		dead += len(b.DeadLetters)
+	}
+	if quotes != 2 || dead != 1 {
+		t.Fatalf("%d quotes and %d dead letters handed on; want 2 and 1", quotes, dead)
+	}
+	client, err := sarama.NewClient(cfg.Brokers, testenv.KafkaConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	cons, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	pc, err := cons.ConsumePartition(cfg.DLQTopic, 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	select {
+	case m := <-pc.Messages():
+		hdr := map[string]string{}
+		for _, h := range m.Headers {
+			hdr[string(h.Key)] = string(h.Value)
+		}
+		if hdr[HeaderOriginalSize] != "1052492" || hdr[HeaderOriginalOffset] != "0" || hdr["pad"] != "" || len(m.Value) >= len(big) || len(m.Value) < 1_000_000 {
+			t.Errorf("dead letter: value %d bytes, headers %v; want a truncated value, original.size 1052492, offset 0, no original headers",
+				len(m.Value), hdr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no dead letter in the DLQ topic")
 	}
 }
