@@ -165,6 +165,14 @@ func Decode(key, value []byte) (quote.Quote, error) {
 
 // decode is Decode that also returns the "flagged" field.
 func decode(key, value []byte) (quote.Quote, bool, error) {
+	if q, flagged, ok := decodeFast(key, value); ok {
+		return q, flagged, nil
+	}
+	return decodeGeneral(key, value)
+}
+
+// decodeGeneral is decode through encoding/json, for any input.
+func decodeGeneral(key, value []byte) (quote.Quote, bool, error) {
 	var w wireIn
 	d := json.NewDecoder(bytes.NewReader(value))
 	d.UseNumber()
