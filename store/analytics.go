@@ -176,10 +176,12 @@ func (s *Store) UpdateAnalytics(ctx context.Context, symbol string, days []time.
 			return err
 		}
 		st.days = map[int64]*dayState{day.Unix(): d}
-		if err := w.derive(ctx, symbol, st, d, d.minutes); err != nil {
+		p := newPlan()
+		w.derive(p, st, d, d.minutes)
+		if err := w.propagate(ctx, p, symbol, st, d, d.lastClose()); err != nil {
 			return err
 		}
-		if err := w.propagate(ctx, symbol, st, d, d.lastClose()); err != nil {
+		if err := s.runOps(ctx, w.ops(symbol, st, p)); err != nil {
 			return err
 		}
 	}

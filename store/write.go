@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"golang.org/x/sync/errgroup"
 	"slices"
 	"time"
 
@@ -174,24 +173,23 @@ func (s *Store) WriteQuotes(ctx context.Context, epoch int64, qs []quote.Quote) 
 	return s.NewWriter().Write(ctx, epoch, qs)
 }
 
-// writeRows writes normalized qs to the quotes and ticks tables,
-// writeParallelism batches at a time.
-func (s *Store) writeRows(ctx context.Context, epoch int64, qs []quote.Quote) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(writeParallelism)
-	for _, b := range s.quoteBatches(ctx, epoch, qs) {
-		g.Go(func() error {
-			if err := s.session.ExecuteBatch(b.WithContext(gctx)); err != nil {
+// rowOps returns the writes of normalized qs to the quotes and ticks
+// tables, one unlogged batch each.
+func (s *Store) rowOps(epoch int64, qs []quote.Quote) []op {
+	var ops []op
+	for _, b := range s.quoteBatches(context.Background(), epoch, qs) {
+		ops = append(ops, func(ctx context.Context) error {
+			if err := s.session.ExecuteBatch(b.WithContext(ctx)); err != nil {
 				return fmt.Errorf("store: write %d rows of %s: %w", len(b.Entries), b.Entries[0].Args[0], err)
 			}
 			return nil
 		})
 	}
-	return g.Wait()
+	return ops
 }
 
 // writeMinutes writes the 1m bars of sym's day ms, with their state columns.
-func (s *Store) writeMinutes(ctx context.Context, sym string, day time.Time, ms []*minute) error {
+func (s *Store) writeMinutes(ctx context.Context, sym string, day time.Time, ms []minute) error {
 	sizes := make([]int, len(ms))
 	for i := range sizes {
 		sizes[i] = barRowBytes() + 6*(cellBytes+8)

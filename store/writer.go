@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -26,13 +27,20 @@ import (
 // aggregate in place. A quote at or below the hwm is a duplicate, a replay
 // from an older offset, or one that arrives out of order; the Writer cannot
 // tell which, so it recomputes that one minute from the stored rows (one read
-// of at most a minute of ticks). Since rows are written before their minute
-// is updated, and a minute is formed in Position order either way, the stored
-// bars, alerts and latest equal ComputeBars, DetectMoves and ComputeLatest
-// of the stored rows, bit for bit, whatever the arrival order, duplication or
-// replay, and after a task moves to another node mid-day (a new Writer
-// rebuilds from the stored 1m bars, which never count a row that is not
-// stored). A day older than the days held (maxDays per symbol) is loaded
+// of at most a minute of ticks, after the batch's rows are written). A
+// minute is formed in Position order either way, so the stored bars, alerts
+// and latest equal ComputeBars, DetectMoves and ComputeLatest of the stored
+// rows, bit for bit, whatever the arrival order, duplication or replay, and
+// after a task moves to another node mid-day (a new Writer rebuilds from the
+// stored 1m bars).
+//
+// A batch whose rows are all above their minutes' hwm (the common case: a
+// partition read in order) is planned in memory and written in one wave: its
+// rows and its derived rows together, so a batch costs one round of
+// requests. A stored 1m bar may then count rows of a Write that failed; the
+// offset of that batch is not committed, so its rows come again, each at or
+// below its minute's hwm, and that minute is recomputed from the stored rows
+// before anything more is derived from it. A day older than the days held (maxDays per symbol) is loaded
 // again the same way, so a late day costs one read more, and nothing is lost.
 //
 // A Writer is not safe for concurrent use: one ingest task owns it (the task
@@ -137,41 +145,97 @@ func (w *Writer) Write(ctx context.Context, epoch int64, qs []quote.Quote) error
 		}
 		bySym[sym] = append(bySym[sym], part)
 	}
+	if err := w.writeBatch(ctx, epoch, qs, syms, bySym, true); !errors.Is(err, errNeedRows) {
+		return err
+	}
+	// A minute needs its stored rows (a duplicate, a replay, a late row):
+	// the state was dropped; load it again and write the rows first.
+	return w.writeBatch(ctx, epoch, qs, syms, bySym, false)
+}
+
+// writeBatch is Write after grouping. With combined, the rows and the
+// derived writes planned in memory go out together (one wave of requests),
+// unless a minute needs its stored rows (then errNeedRows, the state of syms
+// dropped); otherwise the rows are written first, then the state updated
+// (reading the minutes that need it) and the derived rows written.
+//
+// Writing derived rows with their rows is safe: a derived row may then be
+// stored, counting rows of a Write that failed and were not stored; the
+// batch's offset is not committed, so those rows are delivered again, each at
+// or below its minute's hwm, so the minute is recomputed from the stored rows
+// (rows first) before anything else is derived from it.
+func (w *Writer) writeBatch(ctx context.Context, epoch int64, qs []quote.Quote, syms []string, bySym map[string][][]quote.Quote, combined bool) error {
 	// Load the state of every touched day before writing, so a rebuild
 	// never counts the rows of the batch in hand.
 	newDays := map[string][]time.Time{}
+	var mu sync.Mutex
 	if err := w.each(ctx, syms, func(ctx context.Context, sym string) error {
 		nd, err := w.load(ctx, sym, bySym[sym])
-		newDays[sym] = nd // each goroutine writes its own key; read after Wait
+		mu.Lock()
+		newDays[sym] = nd
+		mu.Unlock()
 		return err
 	}); err != nil {
 		return err
 	}
-	if err := w.s.writeRows(ctx, epoch, qs); err != nil {
-		w.drop(syms)
-		return err
-	}
-	// Days are recorded once their rows are written, so a listed day always
-	// has rows.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(writeParallelism)
+	defer func() {
+		for _, sym := range syms {
+			if st := w.syms[sym]; st != nil {
+				w.evict(st)
+			}
+		}
+	}()
+	// Days are recorded with or after their rows, so a listed day has rows
+	// once the Write succeeded.
+	var dayOps []op
 	for sym, days := range newDays {
 		for _, day := range days {
-			g.Go(func() error {
-				if err := w.s.query(gctx, true, `INSERT INTO @quote_days (symbol, day) VALUES (?, ?)`, sym, day).Exec(); err != nil {
+			dayOps = append(dayOps, func(ctx context.Context) error {
+				if err := w.s.query(ctx, true, `INSERT INTO @quote_days (symbol, day) VALUES (?, ?)`, sym, day).Exec(); err != nil {
 					return fmt.Errorf("store: record day %s %s: %w", sym, day.Format(time.DateOnly), err)
 				}
 				return nil
 			})
 		}
 	}
-	if err := g.Wait(); err != nil {
+	var (
+		opsMu sync.Mutex
+		ops   []op
+	)
+	plan := func(rowsStored bool) error {
+		return w.each(ctx, syms, func(ctx context.Context, sym string) error {
+			o, err := w.apply(ctx, sym, bySym[sym], rowsStored)
+			opsMu.Lock()
+			ops = append(ops, o...)
+			opsMu.Unlock()
+			return err
+		})
+	}
+	if combined {
+		if err := plan(false); err != nil {
+			w.drop(syms)
+			return err
+		}
+		all := append(w.s.rowOps(epoch, qs), dayOps...)
+		if err := w.s.runOps(ctx, append(all, ops...)); err != nil {
+			w.drop(syms)
+			return err
+		}
+		return nil
+	}
+	if err := w.s.runOps(ctx, append(w.s.rowOps(epoch, qs), dayOps...)); err != nil {
 		w.drop(syms)
 		return err
 	}
-	return w.each(ctx, syms, func(ctx context.Context, sym string) error {
-		return w.apply(ctx, sym, bySym[sym])
-	})
+	if err := plan(true); err != nil {
+		w.drop(syms)
+		return err
+	}
+	if err := w.s.runOps(ctx, ops); err != nil {
+		w.drop(syms)
+		return err
+	}
+	return nil
 }
 
 // each runs fn for every symbol, writeParallelism at a time, and drops the
@@ -242,8 +306,7 @@ func (w *Writer) load(ctx context.Context, sym string, runs [][]quote.Quote) ([]
 		if d.prev, d.prevDay, err = w.prevClose(ctx, sym, st, day); err != nil {
 			return nil, err
 		}
-		st.days[day.Unix()] = d
-		w.evict(st)
+		st.days[day.Unix()] = d // evicted after the Write (see writeBatch)
 	}
 	return fresh, nil
 }
@@ -388,23 +451,20 @@ func minutesOfRows(rows []Row) []*minute {
 	return out
 }
 
-// apply updates sym's held days with its rows (already stored), recomputing
-// the minutes that need it, and writes the derived rows that changed.
-func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote) error {
+// errNeedRows: apply met a row at or below its minute's hwm before the
+// batch's rows were stored (see Write).
+var errNeedRows = errors.New("store: a minute needs its stored rows")
+
+// apply updates sym's held days (all loaded, see load) with its rows and
+// returns the derived writes that bring the stored rows up to date. A minute
+// that got a row at or below its hwm is recomputed from the stored rows:
+// only when rowsStored (the batch's rows are written); otherwise it returns
+// errNeedRows.
+func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote, rowsStored bool) ([]op, error) {
 	st := w.syms[sym]
+	p := newPlan()
 	for _, run := range runs {
 		d := st.days[run[0].Day().Unix()]
-		if d == nil { // evicted by a later day of this batch: load again
-			var err error
-			if d, _, err = w.s.loadDay(ctx, sym, run[0].Day(), false); err != nil {
-				return err
-			}
-			if d.prev, d.prevDay, err = w.prevClose(ctx, sym, st, d.day); err != nil {
-				return err
-			}
-			st.days[d.day.Unix()] = d
-			w.evict(st)
-		}
 		// An earlier day of this batch may be the previous day now.
 		if h := heldBefore(st, d.day); h != nil && (d.prevDay.IsZero() || !h.day.Before(d.prevDay)) {
 			d.prev, d.prevDay = h.lastClose(), h.day
@@ -434,10 +494,13 @@ func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote) er
 				m.agg.add(q)
 			}
 		}
+		if len(redo) > 0 && !rowsStored {
+			return nil, errNeedRows
+		}
 		for k, m := range redo {
 			rows, err := w.s.dayRows(ctx, sym, d.day, m.start, m.start.Add(time.Minute))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			flagged := m.flagged
 			for _, nm := range minutesOfRows(rows) {
@@ -447,16 +510,14 @@ func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote) er
 				}
 			}
 		}
-		if err := w.derive(ctx, sym, st, d, changed); err != nil {
-			return err
-		}
+		w.derive(p, st, d, changed)
 		if newLast := d.lastClose(); !equalPtr(oldLast, newLast) {
-			if err := w.propagate(ctx, sym, st, d, newLast); err != nil {
-				return err
+			if err := w.propagate(ctx, p, sym, st, d, newLast); err != nil {
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return w.ops(sym, st, p), nil
 }
 
 func equalPtr(a, b *float64) bool {
@@ -469,7 +530,7 @@ func equalPtr(a, b *float64) bool {
 // propagate hands day d's new last close to the next stored day of sym as its
 // previous close (a backfilled day, or a late last minute), re-checking that
 // day's alerts and, if it is the latest day, the latest row.
-func (w *Writer) propagate(ctx context.Context, sym string, st *symState, d *dayState, last *float64) error {
+func (w *Writer) propagate(ctx context.Context, p *plan, sym string, st *symState, d *dayState, last *float64) error {
 	if !d.day.Before(st.latestDay) {
 		return nil
 	}
@@ -488,94 +549,139 @@ func (w *Writer) propagate(ctx context.Context, sym string, st *symState, d *day
 			return err
 		}
 		st.days[nd.day.Unix()] = nd
-		w.evict(st)
 	}
 	nd.prev, nd.prevDay = last, d.day
-	return w.derive(ctx, sym, st, nd, nil)
+	w.derive(p, st, nd, nil)
+	return nil
 }
 
-// derive writes the bars of every window holding a changed minute, the
-// alert changes of the day, and the latest row when d is the latest day.
-func (w *Writer) derive(ctx context.Context, sym string, st *symState, d *dayState, changed map[int64]*minute) error {
-	s := w.s
-	ms := d.sorted()
-	aggs := aggsOf(ms)
-	// Alerts: the day's moves against what is stored.
-	want := map[int64]Alert{}
-	for _, a := range movesOf(sym, aggs, d.prev, s.cfg.MoveAlertPct) {
-		want[a.TS.UnixMilli()] = a
+// op is one derived write, planned in memory and run later (see Write).
+type op func(ctx context.Context) error
+
+// plan collects what one apply changed, per day, so each derived row is
+// written once per Write, from the final state (ops).
+type plan struct {
+	days    map[int64]*dayState         // touched or re-checked days
+	changed map[int64]map[int64]*minute // by day: minutes whose rows changed
+	latest  bool                        // the latest day was touched
+}
+
+func newPlan() *plan {
+	return &plan{days: map[int64]*dayState{}, changed: map[int64]map[int64]*minute{}}
+}
+
+// derive records that day d changed in the given minutes (nil: none, only
+// its previous close may have).
+func (w *Writer) derive(p *plan, st *symState, d *dayState, changed map[int64]*minute) {
+	k := d.day.Unix()
+	p.days[k] = d
+	if p.changed[k] == nil {
+		p.changed[k] = map[int64]*minute{}
 	}
-	var rewrite []*minute // 1m rows to write: changed minutes and flag changes
-	seen := map[int64]bool{}
-	for k, m := range changed {
-		if m.count > 0 {
-			rewrite = append(rewrite, m)
-			seen[k] = true
-		}
+	for mk, m := range changed {
+		p.changed[k][mk] = m
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(writeParallelism)
-	for _, m := range ms {
-		k := m.start.UnixMilli()
-		a, on := want[k]
-		if on == m.flagged && (!on || (m.alert != nil && *m.alert == a)) {
-			continue
-		}
-		m.flagged = on
-		m.alert = nil
-		if on {
-			m.alert = &a
-		}
-		if !seen[k] && m.count > 0 {
-			rewrite = append(rewrite, m)
-			seen[k] = true
-		}
-		oneBar := m.hasBar && m.count == 1 && m.lastTS.Equal(m.start)
-		g.Go(func() error {
-			if on {
-				if err := s.query(gctx, true, `INSERT INTO @alerts (day, ts, symbol, prev_close, close, move_pct, reason)
-					VALUES (?, ?, ?, ?, ?, ?, ?)`, a.Day, a.TS, a.Symbol, a.PrevClose, a.Close, a.MovePct, a.Reason).Exec(); err != nil {
-					return fmt.Errorf("store: write alert %s %v: %w", sym, a.TS, err)
-				}
-			}
-			// A minute file's bar is its own minute: its row carries the flag.
-			if oneBar {
-				if err := s.query(gctx, true, `UPDATE @quotes SET flagged = ? WHERE symbol = ? AND day = ? AND ts = ?`,
-					on, sym, d.day, m.start).Exec(); err != nil {
-					return fmt.Errorf("store: flag %s %v: %w", sym, m.start, err)
-				}
-			}
-			if !on {
-				if err := s.query(gctx, true, `DELETE FROM @alerts WHERE day = ? AND ts = ? AND symbol = ?`,
-					d.day, m.start, sym).Exec(); err != nil {
-					return fmt.Errorf("store: delete alert %s %v: %w", sym, m.start, err)
-				}
-			}
-			return nil
-		})
-	}
-	// Bars of the windows that hold a changed minute.
-	var bars []Bar
-	for _, iv := range Intervals[1:] {
-		windows := map[int64]bool{}
-		for _, m := range changed {
-			windows[WindowStart(m.start, iv).UnixMilli()] = true
-		}
-		for _, b := range barsOfMinutes(sym, aggs, iv) {
-			if windows[b.TS.UnixMilli()] {
-				bars = append(bars, b)
-			}
-		}
-	}
-	g.Go(func() error { return s.writeMinutes(gctx, sym, d.day, rewrite) })
-	g.Go(func() error { return s.writeBars(gctx, bars) })
-	if d.day.After(st.latestDay) && len(ms) > 0 && d.lastClose() != nil {
+	if d.day.After(st.latestDay) && d.lastClose() != nil {
 		st.latestDay = d.day
 	}
 	if d.day.Equal(st.latestDay) {
-		if l := latestOf(sym, aggs, d.prev, s.cfg.SMAWindows, s.cfg.EMAWindows); !l.TS.IsZero() {
+		p.latest = true
+	}
+}
+
+// ops updates the alert flags of the planned days in memory and returns the
+// writes that bring the stored rows to the state: for each day the alert
+// changes, the 1m rows of changed minutes and of flag changes, and the bars
+// of every window holding a changed minute; and the latest row if the latest
+// day was touched. It reads nothing, and writes each row at most once.
+func (w *Writer) ops(sym string, st *symState, p *plan) []op {
+	s := w.s
+	var ops []op
+	for k, d := range p.days {
+		changed := p.changed[k]
+		ms := d.sorted()
+		aggs := aggsOf(ms)
+		// Alerts: the day's moves against what is stored.
+		want := map[int64]Alert{}
+		for _, a := range movesOf(sym, aggs, d.prev, s.cfg.MoveAlertPct) {
+			want[a.TS.UnixMilli()] = a
+		}
+		var rewrite []minute // 1m rows to write, snapshots: the state moves on
+		seen := map[int64]bool{}
+		for mk, m := range changed {
+			if m.count > 0 {
+				seen[mk] = true
+			}
+		}
+		for _, m := range ms {
+			mk := m.start.UnixMilli()
+			a, on := want[mk]
+			if on == m.flagged && (!on || (m.alert != nil && *m.alert == a)) {
+				continue
+			}
+			m.flagged = on
+			m.alert = nil
+			if on {
+				m.alert = &a
+			}
+			if m.count > 0 {
+				seen[mk] = true
+			}
+			oneBar := m.hasBar && m.count == 1 && m.lastTS.Equal(m.start)
+			start, day := m.start, d.day
+			ops = append(ops, func(gctx context.Context) error {
+				if on {
+					if err := s.query(gctx, true, `INSERT INTO @alerts (day, ts, symbol, prev_close, close, move_pct, reason)
+						VALUES (?, ?, ?, ?, ?, ?, ?)`, a.Day, a.TS, a.Symbol, a.PrevClose, a.Close, a.MovePct, a.Reason).Exec(); err != nil {
+						return fmt.Errorf("store: write alert %s %v: %w", sym, a.TS, err)
+					}
+				}
+				// A minute file's bar is its own minute: its row carries the flag.
+				if oneBar {
+					if err := s.query(gctx, true, `UPDATE @quotes SET flagged = ? WHERE symbol = ? AND day = ? AND ts = ?`,
+						on, sym, day, start).Exec(); err != nil {
+						return fmt.Errorf("store: flag %s %v: %w", sym, start, err)
+					}
+				}
+				if !on {
+					if err := s.query(gctx, true, `DELETE FROM @alerts WHERE day = ? AND ts = ? AND symbol = ?`,
+						day, start, sym).Exec(); err != nil {
+						return fmt.Errorf("store: delete alert %s %v: %w", sym, start, err)
+					}
+				}
+				return nil
+			})
+		}
+		for _, m := range ms {
+			if seen[m.start.UnixMilli()] {
+				rewrite = append(rewrite, *m)
+			}
+		}
+		// Bars of the windows that hold a changed minute.
+		var bars []Bar
+		for _, iv := range Intervals[1:] {
+			windows := map[int64]bool{}
+			for _, m := range changed {
+				windows[WindowStart(m.start, iv).UnixMilli()] = true
+			}
+			for _, b := range barsOfMinutes(sym, aggs, iv) {
+				if windows[b.TS.UnixMilli()] {
+					bars = append(bars, b)
+				}
+			}
+		}
+		day := d.day
+		if len(rewrite) > 0 {
+			ops = append(ops, func(gctx context.Context) error { return s.writeMinutes(gctx, sym, day, rewrite) })
+		}
+		if len(bars) > 0 {
+			ops = append(ops, func(gctx context.Context) error { return s.writeBars(gctx, bars) })
+		}
+	}
+	if d := st.days[st.latestDay.Unix()]; p.latest && d != nil {
+		if l := latestOf(sym, aggsOf(d.sorted()), d.prev, s.cfg.SMAWindows, s.cfg.EMAWindows); !l.TS.IsZero() {
 			l.Updated = s.now().UTC()
-			g.Go(func() error {
+			ops = append(ops, func(gctx context.Context) error {
 				if err := s.query(gctx, true, `INSERT INTO @latest (symbol, ts, price, prev_close, day_change, day_change_pct, sma, ema, updated)
 					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, l.Symbol, l.TS, l.Price, l.PrevClose, l.DayChange, l.DayChangePct,
 					l.SMA, l.EMA, l.Updated).Exec(); err != nil {
@@ -584,6 +690,16 @@ func (w *Writer) derive(ctx context.Context, sym string, st *symState, d *daySta
 				return nil
 			})
 		}
+	}
+	return ops
+}
+
+// runOps runs ops, writeParallelism at a time.
+func (s *Store) runOps(ctx context.Context, ops []op) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeParallelism)
+	for _, o := range ops {
+		g.Go(func() error { return o(gctx) })
 	}
 	return g.Wait()
 }
