@@ -20,7 +20,10 @@ import (
 // committed value is never ahead of the data. A commit refused with
 // store.ErrFenced stops the committer (failed returns it); any other error is
 // retried with the newest value after a backoff of 100 ms doubling to 2 s.
-// Commits stop when the run's task is no longer active. done, if not nil, is
+// Successive commits are at least commitInterval apart (an offer in between
+// waits, merged with later ones), which bounds the lightweight transactions
+// a busy task sends to Cassandra; a failover then replays at most about that
+// much more. Commits stop when the run's task is no longer active. done, if not nil, is
 // called after each successful commit with the number of items and the
 // oldest time offered since the previous one.
 //
@@ -120,14 +123,26 @@ func (c *committer[T]) finish(timeout time.Duration) {
 	}
 }
 
+// commitInterval is the least time between two commits of one committer
+// (like Kafka Connect's offset.flush.interval.ms, whose default is 60 s).
+const commitInterval = 200 * time.Millisecond
+
 func (c *committer[T]) run(ctx context.Context) {
 	defer close(c.exited)
 	backoff := 100 * time.Millisecond
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.wake:
+		}
+		if wait := commitInterval - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 		}
 		c.mu.Lock()
 		if !c.pending {
@@ -139,6 +154,7 @@ func (c *committer[T]) run(ctx context.Context) {
 		if !c.r.Active() {
 			return
 		}
+		last = time.Now()
 		err := c.commit(ctx, v)
 		if err != nil && ctx.Err() != nil {
 			return
