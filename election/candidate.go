@@ -268,12 +268,32 @@ func (c *Candidate) createCandidate(conn *zk.Conn) (string, error) {
 // win performs the winning Multi.
 func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, error) {
 	epoch, ever, err := Epoch(conn, c.p.root)
+	missing := errors.Is(err, zk.ErrNoNode)
+	if err != nil && !missing {
+		return nil, err
+	}
+	// The epoch never goes backwards: not below any recorded term, even if
+	// the epoch znode was deleted or set lower (an operator's cleanup, a
+	// ZooKeeper restored from an older snapshot).
+	floor, err := c.highestRecorded(conn)
 	if err != nil {
 		return nil, err
 	}
+	if missing || floor > epoch {
+		c.log.Error("election: the epoch znode is behind the recorded terms; repairing it upwards",
+			zap.Bool("epoch_znode_missing", missing), zap.Int64("epoch_znode", epoch), zap.Int64("highest_recorded_epoch", floor),
+			zap.Int64("new_epoch", max(epoch, floor)+1))
+		epoch = max(epoch, floor)
+	}
+	bump := any(&zk.SetDataRequest{Path: c.p.epoch, Data: []byte(strconv.FormatInt(epoch+1, 10)), Version: ever})
+	nextVersion := ever + 1
+	if missing {
+		bump = &zk.CreateRequest{Path: c.p.epoch, Data: []byte(strconv.FormatInt(epoch+1, 10)), Acl: zk.WorldACL(zk.PermAll)}
+		nextVersion = 0
+	}
 	ops := []any{
 		&zk.CheckVersionRequest{Path: own, Version: -1}, // still a candidate
-		&zk.SetDataRequest{Path: c.p.epoch, Data: []byte(strconv.FormatInt(epoch+1, 10)), Version: ever},
+		bump,
 	}
 	mdata, mst, err := conn.Get(c.p.master)
 	switch {
@@ -331,11 +351,49 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 		c.log.Debug("election: win lost a race; retrying", zap.Error(err))
 		return nil, errRetry
 	}
-	t := c.startTerm(epoch+1, ever+1, now)
+	t := c.startTerm(epoch+1, nextVersion, now)
 	t.record = resp[len(resp)-1].String
 	c.log.Info("election: elected master", zap.Int64("epoch", t.Epoch))
 	c.pruneTerms(ctx, t)
 	return t, nil
+}
+
+// highestRecorded returns the highest epoch recorded in the newest term
+// records (terms/, newest few by sequence) and in the failover document
+// written by masters; 0 if none.
+func (c *Candidate) highestRecorded(conn *zk.Conn) (int64, error) {
+	var hi int64
+	names, _, err := conn.Children(c.p.terms)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return 0, err
+	}
+	sortBySeq(names)
+	for _, n := range names[max(0, len(names)-3):] {
+		data, _, err := conn.Get(path.Join(c.p.terms, n))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		var r TermRecord
+		if json.Unmarshal(data, &r) == nil {
+			hi = max(hi, r.Epoch)
+		}
+	}
+	data, _, err := conn.Get(path.Join(c.p.root, "failover"))
+	switch {
+	case err == nil:
+		var f struct {
+			Epoch int64 `json:"epoch"`
+		}
+		if json.Unmarshal(data, &f) == nil {
+			hi = max(hi, f.Epoch)
+		}
+	case !errors.Is(err, zk.ErrNoNode):
+		return 0, err
+	}
+	return hi, nil
 }
 
 // startTerm records and returns a new live term.

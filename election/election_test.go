@@ -502,3 +502,58 @@ func TestIntegration_InvalidNodeID(t *testing.T) {
 		t.Errorf("relative root: %v", err)
 	}
 }
+
+// Issue 14: the epoch never goes backwards. With the epoch znode deleted, and
+// later set lower, the next winner still takes an epoch above every recorded
+// term, and says so loudly.
+func TestIntegration_EpochNeverGoesBackwards(t *testing.T) {
+	servers := testenv.ZKServers(t)
+	root := testenv.ZKRoot(t)
+	admin := testenv.ZKConn(t, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	epochPath := root + "/epoch"
+	highestTerm := func() int64 {
+		terms, err := Terms(admin, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hi int64
+		for _, r := range terms {
+			hi = max(hi, r.Epoch)
+		}
+		return hi
+	}
+	elect := func(id string) (*session.Session, campaignResult) {
+		s := newSession(t, servers, 4*time.Second)
+		c := newCandidate(t, s, root, id)
+		return s, waitTerm(t, campaignAsync(t, ctx, c), 10*time.Second)
+	}
+	s1, r1 := elect("node-1")
+	if r1.term.Epoch != 1 {
+		t.Fatalf("first epoch %d", r1.term.Epoch)
+	}
+	// The epoch znode is deleted under a running cluster; the master goes.
+	if err := admin.Delete(epochPath, -1); err != nil {
+		t.Fatal(err)
+	}
+	s1.Close()
+	s3, r3 := elect("node-3")
+	if hi := highestTerm(); r3.term.Epoch < hi || r3.term.Epoch <= 1 {
+		t.Fatalf("after the epoch znode was deleted: new epoch %d; recorded terms reach %d", r3.term.Epoch, hi)
+	}
+	got, _, err := Epoch(admin, root)
+	if err != nil || got != r3.term.Epoch {
+		t.Fatalf("epoch znode %d, %v; want it repaired to %d", got, err, r3.term.Epoch)
+	}
+	// Set lower.
+	if _, err := admin.Set(epochPath, []byte("0"), -1); err != nil {
+		t.Fatal(err)
+	}
+	s3.Close()
+	_, r4 := elect("node-4")
+	if hi := highestTerm(); r4.term.Epoch != hi || r4.term.Epoch <= r3.term.Epoch {
+		t.Fatalf("after the epoch znode was set to 0: new epoch %d; before %d, terms reach %d", r4.term.Epoch, r3.term.Epoch, hi)
+	}
+	t.Logf("epochs 1 -> %d (znode deleted) -> %d (znode set to 0)", r3.term.Epoch, r4.term.Epoch)
+}
