@@ -23,6 +23,7 @@ type queryOpts struct {
 	from, to    string
 	limit       int
 	interval    string
+	day         string
 	asJSON      bool
 }
 
@@ -62,7 +63,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 	o := &queryOpts{}
 	cmd := &cobra.Command{
 		Use:   "query",
-		Short: "Read quotes, bars, latest prices and alerts from Cassandra",
+		Short: "Read quotes, ticks, bars, latest prices and alerts from Cassandra",
 		Args:  cobra.NoArgs,
 		RunE:  needSubcommand,
 	}
@@ -131,7 +132,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 		},
 	}
 	barsCmd := &cobra.Command{
-		Use:   "bars SYMBOL --interval 5m|1h|1d",
+		Use:   "bars SYMBOL --interval 1m|5m|1h|1d",
 		Short: "OHLCV bars with VWAP of a symbol in [--from, --to)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -140,7 +141,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if !store.ValidInterval(o.interval) {
-				return fmt.Errorf("--interval %q: want 5m, 1h or 1d", o.interval)
+				return fmt.Errorf("--interval %q: want %s", o.interval, intervalList())
 			}
 			from, to, err := o.window()
 			if err != nil {
@@ -161,6 +162,34 @@ func newQueryCmd(g *globals) *cobra.Command {
 						b.TS.In(quote.Eastern).Format("2006-01-02 15:04"), b.Open, b.High, b.Low, b.Close, b.Volume, b.VWAP, b.Count)
 				}
 				return tw.Flush()
+			})(cmd, args)
+		},
+	}
+	ticksCmd := &cobra.Command{
+		Use:   "ticks SYMBOL --day YYYY-MM-DD",
+		Short: "Trade ticks of a symbol on one trading day (US/Eastern), in (time, seq) order",
+		Long: `ticks prints the stored trade ticks of SYMBOL on the trading day --day (midnight to midnight
+US/Eastern), oldest first and, within a millisecond, in seq order; at most --limit (0: all).
+Flagged ticks (flag suspicious or off_median) are stored and listed, but left out of bars.
+With --json, one object per line:
+  {"symbol", "ts" (RFC 3339 UTC, milliseconds), "seq", "price", "size", "exchange", "condition",
+   "bid", "ask" (null when the source had none), "flag" ("" for a good tick), "source", "epoch"}`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sym, err := symbolArg(args)
+			if err != nil {
+				return err
+			}
+			from, to, err := easternDay("day", o.day)
+			if err != nil {
+				return err
+			}
+			return withStore(func(ctx context.Context, s *store.Store, out io.Writer) error {
+				rows, err := s.Ticks(ctx, sym, from, to, o.limit)
+				if err != nil {
+					return err
+				}
+				return writeTicks(out, rows, o.asJSON)
 			})(cmd, args)
 		},
 	}
@@ -229,9 +258,79 @@ func newQueryCmd(g *globals) *cobra.Command {
 		c.Flags().StringVar(&o.to, "to", "", "end (exclusive), same forms (default: tomorrow)")
 		c.Flags().IntVar(&o.limit, "limit", 100, "at most this many rows (0: all)")
 	}
-	barsCmd.Flags().StringVar(&o.interval, "interval", "5m", "bar interval: 5m, 1h or 1d")
-	cmd.AddCommand(quotesCmd, barsCmd, latestCmd, alertsCmd)
+	barsCmd.Flags().StringVar(&o.interval, "interval", "5m", "bar interval: "+intervalList())
+	ticksCmd.Flags().StringVar(&o.day, "day", "", "trading day YYYY-MM-DD (US/Eastern; required)")
+	ticksCmd.Flags().IntVar(&o.limit, "limit", 100, "at most this many ticks (0: all)")
+	cmd.AddCommand(quotesCmd, barsCmd, ticksCmd, latestCmd, alertsCmd)
 	return cmd
+}
+
+// intervalList names store.Intervals for messages: "1m, 5m, 1h or 1d".
+func intervalList() string {
+	iv := store.Intervals
+	if len(iv) == 1 {
+		return iv[0]
+	}
+	return strings.Join(iv[:len(iv)-1], ", ") + " or " + iv[len(iv)-1]
+}
+
+// easternDay reads a trading day flag (YYYY-MM-DD) and returns its
+// instants [from, to): midnight to midnight US/Eastern (23 or 25 hours on
+// the days daylight saving time changes).
+func easternDay(flag, s string) (from, to time.Time, err error) {
+	if s == "" {
+		return time.Time{}, time.Time{}, fmt.Errorf("--%s is required: the trading day YYYY-MM-DD (US/Eastern), e.g. --%s 2013-10-07", flag, flag)
+	}
+	d, err := time.ParseInLocation(time.DateOnly, s, quote.Eastern)
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("--%s %q: want a trading day YYYY-MM-DD (US/Eastern), e.g. 2013-10-07", flag, s)
+	}
+	next := time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, quote.Eastern)
+	return d.UTC(), next.UTC(), nil
+}
+
+// tickJSON is one line of `query ticks --json`.
+type tickJSON struct {
+	Symbol    string   `json:"symbol"`
+	TS        string   `json:"ts"` // RFC 3339, UTC, milliseconds
+	Seq       int32    `json:"seq"`
+	Price     float64  `json:"price"`
+	Size      int64    `json:"size"`
+	Exchange  string   `json:"exchange"`
+	Condition string   `json:"condition"`
+	Bid       *float64 `json:"bid"`
+	Ask       *float64 `json:"ask"`
+	Flag      string   `json:"flag"`
+	Source    string   `json:"source"`
+	Epoch     int64    `json:"epoch"`
+}
+
+// tsMillis is the form of tick times in `query ticks --json`.
+const tsMillis = "2006-01-02T15:04:05.000Z07:00"
+
+func tickLine(r store.Row) tickJSON {
+	return tickJSON{Symbol: r.Symbol, TS: r.TS.UTC().Format(tsMillis), Seq: r.Seq, Price: r.Close, Size: r.Volume,
+		Exchange: r.Exchange, Condition: r.Condition, Bid: r.Bid, Ask: r.Ask, Flag: r.Flag, Source: r.Source, Epoch: r.Epoch}
+}
+
+// writeTicks prints ticks (store.Store.Ticks rows) as JSON lines or a table.
+func writeTicks(w io.Writer, rows []store.Row, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w) // one compact object per line
+		for _, r := range rows {
+			if err := enc.Encode(tickLine(r)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "symbol\ttime (US/Eastern)\tseq\tprice\tsize\texchange\tcondition\tbid\task\tflag\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.Symbol, r.TS.In(quote.Eastern).Format("2006-01-02 15:04:05.000"),
+			r.Seq, r.Close, r.Volume, r.Exchange, r.Condition, optf(r.Bid, "%.4f"), optf(r.Ask, "%.4f"), r.Flag)
+	}
+	return tw.Flush()
 }
 
 func writeJSON(w io.Writer, v any) error {
