@@ -25,8 +25,12 @@ events, ZooKeeper (terms/, epoch, assignments, status) and Cassandra, and checks
     fenced write was accepted from a deposed master (acting intervals never overlap);
  2. ownership: no task had two running owners at once (runs end at task_stop, at the SIGKILL of
     their process, and do not run while it is SIGSTOPped), and every task has one live owner now;
- 3. data: the quotes in Cassandra equal the replayed source per symbol and day (no loss, nothing
-    extra, same values), and the bars equal store.ComputeBars of the source;
+ 3. data: the rows in Cassandra equal the replayed source per symbol and day, read with the quote
+    package's reader: minute quotes (same TS and OHLCV) or, for a tick replay (Lean tick zips),
+    every tick stored exactly once under its (ts, seq) with the same price, size and flag; nothing
+    stored that the source lacks (counted, with the first rows, even before the run settled; rows
+    still missing count only once it settled); and the 1m/5m/1h/1d bars equal store.ComputeBars of
+    the source (flagged ticks left out);
  4. failover timings: detection -> elected -> first fenced write -> all tasks running.
 
 It prints a report and exits non-zero on any violation.`,
