@@ -17,6 +17,7 @@ import (
 	"github.com/stock-system/stocksys/quote"
 	"github.com/stock-system/stocksys/status"
 	"github.com/stock-system/stocksys/store"
+	"github.com/stock-system/stocksys/verify"
 )
 
 // spyTicks is the number of trades in the real SPY tick zip of 2013-10-07.
@@ -93,7 +94,8 @@ func TestIntegration_TickReplayFailover(t *testing.T) {
 	last := map[string]time.Time{"SPY": want[len(want)-1].ts}
 
 	c := newCluster(t, srv)
-	addSymbol(t, c, "SPY", "replay:"+tickDir+"?rate="+strconv.Itoa(tickRate))
+	spec := "replay:" + tickDir + "?rate=" + strconv.Itoa(tickRate)
+	addSymbol(t, c, "SPY", spec)
 	start := time.Now()
 	c.Up(3, "--session-timeout", sessionTimeout.String(), "--partitions", "3")
 	all := []string{"node-1", "node-2", "node-3"}
@@ -174,6 +176,40 @@ func TestIntegration_TickReplayFailover(t *testing.T) {
 	bars := checkOwnBars(t, st, "SPY", want, flags)
 	t.Logf("SPY: bars 1m=%d 5m=%d 1h=%d 1d=%d equal to the test's aggregation of the zip (%d flagged ticks left out)",
 		bars["1m"], bars["5m"], bars["1h"], bars["1d"], len(flags))
+
+	// stocksys verify's data check on the same store (it reads the zip with
+	// the quote package's reader) and stocksys query ticks on the real rows.
+	vctx, vcancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer vcancel()
+	vstart := time.Now()
+	ds, vs, err := verify.CheckData(vctx, st, verify.DataConfig{Sources: map[string]string{"SPY": spec}, Settled: true}, []string{"SPY"})
+	if err != nil {
+		t.Fatalf("verify.CheckData: %v", err)
+	}
+	for _, v := range vs {
+		t.Errorf("verify: %s", v.Detail)
+	}
+	t.Logf("verify.CheckData in %v: %+v", time.Since(vstart).Round(time.Millisecond), ds)
+	out, errOut, code := c.Stocksys(vctx, "query", "ticks", "SPY", "--day", "2013-10-07", "--limit", "3", "--json",
+		"--keyspace", c.Keyspace, "--consistency", "ONE")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("stocksys query ticks: exit %d, %d lines\n%s%s", code, len(lines), out, errOut)
+	}
+	for i, line := range lines {
+		var got struct {
+			TS    string  `json:"ts"`
+			Seq   int32   `json:"seq"`
+			Price float64 `json:"price"`
+			Size  int64   `json:"size"`
+		}
+		z := want[i]
+		if err := json.Unmarshal([]byte(line), &got); err != nil || got.TS != z.ts.Format("2006-01-02T15:04:05.000Z") ||
+			got.Seq != z.seq || got.Price != z.price() || got.Size != z.size {
+			t.Errorf("query ticks line %d: %s (%v); want zip line %d: %s seq %d price %v size %d", i+1, line, err, z.line,
+				z.ts.Format(time.RFC3339Nano), z.seq, z.price(), z.size)
+		}
+	}
 	t.Logf("TestIntegration_TickReplayFailover: %v in all", time.Since(start).Round(time.Second))
 }
 
