@@ -1,0 +1,173 @@
+package datapathbench
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/stock-system/stocksys/internal/proctest"
+	"github.com/stock-system/stocksys/internal/testenv"
+)
+
+// TestIntegration_DatapathShort runs the whole benchmark, short: the first
+// 3,000 trades of each tick file, 1 s floors, 3 s latency phases, a memory
+// phase of 3 symbols, on the real servers with child node processes of the
+// freshly built stocksys binary. It checks every headline number, the
+// stored-row cross-checks, and that nothing the run made is left: no
+// keyspace, topic, cluster znode or child process.
+func TestIntegration_DatapathShort(t *testing.T) {
+	zk := testenv.ZKServers(t)
+	kafka := testenv.KafkaBrokers(t)
+	cass := testenv.CassandraHosts(t)
+	data := strings.TrimSuffix(testenv.SharedData(t, "lean-ticks"), "/lean-ticks")
+	cfg := DefaultConfig()
+	cfg.ZK, cfg.Kafka, cfg.Cassandra = zk, kafka, cass
+	cfg.Bin, cfg.Data, cfg.WorkDir = proctest.Binary(t), data, t.TempDir()
+	cfg.Ticks, cfg.FloorDuration, cfg.LatencyDuration = 3000, time.Second, 3*time.Second
+	cfg.MemorySymbols, cfg.MemoryDuration, cfg.Timeout = 3, 30*time.Second, 3*time.Minute
+	cfg.Progress = func(s string) { t.Log(s) }
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("run %s in %v", r.Run, time.Since(start).Round(time.Millisecond))
+	if r.Ticks != 3000 || r.RawGocql.Stored != 3000 || r.Pipeline.Stored != 3000 || r.Pipeline.Rows != 3000 {
+		t.Errorf("rows: ticks %d, raw stored %d, pipeline rows %d stored %d; want 3000", r.Ticks, r.RawGocql.Stored, r.Pipeline.Rows, r.Pipeline.Stored)
+	}
+	for name, v := range map[string]float64{
+		"raw_gocql_rows_per_s": r.RawGocqlRowsPerS, "floor_kafka_p50_ms": r.FloorKafkaP50Ms, "floor_kafka_p99_ms": r.FloorKafkaP99Ms,
+		"floor_cassandra_p50_ms": r.FloorCassandraP50Ms, "floor_cassandra_p99_ms": r.FloorCassandraP99Ms,
+		"pipeline_rows_per_s": r.PipelineRowsPerS, "pipeline_p50_ms_at_10pct": r.PipelineP50MsAt10pct,
+		"pipeline_p99_ms_at_10pct": r.PipelineP99MsAt10pct, "pipeline_p50_ms_at_50pct": r.PipelineP50MsAt50pct,
+		"pipeline_p99_ms_at_50pct": r.PipelineP99MsAt50pct, "throughput_ratio": r.ThroughputRatio, "latency_ratio": r.LatencyRatio,
+		"memory_rss_mib_max": r.MemoryRSSMiBMax,
+	} {
+		if !(v > 0) {
+			t.Errorf("%s = %v, want > 0", name, v)
+		}
+	}
+	if r.FloorKafka.N != 100 || r.FloorCassandra.N != 100 {
+		t.Errorf("floor samples %d, %d; want 100 each", r.FloorKafka.N, r.FloorCassandra.N)
+	}
+	if r.FloorKafkaP50Ms > r.FloorKafkaP99Ms || r.PipelineP50MsAt50pct > r.PipelineP99MsAt50pct {
+		t.Errorf("p50 above p99: %+v", r)
+	}
+	if len(r.RSSMiB) != 2 || len(r.Latency) != 2 {
+		t.Errorf("rss_mib %v, latency phases %d", r.RSSMiB, len(r.Latency))
+	}
+	for _, l := range r.Latency {
+		if l.Count < 1 || l.Ingested < l.Produced || l.Node == "" {
+			t.Errorf("latency phase %+v", l)
+		}
+	}
+	if m := r.Memory; m == nil || !m.Complete || m.Ingested < 9000 || m.Expected != 9000 || len(m.PeakMiB) != 2 {
+		t.Errorf("memory phase %+v", r.Memory)
+	}
+
+	assertNothingLeft(t, r.Run, kafka)
+}
+
+// assertNothingLeft fails if a keyspace, topic or cluster znode of run is
+// left.
+func assertNothingLeft(t *testing.T, run string, kafka []string) {
+	t.Helper()
+	cl := testenv.CassandraCluster(t)
+	s, err := cl.CreateSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	iter := s.Query(`SELECT keyspace_name FROM system_schema.keyspaces`).Iter()
+	for ks := ""; iter.Scan(&ks); {
+		if strings.HasPrefix(ks, "bench_"+run) {
+			t.Errorf("keyspace %s left", ks)
+		}
+	}
+	if err := iter.Close(); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sarama.NewClusterAdmin(kafka, testenv.KafkaConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	// Kafka deletes topics asynchronously: give the metadata 15 s.
+	var left []string
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		topics, err := admin.ListTopics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		left = left[:0]
+		for name := range topics {
+			if strings.HasPrefix(name, "bench."+run+".") {
+				left = append(left, name)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		t.Errorf("topics left: %v", left)
+	}
+	zc := testenv.ZKConn(t, 10*time.Second)
+	roots, _, err := zc.Children("/stocksys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range roots {
+		if strings.HasPrefix(c, "bench-"+run) {
+			t.Errorf("znode /stocksys/%s left", c)
+		}
+	}
+}
+
+// TestIntegration_DatapathCancel cancels a run once its first cluster is
+// ready: the nodes must be stopped and everything removed.
+func TestIntegration_DatapathCancel(t *testing.T) {
+	data := strings.TrimSuffix(testenv.SharedData(t, "lean-ticks"), "/lean-ticks")
+	kafka := testenv.KafkaBrokers(t)
+	cfg := DefaultConfig()
+	cfg.ZK, cfg.Kafka, cfg.Cassandra = testenv.ZKServers(t), kafka, testenv.CassandraHosts(t)
+	cfg.Bin, cfg.Data, cfg.WorkDir = proctest.Binary(t), data, t.TempDir()
+	cfg.Ticks, cfg.FloorDuration, cfg.MemorySymbols = 1000, 200*time.Millisecond, 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pidRE := regexp.MustCompile(`node bench-\d+ pid (\d+) `)
+	var pids []int
+	cfg.Progress = func(s string) {
+		t.Log(s)
+		if m := pidRE.FindStringSubmatch(s); m != nil {
+			p, _ := strconv.Atoi(m[1])
+			pids = append(pids, p)
+		}
+		if strings.Contains(s, "-tput ready") {
+			cancel()
+		}
+	}
+	r, err := Run(ctx, cfg)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want a cancelled run, got %v", err)
+	}
+	if len(pids) != 2 {
+		t.Fatalf("node pids %v", pids)
+	}
+	for _, p := range pids {
+		if syscall.Kill(p, 0) == nil {
+			t.Errorf("node pid %d still alive", p)
+		}
+	}
+	assertNothingLeft(t, r.Run, kafka)
+}
