@@ -62,6 +62,7 @@ func newRootCmd() *cobra.Command {
 		newQueryCmd(g),
 		newChaosCmd(g), newVerifyCmd(g),
 		newRebuildCmd(g),
+		newBenchCmd(g),
 	)
 	return root
 }
