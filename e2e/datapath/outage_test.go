@@ -145,7 +145,12 @@ func TestIntegration_Outages(t *testing.T) {
 	infra := startPrivateInfra(t)
 	srv := infra.srv
 	c := newCluster(t, srv)
-	addSymbol(t, c, "SPY", "replay:"+dir+"?speed=4000") // 40 h of market time in about 36 s of replay
+	// 1,656 bars evenly over about 92 s (rate= paces rows, not market time,
+	// so no night gap): the fetch task keeps producing through the Cassandra
+	// outage (Kafka is the buffer; its checkpoint commits are retried in the
+	// background), so the replay must outlast that outage to still be
+	// producing when Kafka is paused.
+	addSymbol(t, c, "SPY", "replay:"+dir+"?rate=18")
 	c.Up(2, "--session-timeout", sessionTimeout.String(), "--partitions", "2")
 	c.WaitStatus(90*time.Second, "2 nodes running every task", func(r *status.Report) bool {
 		return proctest.Master(r) != "" && len(r.Tasks) == 3 && proctest.AllRunning(r, "node-1", "node-2")
@@ -200,6 +205,11 @@ func TestIntegration_Outages(t *testing.T) {
 	})
 	if doneYet(t.Context(), srv, st, c.Topic, map[string]time.Time{"SPY": lastTS(want)}) == "" {
 		t.Fatal("replay finished before the Kafka outage: make it slower")
+	}
+	if hw, err := highWater(t.Context(), srv.kafka, c.Topic); err != nil {
+		t.Fatal(err)
+	} else if hw[0]+hw[1] >= int64(len(want)) {
+		t.Fatalf("the fetch task produced all %d quotes before the Kafka outage (high-water %v): make the replay slower", len(want), hw)
 	}
 	pid := infra.kafkaPid()
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
