@@ -39,8 +39,8 @@ const (
 	// `suspicious` column is 1).
 	FlagSuspicious = "suspicious"
 	// FlagOffMedian: the price lies more than TickMedianPct percent from the
-	// median of the previous TickMedianWindow unflagged trades (see
-	// FlagTicks).
+	// median of the previous TickMedianWindow trades, vendor-suspicious ones
+	// left out (see FlagTicks).
 	FlagOffMedian = "off_median"
 )
 

@@ -19,7 +19,7 @@ var (
 	// ErrInvalidQuote: a quote given to WriteQuotes has no symbol or a zero
 	// timestamp. Nothing of that call was written.
 	ErrInvalidQuote = errors.New("store: invalid quote")
-	// ErrInvalidInterval: a bar interval other than "5m", "1h" or "1d".
+	// ErrInvalidInterval: a bar interval other than "1m", "5m", "1h" or "1d".
 	ErrInvalidInterval = errors.New("store: invalid bar interval")
 	// ErrContention: a fenced commit lost the insert race and then the
 	// update race again, more times than it tries (5). Retrying is safe.

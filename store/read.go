@@ -112,7 +112,7 @@ func (s *Store) Quotes(ctx context.Context, symbol string, from, to time.Time, l
 // interval returns ErrInvalidInterval. One query per stored day in range.
 func (s *Store) Bars(ctx context.Context, symbol, interval string, from, to time.Time, limit int) ([]Bar, error) {
 	if !ValidInterval(interval) {
-		return nil, fmt.Errorf("%w: %q (want 5m, 1h or 1d)", ErrInvalidInterval, interval)
+		return nil, fmt.Errorf("%w: %q (want 1m, 5m, 1h or 1d)", ErrInvalidInterval, interval)
 	}
 	// A 1d bar starts before its first quote, on the same Eastern date.
 	days, err := s.storedDays(ctx, symbol, from, to)
