@@ -1,15 +1,12 @@
 package quote
 
 import (
-	"bufio"
-	"encoding/csv"
-	"errors"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -44,106 +41,147 @@ const (
 // marketOpen is the regular-session open of US equities, in US/Eastern.
 const marketOpenHour, marketOpenMin = 9, 30
 
-// ReadFile reads the bars of symbol from the file at path, telling its format
-// by name and header:
+// ReadFile reads the bars (or ticks) of symbol from the file at path; it is
+// ReadFileRejects without the rejected lines, which it leaves out silently.
+func ReadFile(path, symbol string) ([]Quote, error) {
+	qs, _, err := ReadFileRejects(path, symbol)
+	return qs, err
+}
+
+// ReadFileRejects reads the bars of symbol from the file at path, telling
+// its format by name and header:
 //
 //   - <yyyymmdd>_trade.zip: a Lean minute trade zip (ReadLeanTradeZip). When a
 //     <yyyymmdd>_quote.zip lies beside it, each bar's Bid and Ask are set to
-//     the bid and ask close of that minute (MergeBidAsk).
+//     the bid and ask close of that minute (MergeBidAsk); a quote zip that
+//     cannot be read is a RowReject of ReasonBadFile and the bars go on
+//     without bid and ask.
 //   - <yyyymmdd>_trade.zip holding ticks (its CSV named *_Tick.csv, or the
 //     4th field of its first row not an integer): the trade ticks of
 //     ReadLeanTickZip (the day's quote zip folded in), flagged by FlagTicks
 //     with TickMedianWindow and TickMedianPct: the ticks a replay yields.
-//     Rejected lines are left out silently; ReadLeanTickZip returns them.
 //   - anything else: a CSV of one of the layouts of ReadCSV.
+//
+// The file is read row by row: a bad row is left out and returned as a
+// RowReject (file, 1-based line, reason, text), the valid rows are
+// returned. A minute row is refused for too few or too many fields
+// (ReasonBadFields), a time that does not parse (ReasonBadTime) or has a
+// zone where the layout has none (ReasonTimeZone), a price that is not a
+// number (ReasonBadPrice) or not finite (ReasonNaNPrice), a volume that is
+// not a whole number (ReasonBadVolume) or beyond int64 (ReasonVolumeRange),
+// and whatever Validate refuses of the bar (before 1970 or year 0000:
+// ReasonAncientTS; a price <= 0, high < low, volume above MaxVolume ...).
 //
 // It returns the bars (or ticks) in ascending time (Position), with Source
 // "replay:lean", "replay:lean-tick", "replay:intraday-csv" or
-// "replay:daily-csv". Errors wrap ErrFormat or
-// ErrUnknownFormat (or the I/O error) and name the file and, for a malformed
-// row, its 1-based line.
-func ReadFile(path, symbol string) ([]Quote, error) {
+// "replay:daily-csv". Errors are for a file that cannot be read at all
+// (nothing is returned with them); they wrap ErrFormat or ErrUnknownFormat
+// (or are the I/O or zip error) and name the file.
+func ReadFileRejects(path, symbol string) ([]Quote, []RowReject, error) {
 	base := strings.ToLower(filepath.Base(path))
 	switch {
 	case strings.HasSuffix(base, "_trade.zip"):
 		tick, err := isTickZip(path, 3)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if tick {
-			qs, _, err := ReadLeanTickZip(path, symbol)
+			qs, rejects, err := ReadLeanTickZip(path, symbol)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			FlagTicks(qs, TickMedianWindow, TickMedianPct)
-			return qs, nil
+			return qs, rejects, nil
 		}
-		qs, err := ReadLeanTradeZip(path, symbol)
+		qs, rejects, err := readLeanTrade(path, symbol)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		qpath := path[:len(path)-len("_trade.zip")] + "_quote.zip"
 		if _, err := os.Stat(qpath); err == nil {
-			bars, err := ReadLeanQuoteZip(qpath)
+			bars, qrejects, err := readLeanQuote(qpath)
 			if err != nil {
-				return nil, err
+				rejects = append(rejects, *fileReject(qpath, err))
+			} else {
+				rejects = append(rejects, qrejects...)
+				MergeBidAsk(qs, bars)
 			}
-			MergeBidAsk(qs, bars)
 		}
-		return qs, nil
+		return qs, rejects, nil
 	case strings.HasSuffix(base, ".zip"):
-		return nil, fmt.Errorf("%w: %s: a zip other than a Lean <yyyymmdd>_trade.zip", ErrUnknownFormat, path)
+		return nil, nil, fmt.Errorf("%w: %s: a zip other than a Lean <yyyymmdd>_trade.zip", ErrUnknownFormat, path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("quote: %w", err)
+		return nil, nil, fmt.Errorf("quote: %w", err)
 	}
 	defer f.Close()
-	return ReadCSV(bufio.NewReader(f), path, symbol)
+	return readCSV(f, path, symbol)
 }
 
 // ReadCSV reads the bars of symbol from a CSV with a header naming one of the
 // layouts described above (see layoutIntraday and layoutDaily), and returns
 // them in ascending time. name is used in errors only (the file name).
 //
-// Errors wrap ErrUnknownFormat for an unrecognised header and ErrFormat for a
-// malformed row, naming name and the 1-based line (the header is line 1). No
-// partial result is returned with an error.
+// It reads row by row and leaves out the rows ReadFileRejects refuses
+// (silently: ReadFileRejects returns them). Fields may be quoted ("...")
+// but hold no comma. Errors wrap ErrUnknownFormat for an empty file or an
+// unrecognised header (naming name and line 1); otherwise they are read
+// errors. No partial result is returned with an error.
 func ReadCSV(r io.Reader, name, symbol string) ([]Quote, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, fmt.Errorf("%w: %s: empty file", ErrUnknownFormat, name)
-	}
-	if err != nil {
-		return nil, csvError(name, err)
+	qs, _, err := readCSV(r, name, symbol)
+	return qs, err
+}
+
+// readCSV is ReadCSV with the rows it refused.
+func readCSV(r io.Reader, name, symbol string) ([]Quote, []RowReject, error) {
+	lr := newLineReader(r)
+	var header []string
+	read := 0
+	for header == nil {
+		b, tooLong, err := lr.next()
+		if err == io.EOF {
+			return nil, nil, fmt.Errorf("%w: %s: empty file", ErrUnknownFormat, name)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("quote: %s line %d: %w", name, read+1, err)
+		}
+		read++
+		if tooLong {
+			return nil, nil, fmt.Errorf("%w: %s line %d: header longer than the read buffer", ErrUnknownFormat, name, read)
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		for _, h := range bytes.Split(b, []byte{','}) {
+			header = append(header, string(unquote(h)))
+		}
 	}
 	layout, cols, err := detectLayout(header)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s line 1: %v", ErrUnknownFormat, name, err)
+		return nil, nil, fmt.Errorf("%w: %s line %d: %v", ErrUnknownFormat, name, read, err)
 	}
-	cr.FieldsPerRecord = len(header)
 	source := "replay:" + layout + "-csv"
+	want := len(header)
+	columns := strings.Join(header, ",")
 	var out []Quote
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
+	rejects, err := readLinesFrom(lr, read, name, make([][]byte, want), func(_ int, fs [][]byte, n int) (RejectReason, string) {
+		if reason, detail := fieldCount(n, want, columns); reason != "" {
+			return reason, detail
 		}
-		if err != nil {
-			return nil, csvError(name, err)
+		for i := range fs {
+			fs[i] = unquote(fs[i])
 		}
-		line, _ := cr.FieldPos(0)
-		q, skip, err := parseRow(rec, cols, layout)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s line %d: %v", ErrFormat, name, line, err)
-		}
-		if skip {
-			continue
+		q, skip, reason, detail := parseRow(fs, cols, layout)
+		if reason != "" || skip {
+			return reason, detail
 		}
 		q.Symbol, q.Source = symbol, source
 		out = append(out, q)
+		return "", ""
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	sortAscending(out)
 	if layout == layoutIntraday {
@@ -152,7 +190,17 @@ func ReadCSV(r io.Reader, name, symbol string) ([]Quote, error) {
 			out[i].TS = out[i].TS.Add(-step)
 		}
 	}
-	return out, nil
+	return out, rejects, nil
+}
+
+// unquote trims spaces, a UTF-8 byte order mark and one pair of surrounding
+// double quotes from a CSV field.
+func unquote(b []byte) []byte {
+	b = bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\ufeff")))
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		b = bytes.TrimSpace(b[1 : len(b)-1])
+	}
+	return b
 }
 
 // colIndex holds the column of each field in a CSV row.
@@ -197,26 +245,17 @@ func detectLayout(header []string) (string, colIndex, error) {
 	return layout, c, nil
 }
 
-// parseRow parses one data row. skip is true for a Yahoo "null" row.
-func parseRow(rec []string, c colIndex, layout string) (q Quote, skip bool, err error) {
+// parseRow parses one data row (fields unquoted). skip is true for a Yahoo
+// "null" row; otherwise a reason is given for a row refused (see
+// ReadFileRejects).
+func parseRow(rec [][]byte, c colIndex, layout string) (q Quote, skip bool, reason RejectReason, detail string) {
 	for _, i := range []int{c.open, c.high, c.low, c.close, c.volume} {
-		if strings.TrimSpace(rec[i]) == "null" {
-			return q, true, nil
+		if string(rec[i]) == "null" {
+			return q, true, "", ""
 		}
 	}
-	ts := strings.TrimSpace(rec[c.ts])
-	if layout == layoutDaily {
-		d, err := time.ParseInLocation("2006-01-02", ts, Eastern)
-		if err != nil {
-			return q, false, fmt.Errorf("date %q: want yyyy-mm-dd", ts)
-		}
-		q.TS = time.Date(d.Year(), d.Month(), d.Day(), marketOpenHour, marketOpenMin, 0, 0, Eastern).UTC()
-	} else {
-		t, err := time.ParseInLocation(time.DateTime, ts, Eastern)
-		if err != nil {
-			return q, false, fmt.Errorf("time %q: want yyyy-mm-dd hh:mm:ss", ts)
-		}
-		q.TS = t.UTC()
+	if q.TS, reason, detail = parseCSVTime(string(rec[c.ts]), layout); reason != "" {
+		return q, false, reason, detail
 	}
 	fields := []struct {
 		col  int
@@ -224,36 +263,56 @@ func parseRow(rec []string, c colIndex, layout string) (q Quote, skip bool, err 
 		dst  *float64
 	}{{c.open, "open", &q.Open}, {c.high, "high", &q.High}, {c.low, "low", &q.Low}, {c.close, "close", &q.Close}}
 	for _, f := range fields {
-		if *f.dst, err = strconv.ParseFloat(strings.TrimSpace(rec[f.col]), 64); err != nil {
-			return q, false, fmt.Errorf("%s %q: not a number", f.name, rec[f.col])
+		if *f.dst, reason, detail = parseDecimalPrice(f.name, rec[f.col]); reason != "" {
+			return q, false, reason, detail
 		}
 	}
-	if q.Volume, err = parseVolume(rec[c.volume]); err != nil {
-		return q, false, err
+	if q.Volume, reason, detail = parseVolumeField("volume", rec[c.volume]); reason != "" {
+		return q, false, reason, detail
 	}
-	return q, false, nil
+	reason, detail = checkRow(q)
+	return q, false, reason, detail
 }
 
-// parseVolume parses an integer volume, accepting an integral decimal such as
-// "1200.0" (some exports write volumes as floats).
+// parseVolume is parseVolumeField for the HTTP sources: a volume that is
+// not a whole number within int64 is an error quoting it.
 func parseVolume(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return v, nil
+	v, reason, detail := parseVolumeField("volume", []byte(s))
+	if reason != "" {
+		return 0, fmt.Errorf("%s", detail)
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != float64(int64(f)) {
-		return 0, fmt.Errorf("volume %q: not an integer", s)
-	}
-	return int64(f), nil
+	return v, nil
 }
 
-func csvError(name string, err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("%w: %s line %d: %v", ErrFormat, name, pe.Line, pe.Err)
+// Layouts of a CSV time, and layouts of the same with a zone or offset
+// (refused: the files' times are US/Eastern without one, and a zone would
+// mean the file is not what its layout says).
+var (
+	csvTimeLayouts = map[string]string{layoutIntraday: time.DateTime, layoutDaily: time.DateOnly}
+	csvTimeWant    = map[string]string{layoutIntraday: "yyyy-mm-dd hh:mm:ss", layoutDaily: "yyyy-mm-dd"}
+	csvZoneLayouts = []string{
+		time.RFC3339, "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05 Z07:00", "2006-01-02T15:04:05Z0700",
+		"2006-01-02 15:04:05Z0700", "2006-01-02 15:04:05 -0700", "2006-01-02 15:04:05 MST", "2006-01-02T15:04:05 MST",
+		"2006-01-02Z07:00", "2006-01-02 Z07:00", "2006-01-02 -0700", "2006-01-02 MST",
 	}
-	return fmt.Errorf("quote: %s: %w", name, err)
+)
+
+// parseCSVTime parses a row's time (intraday) or date (daily, stamped at the
+// 09:30 US/Eastern open) and returns it in UTC.
+func parseCSVTime(s, layout string) (time.Time, RejectReason, string) {
+	t, err := time.ParseInLocation(csvTimeLayouts[layout], s, Eastern)
+	if err != nil {
+		for _, l := range csvZoneLayouts {
+			if _, err := time.Parse(l, s); err == nil {
+				return t, ReasonTimeZone, fmt.Sprintf("time %q has a zone or offset; the file's times are US/Eastern without one (want %s)", s, csvTimeWant[layout])
+			}
+		}
+		return t, ReasonBadTime, fmt.Sprintf("time %q: want %s", s, csvTimeWant[layout])
+	}
+	if layout == layoutDaily {
+		t = time.Date(t.Year(), t.Month(), t.Day(), marketOpenHour, marketOpenMin, 0, 0, Eastern)
+	}
+	return t.UTC(), "", ""
 }
 
 // sortAscending puts qs in ascending TS order: reversed when the input is in

@@ -2,6 +2,7 @@ package quote
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -160,19 +161,50 @@ func TestReadCSVErrors(t *testing.T) {
 		{"empty", "", ErrUnknownFormat, "data.csv: empty file"},
 		{"unknown header", "a,b,c\n", ErrUnknownFormat, "data.csv line 1: unknown column \"a\""},
 		{"missing column", "time,open,high,low,close\n", ErrUnknownFormat, "data.csv line 1: header"},
-		{"bad price", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 09:36:00,x,1,1,1,1\n",
-			ErrFormat, "data.csv line 3: open \"x\": not a number"},
-		{"bad time", "time,open,high,low,close,volume\n2020-12-01T09:35,1,1,1,1,1\n", ErrFormat, "data.csv line 2: time \"2020-12-01T09:35\""},
-		{"bad volume", "Date,Open,High,Low,Close,Volume\n2020-12-01,1,1,1,1,1.5\n", ErrFormat, "data.csv line 2: volume \"1.5\""},
-		{"field count", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1\n", ErrFormat, "data.csv line 2: wrong number of fields"},
-		{"bare quote", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 09:36:00,1\"x,1,1,1,1\n",
-			ErrFormat, "data.csv line 3:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ReadCSV(strings.NewReader(tt.in), "data.csv", "X")
 			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("err = %v; want %v containing %q", err, tt.is, tt.msg)
+			}
+		})
+	}
+}
+
+// TestReadCSVRowRejects: a malformed row is left out and returned as a
+// RowReject naming the file and line; the other rows are read.
+func TestReadCSVRowRejects(t *testing.T) {
+	tests := []struct {
+		name, in string
+		line     int
+		reason   RejectReason
+		detail   string
+	}{
+		{"bad price", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 09:36:00,x,1,1,1,1\n",
+			3, ReasonBadPrice, `open "x": not a number`},
+		{"bad time", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01T09:35,1,1,1,1,1\n", 3, ReasonBadTime, `time "2020-12-01T09:35"`},
+		{"bad volume", "Date,Open,High,Low,Close,Volume\n2020-11-30,1,1,1,1,1\n2020-12-01,1,1,1,1,1.5\n", 3, ReasonBadVolume, `volume "1.5": fractional`},
+		{"field count", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 09:36:00,1,1\n", 3, ReasonBadFields, "3 fields, too few; want 6"},
+		{"bare quote", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 09:36:00,1\"x,1,1,1,1\n",
+			3, ReasonBadPrice, `open "1\"x": not a number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			qs, rejects, err := readCSV(strings.NewReader(tt.in), "data.csv", "X")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(qs) != 1 || qs[0].Open != 1 || qs[0].Volume != 1 {
+				t.Fatalf("rows %+v; want the one good row", qs)
+			}
+			if len(rejects) != 1 {
+				t.Fatalf("rejects %+v; want 1", rejects)
+			}
+			r := rejects[0]
+			if r.File != "data.csv" || r.Line != tt.line || r.Reason != tt.reason || !strings.Contains(r.Detail, tt.detail) ||
+				!errors.Is(&r, ErrFormat) || !strings.Contains(r.Error(), fmt.Sprintf("data.csv line %d", tt.line)) {
+				t.Fatalf("reject %+v (%v); want line %d %s %q", r, &r, tt.line, tt.reason, tt.detail)
 			}
 		})
 	}

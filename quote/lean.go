@@ -2,11 +2,8 @@ package quote
 
 import (
 	"archive/zip"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -29,26 +26,52 @@ type BidAsk struct {
 // "replay:lean". The trading date comes from the file name; each row's time is
 // milliseconds since midnight US/Eastern of that date.
 //
-// Errors wrap ErrFormat (or the I/O error) and name the file and the line
-// (1-based) of a malformed row; no partial result is returned with an error.
+// The file is read row by row: a bad row is left out (ReadFileRejects returns
+// it as a RowReject; see readLeanTrade for the checks) and the others are
+// returned. Errors, for a file that cannot be read at all, wrap ErrFormat (a
+// name without a yyyymmdd date, a zip without exactly one entry) or are the
+// I/O or zip error, naming the file; no bars are returned with an error.
 func ReadLeanTradeZip(path, symbol string) ([]Quote, error) {
+	qs, _, err := readLeanTrade(path, symbol)
+	return qs, err
+}
+
+// leanTradeColumns names the fields of a Lean minute trade row.
+const leanTradeColumns = "ms,open,high,low,close,volume"
+
+// readLeanTrade is ReadLeanTradeZip with the rows it refused: other than 6
+// fields (ReasonBadFields), a time that is not an integer within the day
+// (ReasonBadTime), a price that is not an integer (ReasonBadPrice; NaN or
+// Inf ReasonNaNPrice, beyond int64 ReasonPriceRange), a volume that is not
+// a whole number (ReasonBadVolume) or beyond int64 (ReasonVolumeRange), and
+// a bar Validate refuses (checkRow: a price <= 0, high < low, a volume above
+// MaxVolume ...).
+func readLeanTrade(path, symbol string) ([]Quote, []RowReject, error) {
 	var out []Quote
-	err := readLeanZip(path, 6, func(ts time.Time, v []int64) {
-		out = append(out, Quote{
-			Symbol: symbol,
-			TS:     ts,
-			Open:   float64(v[1]) / leanPriceScale,
-			High:   float64(v[2]) / leanPriceScale,
-			Low:    float64(v[3]) / leanPriceScale,
-			Close:  float64(v[4]) / leanPriceScale,
-			Volume: v[5],
-			Source: "replay:lean",
-		})
+	rejects, err := readLeanZip(path, 6, leanTradeColumns, func(ts time.Time, fs [][]byte) (RejectReason, string) {
+		q := Quote{Symbol: symbol, TS: ts, Source: "replay:lean"}
+		for i, p := range []*float64{&q.Open, &q.High, &q.Low, &q.Close} {
+			var reason RejectReason
+			var detail string
+			if *p, reason, detail = parseScaledPrice(leanTradeNames[i+1], fs[i+1]); reason != "" {
+				return reason, detail
+			}
+		}
+		var reason RejectReason
+		var detail string
+		if q.Volume, reason, detail = parseVolumeField("volume", fs[5]); reason != "" {
+			return reason, detail
+		}
+		if reason, detail := checkRow(q); reason != "" {
+			return reason, detail
+		}
+		out = append(out, q)
+		return "", ""
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, rejects, nil
 }
 
 // ReadLeanQuoteZip reads a Lean minute quote-bar zip, <yyyymmdd>_quote.zip,
@@ -56,20 +79,58 @@ func ReadLeanTradeZip(path, symbol string) ([]Quote, error) {
 // ask_high,ask_low,ask_close,ask_size` (prices x 10000, times as in
 // ReadLeanTradeZip), and returns its bars in file order.
 //
-// Errors are as for ReadLeanTradeZip.
+// Rows are checked as for ReadLeanTradeZip, each side as a bar (positive
+// prices, open and close within [low, high], size >= 0); a bad row is left
+// out. Errors are as for ReadLeanTradeZip.
 func ReadLeanQuoteZip(path string) ([]BidAsk, error) {
+	bars, _, err := readLeanQuote(path)
+	return bars, err
+}
+
+// leanQuoteColumns names the fields of a Lean minute quote row.
+const leanQuoteColumns = "ms,bid_open,bid_high,bid_low,bid_close,bid_size,ask_open,ask_high,ask_low,ask_close,ask_size"
+
+// readLeanQuote is ReadLeanQuoteZip with the rows it refused.
+func readLeanQuote(path string) ([]BidAsk, []RowReject, error) {
 	var out []BidAsk
-	err := readLeanZip(path, 11, func(ts time.Time, v []int64) {
-		p := func(i int) float64 { return float64(v[i]) / leanPriceScale }
+	rejects, err := readLeanZip(path, 11, leanQuoteColumns, func(ts time.Time, fs [][]byte) (RejectReason, string) {
+		var side [2]Quote
+		for k := range side {
+			q := &side[k]
+			q.TS = ts
+			for i, p := range []*float64{&q.Open, &q.High, &q.Low, &q.Close} {
+				var reason RejectReason
+				var detail string
+				if *p, reason, detail = parseScaledPrice(leanQuoteNames[1+5*k+i], fs[1+5*k+i]); reason != "" {
+					return reason, detail
+				}
+			}
+			var reason RejectReason
+			var detail string
+			if q.Volume, reason, detail = parseVolumeField(leanQuoteNames[5+5*k], fs[5+5*k]); reason != "" {
+				return reason, detail
+			}
+			if reason, detail := checkRow(*q); reason != "" {
+				return reason, [2]string{"bid", "ask"}[k] + ": " + detail
+			}
+		}
+		b, a := side[0], side[1]
 		out = append(out, BidAsk{TS: ts,
-			BidOpen: p(1), BidHigh: p(2), BidLow: p(3), BidClose: p(4), BidSize: v[5],
-			AskOpen: p(6), AskHigh: p(7), AskLow: p(8), AskClose: p(9), AskSize: v[10]})
+			BidOpen: b.Open, BidHigh: b.High, BidLow: b.Low, BidClose: b.Close, BidSize: b.Volume,
+			AskOpen: a.Open, AskHigh: a.High, AskLow: a.Low, AskClose: a.Close, AskSize: a.Volume})
+		return "", ""
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, rejects, nil
 }
+
+// Field names of the Lean minute rows, for reject details.
+var (
+	leanTradeNames = strings.Split(leanTradeColumns, ",")
+	leanQuoteNames = strings.Split(leanQuoteColumns, ",")
+)
 
 // MergeBidAsk sets Bid and Ask of each quote in qs to the bid and ask close
 // of the quote bar with the same TS, and returns how many quotes got them.
@@ -91,45 +152,41 @@ func MergeBidAsk(qs []Quote, bars []BidAsk) int {
 	return n
 }
 
-// readLeanZip opens a Lean daily zip holding one headerless CSV of integer
-// fields, fields per row, and calls row with each row's UTC time and values.
-func readLeanZip(path string, fields int, row func(ts time.Time, v []int64)) error {
+// readLeanZip opens a Lean daily zip holding one headerless CSV of fields
+// fields per row (named by columns), and calls row with each non-blank
+// line's UTC time and fields, once its field count and time (ms within the
+// day) are checked. It returns the lines refused (by the checks or by row);
+// the error is for a file that cannot be read at all.
+func readLeanZip(path string, fields int, columns string, row func(ts time.Time, fs [][]byte) (RejectReason, string)) ([]RowReject, error) {
 	day, err := leanDate(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	zr, zf, err := openLeanZip(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer zr.Close()
 	f, err := zf.Open()
 	if err != nil {
-		return fmt.Errorf("quote: lean file %s: %w", path, err)
+		return nil, fmt.Errorf("quote: lean file %s: %w", path, err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = fields
-	r.ReuseRecord = true
-	v := make([]int64, fields)
-	for line := 1; ; line++ {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return nil
+	buf := make([][]byte, fields)
+	rejects, err := readLines(f, path, buf, func(_ int, fs [][]byte, n int) (RejectReason, string) {
+		if reason, detail := fieldCount(n, fields, columns); reason != "" {
+			return reason, detail
 		}
-		if err != nil {
-			return fmt.Errorf("%w: lean file %s line %d: %v", ErrFormat, path, line, err)
+		ms, reason, detail := parseTickTime(fs[0])
+		if reason != "" {
+			return reason, detail
 		}
-		for i, s := range rec {
-			if v[i], err = strconv.ParseInt(s, 10, 64); err != nil {
-				return fmt.Errorf("%w: lean file %s line %d field %d %q: not an integer", ErrFormat, path, line, i+1, s)
-			}
-		}
-		if v[0] < 0 || v[0] >= msPerDay {
-			return fmt.Errorf("%w: lean file %s line %d: time %d ms is not within a day", ErrFormat, path, line, v[0])
-		}
-		row(leanWallTime(day, v[0]).UTC(), v)
+		return row(leanWallTime(day, ms).UTC(), fs)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return rejects, nil
 }
 
 // msPerDay is the length of a Lean file's day in milliseconds of wall time.

@@ -198,14 +198,16 @@ func newReplay(path string, speed, rate float64, opts Options) (*Replay, error) 
 // replayFile is one file of a symbol's replay.
 type replayFile struct {
 	path string
-	tick bool // a Lean tick trade zip
+	tick bool  // a Lean tick trade zip
+	err  error // the trade zip cannot be opened: the file is left out (ReasonBadFile)
 }
 
 // Files returns the files the replay reads for symbol, in path order: for a
 // directory, its bar files when it has any for symbol, else its tick files
-// (see NewReplay). Errors: the walk's, or a trade zip that cannot be opened.
+// (see NewReplay). A trade zip that cannot be opened is not among them (the
+// replay reports it as a RowReject of ReasonBadFile). Errors: the walk's.
 func (r *Replay) Files(symbol string) ([]string, error) {
-	fs, err := r.files(symbol)
+	fs, _, err := r.files(symbol)
 	if err != nil {
 		return nil, err
 	}
@@ -216,28 +218,26 @@ func (r *Replay) Files(symbol string) ([]string, error) {
 	return out, nil
 }
 
-func (r *Replay) files(symbol string) ([]replayFile, error) {
-	classify := func(p string) (replayFile, error) {
+// files returns the files of symbol (see Files), and the trade zips that
+// cannot be opened (err set).
+func (r *Replay) files(symbol string) (out, bad []replayFile, err error) {
+	classify := func(p string) replayFile {
 		f := replayFile{path: p}
 		if strings.HasSuffix(strings.ToLower(p), "_trade.zip") {
-			tick, err := isTickZip(p, 3)
-			if err != nil {
-				return f, err
-			}
-			f.tick = tick
+			f.tick, f.err = isTickZip(p, 3)
 		}
-		return f, nil
+		return f
 	}
 	if !r.dir {
-		f, err := classify(r.path)
-		if err != nil {
-			return nil, err
+		f := classify(r.path)
+		if f.err != nil {
+			return nil, []replayFile{f}, nil
 		}
-		return []replayFile{f}, nil
+		return []replayFile{f}, nil, nil
 	}
 	var bars, ticks []replayFile
 	sym := strings.ToLower(symbol)
-	err := filepath.WalkDir(r.path, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(r.path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -252,21 +252,20 @@ func (r *Replay) files(symbol string) ([]replayFile, error) {
 		if !hasToken(strings.ToLower(filepath.ToSlash(rel)), sym) {
 			return nil
 		}
-		f, err := classify(p)
-		if err != nil {
-			return err
-		}
-		if f.tick {
+		switch f := classify(p); {
+		case f.err != nil:
+			bad = append(bad, f)
+		case f.tick:
 			ticks = append(ticks, f)
-		} else {
+		default:
 			bars = append(bars, f)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("quote: replay %s: %w", r.path, err)
+		return nil, nil, fmt.Errorf("quote: replay %s: %w", r.path, err)
 	}
-	out := bars
+	out = bars
 	if len(bars) == 0 {
 		out = ticks
 	} else if len(ticks) > 0 {
@@ -274,7 +273,7 @@ func (r *Replay) files(symbol string) ([]replayFile, error) {
 			zap.String("symbol", symbol), zap.Int("bar_files", len(bars)), zap.Int("tick_files_left_out", len(ticks)))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
-	return out, nil
+	return out, bad, nil
 }
 
 // hasToken reports whether tok occurs in s bounded by the ends of s or by
@@ -303,22 +302,24 @@ func (r *Replay) load(symbol string) (*replaySym, error) {
 	if ok {
 		return s, nil
 	}
-	files, err := r.files(symbol)
+	files, bad, err := r.files(symbol)
 	if err != nil {
 		return nil, err
 	}
-	if len(files) == 0 {
+	for _, f := range bad {
+		r.reportFile(symbol, f.path, f.err)
+	}
+	if len(files) == 0 && len(bad) == 0 {
 		return nil, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip or *.csv with %q in its path)",
 			ErrNoData, r.path, symbol, strings.ToLower(symbol))
 	}
-	var rows series
-	if files[0].tick {
-		rows, err = r.loadTicks(symbol, files)
-	} else {
-		rows, err = loadBars(symbol, files)
-	}
-	if err != nil {
-		return nil, err
+	var rows series = barSeries(nil)
+	switch {
+	case len(files) == 0: // every file unreadable, reported: nothing to replay
+	case files[0].tick:
+		rows = r.loadTicks(symbol, files)
+	default:
+		rows = r.loadBars(symbol, files)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -331,13 +332,19 @@ func (r *Replay) load(symbol string) (*replaySym, error) {
 }
 
 // loadBars reads bar files, merged in TS order, the first of equal TS kept.
-func loadBars(symbol string, files []replayFile) (barSeries, error) {
+// Their rejected lines are reported; a file that cannot be read is reported
+// and left out.
+func (r *Replay) loadBars(symbol string, files []replayFile) barSeries {
 	var all []Quote
 	for _, f := range files {
-		qs, err := ReadFile(f.path, symbol)
+		qs, rejects, err := ReadFileRejects(f.path, symbol)
 		if err != nil {
-			return nil, err
+			r.reportFile(symbol, f.path, err)
+			continue
 		}
+		r.log.Info("replay: bar file loaded", zap.String("symbol", symbol), zap.String("file", f.path),
+			zap.Int("bars", len(qs)), zap.Int("rejected", len(rejects)))
+		r.reportRejects(symbol, "replay: bar line rejected", rejects)
 		all = append(all, qs...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].TS.Before(all[j].TS) })
@@ -347,33 +354,52 @@ func loadBars(symbol string, files []replayFile) (barSeries, error) {
 			uniq = append(uniq, q)
 		}
 	}
-	return uniq, nil
+	return uniq
+}
+
+// reportRejects logs each rejected line at Warn (msg, with symbol, file,
+// line, reason, detail and text) and passes it to Options.Rejected.
+func (r *Replay) reportRejects(symbol, msg string, rejects []RowReject) {
+	for i := range rejects {
+		rej := &rejects[i]
+		r.log.Warn(msg, zap.String("symbol", symbol), zap.String("file", rej.File),
+			zap.Int("line", rej.Line), zap.String("reason", string(rej.Reason)), zap.String("detail", rej.Detail),
+			zap.String("text", rej.Text))
+		if r.rejected != nil {
+			r.rejected(symbol, rej.Reason, rej)
+		}
+	}
+}
+
+// reportFile logs a file that cannot be read at Error, once per load of the
+// symbol, and passes it to Options.Rejected as a RowReject of ReasonBadFile;
+// the replay goes on without it (so a fetch task is not failed, restarted
+// and made to read it again every few seconds).
+func (r *Replay) reportFile(symbol, path string, err error) {
+	r.log.Error("replay: file cannot be read; left out", zap.String("symbol", symbol), zap.String("file", path),
+		zap.String("reason", string(ReasonBadFile)), zap.Error(err))
+	if r.rejected != nil {
+		r.rejected(symbol, ReasonBadFile, fileReject(path, err))
+	}
 }
 
 // loadTicks gets tick files from the cache (parsing them on a miss), reports
 // their rejected lines, and leaves out empty files and files overlapping the
 // one before them in time.
-func (r *Replay) loadTicks(symbol string, files []replayFile) (*tickSeries, error) {
+func (r *Replay) loadTicks(symbol string, files []replayFile) *tickSeries {
 	var loaded []*tickFile
 	for _, rf := range files {
 		start := time.Now()
 		f, cached, err := loadTickFile(rf.path)
 		if err != nil {
-			return nil, err
+			r.reportFile(symbol, rf.path, err)
+			continue
 		}
 		r.log.Info("replay: tick file loaded", zap.String("symbol", symbol), zap.String("file", f.path),
 			zap.String("quote_file", f.quotePath), zap.Int("trades", len(f.rows)), zap.Int("quote_ticks", f.quoteTicks),
 			zap.Int("rejected", len(f.rejects)), zap.Int("suspicious", f.suspicious), zap.Int("off_median", f.offMedian),
 			zap.Bool("cached", cached), zap.Duration("took", time.Since(start)))
-		for i := range f.rejects {
-			rej := &f.rejects[i]
-			r.log.Warn("replay: tick line rejected", zap.String("symbol", symbol), zap.String("file", rej.File),
-				zap.Int("line", rej.Line), zap.String("reason", string(rej.Reason)), zap.String("detail", rej.Detail),
-				zap.String("text", rej.Text))
-			if r.rejected != nil {
-				r.rejected(symbol, rej.Reason, rej)
-			}
-		}
+		r.reportRejects(symbol, "replay: tick line rejected", f.rejects)
 		if len(f.rows) > 0 {
 			loaded = append(loaded, f)
 		}
@@ -393,7 +419,7 @@ func (r *Replay) loadTicks(symbol string, files []replayFile) (*tickSeries, erro
 		}
 		kept = append(kept, f)
 	}
-	return newTickSeries(symbol, kept), nil
+	return newTickSeries(symbol, kept)
 }
 
 // tickCache holds the parsed tick files of the process by path, weakly: a

@@ -63,23 +63,11 @@ const (
 	TickMedianPct    = 0.5 // percent of the median
 )
 
-// TickReject is one line of a tick file the reader refused. The line is left
-// out and the reading goes on. It is an error (for Options.Rejected) that
-// matches ErrFormat with errors.Is.
-type TickReject struct {
-	File   string       // path of the zip (the trade zip, or the quote zip folded into it)
-	Line   int          // 1-based line of the CSV inside the zip
-	Reason RejectReason // ReasonBadFields, ReasonBadTime, ReasonBadPrice, ReasonNonPositive, ReasonBadSize or ReasonBadSeq
-	Text   string       // the line as read, without its end, at most 200 bytes
-	Detail string       // what is wrong, e.g. "price -1 <= 0"
-}
-
-func (r *TickReject) Error() string {
-	return fmt.Sprintf("quote: lean tick file %s line %d: %s: %s: %q", r.File, r.Line, r.Reason, r.Detail, r.Text)
-}
-
-// Is makes errors.Is(r, ErrFormat) true.
-func (r *TickReject) Is(target error) bool { return target == ErrFormat }
+// TickReject is the RowReject of a line of a tick file (its Reason one of
+// ReasonBadFields, ReasonBadTime, ReasonBadPrice, ReasonNonPositive,
+// ReasonBadSize or ReasonBadSeq). The line is left out and the reading goes
+// on. The name is older than RowReject, which every replay reader reports.
+type TickReject = RowReject
 
 // Row flags of tickRow.flag.
 const (
@@ -313,30 +301,9 @@ func (f *tickFile) eachLine(path string, fields [][]byte, fn func(fields [][]byt
 		return fmt.Errorf("quote: lean file %s: %w", path, err)
 	}
 	defer rc.Close()
-	lr := newLineReader(rc)
-	for line := 1; ; line++ {
-		b, tooLong, err := lr.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("quote: lean file %s line %d: %w", path, line, err)
-		}
-		if !tooLong && len(bytes.TrimSpace(b)) == 0 {
-			continue
-		}
-		var reason RejectReason
-		var detail string
-		if tooLong {
-			reason, detail = ReasonBadFields, "line longer than the read buffer"
-		} else {
-			reason, detail = fn(fields, splitFields(b, fields))
-		}
-		if reason != "" {
-			text := b[:min(len(b), maxRejectText)]
-			f.rejects = append(f.rejects, TickReject{File: path, Line: line, Reason: reason, Text: string(text), Detail: detail})
-		}
-	}
+	rejects, err := readLines(rc, path, fields, func(_ int, fs [][]byte, n int) (RejectReason, string) { return fn(fs, n) })
+	f.rejects = append(f.rejects, rejects...)
+	return err
 }
 
 // parseTickTime checks a tick line's time field: an integer 0 <= ms < 24h.

@@ -14,9 +14,10 @@ import (
 type RejectReason string
 
 // Reject reasons, in the order Validate checks them. The last group is only
-// given by the tick reader (ReadLeanTickZip, TickReject) for a line it
-// cannot read; it also uses ReasonNonPositive, ReasonBadSize and
-// ReasonBadSeq.
+// given by the file readers (ReadFileRejects, ReadLeanTickZip: a RowReject)
+// for a line they cannot read, or a file they cannot read at all; the
+// minute readers also give every reason of Validate (they call it on each
+// row), the tick reader ReasonNonPositive, ReasonBadSize and ReasonBadSeq.
 const (
 	ReasonBadSymbol    RejectReason = "bad_symbol"          // tasks.ParseSymbol refuses the symbol, or it is not canonical (upper-case)
 	ReasonBadKind      RejectReason = "bad_kind"            // Kind is neither KindBar ("") nor KindTrade
@@ -35,8 +36,11 @@ const (
 	ReasonBadSeq       RejectReason = "bad_seq"             // a tick's Seq is outside 0..MaxSeq; reader: more than MaxSeq+1 ticks in one millisecond
 
 	ReasonBadFields RejectReason = "bad_fields" // reader: too few or too many fields, an unreadable line, a suspicious flag other than 0 or 1
-	ReasonBadTime   RejectReason = "bad_time"   // reader: a time that is not an integer, negative, or not before midnight (>= 24h)
-	ReasonBadPrice  RejectReason = "bad_price"  // reader: a price that is not an integer (x 10000)
+	ReasonBadTime   RejectReason = "bad_time"   // reader: a Lean time that is not an integer, negative, or not before midnight (>= 24h); a CSV time or date that does not parse
+	ReasonBadPrice  RejectReason = "bad_price"  // reader: a price that is not a number (CSV) or not an integer (x 10000, Lean)
+	ReasonBadVolume RejectReason = "bad_volume" // reader: a bar's volume that is not a number, not finite, or fractional (volume_out_of_range above int64)
+	ReasonTimeZone  RejectReason = "time_zone"  // reader: a time with a zone or offset in a CSV whose times have none (US/Eastern implied)
+	ReasonBadFile   RejectReason = "bad_file"   // reader: a whole file that cannot be read (not a zip, bad header, I/O error); the replay leaves it out
 )
 
 // Plausibility bounds of Validate. MaxPrice is far above any listed price
