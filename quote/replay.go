@@ -358,10 +358,16 @@ func (r *Replay) loadBars(symbol string, files []replayFile) barSeries {
 }
 
 // reportRejects logs each rejected line at Warn (msg, with symbol, file,
-// line, reason, detail and text) and passes it to Options.Rejected.
+// line, reason, detail and text) and passes it to Options.Rejected. A
+// rejected whole file (a quote zip beside a trade zip) is reported as by
+// reportFile.
 func (r *Replay) reportRejects(symbol, msg string, rejects []RowReject) {
 	for i := range rejects {
 		rej := &rejects[i]
+		if rej.Reason == ReasonBadFile {
+			r.reportFileReject(symbol, rej)
+			continue
+		}
 		r.log.Warn(msg, zap.String("symbol", symbol), zap.String("file", rej.File),
 			zap.Int("line", rej.Line), zap.String("reason", string(rej.Reason)), zap.String("detail", rej.Detail),
 			zap.String("text", rej.Text))
@@ -376,10 +382,14 @@ func (r *Replay) reportRejects(symbol, msg string, rejects []RowReject) {
 // the replay goes on without it (so a fetch task is not failed, restarted
 // and made to read it again every few seconds).
 func (r *Replay) reportFile(symbol, path string, err error) {
-	r.log.Error("replay: file cannot be read; left out", zap.String("symbol", symbol), zap.String("file", path),
-		zap.String("reason", string(ReasonBadFile)), zap.Error(err))
+	r.reportFileReject(symbol, fileReject(path, err))
+}
+
+func (r *Replay) reportFileReject(symbol string, rej *RowReject) {
+	r.log.Error("replay: file cannot be read; left out", zap.String("symbol", symbol), zap.String("file", rej.File),
+		zap.String("reason", string(ReasonBadFile)), zap.Error(rej.Err))
 	if r.rejected != nil {
-		r.rejected(symbol, ReasonBadFile, fileReject(path, err))
+		r.rejected(symbol, ReasonBadFile, rej)
 	}
 }
 
