@@ -33,8 +33,16 @@
 // Close = the price, Volume = the quantity, Seq = its index among the
 // symbol's accepted ticks of that millisecond in file order (0, 1, 2 ...;
 // SPY's 2013-10-07 has 170,996 of its 250,601 trades sharing a millisecond).
-// A bad line is left out and reported as a TickReject with a RejectReason
-// without failing the file; suspicious = 1 sets Flag FlagSuspicious.
+// A bad line is left out and reported as a TickReject (a RowReject) with a
+// RejectReason without failing the file; suspicious = 1 sets Flag
+// FlagSuspicious.
+//
+// Minute files (Lean zips and CSVs) are read the same way, row by row
+// (ReadFileRejects): a row with the wrong number of fields, a time that does
+// not parse or carries a zone the layout has none of, a price or volume
+// that is not a number, not finite, fractional (volume) or out of range, or
+// a bar Validate refuses (year 0000, high < low ...) is a RowReject naming
+// the file and line; the valid rows flow.
 //
 // Quote ticks are folded into the trades, not produced: each trade's Bid and
 // Ask are the last bid and the last ask quoted at or before its millisecond

@@ -162,9 +162,16 @@ func (s *tickSeries) appendQuotes(out []Quote, i, j int) []Quote {
 // modification time, of the trade and the quote zip) and shared by every
 // Replay and symbol reading them while any holds them (about 40 bytes per
 // trade: SPY's day is about 10 MB); FlagTicks runs on them with
-// TickMedianWindow and TickMedianPct. Each rejected line (TickReject) is
-// logged at Warn with Options.Logger and passed to Options.Rejected when a
-// symbol's files are loaded, also when the parsed file came from the cache.
+// TickMedianWindow and TickMedianPct. Each rejected line of a bar or tick
+// file (RowReject; see ReadFileRejects and ReadLeanTickZip) is logged at
+// Warn with Options.Logger and passed to Options.Rejected when a symbol's
+// files are loaded, also when a parsed tick file came from the cache; the
+// valid rows are replayed. A file that cannot be read at all (a corrupt or
+// truncated zip, a CSV with an unknown header, an I/O error) is logged at
+// Error, passed to Options.Rejected as ReasonBadFile, and left out: the
+// replay goes on with the other files (exhausted at once when none is left),
+// rather than failing every Fetch and having the fetch task restart and
+// read it again every few seconds.
 //
 // Errors: the path's stat error (wrapped with ErrBadSpec), or ErrBadSpec for
 // a negative or non-finite speed.

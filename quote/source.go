@@ -216,14 +216,17 @@ type Options struct {
 	// MaxBatch caps the quotes one Fetch returns. Default DefaultMaxBatch.
 	MaxBatch int
 	// Logger logs retries (host, symbol, attempt, status, wait), and the
-	// replay's tick files (loaded at Info, each rejected line at Warn with
-	// file, line and reason). Default zap.NewNop().
+	// replay's files (loaded at Info, each rejected line at Warn with
+	// symbol, file, line, reason, detail and text, a file that cannot be
+	// read at Error). Default zap.NewNop().
 	Logger *zap.Logger
-	// Rejected, when set, is called by a replay once per line of a tick file
-	// that the reader refused (err is a *TickReject naming the file, the
-	// 1-based line and the reason; it matches ErrFormat), when a symbol's
-	// files are loaded (its first Fetch). The rejected line is left out and
-	// the replay goes on. Default nil: rejects are only logged.
+	// Rejected, when set, is called by a replay once per line of a file (bar
+	// or tick) that the reader refused (err is a *RowReject naming the file,
+	// the 1-based line and the reason; it matches ErrFormat), and once per
+	// file it cannot read at all (reason ReasonBadFile, Line 0, err
+	// unwrapping to the read error), when a symbol's files are loaded (its
+	// first Fetch). The rejected line or file is left out and the replay
+	// goes on. Default nil: rejects are only logged.
 	Rejected func(symbol string, reason RejectReason, err error)
 }
 
