@@ -84,6 +84,19 @@ func (in *Ingest) init() {
 	})
 }
 
+// DeadLetterError is the last error an ingest task shows (worker.Run.SetError)
+// once it has sent n messages of this run to the dead-letter topic, the
+// latest at offset with reason: "dead-lettered 3 messages (last: offset
+// 1234: <reason>)". The count starts again at each run of the task; the
+// stocksys_messages_dead_lettered_total metric counts every run.
+func DeadLetterError(n int, offset int64, reason string) string {
+	noun := "messages"
+	if n == 1 {
+		noun = "message"
+	}
+	return fmt.Sprintf("dead-lettered %d %s (last: offset %d: %s)", n, noun, offset, reason)
+}
+
 // Run implements worker.Runner for ingest/<partition>. It consumes from the
 // committed offset (the oldest, if none), and for each batch writes the
 // quotes and ticks with one QuoteWriter per run (which keeps the partition's
@@ -97,8 +110,12 @@ func (in *Ingest) init() {
 // owner, which is harmless (every write is idempotent). A failed write or commit
 // retries the same batch (with backoff) until it succeeds: a Cassandra outage
 // pauses ingest without committing anything. A commit refused because a newer
-// epoch committed (store.ErrFenced) stops the runner with that error. It
-// returns nil when ctx is cancelled.
+// epoch committed (store.ErrFenced) stops the runner with that error.
+// Messages that do not decode go to the dead-letter topic (see
+// stream.ConsumePartition) and the run goes on; they are counted
+// (IngestCounters.DeadLettered) and become the task's last error
+// (DeadLetterError, through worker.Run.SetError). It returns nil when ctx is
+// cancelled.
 func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 	in.init()
 	part := r.Task.Partition()
@@ -129,6 +146,7 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 		r.Progress(int64(n))
 	})
 	defer oc.finish(5 * time.Second)
+	dead := 0 // messages dead-lettered in this run
 	err = stream.ConsumePartition(ctx, in.Stream, part, next, func(ctx context.Context, b stream.Batch) error {
 		if b.Reset != nil {
 			log.Warn("ingest: committed offset out of range; starting at the oldest",
@@ -163,6 +181,9 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 			for _, d := range b.DeadLetters {
 				log.Warn("ingest: message sent to the dead-letter topic", zap.Int64("offset", d.Offset), zap.String("reason", d.Reason))
 			}
+			dead += len(b.DeadLetters)
+			last := b.DeadLetters[len(b.DeadLetters)-1]
+			r.SetError(DeadLetterError(dead, last.Offset, last.Reason))
 		}
 		if b.HighWater > 0 {
 			r.SetLag(b.HighWater - b.Next)

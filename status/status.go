@@ -1,6 +1,8 @@
 // Package status reads the whole state of a cluster from ZooKeeper, as
 // `stocksys status` shows it. It needs no running node: everything comes from
-// the znodes under the cluster root (see README, "ZooKeeper layout").
+// the znodes under the cluster root (see README, "ZooKeeper layout"), except
+// the ingest lag, which MeasureLag reads from Kafka (high-water marks) and
+// Cassandra (committed offsets), and the stall check (MarkStalled).
 //
 // The JSON form of Report is the documented output of `stocksys status --json`;
 // its fields are stable (new fields may be added).
@@ -38,6 +40,13 @@ type Report struct {
 	// Unassigned lists the ids of tasks that no live member's assignment holds.
 	Unassigned []string  `json:"unassigned"`
 	Refused    []Refusal `json:"refused,omitempty"`
+	// LagError says why the ingest lag could not be measured (Kafka or
+	// Cassandra unreachable, see MeasureLag); tasks then show their reported
+	// lag. "" when measured, or not attempted.
+	LagError string `json:"lag_error,omitempty"`
+	// Stalled lists the ids of the stalled tasks (Task.Stalled), set by
+	// MarkStalled; nil (JSON null) if no stall check was made.
+	Stalled []string `json:"stalled"`
 }
 
 // Master is the acting master.
@@ -93,9 +102,29 @@ type Task struct {
 	Progress     int64     `json:"progress"`
 	Rate         float64   `json:"rate"` // quotes per second
 	LastError    string    `json:"last_error,omitempty"`
-	// Lag is an ingest task's lag in messages (partition high-water mark
-	// minus next offset), as its owner last reported; nil if unknown.
+	// Lag is an ingest task's lag in messages. Measured by status itself
+	// (LagSource "measured", see MeasureLag): the partition's high-water mark
+	// in Kafka minus the offset the task committed in Cassandra, or minus the
+	// partition's oldest offset if it committed none. When that cannot be
+	// read (LagSource "reported", Report.LagError says why): ReportedLag.
+	// nil if unknown.
 	Lag *int64 `json:"lag,omitempty"`
+	// LagSource is "measured" or "reported" (LagMeasured, LagReported) for
+	// an ingest task, "" for others.
+	LagSource string `json:"lag_source,omitempty"`
+	// ReportedLag is the lag the owner last published (the high-water mark
+	// of its latest batch minus the batch's next offset); a stuck runner
+	// publishes none or a stale one. nil if none.
+	ReportedLag *int64 `json:"reported_lag,omitempty"`
+	// HighWater and Committed are the offsets a measured Lag came from: the
+	// partition's high-water mark, and the next offset the task committed
+	// (nil if none). Both nil unless LagSource is "measured".
+	HighWater *int64 `json:"high_water,omitempty"`
+	Committed *int64 `json:"committed,omitempty"`
+	// Stalled is set on an ingest task that has a lag and makes no progress
+	// (see Stall for the rule); StallReason says which rule and the numbers.
+	Stalled     bool   `json:"stalled,omitempty"`
+	StallReason string `json:"stall_reason,omitempty"`
 }
 
 // Refusal is an assigned task a worker refused.
@@ -258,6 +287,9 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
 		t := Task{ID: string(id), Type: string(all[id].Type()), State: "unassigned"}
+		if all[id].Type() == tasks.TypeIngest {
+			t.LagSource = LagReported // until MeasureLag
+		}
 		if n, ok := owner[id]; ok {
 			t.Owner = &n
 			t.State = "assigned"
@@ -265,7 +297,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			if ts, ok := statuses[n].Tasks[id]; ok {
 				t.State, t.Epoch, t.Started = ts.State, ts.Epoch, ts.Started
 				t.LastProgress, t.Progress, t.LastError = ts.LastProgress, ts.Progress, ts.LastError
-				t.Rate, t.Lag = ts.Rate, ts.Lag
+				t.Rate, t.Lag, t.ReportedLag = ts.Rate, ts.Lag, ts.Lag
 			}
 		} else {
 			r.Unassigned = append(r.Unassigned, string(id))

@@ -11,7 +11,9 @@ import (
 
 // WriteText writes r as the table `stocksys status` prints: cluster and
 // master, the last failover with its phases, members, tasks grouped by owner,
-// unassigned and refused tasks. now is the time ages are measured from.
+// the ingest lag per partition (a reported lag marked *), then alert lines
+// ("!!"): lag not measured, stalled, unassigned and refused tasks. now is the
+// time ages are measured from.
 func WriteText(w io.Writer, r *Report, now time.Time) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "cluster %s (%s)  epoch %d  read %s\n", r.Cluster, r.Root, r.Epoch, r.Read.Format(time.RFC3339))
@@ -64,7 +66,11 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 	}
 	tw.Flush()
 
-	fmt.Fprintf(b, "\ntasks (%d, %d unassigned)\n", len(r.Tasks), len(r.Unassigned))
+	stalled := ""
+	if r.Stalled != nil {
+		stalled = fmt.Sprintf(", %d stalled", len(r.Stalled))
+	}
+	fmt.Fprintf(b, "\ntasks (%d, %d unassigned%s)\n", len(r.Tasks), len(r.Unassigned), stalled)
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  OWNER\tTASK\tSTATE\tEPOCH\tPROGRESS\tQUOTES/S\tLAG\tLAST PROGRESS\tLAST ERROR")
 	byOwner := map[string][]Task{}
@@ -90,26 +96,54 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 			if t.Owner == nil {
 				state = "UNASSIGNED"
 			}
+			if t.Stalled {
+				state += " STALLED"
+			}
 			lag := "-"
 			if t.Lag != nil {
-				lag = fmt.Sprint(*t.Lag)
+				lag = fmt.Sprint(*t.Lag) + lagMark(t)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\n", o, t.ID, state, t.Epoch, t.Progress, t.Rate, lag, last, clip(t.LastError, 60))
 		}
 	}
 	tw.Flush()
 	var lags []string
+	measured := false
 	for _, t := range r.Tasks {
 		if t.Type == "ingest" {
 			l := "?"
 			if t.Lag != nil {
-				l = fmt.Sprint(*t.Lag)
+				l = fmt.Sprint(*t.Lag) + lagMark(t)
 			}
 			lags = append(lags, strings.TrimPrefix(t.ID, "ingest/")+":"+l)
+			if t.LagSource == LagMeasured {
+				measured = true
+			}
 		}
 	}
 	if len(lags) > 0 {
-		fmt.Fprintf(b, "\ningest lag (messages) per partition: %s\n", strings.Join(lags, " "))
+		how := ""
+		switch {
+		case r.LagError != "":
+			how = " (* as reported by the owner: not measured)"
+		case measured:
+			how = " (measured: Kafka high-water mark - committed offset)"
+		default:
+			how = " (* as reported by the owner)"
+		}
+		fmt.Fprintf(b, "\ningest lag (messages) per partition: %s%s\n", strings.Join(lags, " "), how)
+	}
+	if r.LagError != "" {
+		fmt.Fprintf(b, "\n!! lag not measured: %s; LAG shows what the owners reported (marked *)\n", r.LagError)
+	}
+	if len(r.Stalled) > 0 {
+		var why []string
+		for _, t := range r.Tasks {
+			if t.Stalled {
+				why = append(why, t.ID+": "+t.StallReason)
+			}
+		}
+		fmt.Fprintf(b, "\n!! stalled (%d): %s\n", len(r.Stalled), strings.Join(why, "; "))
 	}
 	if len(r.Unassigned) > 0 {
 		fmt.Fprintf(b, "\n!! unassigned: %s\n", strings.Join(r.Unassigned, " "))
@@ -119,6 +153,14 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// lagMark is "*" after a lag the owner reported, "" after a measured one.
+func lagMark(t Task) string {
+	if t.LagSource == LagReported && t.Lag != nil {
+		return "*"
+	}
+	return ""
 }
 
 // age formats now-t compactly: 850ms, 12s, 3m05s, 2h10m, 3d04h.

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +64,58 @@ func TestWriteTextNoMaster(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "master  NONE") || strings.Contains(b.String(), "last failover") {
 		t.Fatalf("output:\n%s", b.String())
+	}
+}
+
+func TestWriteTextLagAndStalls(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	n1 := "node-1"
+	measured := &Report{Cluster: "x", Root: "/stocksys/x", Read: now, Unassigned: []string{}, Tasks: []Task{
+		{ID: "ingest/0", Type: "ingest", Owner: &n1, State: "running", Lag: ptr(120), ReportedLag: ptr(0), LagSource: LagMeasured,
+			LastProgress: now.Add(-45 * time.Second)},
+		{ID: "ingest/1", Type: "ingest", Owner: &n1, State: "running", Lag: ptr(0), LagSource: LagMeasured, LastProgress: now},
+	}}
+	MarkStalled(measured, nil, now, DefaultStallAfter)
+	var b strings.Builder
+	if err := WriteText(&b, measured, now); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"tasks (2, 0 unassigned, 1 stalled)",
+		"running STALLED",
+		"ingest lag (messages) per partition: 0:120 1:0 (measured: Kafka high-water mark - committed offset)",
+		"!! stalled (1): ingest/0: lag 120, no progress for 45s (stall after 30s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "not measured") || strings.Contains(out, "*") {
+		t.Errorf("measured lags shown as reported:\n%s", out)
+	}
+
+	reported := &Report{Cluster: "x", Root: "/stocksys/x", Read: now, Unassigned: []string{}, Tasks: []Task{
+		{ID: "ingest/0", Type: "ingest", Owner: &n1, State: "running", Lag: ptr(7), ReportedLag: ptr(7), LagSource: LagReported, LastProgress: now},
+		{ID: "ingest/1", Type: "ingest", Owner: &n1, State: "assigned", LagSource: LagReported},
+	}}
+	_ = reported.NotMeasured(errors.New("kafka: connection refused"))
+	MarkStalled(reported, nil, now, DefaultStallAfter)
+	b.Reset()
+	if err := WriteText(&b, reported, now); err != nil {
+		t.Fatal(err)
+	}
+	out = b.String()
+	for _, want := range []string{
+		"tasks (2, 0 unassigned, 0 stalled)",
+		"ingest lag (messages) per partition: 0:7* 1:? (* as reported by the owner: not measured)",
+		"!! lag not measured: kafka: connection refused; LAG shows what the owners reported (marked *)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "!! stalled") {
+		t.Errorf("stall alert with no stalled task:\n%s", out)
 	}
 }

@@ -36,6 +36,7 @@ type Run struct {
 	lag      atomic.Int64 // -1: not reported
 	lastProg atomic.Int64 // unix nanoseconds
 	onChange func()
+	setErr   func(msg string) // set by the worker; nil in a Run made by hand
 	ctx      context.Context
 	safe     func() bool
 }
@@ -70,6 +71,21 @@ func (r *Run) Progress(n int64) {
 // ingest task: the partition's high-water mark minus its next offset). It
 // shows in status as lag.
 func (r *Run) SetLag(n int64) { r.lag.Store(max(n, 0)) }
+
+// SetError records msg as the task's last error while the task goes on
+// running: a non-fatal problem the runner wants seen (an ingest task's
+// dead-lettered messages). It replaces the previous last error, fatal or
+// not, and shows in status as last_error from the next publication (which
+// it hastens); the task's state is unchanged. An error the runner returns
+// later replaces it in turn. It does nothing once the worker has recorded
+// this run's return or dropped the task from its status, or on a Run not
+// started by a Worker. Safe for concurrent use; it takes the worker's
+// lock briefly and never blocks on ZooKeeper.
+func (r *Run) SetError(msg string) {
+	if r.setErr != nil {
+		r.setErr(msg)
+	}
+}
 
 // Placeholder returns a Runner that does no work and reports one unit of
 // progress every interval. It stands in for task types whose real runner is

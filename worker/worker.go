@@ -298,6 +298,7 @@ func (w *Worker) start(t tasks.Task, now time.Time) {
 	runner := w.cfg.Runners[t.Type()]
 	ctx, cancel := context.WithCancel(w.period)
 	r := &Run{Task: t, Node: w.cfg.NodeID, Session: w.s.ID(), onChange: w.poke, ctx: ctx, safe: w.s.Safe}
+	r.setErr = func(msg string) { w.setError(t.ID(), r, msg) }
 	r.lag.Store(-1)
 	r.epoch.Store(w.docEpoch)
 	rs := &runState{run: r, cancel: cancel, status: tasks.TaskStatus{
@@ -320,6 +321,19 @@ func (w *Worker) start(t tasks.Task, now time.Time) {
 		}
 	}()
 	rs.status.State = tasks.StateRunning
+}
+
+// setError records msg as the last error of run r of task id, if r is still
+// that task's current, running run (see Run.SetError).
+func (w *Worker) setError(id tasks.ID, r *Run, msg string) {
+	w.mu.Lock()
+	rs, ok := w.runs[id]
+	if ok && rs.run == r && !rs.exited && rs.status.LastError != msg {
+		rs.status.LastError = msg
+		w.dirty = true
+	}
+	w.mu.Unlock()
+	w.poke()
 }
 
 // handleExit records that a runner returned.

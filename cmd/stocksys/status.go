@@ -10,13 +10,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stock-system/stocksys/status"
+	"github.com/stock-system/stocksys/store"
+	"github.com/stock-system/stocksys/stream"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var (
-		asJSON   bool
-		watch    bool
-		interval time.Duration
+		asJSON     bool
+		watch      bool
+		interval   time.Duration
+		stallAfter time.Duration
+		lag        = &lagReader{}
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -26,11 +30,22 @@ the master (id, epoch, since), the last failover (when the old term ended, when 
 was elected, when its first assignment was written), members with their sessions, every task
 with its owner, state, epoch and last progress, and unassigned tasks.
 
+The lag of each ingest task is measured, not taken from its owner: the quotes
+topic's high-water mark per partition (Kafka, --kafka, --topic) minus the offset
+the task committed (Cassandra, --cassandra, --keyspace), or minus the partition's
+oldest offset before any commit. When either cannot be read, it says so and shows
+the lag the owners reported, marked *. An ingest task with a lag that has made no
+progress for --stall-after, or (with --watch) whose lag grew between two refreshes
+while neither its progress nor its committed offset moved, is shown as STALLED.
+
 --json prints one object; its schema is documented in the README.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if interval <= 0 {
 				return fmt.Errorf("--interval %v: must be positive", interval)
+			}
+			if stallAfter <= 0 {
+				return fmt.Errorf("--stall-after %v: must be positive", stallAfter)
 			}
 			root, err := g.root()
 			if err != nil {
@@ -41,12 +56,18 @@ with its owner, state, epoch and last progress, and unassigned tasks.
 				return err
 			}
 			defer c.Close()
+			lag.kafka, lag.cassandra = g.kafka, g.cassandra
+			defer lag.close()
 			out := cmd.OutOrStdout()
+			var prev *status.Report
 			show := func() error {
 				r, err := status.Read(c, g.cluster, root)
 				if err != nil {
 					return err
 				}
+				lag.measure(cmd.Context(), r)
+				status.MarkStalled(r, prev, time.Now(), stallAfter)
+				prev = r
 				if asJSON {
 					enc := json.NewEncoder(out)
 					if !watch {
@@ -82,5 +103,9 @@ with its owner, state, epoch and last progress, and unassigned tasks.
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (with --watch: one per line)")
 	cmd.Flags().BoolVar(&watch, "watch", false, "refresh until interrupted")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "refresh period with --watch")
+	cmd.Flags().DurationVar(&stallAfter, "stall-after", status.DefaultStallAfter,
+		"an ingest task with a lag and no progress for this long is shown as stalled")
+	cmd.Flags().StringVar(&lag.topic, "topic", stream.DefaultConfig().Topic, "Kafka topic of quotes, whose lag is measured (as the nodes' --topic)")
+	cmd.Flags().StringVar(&lag.keyspace, "keyspace", store.DefaultConfig().Keyspace, "Cassandra keyspace holding the committed offsets (as the nodes' --keyspace)")
 	return cmd
 }
