@@ -4,7 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go.uber.org/zap"
+	"io"
+	"net"
 	"path"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,8 +175,8 @@ func readAssignment(b *testing.B, c *zk.Conn, p tasks.Paths) tasks.Assignment {
 	}
 	out := tasks.Assignment{}
 	for _, n := range names {
-		var d tasks.AssignmentDoc
-		if _, err := tasks.ReadJSON(c, p.Assignment(n), &d); err != nil {
+		d, _, err := p.ReadAssignment(c, n)
+		if err != nil {
 			b.Fatal(err)
 		}
 		for _, id := range d.Tasks {
@@ -197,8 +202,8 @@ func waitAssigned(b *testing.B, c *zk.Conn, p tasks.Paths, nDocs, nTasks int, ep
 				ok = false
 				break
 			}
-			var d tasks.AssignmentDoc
-			if _, err := tasks.ReadJSON(c, p.Assignment(n), &d); err != nil || d.Epoch != epoch {
+			d, _, err := p.ReadAssignment(c, n)
+			if err != nil || d.Epoch != epoch {
 				ok = false
 				break
 			}
@@ -210,4 +215,121 @@ func waitAssigned(b *testing.B, c *zk.Conn, p tasks.Paths, nDocs, nTasks int, ep
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.Fatalf("assignment not complete within 60s")
+}
+
+// BenchmarkIntegration_Assign100000x10 (issue 15, defect 3) shows the
+// documented limits: 100,000 fetch tasks over 10 nodes, each a real worker
+// with its own ZooKeeper session running placeholder tasks, one of them the
+// elected master. It measures the time from the nodes' start until every
+// task runs exactly once and balanced, the sizes of the assignment and
+// status documents (heads and parts), the ZooKeeper server's znode count and
+// data size (mntr), and the rebalance after one node leaves. Run it once:
+//
+//	go test -run '^$' -bench Assign100000x10 -benchtime 1x -timeout 30m ./master/
+func BenchmarkIntegration_Assign100000x10(b *testing.B) {
+	const nSymbols, nNodes = 100000, 10
+	servers := testenv.ZKServers(b)
+	admin := testenv.ZKConn(b, 30*time.Second)
+	for range b.N {
+		c := &cluster{t: b, servers: servers, root: testenv.ZKRoot(b), tr: newTracker(), quiet: true,
+			timeout: 10 * time.Second, log: zap.NewNop()}
+		p := tasks.NewPaths(c.root)
+		if err := p.EnsureLayout(admin); err != nil {
+			b.Fatal(err)
+		}
+		want := make([]tasks.ID, nSymbols)
+		parallel(b, nSymbols, func(i int) error {
+			s := tasks.Symbol(fmt.Sprintf("S%06d", i))
+			want[i] = tasks.FetchTask(s).ID()
+			_, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll))
+			return err
+		})
+		b.ResetTimer()
+		start := time.Now()
+		nodes := make([]*testNode, nNodes)
+		for i := range nodes {
+			nodes[i] = c.start(fmt.Sprintf("node-%02d", i), false)
+		}
+		full := c.waitConverged("100,000 tasks on 10 nodes", nodes, want, 10*time.Minute)
+		b.StopTimer()
+
+		var aHead, aParts, aBytes, sHead, sParts, sBytes int
+		for _, n := range nodes {
+			h, _, err := admin.Get(p.Assignment(n.id))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var d struct{ Parts []string }
+			_ = json.Unmarshal(h, &d)
+			aHead, aParts = max(aHead, len(h)), max(aParts, len(d.Parts))
+			aBytes += len(h)
+			for _, q := range d.Parts {
+				data, _, _ := admin.Get(path.Join(p.AssignmentParts, q))
+				aBytes += len(data)
+			}
+			h, _, err = admin.Get(p.StatusOf(n.id))
+			if err != nil {
+				b.Fatal(err)
+			}
+			d.Parts = nil
+			_ = json.Unmarshal(h, &d)
+			sHead, sParts = max(sHead, len(h)), max(sParts, len(d.Parts))
+			sBytes += len(h)
+			for _, q := range d.Parts {
+				data, _, _ := admin.Get(path.Join(p.StatusParts, q))
+				sBytes += len(data)
+			}
+		}
+		mntr := zkMntr(b, servers[0])
+		b.ReportMetric(float64(full.Milliseconds()), "converge_ms")
+		b.ReportMetric(float64(aHead), "assign_head_max_bytes")
+		b.ReportMetric(float64(aParts), "assign_parts_max")
+		b.ReportMetric(float64(aBytes/nNodes), "assign_bytes_per_node")
+		b.ReportMetric(float64(sHead), "status_head_max_bytes")
+		b.ReportMetric(float64(sParts), "status_parts_max")
+		b.ReportMetric(float64(sBytes/nNodes), "status_bytes_per_node")
+		b.ReportMetric(mntr["zk_znode_count"], "zk_znodes")
+		b.ReportMetric(mntr["zk_approximate_data_size"]/(1<<20), "zk_data_MiB")
+
+		start = time.Now()
+		nodes[0].stop()
+		rebalance := c.waitConverged("one node left", nodes[1:], want, 5*time.Minute)
+		b.ReportMetric(float64(rebalance.Milliseconds()), "rebalance_ms")
+		b.Logf("converged in %v from the nodes' start; rebalance after a leave %v (%v with the stop)", full, rebalance, time.Since(start))
+		if v := c.tr.Violations(); len(v) > 0 {
+			b.Fatalf("%d tasks ran twice at once, e.g. %s", len(v), v[0])
+		}
+		for _, n := range nodes[1:] {
+			n.stop()
+		}
+		_ = testenv.DeleteRecursive(admin, c.root)
+	}
+}
+
+// zkMntr returns the numeric lines of ZooKeeper's mntr four-letter command.
+func zkMntr(b *testing.B, server string) map[string]float64 {
+	b.Helper()
+	conn, err := net.DialTimeout("tcp", server, 5*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("mntr")); err != nil {
+		b.Fatal(err)
+	}
+	data, err := io.ReadAll(conn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, "\t")
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); ok && err == nil {
+			out[k] = f
+		}
+	}
+	if len(out) == 0 {
+		b.Fatalf("mntr on %s: %q", server, data)
+	}
+	return out
 }

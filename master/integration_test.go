@@ -73,10 +73,15 @@ func (tr *tracker) Violations() []string {
 	return append([]string(nil), tr.violations...)
 }
 
-func (tr *tracker) runner() worker.Runner {
+func (tr *tracker) runner(quiet bool) worker.Runner {
 	return worker.RunnerFunc(func(ctx context.Context, r *worker.Run) error {
 		tr.start(r.Task.ID(), r.Node)
 		defer tr.stop(r.Task.ID(), r.Node)
+		if quiet {
+			r.Progress(1)
+			<-ctx.Done()
+			return nil
+		}
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -107,13 +112,15 @@ type testNode struct {
 }
 
 type cluster struct {
-	t          *testing.T
+	t          testing.TB
 	servers    []string
 	root       string
 	tr         *tracker
 	partitions []int32
 	log        *zap.Logger
 	resync     time.Duration // master.Config.Resync; 0 for the default
+	quiet      bool          // runners report progress once, not every 100 ms (for many tasks)
+	timeout    time.Duration // session timeout; 0 for sessionTimeout
 }
 
 func (c *cluster) start(id string, viaProxy bool) *testNode {
@@ -127,6 +134,9 @@ func (c *cluster) start(id string, viaProxy bool) *testNode {
 	}
 	cfg := session.DefaultConfig(servers...)
 	cfg.Timeout = sessionTimeout
+	if c.timeout > 0 {
+		cfg.Timeout = c.timeout
+	}
 	cfg.Logger = c.log.Named(id)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
@@ -147,7 +157,7 @@ func (c *cluster) start(id string, viaProxy bool) *testNode {
 		t.Fatalf("register %s: %v", id, err)
 	}
 	n.w, err = worker.New(s, worker.Config{NodeID: id, Root: c.root, Logger: cfg.Logger,
-		Runners: map[tasks.Type]worker.Runner{tasks.TypeFetch: c.tr.runner(), tasks.TypeIngest: c.tr.runner()}})
+		Runners: map[tasks.Type]worker.Runner{tasks.TypeFetch: c.tr.runner(c.quiet), tasks.TypeIngest: c.tr.runner(c.quiet)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,4 +543,145 @@ func TestIntegration_ResyncLeaksNoGoroutine(t *testing.T) {
 		t.Fatalf("goroutines grew from %d to %d over 80 resyncs", before, after)
 	}
 	t.Logf("goroutines %d -> %d over 80 resyncs", before, after)
+}
+
+// TestIntegration_LargeAssignmentInParts (issue 15, defect 3): 25,000 fetch
+// tasks on one node make an assignment of about 400 KB and a status document
+// of about 3.5 MB, over ZooKeeper's 1 MiB znode limit, which used to fail
+// every publication ("zk: buffer too small") and stall assignment. Both are
+// now written in parts: every task runs on the one node, then, after a second
+// node joins, exactly once over the two (balanced), and the parts no head
+// names any more are deleted.
+func TestIntegration_LargeAssignmentInParts(t *testing.T) {
+	const nSymbols = 25000
+	servers := testenv.ZKServers(t)
+	c := &cluster{t: t, servers: servers, root: testenv.ZKRoot(t), tr: newTracker(), quiet: true,
+		log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
+	admin := testenv.ZKConn(t, 30*time.Second)
+	p := tasks.NewPaths(c.root)
+	if err := p.EnsureLayout(admin); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]tasks.ID, nSymbols)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < nSymbols; i += 16 {
+				s := tasks.Symbol(fmt.Sprintf("S%06d", i))
+				want[i] = tasks.FetchTask(s).ID()
+				if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	n1 := c.start("node-1", false)
+	c.waitConverged("25,000 tasks on 1 node", []*testNode{n1}, want, 90*time.Second)
+	head, _, err := admin.Get(p.Assignment("node-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw tasks.AssignmentDoc
+	if err := json.Unmarshal(head, &raw); err != nil || len(raw.Parts) < 2 || len(raw.Tasks) != 0 {
+		t.Fatalf("assignment head (%d bytes) = parts %+v, %d tasks inline, %v; want the tasks in 2 or more parts", len(head), raw.Parts, len(raw.Tasks), err)
+	}
+	doc, _, err := p.ReadAssignment(admin, "node-1")
+	if err != nil || len(doc.Tasks) != nSymbols {
+		t.Fatalf("ReadAssignment = %d tasks, %v; want %d", len(doc.Tasks), err, nSymbols)
+	}
+	var st tasks.StatusDoc
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, _, err = p.ReadStatus(admin, "node-1")
+		if err == nil && len(st.Tasks) == nSymbols && allRunning(st) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status of node-1: %d tasks, %v; want %d running", len(st.Tasks), err, nSymbols)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	sHead, _, _ := admin.Get(p.StatusOf("node-1"))
+	if len(sHead) > tasks.PartBytes || !json.Valid(sHead) {
+		t.Fatalf("status head is %d bytes", len(sHead))
+	}
+	t.Logf("1 node: assignment head %d bytes + %d parts; status head %d bytes", len(head), len(raw.Parts), len(sHead))
+
+	n2 := c.start("node-2", false)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, n := range []string{"node-1", "node-2"} {
+			d, st, err := p.ReadAssignment(admin, n)
+			s, _, err2 := p.ReadStatus(admin, n)
+			running := 0
+			for _, ts := range s.Tasks {
+				if ts.State == tasks.StateRunning {
+					running++
+				}
+			}
+			t.Logf("%s: assignment %d tasks version %v (%v); status applied %d, %d tasks, %d running, refused %d (%v)", n, len(d.Tasks), st.Version, err, s.AppliedVersion, len(s.Tasks), running, len(s.Refused), err2)
+		}
+	})
+	c.waitConverged("25,000 tasks on 2 nodes", []*testNode{n1, n2}, want, 90*time.Second)
+	// The parts under each folder are exactly those the heads name: the
+	// ones of earlier writes are deleted.
+	total := 0
+	for _, n := range []string{"node-1", "node-2"} {
+		d, _, err := p.ReadAssignment(admin, n)
+		if err != nil {
+			t.Fatal(n, err)
+		}
+		total += len(d.Tasks)
+	}
+	if total != nSymbols {
+		t.Fatalf("assignments hold %d tasks; want %d", total, nSymbols)
+	}
+	for _, dir := range []struct{ parts, heads string }{{p.AssignmentParts, p.Assignments}, {p.StatusParts, p.Status}} {
+		deadline = time.Now().Add(20 * time.Second)
+		for {
+			names, _, _ := admin.Children(dir.parts)
+			var named []string
+			for _, n := range []string{"node-1", "node-2"} {
+				h, _, _ := admin.Get(path.Join(dir.heads, n))
+				var d struct{ Parts []string }
+				if json.Unmarshal(h, &d) == nil {
+					named = append(named, d.Parts...)
+				}
+			}
+			sort.Strings(names)
+			sort.Strings(named)
+			if fmt.Sprint(names) == fmt.Sprint(named) {
+				t.Logf("%s: %d parts, all named", dir.parts, len(names))
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s holds %d znodes; the heads name %d", dir.parts, len(names), len(named))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if v := c.tr.Violations(); len(v) > 0 {
+		t.Fatalf("%d tasks ran twice at once, e.g. %s", len(v), v[0])
+	}
+}
+
+func allRunning(d tasks.StatusDoc) bool {
+	for _, ts := range d.Tasks {
+		if ts.State != tasks.StateRunning {
+			return false
+		}
+	}
+	return true
 }

@@ -87,6 +87,8 @@ type Master struct {
 	partitions []int32
 	firstDone  bool
 	written    []int32 // partitions as last written to the partitions znode
+	gen        int64   // last part generation (nextGen)
+	lastErr    string  // last plan error logged at Error level (not repeated)
 }
 
 // New returns the master loop for term, which must have been won on s.
@@ -139,8 +141,20 @@ func (m *Master) Run(ctx context.Context) error {
 			if errors.Is(err, election.ErrFenced) || m.term.Err() != nil || ctx.Err() != nil {
 				return m.result()
 			}
-			m.log.Warn("master: plan failed; retrying", zap.Error(err))
-			m.poke()
+			var tooLarge *tasks.DocTooLargeError
+			if errors.As(err, &tooLarge) {
+				// Writing it again cannot succeed: wait for a change (or
+				// the resync) instead of retrying at once, and say it once.
+				if msg := err.Error(); msg != m.lastErr {
+					m.lastErr = msg
+					m.log.Error("master: assignment cannot be written; waiting for a change", zap.Error(err))
+				}
+			} else {
+				m.log.Warn("master: plan failed; retrying", zap.Error(err))
+				m.poke()
+			}
+		} else {
+			m.lastErr = ""
 		}
 		select {
 		case <-ctx.Done():
@@ -249,12 +263,14 @@ type view struct {
 	version map[string]int32               // assignment znode version by node
 	applied map[string]int32               // by live node: the assignment version its status reflects
 	held    map[tasks.ID]map[string]bool   // task -> live nodes whose status lists it
+	docParts map[string][]tasks.Part // by node: the parts its assignment head names
+	parts    []string                // names under assignment-parts/
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
 	conn := m.s.Conn()
 	v := &view{members: map[string]liveMember{}, docs: map[string]tasks.AssignmentDoc{},
-		version: map[string]int32{}, applied: map[string]int32{}, held: map[tasks.ID]map[string]bool{}}
+		version: map[string]int32{}, applied: map[string]int32{}, held: map[tasks.ID]map[string]bool{}, docParts: map[string][]tasks.Part{}}
 
 	names, err := m.children(ctx, m.p.Members)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
@@ -306,19 +322,25 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 		return nil, fmt.Errorf("master: assignments: %w", err)
 	}
 	for _, n := range docs {
-		var d tasks.AssignmentDoc
-		st, err := tasks.ReadJSON(conn, m.p.Assignment(n), &d)
+		d, parts, st, err := m.p.ReadAssignmentParts(conn, n)
+		v.docParts[n] = parts
 		if err != nil {
 			if errors.Is(err, zk.ErrNoNode) {
 				continue
 			}
 			m.log.Warn("master: unreadable assignment; it will be rewritten", zap.String("node", n), zap.Error(err))
+			d = tasks.AssignmentDoc{}
 		}
 		v.docs[n] = d
 		if st != nil {
 			v.version[n] = st.Version
 		}
 	}
+	parts, _, err := conn.Children(m.p.AssignmentParts)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return nil, fmt.Errorf("master: assignment parts: %w", err)
+	}
+	v.parts = parts
 
 	stats, err := m.children(ctx, m.p.Status)
 	if err != nil {
@@ -336,8 +358,11 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 		if err != nil {
 			return nil, fmt.Errorf("master: status of %s: %w", n, err)
 		}
-		var d tasks.StatusDoc
-		if err := json.Unmarshal(data, &d); err != nil || int64(d.Session) != mem.session {
+		// A status rewritten while its parts are read is skipped: with no
+		// applied version the node counts as lagging (it may hold anything)
+		// until the head's watch brings the next read.
+		d, _, err := tasks.DecodeStatus(m.p, data, tasks.ConnGetter(conn))
+		if err != nil || int64(d.Session) != mem.session {
 			continue
 		}
 		v.applied[n] = d.AppliedVersion
@@ -421,6 +446,14 @@ func (m *Master) reconcile(ctx context.Context) error {
 	var ops []any
 	var sizes []int
 	now := time.Now().UTC()
+	named := map[string]bool{} // part paths a live head names after these writes
+	for node, parts := range v.docParts {
+		if _, live := v.members[node]; live {
+			for _, pt := range parts {
+				named[pt.Path] = true
+			}
+		}
+	}
 	for node, mem := range v.members {
 		ids := next[node]
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
@@ -434,7 +467,21 @@ func (m *Master) reconcile(ctx context.Context) error {
 		if ids == nil {
 			ids = []tasks.ID{}
 		}
-		data, _ := json.Marshal(tasks.AssignmentDoc{Node: node, Session: tasks.SessionID(mem.session), Epoch: m.term.Epoch, Tasks: ids, Written: now})
+		prev := v.docParts[node]
+		data, parts, err := tasks.EncodeAssignment(m.p, tasks.AssignmentDoc{Node: node, Session: tasks.SessionID(mem.session), Epoch: m.term.Epoch, Tasks: ids, Written: now}, prev, m.nextGen())
+		if err != nil {
+			return err
+		}
+		for _, pt := range prev {
+			delete(named, pt.Path)
+		}
+		for _, pt := range parts {
+			named[pt.Path] = true
+		}
+		for _, pt := range tasks.NewParts(parts, prev) { // before the head that names them
+			ops = append(ops, &zk.CreateRequest{Path: pt.Path, Data: pt.Data, Acl: zk.WorldACL(zk.PermAll)})
+			sizes = append(sizes, len(pt.Data)+len(pt.Path)+64)
+		}
 		if had {
 			ops = append(ops, &zk.SetDataRequest{Path: m.p.Assignment(node), Data: data, Version: -1})
 		} else {
@@ -447,6 +494,14 @@ func (m *Master) reconcile(ctx context.Context) error {
 			ops = append(ops, &zk.DeleteRequest{Path: m.p.Assignment(node), Version: -1})
 			sizes = append(sizes, len(node)+64)
 		}
+	}
+	for _, name := range v.parts { // after the heads: parts no live head names any more
+		pp := path.Join(m.p.AssignmentParts, name)
+		if named[pp] {
+			continue
+		}
+		ops = append(ops, &zk.DeleteRequest{Path: pp, Version: -1})
+		sizes = append(sizes, len(pp)+64)
 	}
 	m.mu.Lock()
 	m.stats.Plans++
@@ -485,6 +540,14 @@ func (m *Master) reconcile(ctx context.Context) error {
 	m.mu.Unlock()
 	m.log.Debug("master: assignments written", zap.Int("ops", len(ops)), zap.Int("revoked", moves))
 	return nil
+}
+
+// nextGen returns a new part generation: the time in ns, above the last.
+func (m *Master) nextGen() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen = max(m.gen+1, time.Now().UnixNano())
+	return m.gen
 }
 
 // write sends ops in fenced Multis of at most MaxMultiBytes each.

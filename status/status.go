@@ -202,8 +202,8 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 		return nil, err
 	}
 	for _, n := range names {
-		var d tasks.StatusDoc
-		if _, err := tasks.ReadJSON(c, p.StatusOf(n), &d); err != nil {
+		d, _, err := p.ReadStatus(c, n)
+		if err != nil {
 			if errors.Is(err, zk.ErrNoNode) {
 				continue
 			}
@@ -260,8 +260,8 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 		return nil, err
 	}
 	for _, n := range names {
-		var d tasks.AssignmentDoc
-		if _, err := tasks.ReadJSON(c, p.Assignment(n), &d); err != nil {
+		d, _, err := p.ReadAssignment(c, n)
+		if err != nil {
 			if errors.Is(err, zk.ErrNoNode) {
 				continue
 			}

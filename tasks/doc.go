@@ -1,7 +1,10 @@
 // Package tasks is the pure model and planning part of task assignment: what
 // a task is, how it is named, and how the elected master spreads tasks over
-// live workers. It does no I/O, owns no ZooKeeper paths and starts no
-// goroutines; every function is safe for concurrent use.
+// live workers, and the JSON documents of the task layer (store.go: the
+// znode layout under a cluster root; chunk.go: large documents as a head and
+// immutable parts, read with Paths.ReadAssignment and Paths.ReadStatus). The
+// planning starts no goroutines and does no I/O; every function is safe for
+// concurrent use.
 //
 // # Model
 //

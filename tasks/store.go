@@ -21,8 +21,11 @@ import (
 //	status/<node-id>      ephemeral (the worker's session); StatusDoc JSON.
 //	failover              persistent; FailoverDoc JSON of the latest master change. Written by the master, fenced.
 //	partitions            persistent; PartitionsDoc JSON: the ingest partitions the master plans for. Fenced.
+//	assignment-parts/<node-id>.<gen>.<i>  persistent; part i of a large assignment (see EncodeAssignment). Master only, fenced.
+//	status-parts/<node-id>.<gen>.<i>      ephemeral; part i of a large status document (see EncodeStatus).
 type Paths struct {
 	Root, Symbols, Assignments, Status, Members, Failover, Partitions string
+	AssignmentParts, StatusParts                                      string
 }
 
 // NewPaths returns the task-layer paths under root.
@@ -35,6 +38,9 @@ func NewPaths(root string) Paths {
 		Members:     path.Join(root, "members"),
 		Failover:    path.Join(root, "failover"),
 		Partitions:  path.Join(root, "partitions"),
+
+		AssignmentParts: path.Join(root, "assignment-parts"),
+		StatusParts:     path.Join(root, "status-parts"),
 	}
 }
 
@@ -47,10 +53,11 @@ func (p Paths) Assignment(node string) string { return path.Join(p.Assignments, 
 // StatusOf returns the znode of a node's status.
 func (p Paths) StatusOf(node string) string { return path.Join(p.Status, node) }
 
-// EnsureLayout creates the root, symbols/, assignments/ and status/ if missing
-// (persistent, open ACL). Safe to call from any number of nodes at once.
+// EnsureLayout creates the root, symbols/, assignments/, status/ and the two
+// parts folders if missing (persistent, open ACL). Safe to call from any
+// number of nodes at once.
 func (p Paths) EnsureLayout(c *zk.Conn) error {
-	for _, n := range []string{p.Root, p.Symbols, p.Assignments, p.Status} {
+	for _, n := range []string{p.Root, p.Symbols, p.Assignments, p.Status, p.AssignmentParts, p.StatusParts} {
 		if err := session.EnsurePath(c, n, nil); err != nil {
 			return fmt.Errorf("tasks: %w", err)
 		}
@@ -78,6 +85,10 @@ type AssignmentDoc struct {
 	Epoch   int64     `json:"epoch"`
 	Tasks   []ID      `json:"tasks"`
 	Written time.Time `json:"written"`
+	// Parts, when set, names the znodes under assignment-parts/ that hold
+	// Tasks (a large assignment: EncodeAssignment); Tasks is empty here.
+	// Read with Paths.ReadAssignment.
+	Parts []string `json:"parts,omitempty"`
 }
 
 // Task states reported in StatusDoc.
@@ -121,6 +132,10 @@ type StatusDoc struct {
 	Tasks          map[ID]TaskStatus `json:"tasks"`
 	Refused        map[string]string `json:"refused,omitempty"` // assigned task id -> why it was refused
 	Updated        time.Time         `json:"updated"`
+	// Parts, when set, names the znodes under status-parts/ that hold Tasks
+	// (a large status: EncodeStatus); Tasks is empty here. Read with
+	// Paths.ReadStatus.
+	Parts []string `json:"parts,omitempty"`
 }
 
 // FailoverDoc is the JSON content of failover: the phases of the latest change

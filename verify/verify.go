@@ -174,14 +174,12 @@ func checkFinalOwners(c *zk.Conn, root string, want []string) (map[string]string
 		if err != nil {
 			continue
 		}
-		var doc tasks.AssignmentDoc
-		if _, err := tasks.ReadJSON(c, p.Assignment(node), &doc); err == nil && int64(doc.Session) == mst.EphemeralOwner {
+		if doc, _, err := p.ReadAssignment(c, node); err == nil && int64(doc.Session) == mst.EphemeralOwner {
 			for _, id := range doc.Tasks {
 				assigned[string(id)] = append(assigned[string(id)], node)
 			}
 		}
-		var sd tasks.StatusDoc
-		if _, err := tasks.ReadJSON(c, p.StatusOf(node), &sd); err == nil {
+		if sd, _, err := p.ReadStatus(c, node); err == nil {
 			for id, ts := range sd.Tasks {
 				if ts.State == "running" {
 					running[string(id)] = append(running[string(id)], node)

@@ -36,5 +36,11 @@
 //
 // # Znodes
 //
-// Reads assignments/<node-id>; owns the ephemeral status/<node-id>.
+// Reads assignments/<node-id> (and its parts under assignment-parts/); owns
+// the ephemeral status/<node-id> and, for a status over tasks.PartBytes, its
+// immutable ephemeral parts status-parts/<node-id>.<gen>.<i> (created before
+// the head that names them, deleted after the next head; see
+// tasks.EncodeStatus). A status in parts refreshes progress and rates every
+// ProgressInterval × parts/8, so that a state change rewrites only the parts
+// whose tasks changed; a task's last error is cut to 1 KiB.
 package worker

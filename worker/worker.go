@@ -2,12 +2,12 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
@@ -37,11 +37,17 @@ type Worker struct {
 	applied   int32           // version of the assignment znode the task set reflects; -1: none
 	period    context.Context // the current safe period; runners' contexts derive from it
 
-	starts   map[tasks.ID]int // how many times each task was started (for tests and metrics)
-	ignored  int              // documents ignored for an old epoch
-	lastPub  time.Time
-	dirty    bool
-	statusOK bool // status znode exists under this session
+	starts  map[tasks.ID]int // how many times each task was started (for tests and metrics)
+	ignored int              // documents ignored for an old epoch
+	lastPub time.Time
+	// lastProgPub is when progress, rate and lag were last refreshed in
+	// the published status.
+	lastProgPub time.Time
+	dirty       bool
+	statusOK    bool         // status znode exists under this session
+	gen         int64        // last status part generation (publish only)
+	parts       []tasks.Part // the published status parts (publish only)
+	pubErr      string       // last status encoding error logged (publish only)
 }
 
 type runState struct {
@@ -69,7 +75,7 @@ func New(s *session.Session, cfg Config) (*Worker, error) {
 		s:       s,
 		p:       tasks.NewPaths(cfg.Root),
 		log:     cfg.Logger.With(zap.String("node", cfg.NodeID)),
-		exits:   make(chan exit, 16),
+		exits:   make(chan exit, 4096),
 		quit:    make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		runs:    map[tasks.ID]*runState{},
@@ -162,6 +168,17 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 				break wait
 			case e := <-w.exits:
 				w.handleExit(e)
+				// Take every exit already waiting before reconciling once:
+				// a revocation of thousands of tasks is not O(n²).
+			drain:
+				for {
+					select {
+					case e := <-w.exits:
+						w.handleExit(e)
+					default:
+						break drain
+					}
+				}
 				w.reconcile()
 				w.publish(false)
 			case <-w.wake:
@@ -194,9 +211,15 @@ func (w *Worker) readAssignment() (<-chan zk.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: get %s: %w", p, err)
 	}
-	var doc tasks.AssignmentDoc
-	if err := json.Unmarshal(data, &doc); err != nil {
-		w.log.Error("worker: assignment is not valid JSON; keeping current tasks", zap.String("path", p), zap.Error(err))
+	conn := w.s.Conn()
+	doc, _, err := tasks.DecodeAssignment(w.p, data, tasks.ConnGetter(conn))
+	if errors.Is(err, tasks.ErrPartsChanged) {
+		// Rewritten while read: its watch has fired or will; read again.
+		w.log.Debug("worker: assignment changed while read; reading again", zap.String("path", p), zap.Error(err))
+		return watch, nil
+	}
+	if err != nil {
+		w.log.Error("worker: assignment unreadable; keeping current tasks", zap.String("path", p), zap.Error(err))
 		return watch, nil
 	}
 	w.accept(&doc, st.Version)
@@ -354,7 +377,7 @@ func (w *Worker) handleExit(e exit) {
 	rs.exited = true
 	rs.cancel = nil
 	rs.status.State = tasks.StateFailed
-	rs.status.LastError = e.err.Error()
+	rs.status.LastError = clipError(e.err.Error())
 	rs.retryAt = time.Now().Add(w.cfg.RetryDelay)
 	w.log.Error("worker: task failed", zap.String("task", string(e.id)), zap.Error(e.err))
 }
@@ -413,6 +436,10 @@ func (w *Worker) poke() {
 func (w *Worker) publish(force bool) {
 	w.mu.Lock()
 	now := time.Now()
+	if !force && now.Sub(w.lastPub) < w.cfg.StatusInterval && w.cfg.KeepAliveInterval >= w.cfg.StatusInterval {
+		w.mu.Unlock() // nothing can be due yet: skip the scan of every task
+		return
+	}
 	progressed := false
 	for _, rs := range w.runs { // progress is recorded by runners without the lock
 		if lp := rs.run.lastProg.Load(); lp != 0 && lp != rs.status.LastProgress.UnixNano() {
@@ -423,37 +450,75 @@ func (w *Worker) publish(force bool) {
 	// progress only every ProgressInterval, so that a state change after a
 	// quiet second (a failover) is not held back by a progress update.
 	since := now.Sub(w.lastPub)
-	due := force || (w.dirty && since >= w.cfg.StatusInterval) || (progressed && since >= w.cfg.ProgressInterval) ||
+	sinceProg := now.Sub(w.lastProgPub)
+	// A status in parts refreshes progress less often (progressEvery), so
+	// that a publication for a state change rewrites only the parts whose
+	// tasks changed, and the bytes written per second stay bounded.
+	progressDue := force || w.lastProgPub.IsZero() || (progressed && sinceProg >= w.progressEvery())
+	due := force || (w.dirty && since >= w.cfg.StatusInterval) || (progressed && progressDue && since >= w.cfg.StatusInterval) ||
 		(w.statusOK && since >= w.cfg.KeepAliveInterval) // an idle node still shows it is alive
 	if !due {
 		w.mu.Unlock()
 		return
 	}
-	for _, rs := range w.runs {
-		if lp := rs.run.lastProg.Load(); lp != 0 {
-			rs.status.LastProgress = time.Unix(0, lp).UTC()
-			p := rs.run.progress.Load()
-			if !w.lastPub.IsZero() && since > 0 {
-				rs.status.Rate = float64(p-rs.status.Progress) / since.Seconds()
+	if progressDue || len(w.parts) == 0 { // a whole document is rewritten anyway
+		for _, rs := range w.runs {
+			if lp := rs.run.lastProg.Load(); lp != 0 {
+				rs.status.LastProgress = time.Unix(0, lp).UTC()
+				p := rs.run.progress.Load()
+				if !w.lastProgPub.IsZero() && sinceProg > 0 {
+					rs.status.Rate = float64(p-rs.status.Progress) / sinceProg.Seconds()
+				}
+				rs.status.Progress = p
 			}
-			rs.status.Progress = p
+			if l := rs.run.lag.Load(); l >= 0 {
+				rs.status.Lag = &l
+			}
 		}
-		if l := rs.run.lag.Load(); l >= 0 {
-			rs.status.Lag = &l
-		}
+		w.lastProgPub = now
 	}
 	doc := w.snapshotLocked(now)
 	w.dirty = false
 	w.lastPub = now
 	w.mu.Unlock()
 
-	data, err := json.Marshal(doc)
+	w.gen = max(w.gen+1, now.UnixNano())
+	if !w.statusOK {
+		w.parts = nil // a new session: the old ephemeral parts are gone or going
+	}
+	data, parts, err := tasks.EncodeStatus(w.p, doc, w.parts, w.gen)
 	if err != nil {
-		w.log.Error("worker: encode status", zap.Error(err))
+		// A document that cannot be encoded or is too large cannot be
+		// written by retrying: say it once per distinct error.
+		if msg := err.Error(); msg != w.pubErr {
+			w.pubErr = msg
+			w.log.Error("worker: status cannot be written", zap.Error(err))
+		}
 		return
 	}
 	p := w.p.StatusOf(w.cfg.NodeID)
 	conn := w.s.Conn()
+	var written []string
+	for _, part := range tasks.NewParts(parts, w.parts) { // before the head that names them
+		pp := part.Path
+		_, err = conn.Create(pp, part.Data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+		if errors.Is(err, zk.ErrNoNode) { // a cluster laid out by an older build
+			if err = session.EnsurePath(conn, w.p.StatusParts, nil); err == nil {
+				_, err = conn.Create(pp, part.Data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+			}
+		}
+		if err != nil {
+			w.log.Warn("worker: publish status part", zap.String("path", pp), zap.Error(err))
+			for _, q := range written {
+				_ = conn.Delete(q, -1)
+			}
+			w.mu.Lock()
+			w.dirty = true
+			w.mu.Unlock()
+			return
+		}
+		written = append(written, pp)
+	}
 	if !w.statusOK {
 		_, err = conn.Create(p, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
 		if errors.Is(err, zk.ErrNodeExists) {
@@ -475,10 +540,28 @@ func (w *Worker) publish(force bool) {
 	}
 	if err != nil {
 		w.log.Warn("worker: publish status", zap.String("path", p), zap.Error(err))
+		for _, q := range written {
+			_ = conn.Delete(q, -1)
+		}
 		w.mu.Lock()
 		w.dirty = true
 		w.mu.Unlock()
+		return
 	}
+	w.pubErr = ""
+	for _, q := range tasks.StaleParts(parts, w.parts) { // the previous write's parts, no longer named
+		if err := conn.Delete(q, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			w.log.Debug("worker: delete old status part", zap.String("path", q), zap.Error(err))
+		}
+	}
+	w.parts = parts
+}
+
+// progressEvery is how often progress alone is published: ProgressInterval,
+// times one eighth of the number of status parts when the status is large
+// (10,000 tasks: about 50 parts, every 6 × ProgressInterval).
+func (w *Worker) progressEvery() time.Duration {
+	return w.cfg.ProgressInterval * time.Duration(max(1, len(w.parts)/8))
 }
 
 func (w *Worker) snapshotLocked(now time.Time) tasks.StatusDoc {
@@ -530,4 +613,21 @@ func (w *Worker) IgnoredOldEpoch() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.ignored
+}
+
+// maxErrorBytes bounds a task's last error in the status document (a task
+// entry must stay far below a status part's size).
+const maxErrorBytes = 1024
+
+// clipError returns msg cut to maxErrorBytes (at a rune boundary), with
+// "…" when cut.
+func clipError(msg string) string {
+	if len(msg) <= maxErrorBytes {
+		return msg
+	}
+	cut := maxErrorBytes
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }
