@@ -49,6 +49,10 @@ func TestIntegration_Demo(t *testing.T) {
 		t.Fatalf("demo.sh: %v\n%s", err, out)
 	}
 	text := string(out)
+	// The status step measures the ingest lag on the demo's topic and keyspace.
+	if !strings.Contains(text, "(measured: Kafka high-water mark - committed offset)") || strings.Contains(text, "lag not measured") {
+		t.Errorf("demo.sh's stocksys status did not measure the ingest lag:\n%s", text)
+	}
 	sec := text[strings.Index(text, "latest prices"):]
 	row := regexp.MustCompile(`(?m)^\s*(SPY|MSFT)\s+(\d{4}-\d\d-\d\d \d\d:\d\d)\s+([0-9.]+)\s`)
 	found := map[string]bool{}

@@ -78,7 +78,7 @@ echo "first quotes stored after $((SECONDS - t0))s; letting them flow for ${FLOW
 sleep "$FLOW"
 
 step "stocksys status"
-"$S" status
+"$S" status --topic "$TOPIC" --keyspace "$KEYSPACE" # the lag is measured on the demo's topic and keyspace
 
 step "latest prices, read back from Cassandra (stocksys query latest)"
 "$S" query latest "${SYMBOLS[@]}" "${Q[@]}"
@@ -97,7 +97,7 @@ else
 == the cluster is running. Try a failover:
    scripts/cluster.sh ps                      # who is master
    scripts/cluster.sh kill node-1             # kill -9 a node (the master, say)
-   bin/stocksys status --cluster $STOCKSYS_CLUSTER --watch
+   bin/stocksys status --cluster $STOCKSYS_CLUSTER --topic $TOPIC --keyspace $KEYSPACE --watch
                                               # a new master with a higher epoch within ~6 s (the session timeout)
    scripts/cluster.sh pause node-2 10         # SIGSTOP past the session timeout: it is fenced, never two masters
    scripts/cluster.sh start node-1            # it rejoins and gets tasks back

@@ -3,7 +3,10 @@ package datapath
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +114,39 @@ func TestIntegration_MalformedMessage(t *testing.T) {
 	if n != float64(len(bad)) {
 		t.Errorf("stocksys_messages_dead_lettered_total summed over the nodes = %v; want %d", n, len(bad))
 	}
+
+	// stocksys status: the dead letters are the partition's task's last
+	// error, and with every partition ingested the measured lag is 0.
+	r, err := c.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.LagError != "" {
+		t.Errorf("status lag_error %q; want the lag measured", r.LagError)
+	}
+	for _, x := range r.Tasks {
+		if x.Type != "ingest" {
+			continue
+		}
+		if x.LagSource != status.LagMeasured || x.Lag == nil || *x.Lag != 0 || x.HighWater == nil || *x.HighWater != hw[partOf(x.ID)] {
+			js, _ := json.Marshal(x)
+			t.Errorf("%s: %s; want lag 0 measured at high-water %d", x.ID, js, hw[partOf(x.ID)])
+		}
+		if partOf(x.ID) != part {
+			continue
+		}
+		want := fmt.Sprintf("(last: offset %d: ", bad[1].Offset)
+		if !strings.HasPrefix(x.LastError, "dead-lettered ") || !strings.Contains(x.LastError, want) {
+			t.Errorf("%s: last_error %q; want \"dead-lettered N messages %s...)\"", x.ID, x.LastError, want)
+		}
+		t.Logf("%s: last_error %q", x.ID, x.LastError)
+	}
+}
+
+// partOf returns the partition of an ingest task id ("ingest/2": 2).
+func partOf(id string) int32 {
+	n, _ := strconv.Atoi(strings.TrimPrefix(id, "ingest/"))
+	return int32(n)
 }
 
 // readAll returns every message of every partition of topic, from the oldest

@@ -194,11 +194,12 @@ func (c *Cluster) StocksysEnv(ctx context.Context, env []string, args ...string)
 	return o.String(), e.String(), code
 }
 
-// Status runs `stocksys status --json` and decodes it.
+// Status runs `stocksys status --json` on the cluster's topic and keyspace
+// (where it measures the ingest lag) and decodes it.
 func (c *Cluster) Status() (*status.Report, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, errOut, code := c.Stocksys(ctx, "status", "--json")
+	out, errOut, code := c.Stocksys(ctx, "status", "--json", "--topic", c.Topic, "--keyspace", c.Keyspace)
 	if code != 0 {
 		return nil, fmt.Errorf("stocksys status --json: exit %d: %s", code, errOut)
 	}
