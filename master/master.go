@@ -257,14 +257,14 @@ type liveMember struct {
 
 // view is one consistent-enough read of the cluster state.
 type view struct {
-	members map[string]liveMember
-	tasks   []tasks.Task
-	docs    map[string]tasks.AssignmentDoc // by node
-	version map[string]int32               // assignment znode version by node
-	applied map[string]int32               // by live node: the assignment version its status reflects
-	held    map[tasks.ID]map[string]bool   // task -> live nodes whose status lists it
-	docParts map[string][]tasks.Part // by node: the parts its assignment head names
-	parts    []string                // names under assignment-parts/
+	members  map[string]liveMember
+	tasks    []tasks.Task
+	docs     map[string]tasks.AssignmentDoc // by node
+	version  map[string]int32               // assignment znode version by node
+	applied  map[string]int32               // by live node: the assignment version its status reflects
+	held     map[tasks.ID]map[string]bool   // task -> live nodes whose status lists it
+	docParts map[string][]tasks.Part        // by node: the parts its assignment head names
+	parts    []string                       // names under assignment-parts/
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
