@@ -39,6 +39,9 @@ type Candidate struct {
 	// noDeadline makes terms ignore the session's safe deadline, so tests can
 	// show what stops a paused master's writes without it. Tests only.
 	noDeadline bool
+	// noEpochWatch stops terms from watching the epoch znode, so tests can
+	// show that the server's version check alone fences a deposed master.
+	noEpochWatch bool
 	wg         sync.WaitGroup
 	closed     atomic.Bool
 }
@@ -419,7 +422,45 @@ func (c *Candidate) startTerm(epoch int64, version int32, since time.Time) *Term
 		case <-ctx.Done():
 		}
 	}()
+	if !c.noEpochWatch {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.watchEpoch(t)
+		}()
+	}
 	return t
+}
+
+// watchEpoch ends t with ErrFenced as soon as the epoch znode changes or
+// vanishes under it (a newer winner, or an operator), not at its next
+// fenced write. Only a win writes the epoch znode, so any change of its
+// version means this term is over. It returns when t ends.
+func (c *Candidate) watchEpoch(t *Term) {
+	for t.ctx.Err() == nil {
+		ok, st, ev, err := c.s.Conn().ExistsW(c.p.epoch)
+		if err != nil { // disconnected: the session's guards end the term if it lasts
+			select {
+			case <-t.ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		if !ok || st.Version != t.epochVersion {
+			what := "deleted"
+			if ok {
+				what = fmt.Sprintf("at version %d (this term wrote %d)", st.Version, t.epochVersion)
+			}
+			t.end(fmt.Errorf("%w: epoch znode %s since epoch %d was won", ErrFenced, what, t.Epoch))
+			return
+		}
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-ev:
+		}
+	}
 }
 
 // pruneTerms deletes the oldest terms/ records beyond keepTerms, as a fenced

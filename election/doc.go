@@ -22,7 +22,9 @@
 //     recognises its own master znode on the next try and adopts the term.
 //  4. The winner holds a Term. The term ends, for good, when the session
 //     expires, the session's safe deadline passes, a fenced write is
-//     rejected, or it resigns. Resign deletes master and the candidate znode
+//     rejected, the epoch znode changes or vanishes under it (the term
+//     watches it, so an operator's bump or a newer winner ends the term at
+//     once, not at its next write), or it resigns. Resign deletes master and the candidate znode
 //     in one fenced Multi, so the successor is woken at once.
 //
 // Every master write is a Multi led by a CheckVersion of the epoch znode

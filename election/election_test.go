@@ -163,6 +163,7 @@ func TestIntegration_FencedWriteRejectedByServer(t *testing.T) {
 	defer cancel()
 	sa, sb := newSession(t, servers, 4*time.Second), newSession(t, servers, 4*time.Second)
 	a, b := newCandidate(t, sa, root, "a"), newCandidate(t, sb, root, "b")
+	a.noEpochWatch = true // the server's check alone, not a's watch, must fence it
 	ta := waitTerm(t, campaignAsync(t, ctx, a), 5*time.Second).term
 	rb := campaignAsync(t, ctx, b)
 
@@ -533,9 +534,20 @@ func TestIntegration_EpochNeverGoesBackwards(t *testing.T) {
 	if r1.term.Epoch != 1 {
 		t.Fatalf("first epoch %d", r1.term.Epoch)
 	}
-	// The epoch znode is deleted under a running cluster; the master goes.
+	// The epoch znode is deleted under a running cluster; the master's
+	// term ends at once (its watch), not at its next write.
+	deleted := time.Now()
 	if err := admin.Delete(epochPath, -1); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-r1.term.Done():
+		if !errors.Is(r1.term.Err(), ErrFenced) {
+			t.Fatalf("term ended with %v; want ErrFenced", r1.term.Err())
+		}
+		t.Logf("term of epoch 1 ended %v after its epoch znode was deleted: %v", time.Since(deleted).Round(time.Millisecond), r1.term.Err())
+	case <-time.After(time.Second):
+		t.Fatal("term still live 1 s after its epoch znode was deleted")
 	}
 	s1.Close()
 	s3, r3 := elect("node-3")
@@ -556,4 +568,34 @@ func TestIntegration_EpochNeverGoesBackwards(t *testing.T) {
 		t.Fatalf("after the epoch znode was set to 0: new epoch %d; before %d, terms reach %d", r4.term.Epoch, r3.term.Epoch, hi)
 	}
 	t.Logf("epochs 1 -> %d (znode deleted) -> %d (znode set to 0)", r3.term.Epoch, r4.term.Epoch)
+}
+
+// TestIntegration_EpochBumpedEndsTerm (issue 14): an operator (or a restored
+// snapshot) sets the epoch znode under a live master: its term ends with
+// ErrFenced within 1 s, without any write of its own.
+func TestIntegration_EpochBumpedEndsTerm(t *testing.T) {
+	servers := testenv.ZKServers(t)
+	root := testenv.ZKRoot(t)
+	admin := testenv.ZKConn(t, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := newSession(t, servers, 4*time.Second)
+	c := newCandidate(t, s, root, "node-1")
+	r := waitTerm(t, campaignAsync(t, ctx, c), 10*time.Second)
+	bumped := time.Now()
+	if _, err := admin.Set(root+"/epoch", []byte(strconv.FormatInt(r.term.Epoch+5, 10)), -1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.term.Done():
+	case <-time.After(time.Second):
+		t.Fatal("term still live 1 s after the epoch znode was bumped")
+	}
+	if err := r.term.Err(); !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "version") {
+		t.Fatalf("term ended with %v; want ErrFenced naming the epoch znode's version", err)
+	}
+	t.Logf("term ended %v after the bump", time.Since(bumped).Round(time.Millisecond))
+	if _, err := r.term.Fenced(ctx, &zk.CreateRequest{Path: root + "/x", Acl: zk.WorldACL(zk.PermAll)}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("a write after the bump: %v; want ErrFenced", err)
+	}
 }

@@ -33,6 +33,10 @@ type Report struct {
 	Epoch int64 `json:"epoch"`
 	// Master is the acting master, or nil when there is none.
 	Master *Master `json:"master"`
+	// FencedMaster is set, and Master nil, when the master znode names an
+	// epoch lower than the epoch znode's (read first): that node's writes are
+	// fenced and its term is ending.
+	FencedMaster *Master `json:"fenced_master,omitempty"`
 	// LastFailover is the latest change of master, or nil before the first.
 	LastFailover *Failover `json:"last_failover"`
 	Members      []Member  `json:"members"`
@@ -159,6 +163,11 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 	var m election.Master
 	if _, err := tasks.ReadJSON(c, path.Join(root, "master"), &m); err == nil {
 		r.Master = &Master{ID: m.ID, Epoch: m.Epoch, Since: m.Since.UTC(), Addr: m.Addr, Session: tasks.SessionString(int64(m.Session))}
+		if m.Epoch < r.Epoch {
+			// The epoch znode moved on (a newer winner, or an operator): the
+			// node named here is fenced, whatever its znode still says.
+			r.FencedMaster, r.Master = r.Master, nil
+		}
 	} else if !errors.Is(err, zk.ErrNoNode) {
 		return nil, fmt.Errorf("status: %w", err)
 	}

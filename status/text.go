@@ -20,7 +20,10 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 	if r.Master == nil && r.Epoch == 0 && len(r.Members) == 0 && len(r.Tasks) == 0 {
 		fmt.Fprintf(b, "(nothing has run in cluster %q yet: no master, members or symbols under %s; check --cluster)\n", r.Cluster, r.Root)
 	}
-	if r.Master == nil {
+	if r.Master == nil && r.FencedMaster != nil {
+		fmt.Fprintf(b, "master  NONE (%s still holds the master znode with epoch %d, but the epoch znode holds %d: it is fenced)\n",
+			r.FencedMaster.ID, r.FencedMaster.Epoch, r.Epoch)
+	} else if r.Master == nil {
 		fmt.Fprintf(b, "master  NONE (no node holds a term)\n")
 	} else {
 		fmt.Fprintf(b, "master  %s  epoch %d  since %s (%s)  session %s\n", r.Master.ID, r.Master.Epoch,
