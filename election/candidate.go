@@ -42,8 +42,8 @@ type Candidate struct {
 	// noEpochWatch stops terms from watching the epoch znode, so tests can
 	// show that the server's version check alone fences a deposed master.
 	noEpochWatch bool
-	wg         sync.WaitGroup
-	closed     atomic.Bool
+	wg           sync.WaitGroup
+	closed       atomic.Bool
 }
 
 // NewCandidate validates cfg (without touching ZooKeeper) and returns a
