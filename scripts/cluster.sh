@@ -15,7 +15,7 @@
 # Nodes get the environment of this script (STOCKSYS_ZK, STOCKSYS_CLUSTER, ...:
 # see `bin/stocksys node --help`) plus the NODE-FLAGS given. Node N serves HTTP on
 # 127.0.0.1:<STOCKSYS_HTTP_BASE + N> (base 8080: node-1 on 8081; an id without a number
-# takes any free port). STOCKSYS_CLUSTER_DIR moves .run/cluster/<cluster> elsewhere; STOCKSYS_CLUSTER_BIN runs another binary (no build).
+# takes any free port; a port in the kernel's ephemeral range gets a warning). STOCKSYS_CLUSTER_DIR moves .run/cluster/<cluster> elsewhere; STOCKSYS_CLUSTER_BIN runs another binary (no build).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +31,17 @@ die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
 build() {
   mkdir -p "$ROOT/bin"
   (cd "$ROOT" && go build -o "$BIN" ./cmd/stocksys) || die "go build ./cmd/stocksys failed"
+}
+
+# warn_ephemeral ID PORT: warn if PORT is in the kernel's ephemeral port range,
+# where an outgoing connection can hold it when the node binds it.
+warn_ephemeral() {
+  local lo=32768 hi=60999
+  [[ -r /proc/sys/net/ipv4/ip_local_port_range ]] && read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+  if (($2 >= lo && $2 <= hi)); then
+    say "warning: $1's HTTP port $2 (STOCKSYS_HTTP_BASE=$HTTP_BASE) is in the kernel's ephemeral port range $lo-$hi (/proc/sys/net/ipv4/ip_local_port_range): an outgoing connection can take it; choose a base below $((lo - 100)) or pass --http"
+  fi
+  return 0
 }
 
 valid_id() { [[ $1 =~ ^[A-Za-z0-9._-]{1,64}$ && $1 != . && $1 != .. ]] || die "bad node id '$1' (1-64 characters of [A-Za-z0-9._-])"; }
@@ -62,6 +73,7 @@ start_one() { # start_one ID [FLAGS...]
   if ! printf '%s\n' "${args[@]}" | grep -q -- '^--http'; then
     if [[ $id =~ ([0-9]+)$ ]] && ((HTTP_BASE + 10#${BASH_REMATCH[1]} <= 65535)); then
       http=(--http "127.0.0.1:$((HTTP_BASE + 10#${BASH_REMATCH[1]}))")
+      warn_ephemeral "$id" "$((HTTP_BASE + 10#${BASH_REMATCH[1]}))"
     else
       http=(--http "127.0.0.1:0") # no number in the id: any free port (see ps)
     fi

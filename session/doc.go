@@ -53,7 +53,8 @@
 // heard from to the leader on the leader's pings (every tickTime/2), so in an
 // ensemble the leader's timer can lag the client's last packet by up to
 // tickTime/2. Choose T with T/3 larger than that lag (the default 10 s with
-// tickTime 2 s leaves 3.3 s against 1 s).
+// ZooKeeper's default tickTime of 2 s leaves 3.3 s against 1 s; scripts/infra.sh
+// runs tickTime 250 ms, a lag of at most 125 ms).
 //
 // # Guarantees
 //

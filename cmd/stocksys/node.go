@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/stock-system/stocksys/audit"
+	"github.com/stock-system/stocksys/internal/ports"
 	"github.com/stock-system/stocksys/metrics"
 	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/pipeline"
@@ -105,6 +106,35 @@ func defaultHTTP(id string) string {
 		}
 	}
 	return "127.0.0.1:" + strconv.Itoa(port)
+}
+
+// ephemeralRange is ports.Ephemeral; tests replace it.
+var ephemeralRange = ports.Ephemeral
+
+// checkHTTPPort checks the port of the HTTP listen address addr against the
+// kernel's ephemeral port range eph, where an outgoing connection can hold
+// the port when the node binds it ("bind: address already in use"). A
+// computed default (computed: no --http given) in the range is an error
+// naming --http; a configured port there only returns a warning, since it
+// may be chosen deliberately. Port 0 (any free port) passes.
+func checkHTTPPort(addr string, computed bool, eph ports.Range) (warning string, err error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--http %q: want host:port: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", fmt.Errorf("--http %q: port %q is not 0..65535", addr, p)
+	}
+	if port == 0 || !eph.Contains(port) {
+		return "", nil
+	}
+	if computed {
+		return "", fmt.Errorf("--http not given and its default %s (127.0.0.1:<8080+N> for an id ending in N) is in the kernel's "+
+			"ephemeral port range %v (%s), where outgoing connections can take it: set --http to a port outside it", addr, eph, ports.RangeFile)
+	}
+	return fmt.Sprintf("--http %s is in the kernel's ephemeral port range %v (%s): an outgoing connection can hold the port "+
+		"and the bind fail with \"address already in use\"; choose a port outside it", addr, eph, ports.RangeFile), nil
 }
 
 func newLogger(format, level string) (*zap.Logger, error) {
@@ -217,10 +247,19 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 			return err
 		}
 	}
-	if o.http == "" {
+	computed := o.http == ""
+	if computed {
 		o.http = defaultHTTP(o.id)
 	}
+	eph, _ := ephemeralRange() // LinuxDefault if unreadable
+	httpWarning, err := checkHTTPPort(o.http, computed, eph)
+	if err != nil {
+		return err
+	}
 	if o.dryRun {
+		if httpWarning != "" {
+			fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+httpWarning)
+		}
 		settings := map[string]string{}
 		cmd.Flags().VisitAll(func(f *pflag.Flag) {
 			if f.Name != "help" && f.Name != "dry-run" {
@@ -234,6 +273,9 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if httpWarning != "" {
+		log.Warn("node: "+httpWarning, zap.String("node", o.id), zap.String("http", o.http))
+	}
 	ln, err := net.Listen("tcp", o.http)
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", o.http, err)

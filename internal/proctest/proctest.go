@@ -27,6 +27,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/stock-system/stocksys/internal/ports"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/status"
 )
@@ -123,10 +124,17 @@ func (c *Cluster) NodeFlags() []string {
 // Env returns the environment the cluster's commands run with.
 func (c *Cluster) Env() []string { return append([]string(nil), c.env...) }
 
-// freeBase picks an HTTP port base whose next 10 ports are free now.
+// freeBase picks an HTTP port base whose next 10 ports are free now and lie
+// outside the kernel's ephemeral port range (read now), where an outgoing
+// connection could take one before the node binds it (issue 14: a bind
+// failed at 46206).
 func freeBase(t testing.TB) int {
+	lo, hi, err := baseRange()
+	if err != nil {
+		t.Fatalf("proctest: %v", err)
+	}
 	for range 50 {
-		base := 20000 + 100*rand.IntN(400)
+		base := lo + 100*rand.IntN((hi-lo)/100+1)
 		ok := true
 		for i := 1; i <= 10 && ok; i++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
@@ -142,6 +150,21 @@ func freeBase(t testing.TB) int {
 	}
 	t.Fatal("proctest: no free HTTP port range")
 	return 0
+}
+
+// baseRange returns the bases freeBase picks from: base+1..base+10 are in
+// 20000..65535 and outside the ephemeral range (below it if there is room,
+// else above it).
+func baseRange() (lo, hi int, err error) {
+	eph, _ := ports.Ephemeral() // Linux's default if unreadable
+	lo, hi = 20000, eph.Lo-11
+	if hi < lo {
+		lo, hi = max(lo, eph.Hi), 65535-10
+	}
+	if hi < lo {
+		return 0, 0, fmt.Errorf("no room for 10 HTTP ports in 20000..65535 outside the ephemeral range %v (%s)", eph, ports.RangeFile)
+	}
+	return lo, hi, nil
 }
 
 // Script runs scripts/cluster.sh with args and returns its combined output.
