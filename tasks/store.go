@@ -97,6 +97,10 @@ const (
 	StateRunning  = "running"
 	StateStopping = "stopping"
 	StateFailed   = "failed"
+	// StateStopped: the runner has returned and the worker has not yet
+	// dropped the entry (its loop may be blocked, e.g. cut off from
+	// ZooKeeper). Listed, so the master still counts it as held.
+	StateStopped = "stopped"
 )
 
 // TaskStatus is one task's entry in a StatusDoc. Times are UTC; LastProgress

@@ -34,6 +34,7 @@ type Run struct {
 	epoch    atomic.Int64
 	progress atomic.Int64
 	lag      atomic.Int64 // -1: not reported
+	returned atomic.Bool  // the runner's Run has returned
 	lastProg atomic.Int64 // unix nanoseconds
 	onChange func()
 	setErr   func(msg string) // set by the worker; nil in a Run made by hand

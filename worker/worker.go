@@ -135,6 +135,9 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 	go func() {
 		select {
 		case <-unsafe:
+			// Said here, by the guard that stops the runners, at the safe
+			// deadline: the loop below may be blocked until the link heals.
+			w.log.Warn("worker: session unsafe; stopping all tasks", zap.Time("safe_deadline", w.s.SafeDeadline()))
 			pcancel()
 		case <-pctx.Done():
 		}
@@ -158,8 +161,7 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-unsafe:
-				w.log.Warn("worker: session unsafe; stopping all tasks", zap.Time("safe_deadline", w.s.SafeDeadline()))
+			case <-unsafe: // the guard has logged it and stopped the runners
 				return session.ErrUnsafe
 			case ev := <-watch:
 				if ev.Type == zk.EventNotWatching {
@@ -335,6 +337,7 @@ func (w *Worker) start(t tasks.Task, now time.Time) {
 	w.log.Info("worker: starting task", zap.String("task", string(t.ID())), zap.Int64("epoch", w.docEpoch))
 	go func() {
 		err := runner.Run(ctx, r)
+		r.returned.Store(true) // shown at once, even while the loop is blocked
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			err = nil
 		}
@@ -575,6 +578,11 @@ func (w *Worker) snapshotLocked(now time.Time) tasks.StatusDoc {
 		st := rs.status
 		if unsafe && (st.State == tasks.StateRunning || st.State == tasks.StateStarting) {
 			st.State = tasks.StateStopping
+		}
+		if rs.run.returned.Load() && !rs.exited && (st.State == tasks.StateStopping || unsafe) {
+			// The runner has returned; the loop has not taken its exit yet
+			// (it may be blocked in a ZooKeeper call).
+			st.State = tasks.StateStopped
 		}
 		doc.Tasks[id] = st
 	}
