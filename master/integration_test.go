@@ -15,6 +15,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/internal/testenv"
@@ -684,4 +685,115 @@ func allRunning(d tasks.StatusDoc) bool {
 		}
 	}
 	return true
+}
+
+// TestIntegration_EpochZnodeDeletedOrLowered (issue 14, item 1): the epoch
+// znode is deleted, then set lower, under a running 2-node cluster. Each
+// time, within the session timeout T, a master holds a term whose epoch is
+// above every epoch recorded in terms/, every task runs on exactly one node,
+// and no worker ignores the new master's documents as "older epoch"; the
+// repair is logged at Error with both epochs.
+func TestIntegration_EpochZnodeDeletedOrLowered(t *testing.T) {
+	servers := testenv.ZKServers(t)
+	core, logs := observer.New(zap.InfoLevel)
+	c := &cluster{t: t, servers: servers, root: testenv.ZKRoot(t), tr: newTracker(), partitions: []int32{0}, log: zap.New(core)}
+	admin := testenv.ZKConn(t, 10*time.Second)
+	p := tasks.NewPaths(c.root)
+	if err := p.EnsureLayout(admin); err != nil {
+		t.Fatal(err)
+	}
+	want := []tasks.ID{tasks.IngestTask(0).ID()}
+	for _, s := range []tasks.Symbol{"AAA", "BBB", "CCC"} {
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tasks.FetchTask(s).ID())
+	}
+	nodes := []*testNode{c.start("node-1", false), c.start("node-2", false)}
+	c.waitConverged("2 nodes", nodes, want, 10*time.Second)
+
+	highestRecorded := func() int64 {
+		terms, err := election.Terms(admin, c.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hi int64
+		for _, r := range terms {
+			hi = max(hi, r.Epoch)
+		}
+		return hi
+	}
+	liveTerm := func() *election.Term {
+		for _, n := range nodes {
+			if tm, _ := n.lastTerm(); tm != nil && tm.Err() == nil {
+				return tm
+			}
+		}
+		return nil
+	}
+	for _, fault := range []struct {
+		name string
+		do   func() error
+	}{
+		{"deleted", func() error { return admin.Delete(path.Join(c.root, "epoch"), -1) }},
+		{"set to 0", func() error { _, err := admin.Set(path.Join(c.root, "epoch"), []byte("0"), -1); return err }},
+	} {
+		before := liveTerm()
+		if before == nil {
+			t.Fatal("no live term before the fault")
+		}
+		hi := highestRecorded()
+		if err := fault.do(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		var tm *election.Term
+		for {
+			if tm = liveTerm(); tm != nil && tm != before && tm.Epoch > hi {
+				break
+			}
+			if time.Since(start) > sessionTimeout {
+				t.Fatalf("epoch znode %s: no new term above epoch %d within T=%v (live: %v)", fault.name, hi, sessionTimeout, tm)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		took := time.Since(start)
+		if rec := highestRecorded(); tm.Epoch < rec {
+			t.Fatalf("epoch znode %s: new epoch %d below recorded %d", fault.name, tm.Epoch, rec)
+		}
+		// A new symbol: the new master must write documents the workers
+		// accept (epoch above what they saw) for it to run.
+		sym := tasks.Symbol(fmt.Sprintf("NEW%d", tm.Epoch))
+		if _, err := admin.Create(p.Symbol(sym), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tasks.FetchTask(sym).ID())
+		c.waitConverged("after the epoch znode was "+fault.name, nodes, want, sessionTimeout)
+		for _, n := range []string{"node-1", "node-2"} {
+			d, _, err := p.ReadAssignment(admin, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if contains(d.Tasks, tasks.FetchTask(sym).ID()) && d.Epoch != tm.Epoch {
+				t.Fatalf("%s's document with the new task has epoch %d; want %d", n, d.Epoch, tm.Epoch)
+			}
+		}
+		t.Logf("epoch znode %s: epoch %d -> %d in %v; every task runs", fault.name, before.Epoch, tm.Epoch, took.Round(time.Millisecond))
+	}
+	if n := logs.FilterMessageSnippet("older epoch").Len(); n > 0 {
+		t.Fatalf("workers ignored %d documents as from an older epoch", n)
+	}
+	repairs := logs.FilterMessageSnippet("repairing it upwards").All()
+	if len(repairs) < 2 {
+		t.Fatalf("%d repair log lines; want one per fault", len(repairs))
+	}
+	for _, e := range repairs {
+		f := e.ContextMap()
+		if _, ok := f["epoch_znode"]; !ok || f["highest_recorded_epoch"] == nil || e.Level != zap.ErrorLevel {
+			t.Fatalf("repair line %q %v lacks both epochs or is not at Error", e.Message, f)
+		}
+	}
+	if v := c.tr.Violations(); len(v) > 0 {
+		t.Fatalf("ran twice at once: %v", v)
+	}
 }
