@@ -153,9 +153,15 @@ func TestIntegration_WorkerIgnoresOlderEpoch(t *testing.T) {
 	if n := f.w.Starts()[msft]; n != 1 {
 		t.Fatalf("%s started %d times; want 1", msft, n)
 	}
+	// The stale document's tasks show as refused, naming both epochs.
+	if why := snap.Refused[string(spy)]; !strings.Contains(why, "epoch 6") || !strings.Contains(why, "epoch 7") {
+		t.Fatalf("refused = %v; want %s refused naming epochs 6 and 7", snap.Refused, spy)
+	}
 
 	f.assign(8, f.s.ID(), spy) // a newer epoch is obeyed
-	f.waitRunning(spy)
+	if snap := f.waitRunning(spy); len(snap.Refused) != 0 {
+		t.Fatalf("refused after a newer document: %v", snap.Refused)
+	}
 }
 
 // TestIntegration_WorkerRefusesUnknownTaskType: an unknown task type is

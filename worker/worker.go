@@ -244,6 +244,14 @@ func (w *Worker) accept(doc *tasks.AssignmentDoc, version int32) {
 		w.ignored++
 		w.log.Warn("worker: ignoring assignment from an older epoch",
 			zap.Int64("doc_epoch", doc.Epoch), zap.Int64("highest_epoch", w.highest))
+		// Shown in status as refused, not as assigned: the tasks already
+		// running go on; the document's tasks are not taken up.
+		why := fmt.Sprintf("assignment of epoch %d is older than epoch %d already seen (a deposed master's write?)", doc.Epoch, w.highest)
+		w.refused = map[string]string{}
+		for _, id := range doc.Tasks {
+			w.refused[string(id)] = why
+		}
+		w.dirty = true
 		return
 	case int64(doc.Session) != w.s.ID():
 		w.highest = max(w.highest, doc.Epoch)
