@@ -63,7 +63,8 @@ type Master struct {
 }
 
 // Failover gives the phases of the latest change of master. PrevEnded is
-// nil when the old term's end is not known (its master crashed).
+// nil when the old term's end is not known (its master crashed, or its term
+// ended without a resignation).
 type Failover struct {
 	Epoch           int64      `json:"epoch"`
 	Node            string     `json:"node,omitempty"` // the new master
@@ -72,6 +73,14 @@ type Failover struct {
 	PrevEnded       *time.Time `json:"prev_ended"`
 	Elected         time.Time  `json:"elected"`
 	FirstAssignment time.Time  `json:"first_assignment"`
+	// Session and PrevSession are the new and the old master's ZooKeeper
+	// sessions (0x-prefixed hex) from their terms/ records; "" if unknown.
+	Session     string `json:"session,omitempty"`
+	PrevSession string `json:"prev_session,omitempty"`
+	// Cause says why the old term ended (CauseFirstTerm, CauseResigned,
+	// CauseSessionExpiry, CauseRestart, CauseSameSession, CauseFenced or
+	// CauseUnknown), derived from the two terms' records.
+	Cause string `json:"cause,omitempty"`
 }
 
 // Member is one live node.
@@ -179,6 +188,11 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			t := f.PrevEnded
 			r.LastFailover.PrevEnded = &t
 		}
+		prev, cur, err := failoverTerms(c, root, f.Epoch)
+		if err != nil {
+			return nil, err
+		}
+		explainFailover(r.LastFailover, prev, cur)
 	} else if !errors.Is(err, zk.ErrNoNode) {
 		return nil, fmt.Errorf("status: %w", err)
 	}

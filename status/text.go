@@ -30,13 +30,7 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 			r.Master.Since.Format(time.RFC3339), age(now, r.Master.Since), r.Master.Session)
 	}
 	if f := r.LastFailover; f != nil {
-		ended := "old term's end unknown (its master stopped answering: crash, pause or partition, detected by session expiry)"
-		if f.PrevEpoch == 0 {
-			ended = "first term of the cluster"
-		} else if f.PrevEnded != nil {
-			ended = fmt.Sprintf("old term ended %s, new master elected %s later", f.PrevEnded.Format("15:04:05.000"),
-				f.Elected.Sub(*f.PrevEnded).Round(time.Millisecond))
-		}
+		ended := failoverText(f)
 		prev := ""
 		if f.PrevNode != "" {
 			prev = " (" + f.PrevNode + ")"

@@ -37,7 +37,7 @@ func TestWriteText(t *testing.T) {
 	for _, want := range []string{
 		"cluster demo (/stocksys/demo)  epoch 3",
 		"master  node-2  epoch 3  since 2026-11-30T11:58:58Z (1m02s)  session 0x1f",
-		"last failover  epoch 2 (node-1) -> 3 at 11:58:58.000: old term ended 11:58:55.000, new master elected 3s later; first assignment 40ms after election",
+		"last failover  epoch 2 (node-1) -> 3 at 11:58:58.000: old term ended 11:58:55.000, new master elected 3s later (node-1 resigned); first assignment 40ms after election",
 		"members (2)",
 		"10.5", "updated 400ms ago", "fetch SPY: boom", "3h00m",
 		"tasks (4, 1 unassigned)",
