@@ -39,8 +39,12 @@ type Report struct {
 	FencedMaster *Master `json:"fenced_master,omitempty"`
 	// LastFailover is the latest change of master, or nil before the first.
 	LastFailover *Failover `json:"last_failover"`
-	Members      []Member  `json:"members"`
-	Tasks        []Task    `json:"tasks"`
+	// ElectionQueue lists the candidates in election order (lowest sequence
+	// number first): the first holds or is about to win the term, the next
+	// takes over when it goes. Empty when no node campaigns.
+	ElectionQueue []Candidate `json:"election_queue"`
+	Members       []Member    `json:"members"`
+	Tasks         []Task      `json:"tasks"`
 	// Unassigned lists the ids of tasks that no live member's assignment holds.
 	Unassigned []string  `json:"unassigned"`
 	Refused    []Refusal `json:"refused,omitempty"`
@@ -196,6 +200,12 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 	} else if !errors.Is(err, zk.ErrNoNode) {
 		return nil, fmt.Errorf("status: %w", err)
 	}
+
+	q, err := readQueue(c, root)
+	if err != nil {
+		return nil, err
+	}
+	r.ElectionQueue = q
 
 	// Members, with the sessions that own their znodes.
 	sessions := map[string]int64{}

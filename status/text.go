@@ -10,7 +10,8 @@ import (
 )
 
 // WriteText writes r as the table `stocksys status` prints: cluster and
-// master, the last failover with its phases, members, tasks grouped by owner,
+// master, the last failover with its phases and cause, the election queue,
+// members, tasks grouped by owner,
 // the ingest lag per partition (a reported lag marked *), then alert lines
 // ("!!"): lag not measured, stalled, unassigned and refused tasks. now is the
 // time ages are measured from.
@@ -43,6 +44,8 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 			f.PrevEpoch, prev, f.Epoch, next, f.Elected.Format("15:04:05.000"), ended,
 			f.FirstAssignment.Sub(f.Elected).Round(time.Millisecond))
 	}
+
+	writeQueue(b, r)
 
 	fmt.Fprintf(b, "\nmembers (%d)\n", len(r.Members))
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
@@ -150,6 +153,38 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeQueue writes the election queue, lowest sequence number first; the
+// entry of the master's node and session is marked "master", the one after
+// it (or the first, if the master's is not there) "next".
+func writeQueue(b *strings.Builder, r *Report) {
+	if len(r.ElectionQueue) == 0 {
+		fmt.Fprintf(b, "\nelection queue: empty (no node campaigns)\n")
+		return
+	}
+	fmt.Fprintf(b, "\nelection queue (%d, in order of succession)\n", len(r.ElectionQueue))
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tNODE\tSESSION\tSEQ\tROLE")
+	master := -1
+	for i, c := range r.ElectionQueue {
+		if r.Master != nil && c.Node == r.Master.ID && c.Session == r.Master.Session {
+			master = i
+		}
+	}
+	for i, c := range r.ElectionQueue {
+		role := ""
+		switch {
+		case i == master:
+			role = "master"
+		case i == master+1 && r.Master == nil: // master is -1
+			role = "next (no master yet)"
+		case i == master+1: // after the master, or first if the master's znode is not queued
+			role = "next"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%d\t%s\n", i+1, c.Node, c.Session, c.Seq, role)
+	}
+	tw.Flush()
 }
 
 // lagMark is "*" after a lag the owner reported, "" after a measured one.

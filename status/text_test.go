@@ -119,3 +119,43 @@ func TestWriteTextLagAndStalls(t *testing.T) {
 		t.Errorf("stall alert with no stalled task:\n%s", out)
 	}
 }
+
+func TestWriteTextQueue(t *testing.T) {
+	q := []Candidate{
+		{Node: "node-1", Session: "0x1a", Znode: "_c_aa-n_0000000004", Seq: 4},
+		{Node: "node-2", Session: "0x1b", Znode: "_c_bb-n_0000000007", Seq: 7},
+		{Node: "node-3", Session: "0x1c", Znode: "_c_cc-n_0000000009", Seq: 9},
+	}
+	for _, tt := range []struct {
+		name   string
+		master *Master
+		queue  []Candidate
+		want   []string // lines, runs of spaces collapsed
+	}{
+		{"master first", &Master{ID: "node-1", Session: "0x1a"}, q, []string{
+			"election queue (3, in order of succession)", "# NODE SESSION SEQ ROLE",
+			"1 node-1 0x1a 4 master", "2 node-2 0x1b 7 next", "3 node-3 0x1c 9"}},
+		{"no master yet", nil, q, []string{"1 node-1 0x1a 4 next (no master yet)", "2 node-2 0x1b 7", "3 node-3 0x1c 9"}},
+		// The master's node on another session (its old znode) is not the master.
+		{"master on another session", &Master{ID: "node-1", Session: "0x99"}, q, []string{"1 node-1 0x1a 4 next", "2 node-2 0x1b 7"}},
+		{"empty", nil, []Candidate{}, []string{"election queue: empty (no node campaigns)"}},
+	} {
+		r := &Report{Cluster: "x", Root: "/stocksys/x", Master: tt.master, ElectionQueue: tt.queue, Members: []Member{}, Tasks: []Task{}}
+		if tt.master != nil {
+			r.Master.Since = time.Now()
+		}
+		var b strings.Builder
+		if err := WriteText(&b, r, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		lines := map[string]bool{}
+		for _, l := range strings.Split(b.String(), "\n") {
+			lines[strings.Join(strings.Fields(l), " ")] = true
+		}
+		for _, w := range tt.want {
+			if !lines[w] {
+				t.Errorf("%s: no line %q in\n%s", tt.name, w, b.String())
+			}
+		}
+	}
+}

@@ -24,11 +24,12 @@ func newStatusCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the cluster: master, last failover, members, tasks",
+		Short: "Show the cluster: master, last failover, election queue, members, tasks",
 		Long: `status reads the cluster's state from ZooKeeper directly, so it works with no node running:
 the master (id, epoch, since), the last failover (when the old term ended, when the new master
-was elected, when its first assignment was written), members with their sessions, every task
-with its owner, state, epoch and last progress, and unassigned tasks.
+was elected, when its first assignment was written, and why the old term ended), the election
+queue (candidates in order of succession, with node id and session), members with their
+sessions, every task with its owner, state, epoch and last progress, and unassigned tasks.
 
 The lag of each ingest task is measured, not taken from its owner: the quotes
 topic's high-water mark per partition (Kafka, --kafka, --topic) minus the offset

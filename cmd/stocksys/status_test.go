@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/go-zookeeper/zk"
 
+	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/status"
@@ -245,6 +247,106 @@ func TestIntegration_StatusMeasuresLag(t *testing.T) {
 	t.Logf("stocksys status with Kafka down:\n%s", text)
 	if !strings.Contains(text, "!! lag not measured: kafka: ") || !strings.Contains(text, "1:0*") {
 		t.Errorf("status text with Kafka down does not say so:\n%s", text)
+	}
+}
+
+// TestIntegration_StatusElectionQueueJSON: three candidates campaign on the
+// real ZooKeeper; `stocksys status --json` lists them in election_queue in
+// the election znodes' sequence order, with each candidate's node id and
+// session, the first being the master.
+func TestIntegration_StatusElectionQueueJSON(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cluster := testenv.Name(t, "-")
+	root := "/stocksys/" + cluster
+	zc := testenv.ZKConn(t, 10*time.Second)
+	t.Cleanup(func() {
+		if err := testenv.DeleteRecursive(zc, root); err != nil {
+			t.Logf("cleanup %s: %v", root, err)
+		}
+	})
+	ids := []string{"node-3", "node-1", "node-2"} // queue order is campaign order, not id order
+	sessions := map[string]int64{}
+	var won chan struct{}
+	for i, id := range ids {
+		cfg := session.DefaultConfig(testenv.ZKServers(t)...)
+		cfg.Timeout = 4 * time.Second
+		s, err := session.New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		ecfg := election.DefaultConfig(id)
+		ecfg.Cluster = cluster
+		c, err := election.NewCandidate(s, ecfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		sessions[id] = s.ID()
+		done := make(chan struct{})
+		if i == 0 {
+			won = done
+		}
+		go func() {
+			if _, err := c.Campaign(ctx); err == nil {
+				close(done)
+			}
+		}()
+		for deadline := time.Now().Add(10 * time.Second); c.Znode() == ""; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no candidate znode within 10s", id)
+			}
+		}
+	}
+	select {
+	case <-won:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no master within 15s")
+	}
+
+	out, err := runStatus(ctx, "--cluster", cluster, "--json")
+	if err != nil {
+		t.Fatalf("status --json: %v", err)
+	}
+	var r status.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("status --json output: %v\n%s", err, out)
+	}
+	names, _, err := zc.Children(root + "/election")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := func(name string) int64 {
+		n, err := strconv.ParseInt(name[strings.LastIndex(name, "-n_")+3:], 10, 64)
+		if err != nil {
+			t.Fatalf("candidate znode %s: %v", name, err)
+		}
+		return n
+	}
+	sort.Slice(names, func(i, j int) bool { return seq(names[i]) < seq(names[j]) })
+	if len(r.ElectionQueue) != len(names) || len(names) != len(ids) {
+		t.Fatalf("election_queue %+v; want the %d znodes %v", r.ElectionQueue, len(ids), names)
+	}
+	for i, name := range names {
+		data, st, err := zc.Get(root + "/election/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := status.Candidate{Node: string(data), Session: tasks.SessionString(st.EphemeralOwner), Znode: name, Seq: seq(name)}
+		if got := r.ElectionQueue[i]; got != want {
+			t.Errorf("election_queue[%d] = %+v; want %+v (znode %d in sequence order)", i, got, want, i)
+		}
+		if string(data) != ids[i] || st.EphemeralOwner != sessions[ids[i]] {
+			t.Errorf("znode %d is %s of session 0x%x; want %s of session 0x%x", i, data, st.EphemeralOwner, ids[i], sessions[ids[i]])
+		}
+	}
+	if r.Master == nil || r.Master.ID != "node-3" || r.Master.Session != r.ElectionQueue[0].Session {
+		t.Errorf("master %+v; want node-3, the first in the queue", r.Master)
+	}
+	// The raw JSON names the field as documented.
+	if !strings.Contains(out, `"election_queue": [`) || !strings.Contains(out, `"session": "`+tasks.SessionString(sessions["node-1"])+`"`) {
+		t.Errorf("status --json lacks election_queue with node-1's session:\n%s", out)
 	}
 }
 
