@@ -19,9 +19,18 @@
 // # Handover without two owners
 //
 // A task moving from A to B is first revoked: A's document is rewritten
-// without it. B is given the task only when no other live node holds it: it
-// is in no other live node's document, and no other live node's status lists
-// it (a worker lists a task until its runner has returned). A node whose
+// without it, and lists it under Revoked (revoked, awaiting release). B is
+// given the task only when no other live node may still run it: it is in no
+// other live node's document, no other live node's status lists it (a
+// worker lists a task until its runner has returned), and no other live node
+// whose status lags its document (has not acknowledged its latest version)
+// has it in that document's Tasks or Revoked. A lagging node blocks only the
+// tasks it may run, not every grant in the cluster; and since Revoked is in
+// the documents, a new master after a failover knows the same from the
+// documents alone. A task leaves Revoked when the node's status reflects the
+// document that revoked it and no longer lists it. A lagging node whose
+// document was written by an older build (no Revoked field) may run
+// anything, as before. A node whose
 // session is gone holds nothing: its worker stopped every task at its safe
 // deadline, before the server could expire the session (package session). So
 // at no instant do two workers run the same task.

@@ -797,3 +797,140 @@ func TestIntegration_EpochZnodeDeletedOrLowered(t *testing.T) {
 		t.Fatalf("ran twice at once: %v", v)
 	}
 }
+
+// TestIntegration_PausedNodeDoesNotBlockHandover (issue 16, item 4): the
+// handover gate blocks a task only on nodes that may still run that task.
+// Five nodes (session timeout T = 4 s); P stops answering ZooKeeper (its link
+// frozen, as SIGSTOP looks to the server). A sixth node N joins: the plan
+// takes surplus tasks from every node, P included, so P's document is
+// rewritten and P, paused, never acknowledges it. The tasks taken from the
+// healthy nodes must reach N as soon as their owners let go, within 1.5 s,
+// not when P's session expires (with the old gate one lagging node held
+// every task, and they waited for P's expiry at T). Then K is stopped as
+// kill -9 looks: once both sessions are gone, every task runs on the four
+// healthy nodes within T + 1 s of K's stop. No task ever runs on two nodes
+// at once.
+func TestIntegration_PausedNodeDoesNotBlockHandover(t *testing.T) {
+	const T = 4 * time.Second
+	servers := testenv.ZKServers(t)
+	c := &cluster{t: t, servers: servers, root: testenv.ZKRoot(t), tr: newTracker(), partitions: []int32{0, 1}, timeout: T,
+		log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))}
+	admin := testenv.ZKConn(t, 10*time.Second)
+	p := tasks.NewPaths(c.root)
+	if err := p.EnsureLayout(admin); err != nil {
+		t.Fatal(err)
+	}
+	want := []tasks.ID{tasks.IngestTask(0).ID(), tasks.IngestTask(1).ID()}
+	for i := range 28 {
+		s := tasks.Symbol(fmt.Sprintf("S%02d", i))
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tasks.FetchTask(s).ID())
+	}
+	var nodes []*testNode
+	for i := range 5 {
+		nodes = append(nodes, c.start(fmt.Sprintf("node-%d", i+1), true))
+	}
+	c.waitConverged("5 nodes", nodes, want, 10*time.Second)
+	// P and K are not the master, so that the master loop itself goes on.
+	var master *testNode
+	for _, n := range nodes {
+		if tm, _ := n.lastTerm(); tm != nil && tm.Err() == nil {
+			master = n
+		}
+	}
+	var others []*testNode
+	for _, n := range nodes {
+		if n != master {
+			others = append(others, n)
+		}
+	}
+	pNode, kNode := others[0], others[1]
+	healthy := []*testNode{master, others[2], others[3]}
+
+	paused := time.Now()
+	pNode.proxy.Freeze()
+	defer pNode.proxy.Thaw()
+	nNode := c.start("node-6", true)
+	joined := time.Now()
+	var given, ran, fromP int
+	for {
+		given, ran, fromP = 0, 0, 0
+		cur := readOwners(t, admin, p)
+		now := ownersNow(c.tr)
+		pHad := map[tasks.ID]bool{}
+		d, _, _ := p.ReadAssignment(admin, pNode.id)
+		for _, id := range append(d.Tasks, d.Revoked...) {
+			pHad[id] = true
+		}
+		for id, o := range cur {
+			if o != nNode.id {
+				continue
+			}
+			given++
+			if now[id] == nNode.id {
+				ran++
+			}
+		}
+		for _, id := range d.Revoked {
+			if cur[id] == "" || cur[id] == nNode.id {
+				fromP++
+			}
+		}
+		if given > 0 && ran == given && d.Revoked != nil && len(d.Revoked) > 0 {
+			break
+		}
+		if time.Since(joined) > 1500*time.Millisecond {
+			t.Fatalf("%v after N joined (P paused %v ago): N given %d tasks, runs %d; P's document revokes %d (%v)",
+				time.Since(joined).Round(time.Millisecond), time.Since(paused).Round(time.Millisecond), given, ran, len(d.Revoked), d.Revoked)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("N runs the %d tasks given to it %v after joining; %d taken from paused P wait for P", ran, time.Since(joined).Round(time.Millisecond), fromP)
+	if time.Since(paused) >= T {
+		t.Fatalf("P's session expired before N's tasks ran: the test shows nothing")
+	}
+
+	killed := time.Now()
+	kNode.proxy.Freeze()
+	defer kNode.proxy.Thaw()
+	live := append(append([]*testNode(nil), healthy...), nNode)
+	c.waitConverged("P and K gone", live, want, time.Until(killed.Add(T+time.Second)))
+	t.Logf("every task runs on the 4 healthy nodes %v after K's stop", time.Since(killed).Round(time.Millisecond))
+	if v := c.tr.Violations(); len(v) > 0 {
+		t.Fatalf("%d tasks ran twice at once, e.g. %s", len(v), v[0])
+	}
+}
+
+// ownedBy returns the tasks node runs now (by the tracker).
+func ownedBy(tr *tracker, node string) []tasks.ID {
+	var out []tasks.ID
+	for id, o := range ownersNow(tr) {
+		if o == node {
+			out = append(out, id)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// readOwners returns task -> node from the assignment documents.
+func readOwners(t *testing.T, c *zk.Conn, p tasks.Paths) map[tasks.ID]string {
+	t.Helper()
+	names, _, err := c.Children(p.Assignments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[tasks.ID]string{}
+	for _, n := range names {
+		d, _, err := p.ReadAssignment(c, n)
+		if err != nil {
+			continue
+		}
+		for _, id := range d.Tasks {
+			out[id] = n
+		}
+	}
+	return out
+}

@@ -403,9 +403,16 @@ func (m *Master) reconcile(ctx context.Context) error {
 	// Holders: a task is held by a live node while its document lists it
 	// (until revoked) or its status lists it (until its runner returned).
 	// A live node whose status does not yet reflect its latest assignment
-	// document (a revocation just written, or a task it started and has not
-	// reported yet) may run anything: it holds every task until it catches up.
+	// document (lagging: a revocation just written, or a task it started
+	// and has not reported yet) may run what its document assigns or lists
+	// as revoked and not yet released, and nothing else: every document
+	// since this layout carries Revoked, so that is known from the
+	// documents alone, also to a new master. A lagging node whose document
+	// has no Revoked list (written by an older build) may run anything: it
+	// holds every task until it catches up.
 	lagging := map[string]bool{}
+	legacy := map[string]bool{}              // lagging, document without Revoked
+	mayRun := map[tasks.ID]map[string]bool{} // task -> lagging nodes that may run it
 	for node, mem := range v.members {
 		d, hasDoc := v.docs[node]
 		if !hasDoc || int64(d.Session) != mem.session {
@@ -413,6 +420,16 @@ func (m *Master) reconcile(ctx context.Context) error {
 		}
 		if ap, ok := v.applied[node]; !ok || ap < v.version[node] {
 			lagging[node] = true
+			if d.Revoked == nil {
+				legacy[node] = true
+				continue
+			}
+			for _, id := range append(append([]tasks.ID(nil), d.Tasks...), d.Revoked...) {
+				if mayRun[id] == nil {
+					mayRun[id] = map[string]bool{}
+				}
+				mayRun[id][node] = true
+			}
 		}
 	}
 	heldElsewhere := func(id tasks.ID, node string) bool {
@@ -424,12 +441,53 @@ func (m *Master) reconcile(ctx context.Context) error {
 				return true
 			}
 		}
-		for h := range lagging {
+		for h := range mayRun[id] {
+			if h != node {
+				return true
+			}
+		}
+		for h := range legacy {
 			if h != node {
 				return true
 			}
 		}
 		return false
+	}
+	// revokedOf returns what node's next document lists as revoked and
+	// not yet released, given its next tasks: every task its current
+	// document assigns and the next one does not (until it reads the next
+	// one, the node may start any of them at any moment, whatever its
+	// status says), and every task the current one lists as revoked unless
+	// released: the node's status reflects the current document and no
+	// longer lists it. nil (unknown) while a node with an older build's
+	// document lags.
+	revokedOf := func(node string, mem liveMember, next []tasks.ID) []tasks.ID {
+		old, had := v.docs[node]
+		if !had || int64(old.Session) != mem.session {
+			return []tasks.ID{}
+		}
+		if legacy[node] {
+			return nil
+		}
+		seen := map[tasks.ID]bool{}
+		for _, id := range next {
+			seen[id] = true
+		}
+		out := []tasks.ID{}
+		for _, id := range old.Tasks {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+		for _, id := range old.Revoked {
+			if !seen[id] && (lagging[node] || v.held[id][node]) {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+		slices.Sort(out)
+		return out
 	}
 	next := map[string][]tasks.ID{}
 	moves := 0
@@ -468,7 +526,9 @@ func (m *Master) reconcile(ctx context.Context) error {
 			ids = []tasks.ID{}
 		}
 		prev := v.docParts[node]
-		data, parts, err := tasks.EncodeAssignment(m.p, tasks.AssignmentDoc{Node: node, Session: tasks.SessionID(mem.session), Epoch: m.term.Epoch, Tasks: ids, Written: now}, prev, m.nextGen())
+		doc := tasks.AssignmentDoc{Node: node, Session: tasks.SessionID(mem.session), Epoch: m.term.Epoch, Tasks: ids,
+			Revoked: revokedOf(node, mem, ids), Written: now}
+		data, parts, err := tasks.EncodeAssignment(m.p, doc, prev, m.nextGen())
 		if err != nil {
 			return err
 		}

@@ -84,6 +84,15 @@ type AssignmentDoc struct {
 	Session SessionID `json:"session"`
 	Epoch   int64     `json:"epoch"`
 	Tasks   []ID      `json:"tasks"`
+	// Revoked lists the tasks taken from this node that it may still run:
+	// revoked in this or an earlier version, and not yet released as far as
+	// the writing master knew (the node's status reflected an earlier
+	// document, or still listed the task). While the node's status lags
+	// this document, it may run Tasks and Revoked and nothing else; the
+	// master gates only those tasks on it. Always present in documents of
+	// this layout ([] when empty); nil in an older build's document, whose
+	// lagging node may run anything.
+	Revoked []ID      `json:"revoked"`
 	Written time.Time `json:"written"`
 	// Parts, when set, names the znodes under assignment-parts/ that hold
 	// Tasks (a large assignment: EncodeAssignment); Tasks is empty here.
