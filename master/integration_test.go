@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -22,6 +24,7 @@ import (
 	"github.com/stock-system/stocksys/master"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/session/sessiontest"
+	"github.com/stock-system/stocksys/store"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/worker"
 )
@@ -34,6 +37,13 @@ type tracker struct {
 	mu         sync.Mutex
 	running    map[tasks.ID]map[string]bool
 	violations []string
+	runs       map[tasks.ID][]runRecord // every start, in order
+}
+
+// runRecord is one start of a task: where, and its epoch and token.
+type runRecord struct {
+	node         string
+	epoch, token int64
 }
 
 func newTracker() *tracker { return &tracker{running: map[tasks.ID]map[string]bool{}} }
@@ -76,6 +86,12 @@ func (tr *tracker) Violations() []string {
 
 func (tr *tracker) runner(quiet bool) worker.Runner {
 	return worker.RunnerFunc(func(ctx context.Context, r *worker.Run) error {
+		tr.mu.Lock()
+		if tr.runs == nil {
+			tr.runs = map[tasks.ID][]runRecord{}
+		}
+		tr.runs[r.Task.ID()] = append(tr.runs[r.Task.ID()], runRecord{r.Node, r.Epoch(), r.Token()})
+		tr.mu.Unlock()
 		tr.start(r.Task.ID(), r.Node)
 		defer tr.stop(r.Task.ID(), r.Node)
 		if quiet {
@@ -933,4 +949,108 @@ func readOwners(t *testing.T, c *zk.Conn, p tasks.Paths) map[tasks.ID]string {
 		}
 	}
 	return out
+}
+
+// TestIntegration_TokenGrowsWithinTerm (issue 16, items 1 and 2): tasks move
+// within one master term (a node joins, then one is cut off from ZooKeeper
+// while the master stays healthy). Every start of a task carries a fencing
+// token above all its earlier starts, although the epoch is the same; and
+// in Cassandra, once the newest owner has committed an offset with its
+// token, a commit with any earlier owner's token fails with store.ErrFenced
+// and leaves the row unchanged.
+func TestIntegration_TokenGrowsWithinTerm(t *testing.T) {
+	servers := testenv.ZKServers(t)
+	c := &cluster{t: t, servers: servers, root: testenv.ZKRoot(t), tr: newTracker(), partitions: []int32{0, 1, 2},
+		log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))}
+	admin := testenv.ZKConn(t, 10*time.Second)
+	p := tasks.NewPaths(c.root)
+	if err := p.EnsureLayout(admin); err != nil {
+		t.Fatal(err)
+	}
+	want := []tasks.ID{tasks.IngestTask(0).ID(), tasks.IngestTask(1).ID(), tasks.IngestTask(2).ID()}
+	for i := range 9 {
+		s := tasks.Symbol(fmt.Sprintf("T%d", i))
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tasks.FetchTask(s).ID())
+	}
+	n1 := c.start("node-1", true)
+	n2 := c.start("node-2", true)
+	c.waitConverged("2 nodes", []*testNode{n1, n2}, want, 10*time.Second)
+	n3 := c.start("node-3", true)
+	c.waitConverged("node-3 joined", []*testNode{n1, n2, n3}, want, 10*time.Second)
+	// Cut off a worker that is not the master: its tasks move, same term.
+	victim := n2
+	if tm, _ := n2.lastTerm(); tm != nil && tm.Err() == nil {
+		victim = n3
+	}
+	live := []*testNode{n1, n2, n3}
+	live = slices.DeleteFunc(live, func(n *testNode) bool { return n == victim })
+	victim.proxy.Freeze()
+	defer victim.proxy.Thaw()
+	c.waitConverged("a worker cut off", live, want, 2*sessionTimeout+time.Second)
+
+	c.tr.mu.Lock()
+	runs := maps.Clone(c.tr.runs)
+	c.tr.mu.Unlock()
+	moved := 0
+	for _, id := range want {
+		rs := runs[id]
+		for i := 1; i < len(rs); i++ {
+			if rs[i].token <= rs[i-1].token {
+				t.Fatalf("%s: start %d on %s has token %d, not above start %d on %s (token %d)", id, i, rs[i].node, rs[i].token, i-1, rs[i-1].node, rs[i-1].token)
+			}
+			if rs[i].node != rs[i-1].node {
+				moved++
+				if rs[i].epoch != rs[i-1].epoch {
+					t.Fatalf("%s moved across terms (%d -> %d); this test wants moves within one", id, rs[i-1].epoch, rs[i].epoch)
+				}
+			}
+		}
+	}
+	if moved < 3 {
+		t.Fatalf("only %d moves between nodes; the test shows little", moved)
+	}
+	t.Logf("%d moves within epoch %d, every one to a higher token", moved, runs[want[0]][0].epoch)
+
+	// Cassandra: the newest owner commits, then each earlier token is refused.
+	ks, _ := testenv.CassandraKeyspace(t)
+	ccfg := store.DefaultConfig()
+	ccfg.Hosts, ccfg.Keyspace, ccfg.Consistency = testenv.CassandraHosts(t), ks, "ONE"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	checked := 0
+	for part, id := range want[:3] {
+		rs := runs[id]
+		if len(rs) < 2 {
+			continue
+		}
+		last := rs[len(rs)-1]
+		if err := st.CommitOffset(ctx, "quotes", int32(part), 100, last.token, last.node); err != nil {
+			t.Fatalf("newest owner's commit: %v", err)
+		}
+		for _, old := range rs[:len(rs)-1] {
+			err := st.CommitOffset(ctx, "quotes", int32(part), 7, old.token, old.node)
+			if !errors.Is(err, store.ErrFenced) {
+				t.Fatalf("%s: commit with %s's earlier token %d: %v; want ErrFenced", id, old.node, old.token, err)
+			}
+			checked++
+		}
+		next, tok, _, err := st.LoadOffset(ctx, "quotes", int32(part))
+		if err != nil || next != 100 || tok != last.token {
+			t.Fatalf("offset row = %d, token %d, %v; want 100 and %d", next, tok, err, last.token)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no ingest task moved: nothing checked in Cassandra")
+	}
+	if v := c.tr.Violations(); len(v) > 0 {
+		t.Fatalf("ran twice at once: %v", v)
+	}
 }

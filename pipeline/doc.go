@@ -26,8 +26,9 @@
 // A runner runs only while its worker holds the task (the worker cancels it on
 // revocation and at its session's safe deadline). Checkpoints and offsets are
 // committed with Cassandra lightweight transactions that succeed only if the
-// stored epoch is not newer than the runner's (store.CommitOffset,
-// store.CommitCheckpoint): once a newer master's assignment has been acted on,
-// a deposed owner can no longer move them, and its runner stops with
-// store.ErrFenced.
+// stored fencing token is not higher than the runner's (worker.Run.Token: the
+// zxid of the assignment write it started from; store.CommitOffset,
+// store.CommitCheckpoint): once the task's next owner has committed, a
+// deposed owner can no longer move them, even when the task moved within one
+// master term, and its runner stops with store.ErrFenced.
 package pipeline

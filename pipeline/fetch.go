@@ -21,8 +21,10 @@ type Sender interface {
 
 // Checkpoints stores each symbol's fetch checkpoint (store.Store).
 type Checkpoints interface {
-	LoadCheckpoint(ctx context.Context, symbol string) (ts time.Time, epoch int64, found bool, err error)
-	CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, epoch int64, node string) error
+	LoadCheckpoint(ctx context.Context, symbol string) (ts time.Time, token int64, found bool, err error)
+	// CommitCheckpoint is fenced by token (worker.Run.Token), as
+	// Sink.CommitOffset.
+	CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, token int64, node string) error
 }
 
 // SourceFunc returns the quote source of a symbol: the spec of its
@@ -85,7 +87,7 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 	f.init()
 	sym := string(r.Task.Symbol())
 	task := string(r.Task.ID())
-	log := f.Logger.With(zap.String("task", task), zap.Int64("epoch", r.Epoch()))
+	log := f.Logger.With(zap.String("task", task), zap.Int64("epoch", r.Epoch()), zap.Int64("token", r.Token()))
 	src, err := f.Source(ctx, sym)
 	if err != nil {
 		return fmt.Errorf("fetch %s: source: %w", sym, err)
@@ -98,7 +100,7 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 		log.Info("fetch: resuming after checkpoint", zap.Time("checkpoint", after))
 	}
 	cp := startCommitter(ctx, r, log, "checkpoint", func(ctx context.Context, ts time.Time) error {
-		return f.Checkpoints.CommitCheckpoint(ctx, sym, ts, r.Epoch(), r.Node)
+		return f.Checkpoints.CommitCheckpoint(ctx, sym, ts, r.Token(), r.Node) // fenced by the task's token
 	}, nil)
 	defer cp.finish(5 * time.Second)
 	committed := after

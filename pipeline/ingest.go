@@ -30,8 +30,10 @@ type Sink interface {
 	// NewQuoteWriter returns the writer of one run of an ingest task; each
 	// run starts with a fresh one (its state is rebuilt from the store).
 	NewQuoteWriter(ctx context.Context) (QuoteWriter, error)
-	LoadOffset(ctx context.Context, topic string, partition int32) (next, epoch int64, found bool, err error)
-	CommitOffset(ctx context.Context, topic string, partition int32, next, epoch int64, node string) error
+	LoadOffset(ctx context.Context, topic string, partition int32) (next, token int64, found bool, err error)
+	// CommitOffset is fenced by token (worker.Run.Token): refused, with an
+	// error wrapping store.ErrFenced, once a higher token has committed.
+	CommitOffset(ctx context.Context, topic string, partition int32, next, token int64, node string) error
 }
 
 // StoreSink is the Sink of a store.Store.
@@ -120,7 +122,7 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 	in.init()
 	part := r.Task.Partition()
 	topic := in.Stream.Topic
-	log := in.Logger.With(zap.String("task", string(r.Task.ID())), zap.Int64("epoch", r.Epoch()))
+	log := in.Logger.With(zap.String("task", string(r.Task.ID())), zap.Int64("epoch", r.Epoch()), zap.Int64("token", r.Token()))
 	next, _, found, err := in.Sink.LoadOffset(ctx, topic, part)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -140,7 +142,7 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 	}
 	log.Info("ingest: consuming", zap.Int64("from", next), zap.Bool("committed", found))
 	oc := startCommitter(ctx, r, log, "offset", func(ctx context.Context, next int64) error {
-		return in.Sink.CommitOffset(ctx, topic, part, next, r.Epoch(), r.Node)
+		return in.Sink.CommitOffset(ctx, topic, part, next, r.Token(), r.Node) // fenced by the task's token
 	}, func(n int, oldest time.Time) {
 		in.Counters.Ingested(part, n, time.Since(oldest))
 		r.Progress(int64(n))

@@ -88,21 +88,27 @@
 //
 // # Fenced offsets and checkpoints
 //
-// Each task (ingest of a Kafka partition, fetch of a symbol) is owned by one
-// node per master epoch (package election). CommitOffset and
-// CommitCheckpoint are lightweight transactions (Paxos, at
-// Config.SerialConsistency, LOCAL_SERIAL by default):
+// Each task (ingest of a Kafka partition, fetch of a symbol) has one owner
+// at a time, and each run of it a fencing token that only grows for the
+// task, across owners and master terms: the zxid of the assignment write it
+// was started from (worker.Run.Token gives the argument). The column is
+// still named epoch: rows written before per-task tokens hold a master
+// epoch, which is below any zxid of the same ZooKeeper (every epoch bump is
+// one of its writes), so they keep working and are taken over by the first
+// token commit. CommitOffset and CommitCheckpoint are lightweight
+// transactions (Paxos, at Config.SerialConsistency, LOCAL_SERIAL by
+// default):
 //
-//	UPDATE ... SET offset = ?, epoch = ?, node = ?, updated = ? WHERE ... IF epoch <= ?
+//	UPDATE ... SET offset = ?, epoch = <token>, node = ?, updated = ? WHERE ... IF epoch <= <token>
 //	INSERT ... IF NOT EXISTS      (only when the row does not exist yet)
 //
 // When the INSERT loses to a concurrent one, the UPDATE is tried again
-// against the winner's epoch, so concurrent first commits end in one row held
-// by the highest epoch. A deposed owner still running (paused past its
-// session, partitioned away) carries its old epoch; as soon as the new owner
-// (a higher epoch) has committed once, every commit of the old owner fails
-// with ErrFenced, atomically with respect to all other commits, and it must
-// stop. Its quote writes in the meantime are harmless: they are idempotent
+// against the winner's token, so concurrent first commits end in one row held
+// by the highest token. A deposed owner still running (paused past its
+// session, partitioned away, its task moved within one term) carries its
+// lower token; as soon as the new owner has committed once, every commit of
+// the old owner fails with ErrFenced, atomically with respect to all other
+// commits, and it must stop. Its quote writes in the meantime are harmless: they are idempotent
 // upserts of the same data, and the new owner resumes from the offset it
 // committed. LoadOffset and LoadCheckpoint read at the serial consistency,
 // so they see every commit that succeeded.

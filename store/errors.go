@@ -12,10 +12,11 @@ var (
 	// message names the field and the value.
 	ErrInvalidConfig = errors.New("store: invalid config")
 	// ErrFenced: an offset or checkpoint commit was refused because the
-	// stored row carries a higher epoch than the caller's: a newer owner has
-	// taken over. The message gives the stored epoch and node. The caller has
-	// been deposed and must stop working on that partition or symbol.
-	ErrFenced = errors.New("store: fenced: a newer epoch owns this row")
+	// stored row carries a higher fencing token than the caller's: a newer
+	// owner has taken over. The message gives the stored token and node. The
+	// caller has been deposed and must stop working on that partition or
+	// symbol.
+	ErrFenced = errors.New("store: fenced: a newer owner's token holds this row")
 	// ErrInvalidQuote: a quote given to WriteQuotes has no symbol or a zero
 	// timestamp. Nothing of that call was written.
 	ErrInvalidQuote = errors.New("store: invalid quote")

@@ -80,23 +80,23 @@ func (s *Store) fencedError(ctx context.Context, r fencedRow, epoch, cur int64) 
 		Consistency(gocql.Consistency(s.serial)).Scan(&node); err != nil {
 		node = "?"
 	}
-	return fmt.Errorf("%w: commit %s with epoch %d refused: stored epoch %d, node %q", ErrFenced, r.what, epoch, cur, node)
+	return fmt.Errorf("%w: commit %s with token %d refused: stored token %d, node %q", ErrFenced, r.what, epoch, cur, node)
 }
 
 // CommitOffset records next (the next offset to consume) of topic/partition
-// for the owner of epoch on node. It succeeds only if the stored epoch is at
-// most epoch (a lightweight transaction, see doc.go); otherwise it returns
-// an error wrapping ErrFenced that names the stored epoch and node, and the
-// stored row is unchanged. Concurrent first commits resolve to one row, the
-// highest epoch's. Offsets may move backwards within an epoch (a rewind is
-// the owner's decision). Safe for concurrent use; blocks for up to four
+// for the run with fencing token token (worker.Run.Token) on node. It
+// succeeds only if the stored token is at most token (a lightweight
+// transaction, see doc.go); otherwise it returns an error wrapping ErrFenced
+// that names the stored token and node, and the stored row is unchanged.
+// Concurrent first commits resolve to one row, the highest token's. Offsets
+// may move backwards within a token (a rewind is the owner's decision). Safe for concurrent use; blocks for up to four
 // Paxos round trips.
-func (s *Store) CommitOffset(ctx context.Context, topic string, partition int32, next int64, epoch int64, node string) error {
+func (s *Store) CommitOffset(ctx context.Context, topic string, partition int32, next int64, token int64, node string) error {
 	return s.commitFenced(ctx, fencedRow{
 		table: "@ingest_offsets", keyCols: []string{"topic", `"partition"`}, keyVals: []any{topic, partition},
 		setCols: []string{`"offset"`}, setVals: []any{next},
 		what: fmt.Sprintf("offset %s/%d", topic, partition),
-	}, epoch, node)
+	}, token, node)
 }
 
 // LoadOffset returns the committed next offset of topic/partition and the
@@ -116,14 +116,14 @@ func (s *Store) LoadOffset(ctx context.Context, topic string, partition int32) (
 }
 
 // CommitCheckpoint records ts, the time of the last quote produced for
-// symbol, for the owner of epoch on node, fenced exactly as CommitOffset
-// (ErrFenced when a newer epoch holds the row).
-func (s *Store) CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, epoch int64, node string) error {
+// symbol, for the run with fencing token token on node, fenced exactly as
+// CommitOffset (ErrFenced when a higher token holds the row).
+func (s *Store) CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, token int64, node string) error {
 	return s.commitFenced(ctx, fencedRow{
 		table: "@fetch_checkpoints", keyCols: []string{"symbol"}, keyVals: []any{symbol},
 		setCols: []string{"ts"}, setVals: []any{ts.UTC()},
 		what: "checkpoint " + symbol,
-	}, epoch, node)
+	}, token, node)
 }
 
 // LoadCheckpoint returns symbol's checkpoint time (UTC, millisecond

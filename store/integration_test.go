@@ -338,7 +338,7 @@ func TestIntegration_CommitOffsetFencing(t *testing.T) {
 		t.Fatalf("epoch 5: %v", err)
 	}
 	err := s.CommitOffset(ctx, "quotes", 3, 200, 4, "node-b")
-	if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), `stored epoch 5, node "node-a"`) {
+	if !errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), `stored token 5, node "node-a"`) {
 		t.Fatalf("epoch 4: %v; want ErrFenced naming epoch 5 and node-a", err)
 	}
 	if next, epoch, found, err := s.LoadOffset(ctx, "quotes", 3); err != nil || !found || next != 100 || epoch != 5 {

@@ -32,6 +32,7 @@ type Run struct {
 	Session int64
 
 	epoch    atomic.Int64
+	token    int64 // set before the runner starts
 	progress atomic.Int64
 	lag      atomic.Int64 // -1: not reported
 	returned atomic.Bool  // the runner's Run has returned
@@ -55,8 +56,22 @@ func (r *Run) Active() bool {
 }
 
 // Epoch returns the epoch of the latest assignment that gave this node the
-// task. Downstream writes carry it as their fencing token.
+// task (it travels in Kafka headers).
 func (r *Run) Epoch() int64 { return r.epoch.Load() }
+
+// Token returns the run's fencing token: the zxid of the ZooKeeper write of
+// the assignment version from which this runner was started (Stat.Mzxid of
+// assignments/<node-id>). Downstream commits carry it (offsets and
+// checkpoints in Cassandra: IF token <= ?). It only grows for a task,
+// across owners and across terms: the master grants a task to a node only
+// after every other node that may run it has released it, which it can do
+// only after reading the document that revoked it, and that document's
+// write, and so the grant's write after it, has a higher zxid than every
+// version the old owner started from (zxids order all ZooKeeper writes).
+// So an old owner still running after its task moved (a pause, a cut link,
+// a bug in its deadline guard) carries a lower token and its commits are
+// refused once the new owner has committed. Constant for the run.
+func (r *Run) Token() int64 { return r.token }
 
 // Progress records n more units of work done (quotes, for fetch and ingest)
 // and the time; it shows in status as progress and last_progress.

@@ -34,6 +34,7 @@ type Worker struct {
 	suspended bool
 	desired   map[tasks.ID]tasks.Task // from the latest accepted document
 	docEpoch  int64
+	docZxid   int64           // zxid of the write of the assignment version acted on: new runners' fencing token
 	applied   int32           // version of the assignment znode the task set reflects; -1: none
 	period    context.Context // the current safe period; runners' contexts derive from it
 
@@ -207,7 +208,7 @@ func (w *Worker) readAssignment() (<-chan zk.Event, error) {
 		if ok { // created meanwhile: read it (the exists watch fires on its next change)
 			return w.readAssignment()
 		}
-		w.accept(nil, -1)
+		w.accept(nil, -1, 0)
 		return watch, nil
 	}
 	if err != nil {
@@ -224,12 +225,13 @@ func (w *Worker) readAssignment() (<-chan zk.Event, error) {
 		w.log.Error("worker: assignment unreadable; keeping current tasks", zap.String("path", p), zap.Error(err))
 		return watch, nil
 	}
-	w.accept(&doc, st.Version)
+	w.accept(&doc, st.Version, st.Mzxid)
 	return watch, nil
 }
 
-// accept applies the epoch and session rules to doc (nil: no document).
-func (w *Worker) accept(doc *tasks.AssignmentDoc, version int32) {
+// accept applies the epoch and session rules to doc (nil: no document),
+// read at znode version version, written by the transaction zxid.
+func (w *Worker) accept(doc *tasks.AssignmentDoc, version int32, zxid int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.applied != version {
@@ -277,6 +279,7 @@ func (w *Worker) accept(doc *tasks.AssignmentDoc, version int32) {
 	w.desired = desired
 	if doc != nil {
 		w.docEpoch = doc.Epoch
+		w.docZxid = zxid
 	}
 	w.refused = refused
 	w.dirty = true
@@ -334,6 +337,7 @@ func (w *Worker) start(t tasks.Task, now time.Time) {
 	r.setErr = func(msg string) { w.setError(t.ID(), r, msg) }
 	r.lag.Store(-1)
 	r.epoch.Store(w.docEpoch)
+	r.token = w.docZxid
 	rs := &runState{run: r, cancel: cancel, status: tasks.TaskStatus{
 		State: tasks.StateStarting, Epoch: w.docEpoch, Started: now.UTC()}}
 	if old, ok := w.runs[t.ID()]; ok { // restart after a failure: keep the error
