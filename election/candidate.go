@@ -432,20 +432,30 @@ func (c *Candidate) startTerm(epoch int64, version int32, since time.Time) *Term
 	return t
 }
 
+// epochPoll is how often a live term reads the epoch znode's version.
+const epochPoll = 100 * time.Millisecond
+
 // watchEpoch ends t with ErrFenced as soon as the epoch znode changes or
 // vanishes under it (a newer winner, or an operator), not at its next
-// fenced write. Only a win writes the epoch znode, so any change of its
-// version means this term is over. It returns when t ends.
+// fenced write: it reads the znode's version every epochPoll (100 ms).
+// Only a win writes the epoch znode, so any change of its version means
+// this term is over. It polls rather than sets a watch: go-zookeeper
+// v1.0.4 races on its last-zxid field when it re-sends watches after a
+// reconnect (go-zookeeper/zk#35, samuel/go-zookeeper#260), which -race
+// reports, and a master must not add watches just to learn this. It
+// returns when t ends.
 func (c *Candidate) watchEpoch(t *Term) {
-	for t.ctx.Err() == nil {
-		ok, st, ev, err := c.s.Conn().ExistsW(c.p.epoch)
-		if err != nil { // disconnected: the session's guards end the term if it lasts
-			select {
-			case <-t.ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
+	tick := time.NewTicker(epochPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ok, st, err := c.s.Conn().Exists(c.p.epoch)
+		if err != nil {
+			continue // disconnected: the session's guards end the term if it lasts
 		}
 		if !ok || st.Version != t.epochVersion {
 			what := "deleted"
@@ -454,11 +464,6 @@ func (c *Candidate) watchEpoch(t *Term) {
 			}
 			t.end(fmt.Errorf("%w: epoch znode %s since epoch %d was won", ErrFenced, what, t.Epoch))
 			return
-		}
-		select {
-		case <-t.ctx.Done():
-			return
-		case <-ev:
 		}
 	}
 }

@@ -8,9 +8,9 @@
 // the partitions of the quotes topic (one ingest task each), assignments/ and
 // status/, with watches on members/, symbols/, status/ and every status
 // document. Any watch event, or the periodic resync (Config.Resync, default
-// 10 s, which also re-arms every watch), triggers a plan; plans are at least
-// Config.MinInterval apart (default 200 ms), so a burst of changes is planned
-// once.
+// 10 s), triggers a plan; plans are at least Config.MinInterval apart
+// (default 20 ms; under load twice the last plan's duration), so a burst of
+// changes is planned once.
 //
 // A plan is tasks.Plan(live members, tasks, current), where current is what
 // the live members' assignment documents (written for their current session)

@@ -26,6 +26,10 @@ type Config struct {
 	// tasks' progress changed (changes of tasks or states are published as
 	// soon as StatusInterval allows). Default 5 x StatusInterval.
 	ProgressInterval time.Duration
+	// AckInterval is the least time between two publications of a change
+	// the master waits for before it moves a task: a new assignment
+	// version applied, a runner returned. Default 20ms.
+	AckInterval time.Duration
 	// KeepAliveInterval is the longest time between two publications, so
 	// that "updated N s ago" tells an idle node from a hung one. Default 10s.
 	KeepAliveInterval time.Duration
@@ -46,7 +50,7 @@ func (c Config) Validate() error {
 	if err := session.ValidateRoot(c.Root); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	if c.StatusInterval < 0 || c.StopTimeout < 0 || c.RetryDelay < 0 {
+	if c.StatusInterval < 0 || c.StopTimeout < 0 || c.RetryDelay < 0 || c.AckInterval < 0 {
 		return fmt.Errorf("%w: negative duration", ErrInvalidConfig)
 	}
 	return nil
@@ -55,6 +59,9 @@ func (c Config) Validate() error {
 func (c Config) withDefaults() Config {
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
+	}
+	if c.AckInterval == 0 {
+		c.AckInterval = 20 * time.Millisecond
 	}
 	if c.KeepAliveInterval == 0 {
 		c.KeepAliveInterval = 10 * time.Second

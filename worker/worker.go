@@ -41,6 +41,7 @@ type Worker struct {
 	starts  map[tasks.ID]int // how many times each task was started (for tests and metrics)
 	ignored int              // documents ignored for an old epoch
 	lastPub time.Time
+	urgent  bool // dirty with a change the master waits for (AckInterval applies)
 	// lastProgPub is when progress, rate and lag were last refreshed in
 	// the published status.
 	lastProgPub time.Time
@@ -237,6 +238,7 @@ func (w *Worker) accept(doc *tasks.AssignmentDoc, version int32, zxid int64) {
 	if w.applied != version {
 		w.applied = version // reconcile acts on it before the next publication
 		w.dirty = true
+		w.urgent = true // the master waits for this acknowledgement
 	}
 	desired := map[tasks.ID]tasks.Task{}
 	refused := map[string]string{}
@@ -383,6 +385,7 @@ func (w *Worker) handleExit(e exit) {
 		return
 	}
 	w.dirty = true
+	w.urgent = true // a released task: the master may be waiting to move it
 	stopped := rs.status.State == tasks.StateStopping
 	if stopped || e.err == nil {
 		delete(w.runs, e.id)
@@ -451,7 +454,7 @@ func (w *Worker) poke() {
 func (w *Worker) publish(force bool) {
 	w.mu.Lock()
 	now := time.Now()
-	if !force && now.Sub(w.lastPub) < w.cfg.StatusInterval && w.cfg.KeepAliveInterval >= w.cfg.StatusInterval {
+	if !force && !w.urgent && now.Sub(w.lastPub) < w.cfg.StatusInterval && w.cfg.KeepAliveInterval >= w.cfg.StatusInterval {
 		w.mu.Unlock() // nothing can be due yet: skip the scan of every task
 		return
 	}
@@ -470,7 +473,10 @@ func (w *Worker) publish(force bool) {
 	// that a publication for a state change rewrites only the parts whose
 	// tasks changed, and the bytes written per second stay bounded.
 	progressDue := force || w.lastProgPub.IsZero() || (progressed && sinceProg >= w.progressEvery())
-	due := force || (w.dirty && since >= w.cfg.StatusInterval) || (progressed && progressDue && since >= w.cfg.StatusInterval) ||
+	// What the master waits for (an acknowledged document, a released
+	// task) goes out at once, at most once per AckInterval (coalesced
+	// under load); other changes at most once per StatusInterval.
+	due := force || (w.dirty && since >= w.cfg.StatusInterval) || (w.urgent && since >= w.cfg.AckInterval) || (progressed && progressDue && since >= w.cfg.StatusInterval) ||
 		(w.statusOK && since >= w.cfg.KeepAliveInterval) // an idle node still shows it is alive
 	if !due {
 		w.mu.Unlock()
@@ -494,6 +500,7 @@ func (w *Worker) publish(force bool) {
 	}
 	doc := w.snapshotLocked(now)
 	w.dirty = false
+	w.urgent = false
 	w.lastPub = now
 	w.mu.Unlock()
 
