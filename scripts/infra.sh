@@ -311,6 +311,15 @@ up_kafka() {
   need_launch kafka "$KAFKA_PORT" || return 0
   fetch kafka
   mkdir -p "$dir/data" "$dir/logs"
+  # Transactions on one broker (stream.TxProducer): the transaction state log
+  # (__transaction_state, created on the first FindCoordinator for a
+  # transactional id) must fit on one broker: replication factor and min ISR 1
+  # (the defaults, 3 and 2, would refuse InitProducerId with
+  # COORDINATOR_NOT_AVAILABLE for ever), and 3 partitions instead of 50 so
+  # that its creation takes a moment, not seconds. A producer's
+  # transaction.timeout.ms (sarama default 1m) must stay at most
+  # transaction.max.timeout.ms (15m, the default). Changing the partition
+  # count later has no effect once the topic exists.
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
@@ -328,6 +337,8 @@ offsets.topic.replication.factor=1
 offsets.topic.num.partitions=3
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+transaction.max.timeout.ms=900000
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
