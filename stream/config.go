@@ -73,6 +73,41 @@ type Config struct {
 	// Logger receives structured logs (retries, dead letters, offset
 	// resets). Default zap.NewNop().
 	Logger *zap.Logger
+
+	// ReadCommitted makes ConsumePartition read with isolation level
+	// read_committed (Kafka isolation.level=read_committed): it sees the
+	// records of committed transactions only, never those of aborted or still
+	// open ones (a TxProducer's), and stops at the partition's last stable
+	// offset while a transaction is open. Records written without a
+	// transaction (Producer) are seen as before. Default true; false reads
+	// everything written (read_uncommitted, Kafka's default).
+	ReadCommitted bool
+	// CheckpointTopic is the compacted topic where TxProducer writes the
+	// fetch checkpoints, keyed by task id, and ReadCheckpoint reads them.
+	// Default "": Topic + ".checkpoints" (see Config.CheckpointTopicName).
+	CheckpointTopic string
+	// TxTimeout is how long the transaction coordinator lets a TxProducer's
+	// transaction stay open before aborting it (Kafka transaction.timeout.ms,
+	// whose default is also 1m); it bounds how long a producer that hangs
+	// mid-transaction (paused, cut off) holds back read_committed consumers
+	// of the partitions it wrote, unless a new owner of the same
+	// transactional id fences it first, which aborts the transaction at
+	// once. Must be more than SendTimeout and at most the brokers'
+	// transaction.max.timeout.ms (15m by default). Default 0: 1m. Used by
+	// NewTxProducer only.
+	TxTimeout time.Duration
+}
+
+// defaultTxTimeout is TxTimeout's default (Kafka's transaction.timeout.ms).
+const defaultTxTimeout = time.Minute
+
+// CheckpointTopicName returns CheckpointTopic, or Topic + ".checkpoints"
+// when it is empty.
+func (c Config) CheckpointTopicName() string {
+	if c.CheckpointTopic != "" {
+		return c.CheckpointTopic
+	}
+	return c.Topic + ".checkpoints"
 }
 
 // DefaultConfig returns a Config with every default set and no Brokers.
@@ -90,6 +125,7 @@ func DefaultConfig() Config {
 		RetryMaxInterval:     5 * time.Second,
 		Version:              sarama.V4_0_0_0,
 		Logger:               zap.NewNop(),
+		ReadCommitted:        true,
 	}
 }
 
@@ -123,6 +159,10 @@ func (c Config) Validate() error {
 		return bad("retry max interval %v < initial interval %v", c.RetryMaxInterval, c.RetryInitialInterval)
 	case !c.Version.IsAtLeast(sarama.V0_11_0_0):
 		return bad("kafka version %s < 0.11 (no idempotent producer)", c.Version)
+	case c.CheckpointTopicName() == c.Topic || c.CheckpointTopicName() == c.DLQTopic:
+		return bad("checkpoint topic %q is the quotes or DLQ topic", c.CheckpointTopicName())
+	case c.TxTimeout < 0:
+		return bad("transaction timeout %v < 0", c.TxTimeout)
 	}
 	for _, b := range c.Brokers {
 		if b == "" {
@@ -249,6 +289,9 @@ func (c Config) consumerConfig() *sarama.Config {
 	sc.Consumer.Fetch.Min = 1
 	sc.Consumer.Fetch.Default = consumerFetchBytes
 	sc.Consumer.Fetch.Max = 0
+	if c.ReadCommitted {
+		sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	}
 	sc.Consumer.MaxWaitTime = min(consumerMaxWait, c.SendTimeout/2).Truncate(time.Millisecond)
 	if sc.Consumer.MaxWaitTime < time.Millisecond {
 		sc.Consumer.MaxWaitTime = time.Millisecond

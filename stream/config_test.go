@@ -105,3 +105,39 @@ func TestConsumerConfigBuffers(t *testing.T) {
 		t.Fatalf("sarama rejects the consumer config: %v", err)
 	}
 }
+
+// TestTxConfig: the isolation level follows ReadCommitted (default on), the
+// checkpoint topic defaults to <Topic>.checkpoints and must differ from the
+// other two, and the transactional settings reach sarama.
+func TestTxConfig(t *testing.T) {
+	c := DefaultConfig()
+	c.Brokers = []string{"k:9092"}
+	if !c.ReadCommitted || c.consumerConfig().Consumer.IsolationLevel != sarama.ReadCommitted {
+		t.Fatalf("default isolation: ReadCommitted %v, sarama %v", c.ReadCommitted, c.consumerConfig().Consumer.IsolationLevel)
+	}
+	c.ReadCommitted = false
+	if c.consumerConfig().Consumer.IsolationLevel != sarama.ReadUncommitted {
+		t.Fatal("ReadCommitted=false still reads read_committed")
+	}
+	if got := c.CheckpointTopicName(); got != "quotes.checkpoints" {
+		t.Fatalf("CheckpointTopicName = %q", got)
+	}
+	c.CheckpointTopic = "quotes.dlq"
+	if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("checkpoint topic = DLQ topic: %v", err)
+	}
+	c.CheckpointTopic = "cp"
+	c.TxTimeout = -time.Second
+	if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("negative TxTimeout: %v", err)
+	}
+	c.TxTimeout = 0
+	sc := c.txConfig("stocksys.x.fetch.SPY")
+	if sc.Producer.Transaction.ID != "stocksys.x.fetch.SPY" || sc.Producer.Transaction.Timeout != time.Minute ||
+		!sc.Producer.Idempotent || sc.Net.MaxOpenRequests != 1 || sc.Producer.RequiredAcks != sarama.WaitForAll {
+		t.Fatalf("txConfig = %+v", sc.Producer)
+	}
+	if err := sc.Validate(); err != nil {
+		t.Fatalf("txConfig does not validate: %v", err)
+	}
+}

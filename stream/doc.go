@@ -23,6 +23,31 @@
 // still be written, and sending them again may duplicate them (downstream
 // writes are keyed by symbol and time, so a duplicate overwrites itself).
 //
+// # Transactions: one producer per fetch task
+//
+// TxProducer is a fetch task's transactional producer (KIP-98; fencing as
+// Kafka Connect's exactly-once source tasks, KIP-618). Its transactional.id
+// is TransactionalID(cluster, task):
+//
+//	stocksys.<cluster>.<type>.<key>     e.g. stocksys.default.fetch.BRK-B
+//
+// (the task id's '/' becomes '.'; cluster and task id are validated, and an
+// invalid one is refused with ErrInvalidTransactionalID naming it).
+// NewTxProducer initialises the id, which fences every earlier producer of
+// it: a zombie owner of the task gets ErrProducerFenced from its next Send,
+// and its open transaction is aborted. Each Send is one transaction: the
+// quotes to Config.Topic, with the same value and headers as Producer.Send,
+// and the task's Checkpoint (JSON {"v":1, "task", "position", "epoch",
+// "node", "written"}, key = task id) to the checkpoint topic,
+// Config.CheckpointTopicName(), by default "<Topic>.checkpoints", created by
+// EnsureCheckpointTopic with cleanup.policy=compact and Config.Partitions
+// partitions. ReadCheckpoint reads a task's newest committed checkpoint as
+// a read_committed consumer, exactly as of the call.
+//
+// The brokers need transaction.state.log.replication.factor and
+// transaction.state.log.min.isr no larger than the number of brokers
+// (scripts/infra.sh sets 1 for its single broker).
+//
 // # Consuming
 //
 // Partitions are assigned by our master, not by Kafka consumer groups, and
@@ -33,7 +58,13 @@
 // handler gets the same batch again, with backoff, until it succeeds or the
 // context ends: a Cassandra outage pauses ingest without skipping anything,
 // and ingest resumes by itself. Delivery to the handler is at-least-once
-// across restarts (from the last committed Next).
+// across restarts (from the last committed Next). With Config.ReadCommitted
+// (the default) the consumer reads read_committed: records of aborted or
+// open transactions are never handed on, and a partition is read only up to
+// its last stable offset. Batch.Next is the offset after the batch's last
+// record handed on; a transaction's commit marker after it occupies an
+// offset, so HighWater - Next stays at least 1 after a transaction until the
+// next record arrives.
 //
 // The package owns no ZooKeeper paths.
 package stream

@@ -41,8 +41,40 @@ var (
 	// in the error may have been written.
 	ErrSendFailed = errors.New("stream: send failed")
 
-	// ErrClosed is returned by Producer.Send after Close.
+	// ErrClosed is returned by Producer.Send and TxProducer.Send after Close.
 	ErrClosed = errors.New("stream: producer closed")
+
+	// ErrProducerFenced is returned by TxProducer.Send (and NewTxProducer)
+	// when a newer producer initialised the same transactional id: another
+	// owner of the task took over (Kafka PRODUCER_FENCED; also
+	// INVALID_PRODUCER_EPOCH, which brokers answer to a produce request of a
+	// fenced epoch). The transaction is aborted, none of its records or its
+	// checkpoint is visible to read_committed consumers, and the producer is
+	// unusable: every later Send returns it again. Do not create a new
+	// producer for the task unless it is assigned to this node again: that
+	// would fence the new owner in turn.
+	ErrProducerFenced = errors.New("stream: producer fenced by a newer owner of its transactional id")
+
+	// ErrProducerUnusable is returned by TxProducer.Send after an earlier
+	// Send left the producer in a state it cannot leave by itself: an unknown
+	// outcome (timeout, cancelled ctx) or a fatal error other than fencing
+	// (sarama's ProducerTxnFlagFatalError, e.g. an authorization failure or
+	// an expired transactional id). Close it; a new TxProducer for the same
+	// task (if this node still owns it) aborts or completes the transaction
+	// left open, after which ReadCheckpoint shows what was committed.
+	ErrProducerUnusable = errors.New("stream: transactional producer unusable")
+
+	// ErrTxAborted is returned by TxProducer.Send when the transaction was
+	// aborted after a recoverable failure (a produce request refused, a
+	// retriable broker error that outlasted the retries): none of its records
+	// or its checkpoint is visible to read_committed consumers, and the
+	// producer can be used again.
+	ErrTxAborted = errors.New("stream: transaction aborted")
+
+	// ErrInvalidTransactionalID is returned by TransactionalID and
+	// NewTxProducer for a cluster name or task id from which no valid
+	// transactional id can be made; the error names the input.
+	ErrInvalidTransactionalID = errors.New("stream: invalid transactional id")
 
 	// Decode errors. Each names the problem; the consumer puts the text in the
 	// dead-letter message's "reason" header.
