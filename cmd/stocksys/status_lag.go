@@ -16,7 +16,7 @@ import (
 // (connecting included), so that a server that does not answer (stopped,
 // or paused: it accepts connections and never replies) delays each refresh
 // by at most this much.
-const lagTimeout = 3 * time.Second
+const lagTimeout = 2 * time.Second
 
 // lagReader measures the ingest lag for `stocksys status`: the quotes
 // topic's high-water marks from Kafka (--kafka), the offsets the ingest tasks
