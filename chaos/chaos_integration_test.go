@@ -27,7 +27,7 @@ func TestIntegration_ChaosShort(t *testing.T) {
 	bin := proctest.Binary(t)
 	dir := filepath.Join(t.TempDir(), "chaos")
 	var out bytes.Buffer
-	cfg := chaos.Config{Repo: testenv.RepoRoot(t), Dir: dir, Bin: bin, SharedData: filepath.Dir(spy),
+	cfg := chaos.Config{RunAll: true, Repo: testenv.RepoRoot(t), Dir: dir, Bin: bin, SharedData: filepath.Dir(spy),
 		MSFTDays: 1, PortOffset: 20000, HTTPBase: 28080, SettleTimeout: 90 * time.Second, Out: &out,
 		Plan: chaos.Plan{Seed: 3, Duration: 60 * time.Second, Nodes: 3, SessionTimeout: 3 * time.Second, MaxFaults: 8}}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/stream"
 	"github.com/stock-system/stocksys/worker"
 )
 
@@ -25,6 +26,27 @@ type Checkpoints interface {
 	// CommitCheckpoint is fenced by token (worker.Run.Token), as
 	// Sink.CommitOffset.
 	CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, token int64, node string) error
+}
+
+// TxSender produces one batch of a fetch task's quotes and its checkpoint
+// in one Kafka transaction (stream.TxProducer): both visible to
+// read_committed consumers, or neither. A zero position sends no
+// checkpoint.
+type TxSender interface {
+	Send(ctx context.Context, epoch int64, node string, qs []quote.Quote, position time.Time) error
+	Close() error
+}
+
+// Transactions gives a fetch run its transactional sender and checkpoint
+// (stream.NewTxProducer, stream.ReadCheckpoint).
+type Transactions interface {
+	// Open returns the sender of task for one run. Its initialisation
+	// fences every earlier sender of the task (the transactional id is the
+	// cluster's and the task's), and completes or aborts their open
+	// transactions, so ReadCheckpoint after Open sees the last committed one.
+	Open(ctx context.Context, task string) (TxSender, error)
+	// ReadCheckpoint returns task's last committed checkpoint position.
+	ReadCheckpoint(ctx context.Context, task string) (pos time.Time, found bool, err error)
 }
 
 // SourceFunc returns the quote source of a symbol: the spec of its
@@ -47,11 +69,21 @@ func (NopCounters) Produced(string, int, time.Duration) {}
 func (NopCounters) Rejected(string, quote.RejectReason) {}
 
 // Fetch is the runner of fetch tasks. Safe for concurrent use by many tasks.
+//
+// Without Tx, quotes go through Sender and the checkpoint is committed to
+// Checkpoints (Cassandra, fenced by the run's token) in the background. With
+// Tx, each batch and its checkpoint are one Kafka transaction: a new owner's
+// Open fences the old one's producer (its next Send fails with
+// stream.ErrProducerFenced, and nothing of it is visible to read_committed
+// consumers after the new owner's first commit), and fetching does not touch
+// Cassandra, except once to migrate a checkpoint stored there when Kafka has
+// none for the task.
 type Fetch struct {
 	Source      SourceFunc
 	Sender      Sender
 	Checkpoints Checkpoints
-	Counters    Counters // nil: NopCounters
+	Tx          Transactions // nil: Sender and Checkpoints
+	Counters    Counters     // nil: NopCounters
 	// Idle is the wait before asking a source again after it returned no
 	// quote (live HTTP sources). Default 5s.
 	Idle time.Duration
@@ -92,6 +124,9 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 	if err != nil {
 		return fmt.Errorf("fetch %s: source: %w", sym, err)
 	}
+	if f.Tx != nil {
+		return f.runTx(ctx, r, src, sym, task, log)
+	}
 	after, _, found, err := f.Checkpoints.LoadCheckpoint(ctx, sym)
 	if err != nil {
 		return fmt.Errorf("fetch %s: load checkpoint: %w", sym, err)
@@ -129,28 +164,7 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 			}
 			continue
 		}
-		valid := qs[:0:0]
-		now := f.Now()
-		// The checkpoint moves past rejected quotes too (they will never
-		// become valid), except past one rejected for a future timestamp: a
-		// provider's bogus future bar must not make a restarted task skip the
-		// real bars before it. The in-memory cursor moves past everything.
-		var checkpoint time.Time
-		for _, q := range qs {
-			if err := quote.Validate(q, now); err != nil {
-				reason := quote.ReasonOf(err)
-				f.Counters.Rejected(sym, reason)
-				log.Warn("fetch: quote rejected", zap.String("reason", string(reason)), zap.Error(err))
-				if reason == quote.ReasonFutureTS {
-					continue
-				}
-			} else {
-				valid = append(valid, q)
-			}
-			if q.Position().After(checkpoint) {
-				checkpoint = q.Position()
-			}
-		}
+		valid, checkpoint := f.screen(qs, sym, log)
 		cursor := qs[len(qs)-1].Position()
 		if !r.Active() { // revoked, or the session is past its safe deadline
 			return nil
@@ -177,4 +191,132 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 		after = cursor
 		r.Progress(int64(len(valid)))
 	}
+}
+
+// screen validates qs: it returns the valid quotes and the checkpoint the
+// batch allows. The checkpoint moves past rejected quotes too (they will
+// never become valid), except past one rejected for a future timestamp: a
+// provider's bogus future bar must not make a restarted task skip the real
+// bars before it. Rejections are counted and logged.
+func (f *Fetch) screen(qs []quote.Quote, sym string, log *zap.Logger) (valid []quote.Quote, checkpoint time.Time) {
+	valid = qs[:0:0]
+	now := f.Now()
+	for _, q := range qs {
+		if err := quote.Validate(q, now); err != nil {
+			reason := quote.ReasonOf(err)
+			f.Counters.Rejected(sym, reason)
+			log.Warn("fetch: quote rejected", zap.String("reason", string(reason)), zap.Error(err))
+			if reason == quote.ReasonFutureTS {
+				continue
+			}
+		} else {
+			valid = append(valid, q)
+		}
+		if q.Position().After(checkpoint) {
+			checkpoint = q.Position()
+		}
+	}
+	return valid, checkpoint
+}
+
+// runTx is Run with Kafka transactions (f.Tx): each batch and its
+// checkpoint in one transaction. It returns an error wrapping
+// stream.ErrProducerFenced when a newer owner's producer fenced this one.
+func (f *Fetch) runTx(ctx context.Context, r *worker.Run, src quote.Source, sym, task string, log *zap.Logger) error {
+	tx, err := f.Tx.Open(ctx, task)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("fetch %s: open transactional producer: %w", sym, err)
+	}
+	defer tx.Close()
+	after, found, err := f.Tx.ReadCheckpoint(ctx, task)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("fetch %s: read checkpoint from Kafka: %w", sym, err)
+	}
+	if found {
+		log.Info("fetch: resuming after checkpoint", zap.Time("checkpoint", after), zap.String("from", "kafka"))
+	} else if f.Checkpoints != nil {
+		// First run with transactions: migrate the checkpoint Cassandra
+		// holds (it goes to Kafka with the first transaction).
+		ts, _, ok, err := f.Checkpoints.LoadCheckpoint(ctx, sym)
+		if err != nil {
+			return fmt.Errorf("fetch %s: migrate checkpoint from Cassandra: %w", sym, err)
+		}
+		if ok {
+			after = ts
+			log.Info("fetch: resuming after checkpoint", zap.Time("checkpoint", after), zap.String("from", "cassandra (migrated)"))
+		}
+	}
+	committed := after
+	for {
+		qs, err := src.Fetch(ctx, sym, after)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, quote.ErrExhausted) {
+			log.Info("fetch: source exhausted; idle until revoked", zap.Time("checkpoint", after))
+			<-ctx.Done()
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("fetch %s: %w", sym, err)
+		}
+		f.Counters.Fetched(sym, len(qs))
+		if len(qs) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(f.Idle):
+			}
+			continue
+		}
+		valid, checkpoint := f.screen(qs, sym, log)
+		cursor := qs[len(qs)-1].Position()
+		if !r.Active() { // revoked, or the session is past its safe deadline
+			return nil
+		}
+		pos := time.Time{}
+		if checkpoint.After(committed) {
+			pos = checkpoint
+		}
+		if len(valid) > 0 || !pos.IsZero() {
+			start := time.Now()
+			if err := tx.Send(ctx, r.Epoch(), r.Node, valid, pos); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("fetch %s: produce %d quotes in a transaction: %w", sym, len(valid), err)
+			}
+			f.Counters.Produced(sym, len(valid), time.Since(start))
+			if !pos.IsZero() {
+				committed = pos
+			}
+		}
+		after = cursor
+		r.Progress(int64(len(valid)))
+	}
+}
+
+// StreamTransactions is the Transactions of a Kafka cluster (package
+// stream): transactional id stream.TransactionalID(Cluster, task),
+// checkpoints in Config's checkpoint topic. Safe for concurrent use.
+type StreamTransactions struct {
+	Config  stream.Config
+	Cluster string
+}
+
+// Open implements Transactions with stream.NewTxProducer.
+func (s StreamTransactions) Open(ctx context.Context, task string) (TxSender, error) {
+	return stream.NewTxProducer(ctx, s.Config, s.Cluster, task)
+}
+
+// ReadCheckpoint implements Transactions with stream.ReadCheckpoint.
+func (s StreamTransactions) ReadCheckpoint(ctx context.Context, task string) (time.Time, bool, error) {
+	cp, found, err := stream.ReadCheckpoint(ctx, s.Config, task)
+	return cp.Position, found, err
 }

@@ -120,3 +120,13 @@ func Placeholder(interval time.Duration) Runner {
 		}
 	})
 }
+
+// NewRun returns a Run of task t on node with the given epoch and fencing
+// token, for running a Runner outside a Worker (tests, tools): it is
+// always Active, and its progress, lag and errors go nowhere.
+func NewRun(t tasks.Task, node string, epoch, token int64) *Run {
+	r := &Run{Task: t, Node: node, token: token}
+	r.epoch.Store(epoch)
+	r.lag.Store(-1)
+	return r
+}

@@ -52,6 +52,7 @@ type nodeOpts struct {
 	logFormat      string
 	logLevel       string
 	placeholder    bool
+	fetchTx        bool
 	audit          string
 	dryRun         bool
 }
@@ -91,6 +92,7 @@ HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's vi
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.audit, "audit", "", "append this node's audit trail (terms, fenced writes, task runs; JSON lines) to this file, for stocksys verify")
 	f.BoolVar(&o.placeholder, "placeholder-tasks", false, "run placeholder tasks instead of the data path (no Kafka or Cassandra needed)")
+	f.BoolVar(&o.fetchTx, "fetch-transactions", false, "fetch tasks produce each batch and its checkpoint in one Kafka transaction (transactional.id stocksys.<cluster>.fetch.<SYMBOL>; a new owner fences the old one); checkpoints move from Cassandra to the <topic>.checkpoints topic")
 	f.BoolVar(&o.dryRun, "dry-run", false, "check the configuration, print the effective settings (after flags, environment and config file) as JSON, and exit")
 	return cmd
 }
@@ -317,8 +319,12 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		// A replay's bad lines are counted by reason (and logged, with file
 		// and line, by the source) when the file is read.
 		srcOpts := quote.Options{Logger: nlog, Rejected: func(sym string, reason quote.RejectReason, _ error) { fc.Rejected(sym, reason) }}
-		runners[tasks.TypeFetch] = &pipeline.Fetch{Sender: producer, Checkpoints: ls, Counters: fc, Logger: nlog,
+		fetch := &pipeline.Fetch{Sender: producer, Checkpoints: ls, Counters: fc, Logger: nlog,
 			Source: symbolSource(func() *node.Node { return n }, o.source, srcOpts)}
+		if o.fetchTx {
+			fetch.Tx = pipeline.StreamTransactions{Config: scfg, Cluster: g.cluster}
+		}
+		runners[tasks.TypeFetch] = fetch
 		runners[tasks.TypeIngest] = &pipeline.Ingest{Stream: scfg, Sink: ls, Counters: m.Ingester(), Logger: nlog}
 	}
 	var trail *audit.Writer
