@@ -1013,6 +1013,27 @@ func TestIntegration_TokenGrowsWithinTerm(t *testing.T) {
 		t.Fatalf("only %d moves between nodes; the test shows little", moved)
 	}
 	t.Logf("%d moves within epoch %d, every one to a higher token", moved, runs[want[0]][0].epoch)
+	// The published status shows each running task's token.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, n := range live {
+		for {
+			d, _, err := p.ReadStatus(admin, n.id)
+			bad := ""
+			for id, ts := range d.Tasks {
+				rs := runs[id]
+				if last := rs[len(rs)-1]; last.node == n.id && ts.Token != fmt.Sprint(last.token) {
+					bad = fmt.Sprintf("%s on %s: status token %q, run's %d", id, n.id, ts.Token, last.token)
+				}
+			}
+			if err == nil && bad == "" && len(d.Tasks) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status of %s: %v %s", n.id, err, bad)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 
 	// Cassandra: the newest owner commits, then each earlier token is refused.
 	ks, _ := testenv.CassandraKeyspace(t)

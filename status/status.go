@@ -112,8 +112,12 @@ type Task struct {
 	Owner *string `json:"owner"` // node whose assignment holds it; nil if none
 	// State is the owner's reported state (starting, running, stopping,
 	// failed), "assigned" before the owner reports it, or "unassigned".
-	State        string    `json:"state"`
-	Epoch        int64     `json:"epoch"`
+	State string `json:"state"`
+	Epoch int64  `json:"epoch"`
+	// Token is the running run's fencing token (worker.Run.Token: the zxid
+	// of the assignment write it started from), a decimal string; "" if
+	// not reported.
+	Token        string    `json:"token,omitempty"`
 	Started      time.Time `json:"started,omitzero"`
 	LastProgress time.Time `json:"last_progress,omitzero"`
 	Progress     int64     `json:"progress"`
@@ -328,7 +332,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			t.State = "assigned"
 			t.Epoch = docEpoch[n]
 			if ts, ok := statuses[n].Tasks[id]; ok {
-				t.State, t.Epoch, t.Started = ts.State, ts.Epoch, ts.Started
+				t.State, t.Epoch, t.Started, t.Token = ts.State, ts.Epoch, ts.Started, ts.Token
 				t.LastProgress, t.Progress, t.LastError = ts.LastProgress, ts.Progress, ts.LastError
 				t.Rate, t.Lag, t.ReportedLag = ts.Rate, ts.Lag, ts.Lag
 			}

@@ -115,8 +115,11 @@ const (
 // TaskStatus is one task's entry in a StatusDoc. Times are UTC; LastProgress
 // is zero until the runner first reports progress.
 type TaskStatus struct {
-	State        string    `json:"state"`
-	Epoch        int64     `json:"epoch"`
+	State string `json:"state"`
+	Epoch int64  `json:"epoch"`
+	// Token is the run's fencing token (worker.Run.Token), a decimal
+	// string (a 64-bit zxid); "" from an older build.
+	Token        string    `json:"token,omitempty"`
 	Started      time.Time `json:"started"`
 	LastProgress time.Time `json:"last_progress,omitzero"`
 	LastError    string    `json:"last_error,omitempty"`

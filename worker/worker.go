@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -341,7 +342,7 @@ func (w *Worker) start(t tasks.Task, now time.Time) {
 	r.epoch.Store(w.docEpoch)
 	r.token = w.docZxid
 	rs := &runState{run: r, cancel: cancel, status: tasks.TaskStatus{
-		State: tasks.StateStarting, Epoch: w.docEpoch, Started: now.UTC()}}
+		State: tasks.StateStarting, Epoch: w.docEpoch, Token: strconv.FormatInt(w.docZxid, 10), Started: now.UTC()}}
 	if old, ok := w.runs[t.ID()]; ok { // restart after a failure: keep the error
 		rs.status.LastError = old.status.LastError
 	}
