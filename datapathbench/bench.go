@@ -825,8 +825,22 @@ func (b *bench) latencyPhase(ctx context.Context, share float64) (*LatencyPhase,
 	if err := c.addSymbols([][2]string{{Symbol, spec}}); err != nil {
 		return nil, errors.Join(err, done())
 	}
-	t0 := time.Now()
 	b.logf("%s: symbols add %s --source %s (%.0f%% of %.0f rows/s) for %v", phase, Symbol, spec, 100*share, b.res.PipelineRowsPerS, d.Round(time.Millisecond))
+	// The offered load starts with the first produced row (the fetch task
+	// first has to be assigned and load its file): a short replay must not
+	// be removed before it produced anything.
+	for startLimit := time.Now().Add(30 * time.Second); ; {
+		if s, err := c.scrape(ctx); err == nil && s.sum(metricProduced) > 0 {
+			break
+		}
+		if time.Now().After(startLimit) {
+			return nil, errors.Join(fmt.Errorf("%s: nothing produced 30 s after the symbol was added", phase), done())
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return nil, errors.Join(err, done())
+		}
+	}
+	t0 := time.Now()
 	for time.Since(t0) < d {
 		if err := sleep(ctx, min(time.Second, d-time.Since(t0))); err != nil {
 			return nil, errors.Join(err, done())
