@@ -143,25 +143,11 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 		if err := cp.failed(); err != nil {
 			return fmt.Errorf("fetch %s: commit checkpoint: %w", sym, err)
 		}
-		qs, err := src.Fetch(ctx, sym, after)
-		if ctx.Err() != nil {
-			return nil
+		qs, stop, err := f.next(ctx, src, sym, after, log)
+		if stop || err != nil {
+			return err
 		}
-		if errors.Is(err, quote.ErrExhausted) {
-			log.Info("fetch: source exhausted; idle until revoked", zap.Time("checkpoint", after))
-			<-ctx.Done()
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("fetch %s: %w", sym, err)
-		}
-		f.Counters.Fetched(sym, len(qs))
 		if len(qs) == 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(f.Idle):
-			}
 			continue
 		}
 		valid, checkpoint := f.screen(qs, sym, log)
@@ -191,6 +177,35 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 		after = cursor
 		r.Progress(int64(len(valid)))
 	}
+}
+
+// next fetches the quotes after `after`. stop is true when the run must
+// end with err nil: ctx is done, or the source is exhausted (it then waits
+// for ctx, idle until revoked). An empty qs with stop false means nothing
+// new yet, after the Idle wait: ask again. Source errors come wrapped with
+// the symbol.
+func (f *Fetch) next(ctx context.Context, src quote.Source, sym string, after time.Time, log *zap.Logger) (qs []quote.Quote, stop bool, err error) {
+	qs, err = src.Fetch(ctx, sym, after)
+	if ctx.Err() != nil {
+		return nil, true, nil
+	}
+	if errors.Is(err, quote.ErrExhausted) {
+		log.Info("fetch: source exhausted; idle until revoked", zap.Time("checkpoint", after))
+		<-ctx.Done()
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("fetch %s: %w", sym, err)
+	}
+	f.Counters.Fetched(sym, len(qs))
+	if len(qs) == 0 {
+		select {
+		case <-ctx.Done():
+			return nil, true, nil
+		case <-time.After(f.Idle):
+		}
+	}
+	return qs, false, nil
 }
 
 // screen validates qs: it returns the valid quotes and the checkpoint the
@@ -254,25 +269,11 @@ func (f *Fetch) runTx(ctx context.Context, r *worker.Run, src quote.Source, sym,
 	}
 	committed := after
 	for {
-		qs, err := src.Fetch(ctx, sym, after)
-		if ctx.Err() != nil {
-			return nil
+		qs, stop, err := f.next(ctx, src, sym, after, log)
+		if stop || err != nil {
+			return err
 		}
-		if errors.Is(err, quote.ErrExhausted) {
-			log.Info("fetch: source exhausted; idle until revoked", zap.Time("checkpoint", after))
-			<-ctx.Done()
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("fetch %s: %w", sym, err)
-		}
-		f.Counters.Fetched(sym, len(qs))
 		if len(qs) == 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(f.Idle):
-			}
 			continue
 		}
 		valid, checkpoint := f.screen(qs, sym, log)

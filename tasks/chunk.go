@@ -355,40 +355,36 @@ func (p Paths) ReadAssignment(c *zk.Conn, node string) (AssignmentDoc, *zk.Stat,
 // ReadAssignmentParts is ReadAssignment that also returns the parts read
 // (for the next EncodeAssignment).
 func (p Paths) ReadAssignmentParts(c *zk.Conn, node string) (AssignmentDoc, []Part, *zk.Stat, error) {
-	var err error
-	for range readAttempts {
-		var head []byte
-		var st *zk.Stat
-		if head, st, err = c.Get(p.Assignment(node)); err != nil {
-			return AssignmentDoc{}, nil, nil, fmt.Errorf("tasks: get %s: %w", p.Assignment(node), err)
-		}
-		doc, parts, err2 := DecodeAssignment(p, head, ConnGetter(c))
-		if err = err2; err == nil {
-			return doc, parts, st, nil
-		}
-		if !errors.Is(err, ErrPartsChanged) {
-			return doc, nil, st, fmt.Errorf("tasks: %s: %w", p.Assignment(node), err)
-		}
-	}
-	return AssignmentDoc{}, nil, nil, err
+	return readDoc(c, p.Assignment(node), func(head []byte) (AssignmentDoc, []Part, error) {
+		return DecodeAssignment(p, head, ConnGetter(c))
+	})
 }
 
 // ReadStatus is ReadAssignment for status/<node>.
 func (p Paths) ReadStatus(c *zk.Conn, node string) (StatusDoc, *zk.Stat, error) {
+	doc, _, st, err := readDoc(c, p.StatusOf(node), func(head []byte) (StatusDoc, []Part, error) {
+		return DecodeStatus(p, head, ConnGetter(c))
+	})
+	return doc, st, err
+}
+
+// readDoc reads the head at headPath and decodes it with its parts, reading
+// the head again (up to readAttempts times) while a part is missing.
+func readDoc[T any](c *zk.Conn, headPath string, decode func(head []byte) (T, []Part, error)) (T, []Part, *zk.Stat, error) {
+	var zero T
 	var err error
 	for range readAttempts {
-		var head []byte
-		var st *zk.Stat
-		if head, st, err = c.Get(p.StatusOf(node)); err != nil {
-			return StatusDoc{}, nil, fmt.Errorf("tasks: get %s: %w", p.StatusOf(node), err)
+		head, st, gerr := c.Get(headPath)
+		if gerr != nil {
+			return zero, nil, nil, fmt.Errorf("tasks: get %s: %w", headPath, gerr)
 		}
-		var doc StatusDoc
-		if doc, _, err = DecodeStatus(p, head, ConnGetter(c)); err == nil {
-			return doc, st, nil
+		doc, parts, derr := decode(head)
+		if err = derr; err == nil {
+			return doc, parts, st, nil
 		}
 		if !errors.Is(err, ErrPartsChanged) {
-			return doc, st, fmt.Errorf("tasks: %s: %w", p.StatusOf(node), err)
+			return doc, nil, st, fmt.Errorf("tasks: %s: %w", headPath, err)
 		}
 	}
-	return StatusDoc{}, nil, err
+	return zero, nil, nil, err
 }

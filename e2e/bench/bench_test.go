@@ -47,7 +47,7 @@ func (l *latencies) Ingested(_ int32, n int, lat time.Duration) {
 	}
 	l.mu.Unlock()
 }
-func (l *latencies) DeadLettered(_ int32, n int) { l.dlq.Add(int64(n)) }
+func (l *latencies) DeadLettered(_ int32, n int)   { l.dlq.Add(int64(n)) }
 func (l *latencies) Readable(int32, time.Duration) {}
 
 func pct(d []time.Duration, p float64) time.Duration {
