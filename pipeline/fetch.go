@@ -14,10 +14,11 @@ import (
 	"github.com/stock-system/stocksys/worker"
 )
 
-// Sender produces quotes to Kafka (stream.Producer). Send returns within its
-// configured bound.
+// Sender produces quotes to Kafka (stream.Producer). SendFrom returns within
+// its configured bound; o carries the run's epoch, fencing token, node and
+// task into every record's headers.
 type Sender interface {
-	Send(ctx context.Context, epoch int64, node, task string, qs []quote.Quote) error
+	SendFrom(ctx context.Context, o stream.Origin, qs []quote.Quote) error
 }
 
 // Checkpoints stores each symbol's fetch checkpoint (store.Store).
@@ -33,7 +34,9 @@ type Checkpoints interface {
 // read_committed consumers, or neither. A zero position sends no
 // checkpoint.
 type TxSender interface {
-	Send(ctx context.Context, epoch int64, node string, qs []quote.Quote, position time.Time) error
+	// SendFrom sends qs and the checkpoint position in one transaction
+	// (stream.TxProducer.SendFrom); o's token goes into every record.
+	SendFrom(ctx context.Context, o stream.Origin, qs []quote.Quote, position time.Time) error
 	Close() error
 }
 
@@ -157,7 +160,7 @@ func (f *Fetch) Run(ctx context.Context, r *worker.Run) error {
 		}
 		if len(valid) > 0 {
 			start := time.Now()
-			if err := f.Sender.Send(ctx, r.Epoch(), r.Node, task, valid); err != nil {
+			if err := f.Sender.SendFrom(ctx, origin(r), valid); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -287,7 +290,7 @@ func (f *Fetch) runTx(ctx context.Context, r *worker.Run, src quote.Source, sym,
 		}
 		if len(valid) > 0 || !pos.IsZero() {
 			start := time.Now()
-			if err := tx.Send(ctx, r.Epoch(), r.Node, valid, pos); err != nil {
+			if err := tx.SendFrom(ctx, origin(r), valid, pos); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -301,6 +304,11 @@ func (f *Fetch) runTx(ctx context.Context, r *worker.Run, src quote.Source, sym,
 		after = cursor
 		r.Progress(int64(len(valid)))
 	}
+}
+
+// origin is the headers of r's records: its epoch, token, node and task.
+func origin(r *worker.Run) stream.Origin {
+	return stream.Origin{Epoch: r.Epoch(), Token: r.Token(), Node: r.Node, Task: string(r.Task.ID())}
 }
 
 // StreamTransactions is the Transactions of a Kafka cluster (package

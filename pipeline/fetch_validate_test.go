@@ -13,6 +13,7 @@ import (
 	"github.com/stock-system/stocksys/metrics"
 	"github.com/stock-system/stocksys/pipeline"
 	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/stream"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/worker"
 )
@@ -38,7 +39,7 @@ type recSender struct {
 	sent []quote.Quote
 }
 
-func (s *recSender) Send(_ context.Context, _ int64, _, _ string, qs []quote.Quote) error {
+func (s *recSender) SendFrom(_ context.Context, _ stream.Origin, qs []quote.Quote) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sent = append(s.sent, qs...)

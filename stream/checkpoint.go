@@ -31,6 +31,8 @@ type Checkpoint struct {
 	// headers.
 	Epoch int64  `json:"epoch"`
 	Node  string `json:"node"`
+	// Token is the Send's fencing token (Origin.Token); omitted when 0.
+	Token int64 `json:"token,omitempty"`
 	// Written is the producer's clock when the transaction was sent.
 	Written time.Time `json:"written"`
 	// Offset is the record's offset in its partition of the checkpoint

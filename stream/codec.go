@@ -16,10 +16,12 @@ import (
 const SchemaVersion = 1
 
 // Header names. Producer.Send sets HeaderEpoch (decimal), HeaderNode and
-// HeaderTask on every message; dead letters also carry HeaderReason and the
-// original position.
+// HeaderTask on every message, and HeaderToken (decimal) when the sender
+// names the task's fencing token (Origin.Token, Producer.SendFrom); dead
+// letters also carry HeaderReason and the original position.
 const (
 	HeaderEpoch             = "epoch"
+	HeaderToken             = "token"
 	HeaderNode              = "node"
 	HeaderTask              = "task"
 	HeaderReason            = "reason"

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/stock-system/stocksys/quote"
 )
 
@@ -268,4 +270,43 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-decode = %+v, %v, %v; want %+v, %v", q2, flagged2, err, q, flagged)
 		}
 	})
+}
+
+// TestDecodeMessageToken: the token header is optional; when present it is
+// a positive decimal integer, else the message is refused with
+// ErrBadHeader naming the value.
+func TestDecodeMessageToken(t *testing.T) {
+	v, err := Encode(sampleQuote())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(token string) *sarama.ConsumerMessage {
+		hs := []*sarama.RecordHeader{{Key: []byte(HeaderEpoch), Value: []byte("3")}, {Key: []byte(HeaderTask), Value: []byte("fetch/SPY")}}
+		if token != "" {
+			hs = append(hs, &sarama.RecordHeader{Key: []byte(HeaderToken), Value: []byte(token)})
+		}
+		return &sarama.ConsumerMessage{Key: []byte("SPY"), Value: v, Headers: hs, Offset: 9}
+	}
+	for _, tt := range []struct {
+		token   string
+		want    int64
+		wantErr string
+	}{
+		{"", 0, ""},
+		{"4294967342", 4294967342, ""},
+		{"0", 0, `stream: bad header: token "0" is not a positive decimal integer`},
+		{"-5", 0, `stream: bad header: token "-5" is not a positive decimal integer`},
+		{"0x10", 0, `stream: bad header: token "0x10" is not a positive decimal integer`},
+	} {
+		m, err := decodeMessage(msg(tt.token))
+		if tt.wantErr != "" {
+			if !errors.Is(err, ErrBadHeader) || err.Error() != tt.wantErr {
+				t.Errorf("token %q: err %v; want %q", tt.token, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || m.Token != tt.want || m.Epoch != 3 || m.Task != "fetch/SPY" {
+			t.Errorf("token %q: %+v, %v; want token %d", tt.token, m, err, tt.want)
+		}
+	}
 }

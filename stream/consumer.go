@@ -28,6 +28,9 @@ type Message struct {
 	// assignment epoch, the node it ran on, and its task id.
 	Epoch      int64
 	Node, Task string
+	// Token is the fetch task's fencing token (HeaderToken); 0 when the
+	// record has none (written before tokens, or by Producer.Send).
+	Token int64
 	// Timestamp is the Kafka record timestamp (producer create time, unless
 	// the topic uses log-append time).
 	Timestamp time.Time
@@ -417,6 +420,10 @@ func decodeMessage(m *sarama.ConsumerMessage) (Message, error) {
 			out.Node = string(h.Value)
 		case HeaderTask:
 			out.Task = string(h.Value)
+		case HeaderToken:
+			if out.Token, err = strconv.ParseInt(string(h.Value), 10, 64); err != nil || out.Token < 1 {
+				return Message{}, fmt.Errorf("%w: token %q is not a positive decimal integer", ErrBadHeader, h.Value)
+			}
 		}
 	}
 	if !haveEpoch {

@@ -160,8 +160,17 @@ func TestIntegration_SendAndConsume(t *testing.T) {
 	symbols := []string{"AAPL", "MSFT", "SPY", "QQQ", "IBM", "GE", "F"}
 	qs := testQuotes(1000, symbols...)
 	ctx := context.Background()
+	// Odd batches name a fencing token (SendFrom); even ones none (Send).
+	token := func(b int) int64 { return int64(b%2) * int64(9000000000+b) }
 	for i := 0; i < 10; i++ {
-		if err := p.Send(ctx, int64(40+i), "node-"+strconv.Itoa(i%2), "fetch/batch"+strconv.Itoa(i), qs[i*100:(i+1)*100]); err != nil {
+		o := Origin{Epoch: int64(40 + i), Token: token(i), Node: "node-" + strconv.Itoa(i%2), Task: "fetch/batch" + strconv.Itoa(i)}
+		var err error
+		if o.Token == 0 {
+			err = p.Send(ctx, o.Epoch, o.Node, o.Task, qs[i*100:(i+1)*100])
+		} else {
+			err = p.SendFrom(ctx, o, qs[i*100:(i+1)*100])
+		}
+		if err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
@@ -198,14 +207,14 @@ func TestIntegration_SendAndConsume(t *testing.T) {
 	}
 
 	type sent struct {
-		q          quote.Quote
-		epoch      int64
-		node, task string
+		q            quote.Quote
+		epoch, token int64
+		node, task   string
 	}
 	want := map[string][]sent{}
 	for i, q := range qs {
 		b := i / 100
-		want[q.Symbol] = append(want[q.Symbol], sent{q, int64(40 + b), "node-" + strconv.Itoa(b%2), "fetch/batch" + strconv.Itoa(b)})
+		want[q.Symbol] = append(want[q.Symbol], sent{q, int64(40 + b), token(b), "node-" + strconv.Itoa(b%2), "fetch/batch" + strconv.Itoa(b)})
 	}
 	got := map[string][]sent{}
 	symPart := map[string]int32{}
@@ -229,7 +238,7 @@ func TestIntegration_SendAndConsume(t *testing.T) {
 				if m.Flagged || m.Timestamp.IsZero() {
 					t.Fatalf("message %d/%d: flagged %v, timestamp %v", part, m.Offset, m.Flagged, m.Timestamp)
 				}
-				got[m.Quote.Symbol] = append(got[m.Quote.Symbol], sent{m.Quote, m.Epoch, m.Node, m.Task})
+				got[m.Quote.Symbol] = append(got[m.Quote.Symbol], sent{m.Quote, m.Epoch, m.Token, m.Node, m.Task})
 			}
 		}
 	}
@@ -242,7 +251,7 @@ func TestIntegration_SendAndConsume(t *testing.T) {
 			t.Fatalf("%s: read %d quotes; want %d", sym, len(g), len(w))
 		}
 		for i := range w {
-			if !equalQuotes(g[i].q, w[i].q) || g[i].epoch != w[i].epoch || g[i].node != w[i].node || g[i].task != w[i].task {
+			if !equalQuotes(g[i].q, w[i].q) || g[i].epoch != w[i].epoch || g[i].token != w[i].token || g[i].node != w[i].node || g[i].task != w[i].task {
 				t.Fatalf("%s #%d = %+v; want %+v", sym, i, g[i], w[i])
 			}
 		}

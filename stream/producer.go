@@ -95,17 +95,24 @@ func (p *Producer) Send(ctx context.Context, epoch int64, node, task string, qs 
 	return p.SendFlagged(ctx, epoch, node, task, qs, nil)
 }
 
+// SendFrom is Send with every header of o: also the task's fencing token
+// (HeaderToken) when o.Token > 0, which verify reads to prove that no
+// record of a fenced owner follows its successor's.
+func (p *Producer) SendFrom(ctx context.Context, o Origin, qs []quote.Quote) error {
+	return p.sendFlagged(ctx, o, qs, nil)
+}
+
 // SendFlagged is Send with a "flagged" mark per quote (see EncodeFlagged);
 // flagged is nil (none flagged) or as long as qs.
 func (p *Producer) SendFlagged(ctx context.Context, epoch int64, node, task string, qs []quote.Quote, flagged []bool) error {
+	return p.sendFlagged(ctx, Origin{Epoch: epoch, Node: node, Task: task}, qs, flagged)
+}
+
+func (p *Producer) sendFlagged(ctx context.Context, o Origin, qs []quote.Quote, flagged []bool) error {
 	if flagged != nil && len(flagged) != len(qs) {
 		return fmt.Errorf("stream: send: %d flags for %d quotes", len(flagged), len(qs))
 	}
-	headers := []sarama.RecordHeader{
-		{Key: []byte(HeaderEpoch), Value: []byte(strconv.FormatInt(epoch, 10))},
-		{Key: []byte(HeaderNode), Value: []byte(node)},
-		{Key: []byte(HeaderTask), Value: []byte(task)},
-	}
+	headers := o.headers()
 	msgs := make([]*sarama.ProducerMessage, len(qs))
 	for i, q := range qs {
 		v, err := EncodeFlagged(q, flagged != nil && flagged[i])
@@ -294,4 +301,31 @@ func (p *Producer) Close() error {
 		p.wg.Wait()
 	})
 	return nil
+}
+
+// Origin names the sender of a batch, as its records' headers carry it.
+type Origin struct {
+	// Epoch is the master epoch of the task's assignment (HeaderEpoch;
+	// epochs start at 1).
+	Epoch int64
+	// Token is the task's fencing token (worker.Run.Token: the zxid of the
+	// assignment write the run started from), HeaderToken; 0 sends no
+	// token header.
+	Token int64
+	// Node and Task are the sending node's and task's ids (HeaderNode,
+	// HeaderTask).
+	Node, Task string
+}
+
+// headers returns o's record headers, shared by every record of a batch.
+func (o Origin) headers() []sarama.RecordHeader {
+	h := []sarama.RecordHeader{
+		{Key: []byte(HeaderEpoch), Value: []byte(strconv.FormatInt(o.Epoch, 10))},
+		{Key: []byte(HeaderNode), Value: []byte(o.Node)},
+		{Key: []byte(HeaderTask), Value: []byte(o.Task)},
+	}
+	if o.Token > 0 {
+		h = append(h, sarama.RecordHeader{Key: []byte(HeaderToken), Value: []byte(strconv.FormatInt(o.Token, 10))})
+	}
+	return h
 }

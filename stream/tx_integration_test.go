@@ -152,11 +152,12 @@ func TestIntegration_TxSendCommitted(t *testing.T) {
 	const n = 250
 	qs := testQuotes(n, "SPY")
 	pos := qs[n-1].Position()
-	if err := p.Send(ctx, 7, "node-1", qs, pos); err != nil {
+	// o.Task is ignored: the producer's task is used.
+	if err := p.SendFrom(ctx, Origin{Epoch: 7, Token: 4294967302, Node: "node-1", Task: "fetch/QQQ"}, qs, pos); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	cp, found := mustReadCheckpoint(t, cfg, "fetch/SPY")
-	if !found || !cp.Position.Equal(pos) || cp.Task != "fetch/SPY" || cp.Epoch != 7 || cp.Node != "node-1" ||
+	if !found || !cp.Position.Equal(pos) || cp.Task != "fetch/SPY" || cp.Epoch != 7 || cp.Token != 4294967302 || cp.Node != "node-1" ||
 		cp.Written.IsZero() || cp.Position.Location() != time.UTC {
 		t.Fatalf("ReadCheckpoint = %+v, %v; want position %v epoch 7 node-1", cp, found, pos)
 	}
@@ -168,9 +169,9 @@ func TestIntegration_TxSendCommitted(t *testing.T) {
 		t.Fatalf("read_committed consumer saw %v (%d quotes); want %d SPY + END", c, len(got), n)
 	}
 	for i, m := range got[:n] {
-		if !equalQuotes(m.Quote, qs[i]) || m.Epoch != 7 || m.Node != "node-1" || m.Task != "fetch/SPY" {
-			t.Fatalf("quote %d = %+v (epoch %d node %q task %q); want %+v epoch 7 node-1 fetch/SPY",
-				i, m.Quote, m.Epoch, m.Node, m.Task, qs[i])
+		if !equalQuotes(m.Quote, qs[i]) || m.Epoch != 7 || m.Token != 4294967302 || m.Node != "node-1" || m.Task != "fetch/SPY" {
+			t.Fatalf("quote %d = %+v (epoch %d token %d node %q task %q); want %+v epoch 7 token 4294967302 node-1 fetch/SPY",
+				i, m.Quote, m.Epoch, m.Token, m.Node, m.Task, qs[i])
 		}
 	}
 
@@ -186,7 +187,7 @@ func TestIntegration_TxSendCommitted(t *testing.T) {
 		t.Fatalf("Send 3: %v", err)
 	}
 	cp2, found := mustReadCheckpoint(t, cfg, "fetch/SPY")
-	if !found || !cp2.Position.Equal(pos2) || cp2.Epoch != 8 || cp2.Node != "node-2" || cp2.Offset <= cp.Offset {
+	if !found || !cp2.Position.Equal(pos2) || cp2.Epoch != 8 || cp2.Token != 0 || cp2.Node != "node-2" || cp2.Offset <= cp.Offset {
 		t.Fatalf("ReadCheckpoint after the second send = %+v; want position %v epoch 8 node-2 after offset %d", cp2, pos2, cp.Offset)
 	}
 	if _, found := mustReadCheckpoint(t, cfg, "fetch/QQQ"); found {

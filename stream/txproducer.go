@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -252,17 +251,26 @@ func (p *TxProducer) Send(ctx context.Context, epoch int64, node string, qs []qu
 	return p.SendFlagged(ctx, epoch, node, qs, nil, position)
 }
 
+// SendFrom is Send with every header of o (o.Task is ignored: the
+// producer's task is used): also the task's fencing token, in the records'
+// HeaderToken and the checkpoint's Token, when o.Token > 0.
+func (p *TxProducer) SendFrom(ctx context.Context, o Origin, qs []quote.Quote, position time.Time) error {
+	return p.sendFlagged(ctx, o, qs, nil, position)
+}
+
 // SendFlagged is Send with a "flagged" mark per quote (see EncodeFlagged);
 // flagged is nil (none flagged) or as long as qs.
 func (p *TxProducer) SendFlagged(ctx context.Context, epoch int64, node string, qs []quote.Quote, flagged []bool, position time.Time) error {
+	return p.sendFlagged(ctx, Origin{Epoch: epoch, Node: node}, qs, flagged, position)
+}
+
+func (p *TxProducer) sendFlagged(ctx context.Context, o Origin, qs []quote.Quote, flagged []bool, position time.Time) error {
 	if flagged != nil && len(flagged) != len(qs) {
 		return fmt.Errorf("stream: send: %d flags for %d quotes", len(flagged), len(qs))
 	}
-	headers := []sarama.RecordHeader{
-		{Key: []byte(HeaderEpoch), Value: []byte(strconv.FormatInt(epoch, 10))},
-		{Key: []byte(HeaderNode), Value: []byte(node)},
-		{Key: []byte(HeaderTask), Value: []byte(p.task)},
-	}
+	o.Task = p.task
+	epoch, node := o.Epoch, o.Node
+	headers := o.headers()
 	msgs := make([]*sarama.ProducerMessage, 0, len(qs)+1)
 	for i, q := range qs {
 		v, err := EncodeFlagged(q, flagged != nil && flagged[i])
@@ -273,7 +281,7 @@ func (p *TxProducer) SendFlagged(ctx context.Context, epoch int64, node string, 
 			Value: sarama.ByteEncoder(v), Headers: headers})
 	}
 	if !position.IsZero() {
-		v, err := encodeCheckpoint(Checkpoint{Task: p.task, Position: position, Epoch: epoch, Node: node, Written: time.Now()})
+		v, err := encodeCheckpoint(Checkpoint{Task: p.task, Position: position, Epoch: epoch, Node: node, Token: o.Token, Written: time.Now()})
 		if err != nil {
 			return fmt.Errorf("stream: send checkpoint: %w", err)
 		}
