@@ -19,6 +19,9 @@ const (
 	KindFencedWrite = "fenced_write"
 	KindTaskStart   = "task_start"
 	KindTaskStop    = "task_stop"
+	// KindCommit is one fenced Cassandra commit of a task: an ingest
+	// task's offset or a fetch task's checkpoint, with the run's token.
+	KindCommit = "commit"
 )
 
 // Results of a fenced write.
@@ -45,6 +48,11 @@ type Record struct {
 	TDone   time.Time `json:"t_done,omitzero"`
 	Task    string    `json:"task,omitempty"`
 	Err     string    `json:"err,omitempty"`
+	// Token is a commit's fencing token (worker.Run.Token).
+	Token int64 `json:"token,omitempty"`
+	// Value is what a commit stored: the next offset (decimal) or the
+	// checkpoint position (RFC 3339, nanoseconds).
+	Value string `json:"value,omitempty"`
 }
 
 // Config configures a Writer.
@@ -164,6 +172,18 @@ func (w *Writer) TermEnd(epoch int64, cause error) {
 // Result constants.
 func (w *Writer) FencedWrite(epoch int64, nOps int, sent, done time.Time, result string, err error) {
 	r := Record{Kind: KindFencedWrite, Epoch: epoch, NOps: nOps, TSent: sent, TDone: done, Result: result, T: done}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	w.Write(r)
+}
+
+// Commit records one fenced Cassandra commit of task with token, of value,
+// sent at sent and answered at done; result is ResultOK (applied),
+// ResultFenced (refused: a higher token had committed) or ResultError (the
+// outcome of a failed request is unknown to the caller, but it is retried).
+func (w *Writer) Commit(task string, token int64, value string, sent, done time.Time, result string, err error) {
+	r := Record{Kind: KindCommit, Task: task, Token: token, Value: value, TSent: sent, TDone: done, Result: result, T: done}
 	if err != nil {
 		r.Err = err.Error()
 	}

@@ -21,6 +21,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	w.TaskStart("fetch/SPY", 7, "0x1")
 	w.TaskStop("fetch/SPY", errors.New("boom"))
 	w.TermEnd(7, errors.New("resigned"))
+	w.Commit("ingest/2", 4294967302, "1234", t0, t0.Add(2*time.Millisecond), ResultFenced, errors.New("fenced"))
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kinds := []string{KindProcStart, KindTermStart, KindFencedWrite, KindTaskStart, KindTaskStop, KindTermEnd}
+	kinds := []string{KindProcStart, KindTermStart, KindFencedWrite, KindTaskStart, KindTaskStop, KindTermEnd, KindCommit}
 	if len(rs) != len(kinds) {
 		t.Fatalf("got %d records; want %d: %+v", len(rs), len(kinds), rs)
 	}
@@ -46,6 +47,10 @@ func TestWriterRoundTrip(t *testing.T) {
 	}
 	if rs[2].NOps != 3 || rs[2].Result != ResultOK || !rs[2].TSent.Equal(t0) {
 		t.Errorf("fenced_write: %+v", rs[2])
+	}
+	if c := rs[6]; c.Task != "ingest/2" || c.Token != 4294967302 || c.Value != "1234" || c.Result != ResultFenced ||
+		!c.TSent.Equal(t0) || !c.TDone.Equal(t0.Add(2*time.Millisecond)) || !c.T.Equal(c.TDone) || c.Err != "fenced" {
+		t.Errorf("commit: %+v", c)
 	}
 	if rs[4].Err != "boom" || rs[5].Cause != "resigned" {
 		t.Errorf("errors: %+v %+v", rs[4], rs[5])

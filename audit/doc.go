@@ -4,8 +4,8 @@
 // Config.Sync it is also fsync'd and survives a machine crash).
 //
 // The trail records what the invariant checker (package verify) needs to
-// prove that master terms never overlap and that no task had two running
-// owners:
+// prove that master terms never overlap, that no task had two running
+// owners, and that no commit with a stale task token was accepted:
 //
 //	proc_start   {node, pid, t}                                  a node process started
 //	term_start   {node, pid, epoch, session, t}                  this node won the term of epoch
@@ -15,6 +15,10 @@
 //	                                                             result ok | fenced | unknown | error
 //	task_start   {node, pid, task, epoch, session, t}            a runner started
 //	task_stop    {node, pid, task, t, err?}                      that runner returned
+//	commit       {node, pid, task, token, value, result, t_sent, t_done, err?}
+//	                                                             one Cassandra commit fenced by the task's
+//	                                                             token: an offset or a checkpoint;
+//	                                                             result ok | fenced | error
 //
 // Times are wall-clock (all processes of a local cluster share one clock),
 // RFC 3339 with nanoseconds; mono_ns is the process's monotonic clock since

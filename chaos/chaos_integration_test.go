@@ -80,4 +80,14 @@ func TestIntegration_ChaosShort(t *testing.T) {
 			t.Errorf("%s: source %d, stored %d, bars %d", d.Symbol, d.Source, d.Stored, d.Bars)
 		}
 	}
+	// The fencing checks (issue 16, item 5) saw the run: commits of every
+	// fetch task and of an ingest task at least (a partition no symbol
+	// hashes to commits nothing), each task's row compared; records with
+	// tokens.
+	if c := rep.Commits; c.Accepted == 0 || c.Tasks < len(rep.Data)+1 || c.Stored != c.Tasks {
+		t.Errorf("commits check: %+v; want accepted commits of %d tasks at least, each row compared", c, len(rep.Data)+1)
+	}
+	if rs := rep.Records; rs.WithToken == 0 || rs.Tasks == 0 || rs.Owners < rs.Tasks {
+		t.Errorf("records check: %+v; want records with tokens", rs)
+	}
 }

@@ -37,10 +37,12 @@ type Manifest struct {
 	ClusterDir     string            `json:"cluster_dir"`
 	InfraDir       string            `json:"infra_dir"`
 	Proxied        string            `json:"proxied,omitempty"` // node reaching ZooKeeper through the chaos proxy
-	Schedule       []Fault           `json:"schedule"`
-	Started        time.Time         `json:"started"`
-	ScheduleEnded  time.Time         `json:"schedule_ended,omitzero"`
-	Settled        time.Time         `json:"settled,omitzero"`
+	// FetchTransactions: the nodes run with --fetch-transactions.
+	FetchTransactions bool      `json:"fetch_transactions,omitempty"`
+	Schedule          []Fault   `json:"schedule"`
+	Started           time.Time `json:"started"`
+	ScheduleEnded     time.Time `json:"schedule_ended,omitzero"`
+	Settled           time.Time `json:"settled,omitzero"`
 }
 
 // Event is one line of events.jsonl: a fault injected or undone, or a note.

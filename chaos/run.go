@@ -48,6 +48,9 @@ type Config struct {
 	SettleTimeout time.Duration
 	// NoProxy runs every node directly on ZooKeeper (no partition faults).
 	NoProxy bool
+	// FetchTransactions starts the nodes with --fetch-transactions: fetch
+	// tasks produce through Kafka transactions, checkpoints in Kafka.
+	FetchTransactions bool
 	// Out receives the schedule and one line per fault (nil: discarded).
 	Out io.Writer
 	// ScriptOut receives the scripts' output (nil: discarded).
@@ -95,9 +98,13 @@ type Runner struct {
 // NodeFlags are the flags every node of a chaos run gets.
 func (r *Runner) NodeFlags() []string {
 	m := r.M
-	return []string{"--session-timeout", m.SessionTimeout.String(), "--keyspace", m.Keyspace, "--topic", m.Topic,
+	fs := []string{"--session-timeout", m.SessionTimeout.String(), "--keyspace", m.Keyspace, "--topic", m.Topic,
 		"--dlq-topic", m.Topic + ".dlq", "--partitions", strconv.Itoa(m.Partitions), "--consistency", "ONE",
 		"--log-format", "json", "--source", "synthetic"}
+	if m.FetchTransactions {
+		fs = append(fs, "--fetch-transactions")
+	}
+	return fs
 }
 
 // Setup empties the run folder, prepares the data, starts the private
@@ -143,7 +150,7 @@ func Setup(ctx context.Context, cfg Config) (*Runner, error) {
 		SessionTimeout: cfg.Plan.SessionTimeout, Cluster: env.Cluster, ZK: strings.Join(ports.ZKServers(), ","),
 		Kafka: addr(ports.Kafka), Cassandra: addr(ports.Cassandra), Keyspace: "chaos", Topic: "chaos.quotes",
 		Partitions: cfg.Partitions, DataDir: dataDir, Symbols: map[string]string{},
-		ClusterDir: env.clusterDir(), InfraDir: env.infraDir(), Schedule: sched}
+		ClusterDir: env.clusterDir(), InfraDir: env.infraDir(), Schedule: sched, FetchTransactions: cfg.FetchTransactions}
 	// Pace each symbol's replay to end at about 80% of the schedule, so
 	// that faults hit a flowing pipeline and the tail settles in time.
 	for _, s := range syms {

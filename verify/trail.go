@@ -66,6 +66,9 @@ type Trail struct {
 	Runs   []TaskRun
 	Terms  []*Term // by epoch
 	Events []chaos.Event
+	// Commits are the commit records of every process (Cassandra commits
+	// fenced by a task token), in file order.
+	Commits []audit.Record
 }
 
 // LoadTrail reads every *.audit.jsonl in clusterDir and the chaos events.
@@ -146,6 +149,8 @@ func (tr *Trail) addProc(p *Proc) {
 		case audit.KindTaskStart:
 			tr.Runs = append(tr.Runs, TaskRun{Task: r.Task, Node: p.Node, PID: p.PID, Epoch: r.Epoch, Start: r.T, Stop: p.End})
 			open[r.Task] = append(open[r.Task], len(tr.Runs)-1)
+		case audit.KindCommit:
+			tr.Commits = append(tr.Commits, r)
 		case audit.KindTaskStop:
 			if idx := open[r.Task]; len(idx) > 0 {
 				tr.Runs[idx[0]].Stop, tr.Runs[idx[0]].Stopped = r.T, true

@@ -26,8 +26,11 @@ type Config struct {
 	// ResumeGrace is the longest a task may keep running after its paused
 	// process resumes before it counts as a second owner. Default 2s.
 	ResumeGrace time.Duration
-	// SkipData skips the Cassandra comparison.
+	// SkipData skips the Cassandra comparison (quotes and bars against the
+	// source, and each task's committed token against the trail).
 	SkipData bool
+	// SkipRecords skips reading the Kafka topics (CheckRecords).
+	SkipRecords bool
 }
 
 // Report is the result of Run.
@@ -43,6 +46,8 @@ type Report struct {
 	// (chaos.Manifest.Settled); before, missing rows are not violations.
 	Settled    bool          `json:"settled"`
 	Data       []DataSummary `json:"data,omitempty"`
+	Commits    CommitSummary `json:"commits"`
+	Records    RecordSummary `json:"records"`
 	Failovers  []Failover    `json:"failovers"`
 	Violations []Violation   `json:"violations"`
 }
@@ -99,6 +104,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.FinalOwners, rep.Violations = owners, append(rep.Violations, vs...)
+	csum, vs := CheckCommits(tr)
+	rep.Commits, rep.Violations = csum, append(rep.Violations, vs...)
+	if !cfg.SkipRecords {
+		rsum, vs, err := CheckRecords(ctx, strings.Split(m.Kafka, ","), m.Topic)
+		if err != nil {
+			return nil, err
+		}
+		rep.Records, rep.Violations = rsum, append(rep.Violations, vs...)
+	}
 	rep.Failovers = Failovers(tr, want, cfg.ResumeGrace)
 	for _, f := range rep.Failovers {
 		if f.FirstWrite.IsZero() || f.AllRunning.IsZero() {
@@ -122,6 +136,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 		rep.Data, rep.Violations = ds, append(rep.Violations, vs...)
+		vs, err = CheckStoredTokens(ctx, st, m.Topic, tr, &rep.Commits)
+		if err != nil {
+			return nil, err
+		}
+		rep.Violations = append(rep.Violations, vs...)
 	}
 	return rep, nil
 }
@@ -239,7 +258,20 @@ func (r *Report) WriteText(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "3. data: skipped")
 	}
-	fmt.Fprintln(w, "4. failovers (from detection: the fault, or the old term's end):")
+	c := r.Commits
+	stored := "not read"
+	if c.Stored > 0 {
+		stored = fmt.Sprintf("%d committed rows in Cassandra carry the newest accepted token", c.Stored)
+	}
+	fmt.Fprintf(w, "4. commits (Cassandra, fenced by the task token): %d in the trails of %d tasks: %d accepted, %d refused as stale (zombie writes stopped), %d failed and retried; no stale token accepted; %s\n",
+		c.Commits, c.Tasks, c.Accepted, c.Refused, c.Failed, stored)
+	if rs := r.Records; len(rs.Topics) > 0 {
+		fmt.Fprintf(w, "5. records (read_committed, %s): %d read, %d with a task token, %d owners of %d tasks; no fenced owner's record after its successor's\n",
+			strings.Join(rs.Topics, " "), rs.Records, rs.WithToken, rs.Owners, rs.Tasks)
+	} else {
+		fmt.Fprintln(w, "5. records: skipped")
+	}
+	fmt.Fprintln(w, "6. failovers (from detection: the fault, or the old term's end):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "   epoch\told -> new\tcause\telected\tfirst write\tall running\tall running / session timeout\t")
 	for _, f := range r.Failovers {

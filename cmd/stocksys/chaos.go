@@ -32,6 +32,7 @@ type chaosOpts struct {
 	verify, down    bool
 	verbose         bool
 	noProxy         bool
+	fetchTx         bool
 }
 
 func newChaosCmd(_ *globals) *cobra.Command {
@@ -72,6 +73,7 @@ and only processes started in DIR are ever signalled.`,
 	f.BoolVar(&o.verify, "verify", false, "run `stocksys verify` at the end; exit non-zero on a violation")
 	f.BoolVar(&o.down, "down", false, "stop the cluster and the private servers at the end")
 	f.BoolVar(&o.noProxy, "no-proxy", false, "no ZooKeeper proxy (and no zk-partition faults)")
+	f.BoolVar(&o.fetchTx, "fetch-transactions", false, "start the nodes with --fetch-transactions (fetch through Kafka transactions)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "show the scripts' output")
 	down := &cobra.Command{
 		Use:   "down",
@@ -150,7 +152,7 @@ func (o *chaosOpts) config(cmd *cobra.Command) (chaos.Config, error) {
 		kinds = append(kinds, kk)
 	}
 	cfg := chaos.Config{Repo: env.Repo, Dir: env.Dir, Bin: env.Bin, SharedData: sharedData(o.data, env.Repo),
-		MSFTDays: o.msftDays, PortOffset: o.portOffset, HTTPBase: o.httpBase, SettleTimeout: o.settle, NoProxy: o.noProxy,
+		MSFTDays: o.msftDays, PortOffset: o.portOffset, HTTPBase: o.httpBase, SettleTimeout: o.settle, NoProxy: o.noProxy, FetchTransactions: o.fetchTx,
 		Plan: chaos.Plan{Seed: o.seed, Duration: o.duration, Nodes: o.nodes, SessionTimeout: o.sessionTimeout,
 			MaxFaults: o.maxFaults, Kinds: kinds},
 		Out: cmd.OutOrStdout()}

@@ -333,6 +333,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 			return fmt.Errorf("--audit: %w", err)
 		}
 		defer trail.Close()
+		ls.trail = trail
 	}
 	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
 		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, Partitions: partitions, Logger: log,
@@ -427,8 +428,28 @@ func ensureTopics(ctx context.Context, cfg stream.Config, log *zap.Logger) {
 }
 
 // lazyStore is the Cassandra store once it has opened; until then its
-// methods fail with errStoreNotReady (the runners retry).
-type lazyStore struct{ s atomic.Pointer[store.Store] }
+// methods fail with errStoreNotReady (the runners retry). With trail set
+// (before the runners start), every fenced commit is recorded in the audit
+// trail (audit.Writer.Commit), which verify reads.
+type lazyStore struct {
+	s     atomic.Pointer[store.Store]
+	trail *audit.Writer
+}
+
+// audit records one commit of task with token in the trail.
+func (l *lazyStore) audit(task string, token int64, value string, sent time.Time, err error) {
+	if l.trail == nil {
+		return
+	}
+	result := audit.ResultOK
+	switch {
+	case errors.Is(err, store.ErrFenced):
+		result = audit.ResultFenced
+	case err != nil:
+		result = audit.ResultError
+	}
+	l.trail.Commit(task, token, value, sent, time.Now(), result, err)
+}
 
 var errStoreNotReady = errors.New("cassandra store not open yet")
 
@@ -487,12 +508,15 @@ func (l *lazyStore) LoadOffset(ctx context.Context, topic string, partition int3
 	return s.LoadOffset(ctx, topic, partition)
 }
 
-func (l *lazyStore) CommitOffset(ctx context.Context, topic string, partition int32, next, epoch int64, node string) error {
+func (l *lazyStore) CommitOffset(ctx context.Context, topic string, partition int32, next, token int64, node string) error {
 	s, err := l.get(ctx)
 	if err != nil {
 		return err
 	}
-	return s.CommitOffset(ctx, topic, partition, next, epoch, node)
+	sent := time.Now()
+	err = s.CommitOffset(ctx, topic, partition, next, token, node)
+	l.audit(string(tasks.IngestTask(partition).ID()), token, strconv.FormatInt(next, 10), sent, err)
+	return err
 }
 
 func (l *lazyStore) LoadCheckpoint(ctx context.Context, symbol string) (time.Time, int64, bool, error) {
@@ -503,12 +527,15 @@ func (l *lazyStore) LoadCheckpoint(ctx context.Context, symbol string) (time.Tim
 	return s.LoadCheckpoint(ctx, symbol)
 }
 
-func (l *lazyStore) CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, epoch int64, node string) error {
+func (l *lazyStore) CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, token int64, node string) error {
 	s, err := l.get(ctx)
 	if err != nil {
 		return err
 	}
-	return s.CommitCheckpoint(ctx, symbol, ts, epoch, node)
+	sent := time.Now()
+	err = s.CommitCheckpoint(ctx, symbol, ts, token, node)
+	l.audit(string(tasks.FetchTask(tasks.Symbol(symbol)).ID()), token, ts.UTC().Format(time.RFC3339Nano), sent, err)
+	return err
 }
 
 // cachedPartitions lists the quotes topic's partitions at most once per ttl

@@ -13,11 +13,12 @@ func newVerifyCmd(_ *globals) *cobra.Command {
 		dir      string
 		asJSON   bool
 		skipData bool
+		skipRecs bool
 		grace    = verify.Config{}.ResumeGrace
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Check a settled chaos run: terms, task ownership, data, failover timings",
+		Short: "Check a settled chaos run: terms, task ownership, data, commits, records, failover timings",
 		Long: `verify reads a chaos run folder (stocksys chaos --dir): the nodes' audit trails, the fault
 events, ZooKeeper (terms/, epoch, assignments, status) and Cassandra, and checks:
 
@@ -31,12 +32,19 @@ events, ZooKeeper (terms/, epoch, assignments, status) and Cassandra, and checks
     stored that the source lacks (counted, with the first rows, even before the run settled; rows
     still missing count only once it settled); and the 1m/5m/1h/1d bars equal store.ComputeBars of
     the source (flagged ticks left out);
- 4. failover timings: detection -> elected -> first fenced write -> all tasks running.
+ 4. commits: no Cassandra commit (ingest offset, fetch checkpoint) with a stale task token was
+    accepted: from the trails' commit records, an accepted commit sent after a higher token's
+    commit was answered is a violation, and each task's committed row carries at least the
+    highest token the trails show accepted; commits refused as stale are counted;
+ 5. records: reading the quotes topic and its checkpoint topic read_committed, the token header
+    of a task's records never goes down along its partition: no record of a fenced producer is
+    visible after its successor's records;
+ 6. failover timings: detection -> elected -> first fenced write -> all tasks running.
 
 It prints a report and exits non-zero on any violation.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep, err := verify.Run(cmd.Context(), verify.Config{Dir: dir, ResumeGrace: grace, SkipData: skipData})
+			rep, err := verify.Run(cmd.Context(), verify.Config{Dir: dir, ResumeGrace: grace, SkipData: skipData, SkipRecords: skipRecs})
 			if err != nil {
 				return err
 			}
@@ -56,7 +64,8 @@ It prints a report and exits non-zero on any violation.`,
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", ".run/chaos", "chaos run folder")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	f.BoolVar(&skipData, "skip-data", false, "skip the Cassandra data comparison")
+	f.BoolVar(&skipData, "skip-data", false, "skip the Cassandra data comparison (and the committed tokens)")
+	f.BoolVar(&skipRecs, "skip-records", false, "skip reading the Kafka topics (the records check)")
 	f.DurationVar(&grace, "resume-grace", 0, "how long a task may run on after its paused process resumes (default 2s)")
 	return cmd
 }
