@@ -9,6 +9,8 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/stock-system/stocksys/store"
+	"github.com/stock-system/stocksys/stream"
+	"github.com/stock-system/stocksys/tasks"
 )
 
 // OpenStore opens the run's Cassandra keyspace (consistency ONE: one node).
@@ -51,10 +53,15 @@ type Progress struct {
 	LastSource  map[string]time.Time // symbol -> last source quote
 	Committed   map[int32]int64      // partition -> committed next offset
 	End         map[int32]int64      // partition -> high-water mark
+	// Pending is, per partition, how many records a read_committed
+	// consumer sees at or after the committed offset: not yet ingested.
+	// With transactions the high-water mark also counts commit markers,
+	// so a partition ingested to its end can have Committed < End.
+	Pending map[int32]int64
 }
 
 // Done reports whether every symbol's checkpoint reached its last source
-// quote and every partition's committed offset its end.
+// quote and every partition's records are ingested (none pending).
 func (p Progress) Done() bool {
 	for s, last := range p.LastSource {
 		if cp, ok := p.Checkpoints[s]; !ok || cp.Before(last) {
@@ -64,8 +71,8 @@ func (p Progress) Done() bool {
 	if len(p.End) == 0 {
 		return false
 	}
-	for part, end := range p.End {
-		if p.Committed[part] < end {
+	for part := range p.End {
+		if p.Pending[part] > 0 {
 			return false
 		}
 	}
@@ -78,22 +85,34 @@ func (p Progress) String() string {
 		fmt.Fprintf(&b, "%s checkpoint %s of %s; ", s, p.Checkpoints[s].UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339))
 	}
 	for part, end := range p.End {
-		fmt.Fprintf(&b, "partition %d at %d of %d; ", part, p.Committed[part], end)
+		fmt.Fprintf(&b, "partition %d at %d of %d (%d pending); ", part, p.Committed[part], end, p.Pending[part])
 	}
 	return strings.TrimSuffix(b.String(), "; ")
 }
 
-// ReadProgress reads checkpoints and offsets.
+// ReadProgress reads checkpoints (from Cassandra, or with
+// FetchTransactions from the checkpoint topic), offsets and the records
+// pending after them (stream.ReadCommitted).
 func ReadProgress(ctx context.Context, m *Manifest, st *store.Store) (Progress, error) {
 	p := Progress{Checkpoints: map[string]time.Time{}, LastSource: map[string]time.Time{},
-		Committed: map[int32]int64{}}
+		Committed: map[int32]int64{}, Pending: map[int32]int64{}}
+	scfg := stream.DefaultConfig()
+	scfg.Brokers, scfg.Topic, scfg.DLQTopic = strings.Split(m.Kafka, ","), m.Topic, m.Topic+".dlq"
 	for s := range m.Symbols {
 		qs, err := SourceQuotes(m.DataDir, s, time.Now())
 		if err != nil {
 			return p, err
 		}
 		p.LastSource[s] = qs[len(qs)-1].TS
-		ts, _, found, err := st.LoadCheckpoint(ctx, s)
+		var ts time.Time
+		var found bool
+		if m.FetchTransactions {
+			var cp stream.Checkpoint
+			cp, found, err = stream.ReadCheckpoint(ctx, scfg, string(tasks.FetchTask(tasks.Symbol(s)).ID()))
+			ts = cp.Position
+		} else {
+			ts, _, found, err = st.LoadCheckpoint(ctx, s)
+		}
 		if err != nil {
 			return p, err
 		}
@@ -112,6 +131,11 @@ func ReadProgress(ctx context.Context, m *Manifest, st *store.Store) (Progress, 
 			return p, err
 		}
 		p.Committed[part] = next
+		n := int64(0)
+		if _, err := stream.ReadCommitted(ctx, scfg, m.Topic, part, next, func(stream.Record) { n++ }); err != nil {
+			return p, err
+		}
+		p.Pending[part] = n
 	}
 	return p, nil
 }

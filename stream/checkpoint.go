@@ -157,7 +157,7 @@ func ReadCheckpoint(ctx context.Context, cfg Config, task string) (Checkpoint, b
 		last  Checkpoint
 		found bool
 	)
-	err = readCommitted(ctx, client, topic, partition, func(offset int64, r *sarama.Record) {
+	_, err = readCommitted(ctx, client, topic, partition, -1, func(offset int64, r *sarama.Record) {
 		if string(r.Key) != task {
 			return
 		}
@@ -191,7 +191,8 @@ func ctxOr(ctx context.Context, err error) error {
 
 // readCommitted calls each with every committed data record of
 // topic/partition below its high-water mark as read at the start (target),
-// in offset order, from the oldest offset. A read_committed fetch returns
+// in offset order, from offset from (the oldest offset if from is below it
+// or negative), and returns target. A read_committed fetch returns
 // records below the partition's last stable offset (LSO) only, the first
 // offset of the oldest transaction still open on the partition (any task's):
 // while the LSO is below target, readCommitted polls (every 10ms to 100ms)
@@ -208,25 +209,26 @@ func ctxOr(ctx context.Context, err error) error {
 // an aborted transaction open at that offset (AbortedTransactions, from its
 // first offset to its abort marker) is skipped; control batches (commit and
 // abort markers) are never data.
-func readCommitted(ctx context.Context, client sarama.Client, topic string, partition int32,
-	each func(offset int64, r *sarama.Record)) error {
+func readCommitted(ctx context.Context, client sarama.Client, topic string, partition int32, from int64,
+	each func(offset int64, r *sarama.Record)) (int64, error) {
 	pos, err := client.GetOffset(topic, partition, sarama.OffsetOldest)
 	if err != nil {
-		return fmt.Errorf("stream: oldest offset of %s/%d: %w", topic, partition, err)
+		return 0, fmt.Errorf("stream: oldest offset of %s/%d: %w", topic, partition, err)
 	}
+	pos = max(pos, from)
 	target, err := client.GetOffset(topic, partition, sarama.OffsetNewest) // read_uncommitted: the high-water mark
 	if err != nil {
-		return fmt.Errorf("stream: high-water mark of %s/%d: %w", topic, partition, err)
+		return 0, fmt.Errorf("stream: high-water mark of %s/%d: %w", topic, partition, err)
 	}
 	size := int32(checkpointFetchBytes)
 	wait := 10 * time.Millisecond
 	for pos < target {
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		block, err := fetchCommitted(client, topic, partition, pos, size)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		next, complete := pos, 0
 		aborted := slices.SortedFunc(slices.Values(block.AbortedTransactions), func(a, b *sarama.AbortedTransaction) int {
@@ -268,7 +270,7 @@ func readCommitted(ctx context.Context, client sarama.Client, topic string, part
 			pos, size, wait = next, checkpointFetchBytes, 10*time.Millisecond
 		case block.Partial || len(block.RecordsSet) > 0:
 			if size >= 1<<30 {
-				return fmt.Errorf("stream: fetch %s/%d at %d: a record batch over 1 GiB", topic, partition, pos)
+				return 0, fmt.Errorf("stream: fetch %s/%d at %d: a record batch over 1 GiB", topic, partition, pos)
 			}
 			size *= 2 // a batch larger than size: ask for more
 		case block.LastStableOffset > pos:
@@ -278,13 +280,13 @@ func readCommitted(ctx context.Context, client sarama.Client, topic string, part
 			// A transaction open at pos: wait for it to be decided.
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return 0, ctx.Err()
 			case <-time.After(wait):
 			}
 			wait = min(2*wait, 100*time.Millisecond)
 		}
 	}
-	return nil
+	return target, nil
 }
 
 // fetchCommitted sends one read_committed Fetch of topic/partition at pos to
@@ -326,4 +328,50 @@ func controlType(key []byte) sarama.ControlRecordType {
 		return -1
 	}
 	return sarama.ControlRecordType(binary.BigEndian.Uint16(key[2:4]))
+}
+
+// Record is one committed data record of a partition (ReadCommitted).
+type Record struct {
+	Offset     int64
+	Key, Value []byte
+	Headers    []*sarama.RecordHeader
+}
+
+// ReadCommitted calls each, in offset order, with every record of
+// topic/partition a read_committed consumer sees from offset from (the
+// oldest offset if from is below it or negative) up to the partition's
+// high-water mark at the call, and returns that mark. Records of aborted
+// transactions and commit markers are skipped; a transaction still open
+// below the mark is waited for until it is decided (see ReadCheckpoint), so
+// the records are exact as of the call. The count of records it calls each
+// with is what a read_committed consumer at from still has to read: its
+// lag, which the high-water mark alone overstates by the commit markers
+// (one per transaction). A missing topic returns ErrNoTopic. Bounded by ctx
+// (ctx.Err()); each request by cfg.SendTimeout. Safe for concurrent use.
+func ReadCommitted(ctx context.Context, cfg Config, topic string, partition int32, from int64, each func(Record)) (int64, error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	client, err := sarama.NewClient(cfg.Brokers, cfg.saramaConfig())
+	if err != nil {
+		return 0, fmt.Errorf("stream: connect to %v: %w", cfg.Brokers, err)
+	}
+	closeClient := sync.OnceFunc(func() { _ = client.Close() }) // sarama's Close panics when called twice
+	defer closeClient()
+	stop := context.AfterFunc(ctx, closeClient)
+	defer stop()
+	parts, err := client.Partitions(topic)
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		return 0, fmt.Errorf("%w: %s", ErrNoTopic, topic)
+	}
+	if err != nil {
+		return 0, ctxOr(ctx, fmt.Errorf("stream: partitions of %s: %w", topic, err))
+	}
+	if !slices.Contains(parts, partition) {
+		return 0, fmt.Errorf("stream: %s has no partition %d (partitions %v)", topic, partition, parts)
+	}
+	end, err := readCommitted(ctx, client, topic, partition, from, func(offset int64, r *sarama.Record) {
+		each(Record{Offset: offset, Key: r.Key, Value: r.Value, Headers: r.Headers})
+	})
+	return end, ctxOr(ctx, err)
 }

@@ -366,3 +366,48 @@ func TestTxProducerBadInput(t *testing.T) {
 		t.Errorf("NewTxProducer with TxTimeout = SendTimeout: %v; want ErrInvalidConfig", err)
 	}
 }
+
+// TestIntegration_ReadCommittedCountsWhatIsLeft: after two committed
+// transactions of 5 quotes and one aborted (fenced) of 3, the high-water
+// mark counts the commit markers and the aborted records too, while
+// ReadCommitted returns exactly the 10 committed quotes, and none from the
+// offset after the last of them: what a read_committed consumer there still
+// has to read. A missing topic is ErrNoTopic.
+func TestIntegration_ReadCommittedCountsWhatIsLeft(t *testing.T) {
+	cfg := testConfig(t, 1)
+	cluster := txTestCluster(t)
+	ctx := context.Background()
+	a := newTestTxProducer(t, cfg, cluster, "fetch/SPY")
+	qs := testQuotes(13, "SPY")
+	for i := range 2 {
+		if err := a.SendFrom(ctx, Origin{Epoch: 1, Token: 10, Node: "a"}, qs[5*i:5*i+5], time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = newTestTxProducer(t, cfg, cluster, "fetch/SPY") // fences a
+	if err := a.SendFrom(ctx, Origin{Epoch: 1, Token: 10, Node: "a"}, qs[10:], time.Time{}); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("fenced send: %v", err)
+	}
+	var got []Record
+	end, err := ReadCommitted(ctx, cfg, cfg.Topic, 0, -1, func(r Record) { got = append(got, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 10 || end < 12 { // 10 quotes and 2 commit markers at least
+		t.Fatalf("ReadCommitted: %d records, high-water mark %d; want 10 records below a mark of 12 or more", len(got), end)
+	}
+	for i, r := range got {
+		q, _, err := decode(r.Key, r.Value)
+		if err != nil || !equalQuotes(q, qs[i]) || (i > 0 && r.Offset <= got[i-1].Offset) {
+			t.Fatalf("record %d at offset %d: %+v, %v; want %+v in offset order", i, r.Offset, q, err, qs[i])
+		}
+	}
+	n := 0
+	end2, err := ReadCommitted(ctx, cfg, cfg.Topic, 0, got[9].Offset+1, func(Record) { n++ })
+	if err != nil || n != 0 || end2 != end {
+		t.Fatalf("from after the last quote: %d records, mark %d, %v; want 0, %d", n, end2, err, end)
+	}
+	if _, err := ReadCommitted(ctx, cfg, cfg.Topic+".missing", 0, 0, func(Record) {}); !errors.Is(err, ErrNoTopic) {
+		t.Fatalf("missing topic: %v; want ErrNoTopic", err)
+	}
+}

@@ -214,86 +214,47 @@ func CheckRecordOrder(topic string, recs []LogRecord, sum *RecordSummary) []Viol
 }
 
 // ReadLog reads every record of topic visible to a read_committed
-// consumer, from the oldest offset to the high-water mark at the call, and
-// returns its task, node and token headers in offset order per partition.
-// A topic that does not exist returns (nil, false, nil). Bounded by ctx.
+// consumer, from the oldest offset to the high-water mark at the call
+// (stream.ReadCommitted: aborted records and commit markers skipped, open
+// transactions waited for), and returns its task, node and token headers in
+// offset order per partition. A topic that does not exist returns (nil,
+// false, nil). Bounded by ctx.
 func ReadLog(ctx context.Context, brokers []string, topic string) ([]LogRecord, bool, error) {
-	cfg := sarama.NewConfig()
-	cfg.Net.DialTimeout = 5 * time.Second
-	cfg.Metadata.Retry.Max = 1
-	cfg.Consumer.IsolationLevel = sarama.ReadCommitted
-	cfg.Consumer.Return.Errors = true
-	c, err := sarama.NewClient(brokers, cfg)
+	cfg := stream.DefaultConfig()
+	cfg.Brokers, cfg.Topic, cfg.DLQTopic = brokers, topic, topic+".dlq"
+	sc := sarama.NewConfig()
+	sc.Net.DialTimeout = 5 * time.Second
+	sc.Metadata.Retry.Max = 1
+	c, err := sarama.NewClient(brokers, sc)
 	if err != nil {
 		return nil, false, fmt.Errorf("verify: kafka %s: %w", strings.Join(brokers, ","), err)
 	}
-	defer c.Close()
 	parts, err := c.Partitions(topic)
+	c.Close()
 	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("verify: partitions of %s: %w", topic, err)
 	}
-	cons, err := sarama.NewConsumerFromClient(c)
-	if err != nil {
-		return nil, false, err
-	}
-	defer cons.Close()
 	var out []LogRecord
 	for _, p := range parts {
-		oldest, err := c.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return nil, false, fmt.Errorf("verify: oldest offset of %s/%d: %w", topic, p, err)
-		}
-		hwm, err := c.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return nil, false, fmt.Errorf("verify: high-water mark of %s/%d: %w", topic, p, err)
-		}
-		if hwm <= oldest {
-			continue
-		}
-		pc, err := cons.ConsumePartition(topic, p, oldest)
-		if err != nil {
-			return nil, false, fmt.Errorf("verify: consume %s/%d: %w", topic, p, err)
-		}
-		err = func() error {
-			defer pc.Close()
-			// A read_committed consumer skips aborted records and commit
-			// markers: stop at the last offset below the high-water mark,
-			// or when nothing more arrives for 3 s after the last record.
-			idle := time.NewTimer(10 * time.Second)
-			defer idle.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case err := <-pc.Errors():
-					return fmt.Errorf("verify: consume %s/%d: %w", topic, p, err)
-				case m := <-pc.Messages():
-					r := LogRecord{Partition: p, Offset: m.Offset}
-					for _, h := range m.Headers {
-						switch string(h.Key) {
-						case stream.HeaderTask:
-							r.Task = string(h.Value)
-						case stream.HeaderNode:
-							r.Node = string(h.Value)
-						case stream.HeaderToken:
-							r.Token, _ = strconv.ParseInt(string(h.Value), 10, 64)
-						}
-					}
-					out = append(out, r)
-					if m.Offset >= hwm-1 {
-						return nil
-					}
-					idle.Reset(3 * time.Second)
-				case <-idle.C:
-					return nil // the rest up to hwm is markers or aborted records
+		_, err := stream.ReadCommitted(ctx, cfg, topic, p, -1, func(m stream.Record) {
+			r := LogRecord{Partition: p, Offset: m.Offset}
+			for _, h := range m.Headers {
+				switch string(h.Key) {
+				case stream.HeaderTask:
+					r.Task = string(h.Value)
+				case stream.HeaderNode:
+					r.Node = string(h.Value)
+				case stream.HeaderToken:
+					r.Token, _ = strconv.ParseInt(string(h.Value), 10, 64)
 				}
 			}
-		}()
+			out = append(out, r)
+		})
 		if err != nil {
-			return nil, false, err
+			return nil, false, fmt.Errorf("verify: read %s/%d: %w", topic, p, err)
 		}
 	}
 	return out, true, nil
