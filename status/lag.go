@@ -33,6 +33,23 @@ type KafkaOffsets interface {
 	Offsets(ctx context.Context, partitions []int32) (map[int32]stream.PartitionOffsets, error)
 }
 
+// PendingCounter is implemented by KafkaOffsets that count the records a
+// read_committed consumer at an offset still has to read
+// (stream.OffsetReader.Pending).
+type PendingCounter interface {
+	Pending(ctx context.Context, partition int32, from int64) (int64, error)
+}
+
+// ExactLagMax is the largest offset gap MeasureLag counts record by record
+// when its KafkaOffsets is a PendingCounter. Transactional producers
+// (stocksys node --fetch-transactions) leave a commit marker after every
+// transaction: an ingest task that has read everything is one offset (or
+// more) below the high-water mark, which would read as a lag and, with no
+// progress, as a stall. Counting small gaps exactly makes an idle partition
+// read 0; a larger gap is a real lag, reported as the offset difference
+// (an upper bound).
+const ExactLagMax = 2000
+
 // CommittedOffsets reads the offsets ingest tasks committed (store.Store
 // implements it: table ingest_offsets, written by pipeline.Ingest). next is
 // the next offset to consume; found is false if none was committed.
@@ -69,7 +86,9 @@ func MeasuredLag(o stream.PartitionOffsets, next int64, found bool) int64 {
 // "cassandra: ..."). A nil k or c means it could not be reached: give the
 // reason with NotMeasured instead. Blocks for one round trip to Kafka per
 // partition end and one serial read in Cassandra per partition (see
-// store.LoadOffset); ctx bounds it as far as the clients allow.
+// store.LoadOffset), and, for a gap of at most ExactLagMax offsets, the
+// fetches that count it (PendingCounter); ctx bounds it as far as the
+// clients allow.
 func MeasureLag(ctx context.Context, r *Report, topic string, k KafkaOffsets, c CommittedOffsets) error {
 	if k == nil {
 		return r.NotMeasured(errors.New("kafka: not connected"))
@@ -118,6 +137,13 @@ func MeasureLag(ctx context.Context, r *Report, topic string, k KafkaOffsets, c 
 		t := &r.Tasks[idx[p]]
 		cm := commits[p]
 		lag, hw := MeasuredLag(o, cm.next, cm.found), o.HighWater
+		if pc, ok := k.(PendingCounter); ok && lag > 0 && lag <= ExactLagMax {
+			n, err := pc.Pending(ctx, p, hw-lag)
+			if err != nil {
+				return r.NotMeasured(fmt.Errorf("kafka: %w", err))
+			}
+			lag = n
+		}
 		t.Lag, t.HighWater, t.LagSource = &lag, &hw, LagMeasured
 		t.Committed = nil
 		if cm.found {

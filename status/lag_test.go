@@ -246,3 +246,48 @@ func TestMarkStalled(t *testing.T) {
 		t.Errorf("Stalled = %#v with --stall-after 2m; want an empty list", r.Stalled)
 	}
 }
+
+// pendingKafka also counts pending records: pending[p] records (of the
+// gap) are visible to read_committed, the rest are commit markers.
+type pendingKafka struct {
+	fakeKafka
+	pending map[int32]int64
+	from    map[int32]int64
+	err     error
+}
+
+func (f *pendingKafka) Pending(_ context.Context, p int32, from int64) (int64, error) {
+	if f.from == nil {
+		f.from = map[int32]int64{}
+	}
+	f.from[p] = from
+	return f.pending[p], f.err
+}
+
+// TestMeasureLagCountsSmallGaps: with a PendingCounter, a gap of at most
+// ExactLagMax offsets is counted record by record (an idle transactional
+// partition, one commit marker above the committed offset, reads 0), a
+// larger gap is the offset difference, and a failed count is not measured.
+func TestMeasureLagCountsSmallGaps(t *testing.T) {
+	k := &pendingKafka{fakeKafka: fakeKafka{ends: map[int32]stream.PartitionOffsets{
+		0: {Oldest: 0, HighWater: 43}, 1: {Oldest: 10, HighWater: 10 + ExactLagMax + 1}, 2: {Oldest: 0, HighWater: 9}}},
+		pending: map[int32]int64{0: 0, 1: 5, 2: 6}}
+	c := &fakeCommits{next: map[int32]int64{0: 42, 2: 1}} // 1: no commit
+	r := lagReport()
+	if err := MeasureLag(context.Background(), r, "quotes", k, c); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range map[int]int64{1: 0, 2: ExactLagMax + 1, 3: 6} {
+		if got := r.Tasks[i].Lag; got == nil || *got != want || r.Tasks[i].LagSource != LagMeasured {
+			t.Errorf("%s: lag %s (%s); want %d measured", r.Tasks[i].ID, show(got), r.Tasks[i].LagSource, want)
+		}
+	}
+	if len(k.from) != 2 || k.from[0] != 42 || k.from[2] != 1 {
+		t.Errorf("counted from %v; want partition 0 from 42, 2 from 1, 1 not counted", k.from)
+	}
+	k.err = errors.New("fetch failed")
+	r = lagReport()
+	if err := MeasureLag(context.Background(), r, "quotes", k, c); err == nil || r.LagError != "kafka: fetch failed" || r.Tasks[1].LagSource != LagReported {
+		t.Errorf("failed count: err %v, LagError %q, source %q; want kafka: fetch failed, reported", err, r.LagError, r.Tasks[1].LagSource)
+	}
+}

@@ -86,5 +86,21 @@ func (o *OffsetReader) Offsets(ctx context.Context, partitions []int32) (map[int
 	return out, nil
 }
 
+// Pending returns how many records a read_committed consumer at offset from
+// of partition still has to read up to the high-water mark (ReadCommitted):
+// the exact lag of an ingest task that committed from, which the
+// high-water mark alone overstates by one commit marker per Kafka
+// transaction (and by aborted records). It reads those records, so it is
+// meant for small gaps (status checks a gap of at most a few thousand
+// offsets). Bounded by ctx; each request by Config.SendTimeout.
+func (o *OffsetReader) Pending(ctx context.Context, partition int32, from int64) (int64, error) {
+	n := int64(0)
+	_, err := readCommitted(ctx, o.client, o.cfg.Topic, partition, from, func(int64, *sarama.Record) { n++ })
+	if err != nil {
+		return 0, ctxOr(ctx, err)
+	}
+	return n, nil
+}
+
 // Close closes the client. Later calls fail.
 func (o *OffsetReader) Close() error { return o.client.Close() }

@@ -410,4 +410,15 @@ func TestIntegration_ReadCommittedCountsWhatIsLeft(t *testing.T) {
 	if _, err := ReadCommitted(ctx, cfg, cfg.Topic+".missing", 0, 0, func(Record) {}); !errors.Is(err, ErrNoTopic) {
 		t.Fatalf("missing topic: %v; want ErrNoTopic", err)
 	}
+	// OffsetReader.Pending (status's exact lag) counts the same.
+	or, err := NewOffsetReader(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer or.Close()
+	for from, want := range map[int64]int64{0: 10, got[5].Offset: 5, got[9].Offset + 1: 0, end: 0} {
+		if n, err := or.Pending(ctx, 0, from); err != nil || n != want {
+			t.Errorf("Pending from %d = %d, %v; want %d", from, n, err, want)
+		}
+	}
 }
