@@ -79,8 +79,12 @@ func (NopCounters) Rejected(string, quote.RejectReason) {}
 // Open fences the old one's producer (its next Send fails with
 // stream.ErrProducerFenced, and nothing of it is visible to read_committed
 // consumers after the new owner's first commit), and fetching does not touch
-// Cassandra, except once to migrate a checkpoint stored there when Kafka has
-// none for the task.
+// Cassandra, except to migrate a checkpoint stored there when Kafka has none
+// for the task: a run that finds one in Cassandra writes it to Kafka before
+// fetching (a transaction of the checkpoint alone), so later runs read it
+// from Kafka and start while Cassandra is down. Until a task has a
+// checkpoint in Kafka (neither store had one and no batch was sent yet), a
+// run needs Cassandra to answer that it has none.
 type Fetch struct {
 	Source      SourceFunc
 	Sender      Sender
@@ -260,14 +264,29 @@ func (f *Fetch) runTx(ctx context.Context, r *worker.Run, src quote.Source, sym,
 		log.Info("fetch: resuming after checkpoint", zap.Time("checkpoint", after), zap.String("from", "kafka"))
 	} else if f.Checkpoints != nil {
 		// First run with transactions: migrate the checkpoint Cassandra
-		// holds (it goes to Kafka with the first transaction).
+		// holds. It goes to Kafka at once, in a transaction of its own, so
+		// that the migration happens once: a later run finds it in Kafka
+		// (and needs no Cassandra) even if no quote came after it, as with a
+		// finished replay or a live source out of market hours.
 		ts, _, ok, err := f.Checkpoints.LoadCheckpoint(ctx, sym)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("fetch %s: migrate checkpoint from Cassandra: %w", sym, err)
 		}
 		if ok {
 			after = ts
 			log.Info("fetch: resuming after checkpoint", zap.Time("checkpoint", after), zap.String("from", "cassandra (migrated)"))
+			if !r.Active() {
+				return nil
+			}
+			if err := tx.SendFrom(ctx, origin(r), nil, ts); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("fetch %s: write the checkpoint migrated from Cassandra to Kafka: %w", sym, err)
+			}
 		}
 	}
 	committed := after
