@@ -40,6 +40,17 @@ type Config struct {
 	RetryDelay time.Duration
 	// Logger receives structured logs; nil means zap.NewNop().
 	Logger *zap.Logger
+
+	// ignoreSafeDeadline is for tests only: it can be set only through
+	// IgnoreSafeDeadlineForTest in export_test.go, so production code
+	// always has the guard. When set, the safe-deadline guard is off: the
+	// runners of a safe period are not cancelled when the session passes
+	// its safe deadline (only when the session is known to have ended), and
+	// Run.Active ignores the deadline, so that a test can prove that the
+	// downstream fences (store.ErrFenced, stream.ErrProducerFenced) alone
+	// stop a zombie whose tasks moved. New runners are still started only
+	// while the session is safe.
+	ignoreSafeDeadline bool
 }
 
 // Validate checks the config; errors wrap ErrInvalidConfig.

@@ -20,7 +20,10 @@ import (
 	"github.com/stock-system/stocksys/worker"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// sarama (the zombie test's Kafka clients) leaves go-metrics' process-wide meter arbiter running.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"))
+}
 
 type fixture struct {
 	t     *testing.T

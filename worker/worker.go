@@ -130,6 +130,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // returns when the safe period ends, ctx is done, or a ZooKeeper read fails.
 func (w *Worker) runSafePeriod(ctx context.Context) error {
 	unsafe := w.s.Unsafe()
+	if w.cfg.ignoreSafeDeadline { // tests only (see Config.ignoreSafeDeadline)
+		unsafe = w.s.Done()
+	}
 	// Runners of this safe period run under pctx, which a guard cancels the
 	// moment the safe deadline passes, whatever this loop is doing (it may be
 	// blocked in a ZooKeeper call on a dead connection).
@@ -337,6 +340,9 @@ func (w *Worker) start(t tasks.Task, now time.Time) {
 	runner := w.cfg.Runners[t.Type()]
 	ctx, cancel := context.WithCancel(w.period)
 	r := &Run{Task: t, Node: w.cfg.NodeID, Session: w.s.ID(), onChange: w.poke, ctx: ctx, safe: w.s.Safe}
+	if w.cfg.ignoreSafeDeadline { // tests only (see Config.ignoreSafeDeadline)
+		r.safe = nil
+	}
 	r.setErr = func(msg string) { w.setError(t.ID(), r, msg) }
 	r.lag.Store(-1)
 	r.epoch.Store(w.docEpoch)
