@@ -174,12 +174,6 @@ func TestIntegration_ProcessMasterPause(t *testing.T) {
 		}
 	}()
 	c.MustScript("pause", old, fmt.Sprint((2 * sessionTimeout).Seconds()), "--wait")
-	var rest []string
-	for _, id := range all {
-		if id != old {
-			rest = append(rest, id)
-		}
-	}
 	r, _ = c.WaitStatus(10*time.Second, "one new master after the resume, old one a worker again", func(r *status.Report) bool {
 		return proctest.Master(r) != "" && proctest.Master(r) != old && r.Master.Epoch > oldEpoch && len(r.Members) == 3 &&
 			proctest.AllRunning(r, all...)

@@ -245,7 +245,6 @@ func BenchmarkIntegration_Assign100000x10(b *testing.B) {
 			return err
 		})
 		b.ResetTimer()
-		start := time.Now()
 		nodes := make([]*testNode, nNodes)
 		for i := range nodes {
 			nodes[i] = c.start(fmt.Sprintf("node-%02d", i), false)
@@ -291,7 +290,7 @@ func BenchmarkIntegration_Assign100000x10(b *testing.B) {
 		b.ReportMetric(mntr["zk_znode_count"], "zk_znodes")
 		b.ReportMetric(mntr["zk_approximate_data_size"]/(1<<20), "zk_data_MiB")
 
-		start = time.Now()
+		start := time.Now()
 		nodes[0].stop()
 		rebalance := c.waitConverged("one node left", nodes[1:], want, 5*time.Minute)
 		b.ReportMetric(float64(rebalance.Milliseconds()), "rebalance_ms")

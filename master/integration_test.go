@@ -919,18 +919,6 @@ func TestIntegration_PausedNodeDoesNotBlockHandover(t *testing.T) {
 	}
 }
 
-// ownedBy returns the tasks node runs now (by the tracker).
-func ownedBy(tr *tracker, node string) []tasks.ID {
-	var out []tasks.ID
-	for id, o := range ownersNow(tr) {
-		if o == node {
-			out = append(out, id)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
 // readOwners returns task -> node from the assignment documents.
 func readOwners(t *testing.T, c *zk.Conn, p tasks.Paths) map[tasks.ID]string {
 	t.Helper()

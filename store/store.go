@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strings"
 	"sync"
@@ -25,8 +24,7 @@ type Store struct {
 	serial  gocql.SerialConsistency
 	log     *zap.Logger
 
-	symLocks [64]sync.Mutex
-	now      func() time.Time // for Updated columns; time.Now in production
+	now func() time.Time // for Updated columns; time.Now in production
 
 	closeOnce sync.Once
 	stmts     sync.Map // statement -> qualified statement (see cql)
@@ -168,15 +166,6 @@ func (s *Store) Close() {
 
 // Config returns the effective config (defaults filled in).
 func (s *Store) Config() Config { return s.cfg }
-
-// lockSymbol serialises analytics of one symbol within this Store.
-func (s *Store) lockSymbol(symbol string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(symbol))
-	m := &s.symLocks[h.Sum32()%uint32(len(s.symLocks))]
-	m.Lock()
-	return m.Unlock
-}
 
 // qualify replaces each "@" in stmt with "<keyspace>.": statements write
 // their tables as @quotes. No statement of this package has "@" otherwise

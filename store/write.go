@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -79,11 +78,6 @@ func splitBatches(sizes []int, limit int) [][2]int {
 		out = append(out, [2]int{start, len(sizes)})
 	}
 	return out
-}
-
-type partKey struct {
-	symbol string
-	day    time.Time
 }
 
 // quoteBatches groups qs (already normalized) by partition and returns the
@@ -241,15 +235,6 @@ func (s *Store) writeBars(ctx context.Context, bars []Bar) error {
 // writeParallelism bounds the concurrent batches and per-symbol analytics of
 // one WriteQuotes call.
 const writeParallelism = 16
-
-func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
-	ks := make([]K, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
 
 func sortedDays[V any](m map[time.Time]V) []time.Time {
 	ds := make([]time.Time, 0, len(m))

@@ -89,7 +89,7 @@ func TestRoundTrip(t *testing.T) {
 	onlyBid := sampleQuote()
 	onlyBid.Ask = nil
 	extreme := quote.Quote{Symbol: "BRK.A", TS: time.Unix(0, 1).UTC(), Open: math.MaxFloat64, High: math.SmallestNonzeroFloat64,
-		Low: -0.0, Close: 1e-300, Volume: math.MaxInt64, Source: ""}
+		Low: math.Copysign(0, -1), Close: 1e-300, Volume: math.MaxInt64, Source: ""}
 	local := sampleQuote()
 	local.TS = time.Date(2013, 10, 7, 9, 30, 0, 0, ny) // 13:30 UTC
 	for _, tt := range []struct {

@@ -6,15 +6,6 @@ import (
 	"testing"
 )
 
-func mustSymbol(t testing.TB, s string) Symbol {
-	t.Helper()
-	sym, err := ParseSymbol(s)
-	if err != nil {
-		t.Fatalf("ParseSymbol(%q): %v", s, err)
-	}
-	return sym
-}
-
 func TestTaskNames(t *testing.T) {
 	tests := []struct {
 		task      Task

@@ -27,7 +27,6 @@ var kafkaVersion = sarama.V4_0_0_0
 
 type smokeOpts struct {
 	data     string
-	symbol   string
 	count    int
 	topic    string
 	keyspace string
