@@ -245,6 +245,12 @@ func (f *Fetch) screen(qs []quote.Quote, sym string, log *zap.Logger) (valid []q
 // checkpoint in one transaction. It returns an error wrapping
 // stream.ErrProducerFenced when a newer owner's producer fenced this one.
 func (f *Fetch) runTx(ctx context.Context, r *worker.Run, src quote.Source, sym, task string, log *zap.Logger) error {
+	// Opening the producer fences every other producer of the task: a run
+	// already revoked (or past its session's safe deadline) must not, or it
+	// would fence the task's rightful new owner once.
+	if !r.Active() {
+		return nil
+	}
 	tx, err := f.Tx.Open(ctx, task)
 	if err != nil {
 		if ctx.Err() != nil {
