@@ -311,7 +311,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		cc.Hosts = strings.Split(g.cassandra, ",")
 		cc.Keyspace, cc.ReplicationFactor, cc.Consistency = o.keyspace, o.cassReplicas, o.consistency
 		cc.Logger = log.With(zap.String("node", o.id))
-		go ls.open(ctx, cc, log)
+		ls.start(ctx, cc, log)
 		go ensureTopics(ctx, scfg, log)
 		partitions = cachedPartitions(scfg, 10*time.Second)
 		nlog := log.With(zap.String("node", o.id))
@@ -431,9 +431,18 @@ func ensureTopics(ctx context.Context, cfg stream.Config, log *zap.Logger) {
 // methods fail with errStoreNotReady (the runners retry). With trail set
 // (before the runners start), every fenced commit is recorded in the audit
 // trail (audit.Writer.Commit), which verify reads.
+//
+// open runs in its own goroutine; close cancels it, waits for it to return
+// and then closes the store, so no Store is opened after close (nor leaked
+// by an open that finishes during close).
 type lazyStore struct {
 	s     atomic.Pointer[store.Store]
 	trail *audit.Writer
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc // of the running open; nil if none
+	opening sync.WaitGroup
+	closed  bool
 }
 
 // audit records one commit of task with token in the trail.
@@ -453,6 +462,22 @@ func (l *lazyStore) audit(task string, token int64, value string, sent time.Time
 
 var errStoreNotReady = errors.New("cassandra store not open yet")
 
+// start opens the store in the background, retrying with backoff until it
+// opens, ctx is done or close is called. It does nothing after close.
+func (l *lazyStore) start(ctx context.Context, cfg store.Config, log *zap.Logger) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.cancel != nil {
+		return
+	}
+	ctx, l.cancel = context.WithCancel(ctx)
+	l.opening.Add(1)
+	go func() {
+		defer l.opening.Done()
+		l.open(ctx, cfg, log)
+	}()
+}
+
 func (l *lazyStore) open(ctx context.Context, cfg store.Config, log *zap.Logger) {
 	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(0), backoff.WithMaxInterval(10*time.Second)), ctx)
 	_ = backoff.RetryNotify(func() error {
@@ -467,8 +492,19 @@ func (l *lazyStore) open(ctx context.Context, cfg store.Config, log *zap.Logger)
 	})
 }
 
+// close stops a running open, waits for it, and closes the store if it
+// opened. Idempotent.
 func (l *lazyStore) close() {
-	if s := l.s.Load(); s != nil {
+	l.mu.Lock()
+	l.closed = true
+	cancel := l.cancel
+	l.cancel = nil
+	l.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	l.opening.Wait()
+	if s := l.s.Swap(nil); s != nil {
 		s.Close()
 	}
 }
