@@ -48,15 +48,50 @@ type Config struct {
 	Logger *zap.Logger
 }
 
+// Defaults of Config.
+const (
+	DefaultMinInterval   = 20 * time.Millisecond
+	DefaultResync        = 10 * time.Second
+	DefaultMaxMultiBytes = 512 << 10
+)
+
+// ErrInvalidConfig is wrapped by the errors of Config.Validate.
+var ErrInvalidConfig = errors.New("master: invalid config")
+
+// DefaultConfig returns the Config of the master of the cluster under root,
+// with every default filled in.
+func DefaultConfig(root string) Config {
+	return Config{Root: root, MinInterval: DefaultMinInterval, Resync: DefaultResync, MaxMultiBytes: DefaultMaxMultiBytes}
+}
+
+// Validate checks c without touching ZooKeeper; zero durations and sizes
+// mean their defaults. Errors wrap ErrInvalidConfig.
+func (c Config) Validate() error {
+	if err := session.ValidateRoot(c.Root); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	switch {
+	case c.MinInterval < 0:
+		return fmt.Errorf("%w: min interval %v < 0", ErrInvalidConfig, c.MinInterval)
+	case c.Resync < 0:
+		return fmt.Errorf("%w: resync %v < 0", ErrInvalidConfig, c.Resync)
+	case c.Resync > 0 && c.Resync < c.MinInterval:
+		return fmt.Errorf("%w: resync %v below the min interval %v", ErrInvalidConfig, c.Resync, c.MinInterval)
+	case c.MaxMultiBytes < 0 || (c.MaxMultiBytes > 0 && c.MaxMultiBytes < 4<<10):
+		return fmt.Errorf("%w: max multi bytes %d: want 0 (default %d) or at least 4096", ErrInvalidConfig, c.MaxMultiBytes, DefaultMaxMultiBytes)
+	}
+	return nil
+}
+
 func (c Config) withDefaults() Config {
 	if c.MinInterval == 0 {
-		c.MinInterval = 20 * time.Millisecond
+		c.MinInterval = DefaultMinInterval
 	}
 	if c.Resync == 0 {
-		c.Resync = 10 * time.Second
+		c.Resync = DefaultResync
 	}
 	if c.MaxMultiBytes == 0 {
-		c.MaxMultiBytes = 512 << 10
+		c.MaxMultiBytes = DefaultMaxMultiBytes
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -95,10 +130,11 @@ type Master struct {
 	lastErr    string  // last plan error logged at Error level (not repeated)
 }
 
-// New returns the master loop for term, which must have been won on s.
+// New returns the master loop for term, which must have been won on s. It
+// returns cfg.Validate's error for an invalid cfg.
 func New(s *session.Session, term *election.Term, cfg Config) (*Master, error) {
-	if err := session.ValidateRoot(cfg.Root); err != nil {
-		return nil, fmt.Errorf("master: %w", err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	cfg = cfg.withDefaults()
 	return &Master{cfg: cfg, s: s, term: term, p: tasks.NewPaths(cfg.Root),
