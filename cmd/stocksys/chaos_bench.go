@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -18,7 +21,10 @@ import (
 )
 
 func newChaosBenchCmd(o *chaosOpts) *cobra.Command {
-	var trials int
+	var (
+		trials int
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Failover benchmark: kill -9 and SIGTERM of the master, N trials each, on a private cluster",
@@ -28,16 +34,20 @@ every task running on the other nodes, and restarts the node. From the audit tra
 p50/p95/max, in milliseconds and in multiples of the session timeout, of (a) the new master
 acting (its first accepted fenced write), (b) every task running again, (c) the largest gap in
 stored quotes of a symbol (Cassandra WRITETIME of consecutive quotes) around the failover, beside
-ZooKeeper's raw close-session -> watch latency measured in the same run. Uses the chaos flags
-(--dir, --nodes, --session-timeout, --port-offset ...).`,
+ZooKeeper's raw close-session -> watch latency measured in the same run, and a table of the
+phases of each path: signal -> new term won (session closed or expired, watch, election),
+won -> first fenced write (the new master's first plan written), first write -> every task
+running (documents read by the workers, runners started). Uses the chaos flags (--dir, --nodes,
+--session-timeout, --port-offset ...). With --json, one JSON object instead of the tables.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, o, trials) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, o, trials, asJSON) },
 	}
 	cmd.Flags().IntVar(&trials, "trials", 20, "trials of each signal")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as one JSON object")
 	return cmd
 }
 
-func runBench(cmd *cobra.Command, o *chaosOpts, trials int) error {
+func runBench(cmd *cobra.Command, o *chaosOpts, trials int, asJSON bool) error {
 	if trials < 1 || trials > 500 {
 		return fmt.Errorf("--trials %d: want 1..500", trials)
 	}
@@ -54,6 +64,9 @@ func runBench(cmd *cobra.Command, o *chaosOpts, trials int) error {
 	cfg.Plan.Duration = time.Duration(2*trials) * (2*cfg.Plan.SessionTimeout + 8*time.Second)
 	cfg.Plan.MaxFaults, cfg.Plan.Kinds = 1, []chaos.Kind{chaos.KindKill}
 	out := cmd.OutOrStdout()
+	if asJSON {
+		out = cmd.ErrOrStderr() // progress; the JSON alone on stdout
+	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	r, err := chaos.Setup(ctx, cfg)
@@ -108,9 +121,48 @@ func runBench(cmd *cobra.Command, o *chaosOpts, trials int) error {
 		s["running"] = append(s["running"], f.AllRunning.Sub(t.Signalled))
 		g, _ := chaos.LargestGap(wt, r.M.Speeds(), t.Signalled, f.AllRunning.Add(time.Second))
 		s["gap"] = append(s["gap"], g)
+		s["phase_won"] = append(s["phase_won"], f.Elected.Sub(t.Signalled))
+		s["phase_write"] = append(s["phase_write"], f.FirstWrite.Sub(f.Elected))
+		s["phase_running"] = append(s["phase_running"], f.AllRunning.Sub(f.FirstWrite))
+	}
+	if asJSON {
+		return writeBenchJSON(cmd.OutOrStdout(), cfg.Plan.SessionTimeout, trials, series, raw)
 	}
 	writeBenchTable(out, cfg.Plan.SessionTimeout, trials, series, raw)
 	return nil
+}
+
+// benchStat is one measure's distribution in the --json output, in ms.
+type benchStat struct {
+	N     int     `json:"n"`
+	P50   float64 `json:"p50_ms"`
+	P95   float64 `json:"p95_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+	P99xT float64 `json:"p99_x_session_timeout"`
+}
+
+func statOf(ds []time.Duration, st time.Duration) benchStat {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return benchStat{N: len(ds), P50: ms(pct(ds, .5)), P95: ms(pct(ds, .95)), P99: ms(pct(ds, .99)), Max: ms(pct(ds, 1)),
+		P99xT: math.Round(1000*pct(ds, .99).Seconds()/st.Seconds()) / 1000}
+}
+
+// writeBenchJSON writes {"session_timeout_ms", "trials", "kill": {measure:
+// stat}, "term": {...}, "zk_close_to_watch": stat}; the measures are acting,
+// running, gap and the phases phase_won, phase_write, phase_running.
+func writeBenchJSON(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw []time.Duration) error {
+	out := map[string]any{"session_timeout_ms": st.Milliseconds(), "trials": trials, "zk_close_to_watch": statOf(raw, st)}
+	for sig, ms := range series {
+		m := map[string]benchStat{}
+		for name, ds := range ms {
+			m[name] = statOf(ds, st)
+		}
+		out[strings.ToLower(sig)] = m
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
 
 func pct(ds []time.Duration, p float64) time.Duration {
@@ -126,19 +178,33 @@ func pct(ds []time.Duration, p float64) time.Duration {
 func writeBenchTable(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw []time.Duration) {
 	fmt.Fprintf(w, "\nfailover benchmark: %d trials per signal, 3 nodes, session timeout %v (ZooKeeper tick 250 ms)\n\n", trials, st)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| fault | measure | n | p50 | p95 | max |")
-	fmt.Fprintln(tw, "|---|---|---|---|---|---|")
+	fmt.Fprintln(tw, "| fault | measure | n | p50 | p95 | p99 | max |")
+	fmt.Fprintln(tw, "|---|---|---|---|---|---|---|")
 	cell := func(d time.Duration) string {
 		return fmt.Sprintf("%d ms (%.2f×)", d.Milliseconds(), d.Seconds()/st.Seconds())
 	}
 	names := map[string]string{"acting": "(a) new master acting (first fenced write)", "running": "(b) all tasks running again",
 		"gap": "(c) largest gap in stored quotes"}
+	row := func(fault, name string, ds []time.Duration) {
+		fmt.Fprintf(tw, "| %s | %s | %d | %s | %s | %s | %s |\n", fault, name, len(ds), cell(pct(ds, .5)), cell(pct(ds, .95)), cell(pct(ds, .99)), cell(pct(ds, 1)))
+	}
 	for _, sig := range []string{"KILL", "TERM"} {
 		for _, m := range []string{"acting", "running", "gap"} {
-			ds := series[sig][m]
-			fmt.Fprintf(tw, "| SIG%s master | %s | %d | %s | %s | %s |\n", sig, names[m], len(ds), cell(pct(ds, .5)), cell(pct(ds, .95)), cell(pct(ds, 1)))
+			row("SIG"+sig+" master", names[m], series[sig][m])
 		}
 	}
-	fmt.Fprintf(tw, "| — | ZooKeeper close-session -> watch (raw) | %d | %s | %s | %s |\n", len(raw), cell(pct(raw, .5)), cell(pct(raw, .95)), cell(pct(raw, 1)))
+	row("—", "ZooKeeper close-session -> watch (raw)", raw)
+	tw.Flush()
+	fmt.Fprintf(w, "\nphases (each from the end of the one before; from the audit trails):\n\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+	fmt.Fprintln(tw, "| fault | phase | n | p50 | p95 | p99 | max |")
+	fmt.Fprintln(tw, "|---|---|---|---|---|---|---|")
+	phases := map[string]string{"phase_won": "1. signal -> new term won (session closed or expired, watch, election)",
+		"phase_write": "2. won -> first fenced write (first plan written)", "phase_running": "3. first write -> every task running"}
+	for _, sig := range []string{"KILL", "TERM"} {
+		for _, m := range []string{"phase_won", "phase_write", "phase_running"} {
+			row("SIG"+sig+" master", phases[m], series[sig][m])
+		}
+	}
 	tw.Flush()
 }
