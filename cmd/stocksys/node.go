@@ -313,7 +313,12 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		cc.Logger = log.With(zap.String("node", o.id))
 		ls.start(ctx, cc, log)
 		go ensureTopics(ctx, scfg, log)
-		partitions = cachedPartitions(scfg, 10*time.Second)
+		pc := &partitionCache{cfg: scfg, ttl: 10 * time.Second}
+		rctx, stopRefresh := context.WithCancel(ctx)
+		refreshed := make(chan struct{})
+		go func() { defer close(refreshed); pc.refresh(rctx) }()
+		defer func() { stopRefresh(); <-refreshed }()
+		partitions = pc.get
 		nlog := log.With(zap.String("node", o.id))
 		fc := m.Fetcher()
 		// A replay's bad lines are counted by reason (and logged, with file
@@ -574,25 +579,54 @@ func (l *lazyStore) CommitCheckpoint(ctx context.Context, symbol string, ts time
 	return err
 }
 
-// cachedPartitions lists the quotes topic's partitions at most once per ttl
-// (each listing opens a Kafka client); the master asks at every plan.
-func cachedPartitions(cfg stream.Config, ttl time.Duration) func(context.Context) ([]int32, error) {
-	var (
-		mu   sync.Mutex
-		last []int32
-		at   time.Time
-	)
-	return func(ctx context.Context) ([]int32, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if last != nil && time.Since(at) < ttl {
-			return last, nil
+// partitionCache keeps the quotes topic's partition list fresh in the
+// background (refresh lists every ttl, each listing opening a Kafka client),
+// so that the master, which asks at every plan, never waits for Kafka once a
+// list is known: a node that becomes master plans at once, and a Kafka
+// outage does not slow its plans. Safe for concurrent use.
+type partitionCache struct {
+	cfg stream.Config
+	ttl time.Duration
+
+	mu   sync.Mutex
+	last []int32 // nil until a listing succeeded
+}
+
+// refresh lists the partitions every ttl (every second while a listing
+// fails) until ctx is done.
+func (c *partitionCache) refresh(ctx context.Context) {
+	for {
+		wait := c.ttl
+		if _, err := c.fetch(ctx); err != nil {
+			wait = min(time.Second, c.ttl)
 		}
-		ps, err := stream.Partitions(ctx, cfg)
-		if err != nil {
-			return nil, err
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
 		}
-		last, at = ps, time.Now()
-		return ps, nil
 	}
+}
+
+func (c *partitionCache) fetch(ctx context.Context) ([]int32, error) {
+	ps, err := stream.Partitions(ctx, c.cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.last = ps
+	c.mu.Unlock()
+	return ps, nil
+}
+
+// get returns the latest list; before any listing succeeded it lists
+// synchronously (the error, if that fails).
+func (c *partitionCache) get(ctx context.Context) ([]int32, error) {
+	c.mu.Lock()
+	last := c.last
+	c.mu.Unlock()
+	if last != nil {
+		return last, nil
+	}
+	return c.fetch(ctx)
 }
