@@ -189,8 +189,15 @@ func (r *partitionReader) run(ctx context.Context, pos int64) error {
 			}
 			pos = start
 		}
+		// Once ctx is done, close the client first: its broker connection
+		// drops the fetch in flight (a long poll of up to
+		// Consumer.MaxWaitTime, 500 ms), so pc.Close returns at once
+		// instead of waiting for it, and a revoked or stopping task is
+		// released sooner.
+		stop := context.AfterFunc(ctx, r.closeClient)
 		err = r.consume(ctx, pc, &pos)
 		_ = pc.Close()
+		stop()
 		if err != nil {
 			return err
 		}
