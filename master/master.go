@@ -419,13 +419,127 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 	return v, nil
 }
 
-// reconcile reads the cluster, plans, and writes the assignments that
-// changed, in fenced Multis.
+// reconcile runs one round: read the cluster (read), decide the next
+// assignment documents (decide: plan, gate, diff), and write what changed
+// in fenced Multis (write).
 func (m *Master) reconcile(ctx context.Context) error {
 	v, err := m.read(ctx)
 	if err != nil {
 		return err
 	}
+	now := time.Now().UTC()
+	d := decide(v, m.term.Epoch, now)
+	moves := d.moves
+	var ops []any
+	var sizes []int
+	named := map[string]bool{} // part paths a live head names after these writes
+	for node, parts := range v.docParts {
+		if _, live := v.members[node]; live {
+			for _, pt := range parts {
+				named[pt.Path] = true
+			}
+		}
+	}
+	nodes := make([]string, 0, len(d.docs))
+	for node := range d.docs {
+		nodes = append(nodes, node)
+	}
+	sort.Strings(nodes)
+	for _, node := range nodes {
+		doc := d.docs[node]
+		_, had := v.docs[node]
+		prev := v.docParts[node]
+		data, parts, err := tasks.EncodeAssignment(m.p, doc, prev, m.nextGen())
+		if err != nil {
+			return err
+		}
+		for _, pt := range prev {
+			delete(named, pt.Path)
+		}
+		for _, pt := range parts {
+			named[pt.Path] = true
+		}
+		for _, pt := range tasks.NewParts(parts, prev) { // before the head that names them
+			ops = append(ops, &zk.CreateRequest{Path: pt.Path, Data: pt.Data, Acl: zk.WorldACL(zk.PermAll)})
+			sizes = append(sizes, len(pt.Data)+len(pt.Path)+64)
+		}
+		if had {
+			ops = append(ops, &zk.SetDataRequest{Path: m.p.Assignment(node), Data: data, Version: -1})
+		} else {
+			ops = append(ops, &zk.CreateRequest{Path: m.p.Assignment(node), Data: data, Acl: zk.WorldACL(zk.PermAll)})
+		}
+		sizes = append(sizes, len(data)+len(node)+64)
+	}
+	for _, node := range d.gone {
+		ops = append(ops, &zk.DeleteRequest{Path: m.p.Assignment(node), Version: -1})
+		sizes = append(sizes, len(node)+64)
+	}
+	for _, name := range v.parts { // after the heads: parts no live head names any more
+		pp := path.Join(m.p.AssignmentParts, name)
+		if named[pp] {
+			continue
+		}
+		ops = append(ops, &zk.DeleteRequest{Path: pp, Version: -1})
+		sizes = append(sizes, len(pp)+64)
+	}
+	m.mu.Lock()
+	m.stats.Plans++
+	m.stats.Moves += moves
+	first := !m.firstDone
+	m.mu.Unlock()
+	if first {
+		op, n, err := m.failoverOp(now)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, op)
+		sizes = append(sizes, n)
+	}
+	m.mu.Lock()
+	parts := m.partitions
+	partsChanged := first || !slices.Equal(parts, m.written)
+	m.mu.Unlock()
+	if partsChanged {
+		op, n, err := m.upsert(m.p.Partitions, tasks.PartitionsDoc{Epoch: m.term.Epoch, Partitions: parts, Written: now})
+		if err != nil {
+			return err
+		}
+		ops = append(ops, op)
+		sizes = append(sizes, n)
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := m.write(ctx, ops, sizes); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.firstDone = true
+	m.written = parts
+	m.mu.Unlock()
+	m.log.Debug("master: assignments written", zap.Int("ops", len(ops)), zap.Int("revoked", moves))
+	return nil
+}
+
+// decision is what one round decides from a view.
+type decision struct {
+	// docs holds the next assignment document of every live member whose
+	// tasks or session changed (members whose document stays are absent).
+	docs map[string]tasks.AssignmentDoc
+	// gone lists the nodes whose documents are deleted: not live members.
+	gone []string
+	// moves counts the tasks revoked from a live owner this round.
+	moves int
+}
+
+// decide plans the next assignment (tasks.Plan: balanced, sticky, fewest
+// moves) from v and gates it: a task leaves its current owner's document
+// first (listed there as revoked until released) and goes to its new owner
+// only once no other live node may still run it (its document, its status,
+// or, for a node whose status lags its document, what that document lets
+// it run). The documents it returns carry epoch and now. Pure: no I/O, safe
+// to call from tests.
+func decide(v *view, epoch int64, now time.Time) decision {
 	// current: what live members' documents (for their current session) say.
 	current := tasks.Assignment{}
 	for node, d := range v.docs {
@@ -480,7 +594,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 			return true
 		}
 		for h := range v.held[id] {
-			if h != node {
+			if _, live := v.members[h]; live && h != node { // (read keeps live members' statuses only)
 				return true
 			}
 		}
@@ -544,20 +658,10 @@ func (m *Master) reconcile(ctx context.Context) error {
 		}
 	}
 
-	var ops []any
-	var sizes []int
-	now := time.Now().UTC()
-	named := map[string]bool{} // part paths a live head names after these writes
-	for node, parts := range v.docParts {
-		if _, live := v.members[node]; live {
-			for _, pt := range parts {
-				named[pt.Path] = true
-			}
-		}
-	}
+	out := decision{docs: map[string]tasks.AssignmentDoc{}, moves: moves}
 	for node, mem := range v.members {
 		ids := next[node]
-		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		slices.Sort(ids)
 		old, had := v.docs[node]
 		// A document is rewritten only when its tasks or session change: a new
 		// term does not rewrite the others (their owners would have to
@@ -568,81 +672,16 @@ func (m *Master) reconcile(ctx context.Context) error {
 		if ids == nil {
 			ids = []tasks.ID{}
 		}
-		prev := v.docParts[node]
-		doc := tasks.AssignmentDoc{Node: node, Session: tasks.SessionID(mem.session), Epoch: m.term.Epoch, Tasks: ids,
+		out.docs[node] = tasks.AssignmentDoc{Node: node, Session: tasks.SessionID(mem.session), Epoch: epoch, Tasks: ids,
 			Revoked: revokedOf(node, mem, ids), Written: now}
-		data, parts, err := tasks.EncodeAssignment(m.p, doc, prev, m.nextGen())
-		if err != nil {
-			return err
-		}
-		for _, pt := range prev {
-			delete(named, pt.Path)
-		}
-		for _, pt := range parts {
-			named[pt.Path] = true
-		}
-		for _, pt := range tasks.NewParts(parts, prev) { // before the head that names them
-			ops = append(ops, &zk.CreateRequest{Path: pt.Path, Data: pt.Data, Acl: zk.WorldACL(zk.PermAll)})
-			sizes = append(sizes, len(pt.Data)+len(pt.Path)+64)
-		}
-		if had {
-			ops = append(ops, &zk.SetDataRequest{Path: m.p.Assignment(node), Data: data, Version: -1})
-		} else {
-			ops = append(ops, &zk.CreateRequest{Path: m.p.Assignment(node), Data: data, Acl: zk.WorldACL(zk.PermAll)})
-		}
-		sizes = append(sizes, len(data)+len(node)+64)
 	}
 	for node := range v.docs {
 		if _, live := v.members[node]; !live {
-			ops = append(ops, &zk.DeleteRequest{Path: m.p.Assignment(node), Version: -1})
-			sizes = append(sizes, len(node)+64)
+			out.gone = append(out.gone, node)
 		}
 	}
-	for _, name := range v.parts { // after the heads: parts no live head names any more
-		pp := path.Join(m.p.AssignmentParts, name)
-		if named[pp] {
-			continue
-		}
-		ops = append(ops, &zk.DeleteRequest{Path: pp, Version: -1})
-		sizes = append(sizes, len(pp)+64)
-	}
-	m.mu.Lock()
-	m.stats.Plans++
-	m.stats.Moves += moves
-	first := !m.firstDone
-	m.mu.Unlock()
-	if first {
-		op, n, err := m.failoverOp(now)
-		if err != nil {
-			return err
-		}
-		ops = append(ops, op)
-		sizes = append(sizes, n)
-	}
-	m.mu.Lock()
-	parts := m.partitions
-	partsChanged := first || !slices.Equal(parts, m.written)
-	m.mu.Unlock()
-	if partsChanged {
-		op, n, err := m.upsert(m.p.Partitions, tasks.PartitionsDoc{Epoch: m.term.Epoch, Partitions: parts, Written: now})
-		if err != nil {
-			return err
-		}
-		ops = append(ops, op)
-		sizes = append(sizes, n)
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	if err := m.write(ctx, ops, sizes); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	m.firstDone = true
-	m.written = parts
-	m.mu.Unlock()
-	m.log.Debug("master: assignments written", zap.Int("ops", len(ops)), zap.Int("revoked", moves))
-	return nil
+	sort.Strings(out.gone)
+	return out
 }
 
 // nextGen returns a new part generation: the time in ns, above the last.
