@@ -234,8 +234,62 @@ func (w *Worker) readAssignment() (<-chan zk.Event, error) {
 	return watch, nil
 }
 
-// accept applies the epoch and session rules to doc (nil: no document),
-// read at znode version version, written by the transaction zxid.
+// verdict is what a worker makes of an assignment document (judge).
+type verdict struct {
+	// desired are the tasks to run; refused the document's tasks not
+	// taken up, with why (shown in status).
+	desired map[tasks.ID]tasks.Task
+	refused map[string]string
+	// highest is the highest epoch seen after this document.
+	highest int64
+	// older: the document is from an epoch older than one already seen
+	// (a deposed master's write): ignored, the running tasks go on.
+	older bool
+	// otherSession: written for another session of this node (before a
+	// restart or a session expiry): nothing runs until the master assigns
+	// this session.
+	otherSession bool
+}
+
+// judge applies the epoch and session rules to doc (nil: no document) for
+// a worker on session that has seen epochs up to highest and has runners
+// for the task types in runners: an older epoch is ignored, another
+// session's document runs nothing, and a task whose id does not parse or
+// whose type has no runner is refused (ErrNoRunner). Pure.
+func judge(doc *tasks.AssignmentDoc, highest, session int64, runners map[tasks.Type]Runner) verdict {
+	v := verdict{desired: map[tasks.ID]tasks.Task{}, refused: map[string]string{}, highest: highest}
+	switch {
+	case doc == nil:
+	case doc.Epoch < highest:
+		v.older = true
+		why := fmt.Sprintf("assignment of epoch %d is older than epoch %d already seen (a deposed master's write?)", doc.Epoch, highest)
+		for _, id := range doc.Tasks {
+			v.refused[string(id)] = why
+		}
+	case int64(doc.Session) != session:
+		v.highest = max(highest, doc.Epoch)
+		v.otherSession = true
+	default:
+		v.highest = max(highest, doc.Epoch)
+		for _, id := range doc.Tasks {
+			t, err := tasks.ParseID(string(id))
+			if err == nil {
+				if _, ok := runners[t.Type()]; !ok {
+					err = fmt.Errorf("%w %q", ErrNoRunner, t.Type())
+				}
+			}
+			if err != nil {
+				v.refused[string(id)] = err.Error()
+				continue
+			}
+			v.desired[t.ID()] = t
+		}
+	}
+	return v
+}
+
+// accept applies judge to doc (nil: no document), read at znode version
+// version, written by the transaction zxid.
 func (w *Worker) accept(doc *tasks.AssignmentDoc, version int32, zxid int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -244,51 +298,30 @@ func (w *Worker) accept(doc *tasks.AssignmentDoc, version int32, zxid int64) {
 		w.dirty = true
 		w.urgent = true // the master waits for this acknowledgement
 	}
-	desired := map[tasks.ID]tasks.Task{}
-	refused := map[string]string{}
-	switch {
-	case doc == nil:
-	case doc.Epoch < w.highest:
+	v := judge(doc, w.highest, w.s.ID(), w.cfg.Runners)
+	w.dirty = true
+	w.refused = v.refused
+	if v.older {
 		w.ignored++
 		w.log.Warn("worker: ignoring assignment from an older epoch",
 			zap.Int64("doc_epoch", doc.Epoch), zap.Int64("highest_epoch", w.highest))
 		// Shown in status as refused, not as assigned: the tasks already
 		// running go on; the document's tasks are not taken up.
-		why := fmt.Sprintf("assignment of epoch %d is older than epoch %d already seen (a deposed master's write?)", doc.Epoch, w.highest)
-		w.refused = map[string]string{}
-		for _, id := range doc.Tasks {
-			w.refused[string(id)] = why
-		}
-		w.dirty = true
 		return
-	case int64(doc.Session) != w.s.ID():
-		w.highest = max(w.highest, doc.Epoch)
+	}
+	if v.otherSession {
 		w.log.Info("worker: assignment was written for another session; running nothing until the master assigns this one",
 			zap.String("doc_session", tasks.SessionString(int64(doc.Session))))
-	default:
-		w.highest = max(w.highest, doc.Epoch)
-		for _, id := range doc.Tasks {
-			t, err := tasks.ParseID(string(id))
-			if err == nil {
-				if _, ok := w.cfg.Runners[t.Type()]; !ok {
-					err = fmt.Errorf("%w %q", ErrNoRunner, t.Type())
-				}
-			}
-			if err != nil {
-				refused[string(id)] = err.Error()
-				w.log.Error("worker: refusing assigned task", zap.String("task", string(id)), zap.Error(err))
-				continue
-			}
-			desired[t.ID()] = t
-		}
 	}
-	w.desired = desired
+	for id, why := range v.refused {
+		w.log.Error("worker: refusing assigned task", zap.String("task", id), zap.String("reason", why))
+	}
+	w.highest = v.highest
+	w.desired = v.desired
 	if doc != nil {
 		w.docEpoch = doc.Epoch
 		w.docZxid = zxid
 	}
-	w.refused = refused
-	w.dirty = true
 }
 
 // reconcile starts and stops runners so that they match the desired set.
