@@ -37,6 +37,12 @@ import (
 	"github.com/stock-system/stocksys/worker"
 )
 
+// DefaultSessionTimeout is a node's ZooKeeper session timeout unless
+// Config.SessionTimeout (stocksys node --session-timeout) says otherwise:
+// shorter than the session package's library default (10 s) because a
+// node's crash detection is the failover time.
+const DefaultSessionTimeout = 6 * time.Second
+
 // Config configures a Node.
 type Config struct {
 	// ID is the node id (1-64 characters of [A-Za-z0-9._-]). Required.
@@ -48,7 +54,8 @@ type Config struct {
 	// ZK lists the ZooKeeper servers, host:port. Required.
 	ZK []string
 	// SessionTimeout is the ZooKeeper session timeout: how long a crashed or
-	// partitioned node keeps its tasks and mastership. Default 6s.
+	// partitioned node keeps its tasks and mastership. Default
+	// DefaultSessionTimeout (6 s).
 	SessionTimeout time.Duration
 	// Addr is where this node serves HTTP (published in members/ and master).
 	Addr string
@@ -112,7 +119,7 @@ func (c Config) withDefaults() Config {
 		c.Root = membership.DefaultRoot(c.Cluster)
 	}
 	if c.SessionTimeout == 0 {
-		c.SessionTimeout = 6 * time.Second
+		c.SessionTimeout = DefaultSessionTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

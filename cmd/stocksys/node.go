@@ -77,7 +77,7 @@ HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's vi
 	f := cmd.Flags()
 	f.StringVar(&o.id, "id", "", "node id, 1-64 characters of [A-Za-z0-9._-] (required; env STOCKSYS_ID)")
 	f.StringVar(&o.http, "http", "", "HTTP listen address (default 127.0.0.1:<8080+N> for an id ending in N, else 127.0.0.1:8080)")
-	f.DurationVar(&o.sessionTimeout, "session-timeout", 6*time.Second, "ZooKeeper session timeout: crash detection time (1s..40s on scripts/infra.sh's ZooKeeper)")
+	f.DurationVar(&o.sessionTimeout, "session-timeout", node.DefaultSessionTimeout, "ZooKeeper session timeout: crash detection time (1s..40s on scripts/infra.sh's ZooKeeper)")
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 30*time.Second, "exit non-zero if no ZooKeeper session (and registration) within this time of starting; 0 waits for ever")
 	f.StringVar(&o.source, "source", "synthetic", "default quote source for symbols without one: replay:<path>[?speed=N], yahoo, alphavantage, synthetic[?seed=S&rate=R]")
 	f.IntVar(&o.capacity, "capacity", 1, "this node's weight in task assignment (>= 1)")
