@@ -22,7 +22,12 @@
 //     a COUNT of the stored ticks;
 //   - the pipeline's per-message readable latency
 //     (stocksys_ingest_readable_seconds p50/p99) at 10% and 50% of that
-//     capacity (replay rate=N), on fresh clusters;
+//     capacity (replay rate=N), on fresh clusters, with its split into
+//     Kafka delivery, waiting for earlier batches and the Cassandra write
+//     (stocksys_ingest_{delivery,wait,write}_seconds), and the same two
+//     floors run again beside that load (their own topic and table, the
+//     same code and pacing), so that the machine's contention is measured
+//     for a raw client too;
 //   - a memory phase: N tick symbols at once on the throughput cluster,
 //     each node's peak and final VmRSS.
 package datapathbench
@@ -217,6 +222,35 @@ type LatencyPhase struct {
 	// message of an ingest batch (Kafka timestamp) to its offset commit.
 	ProduceP99Ms     float64 `json:"produce_batch_p99_ms"`
 	IngestBatchP99Ms float64 `json:"ingest_batch_p99_ms"`
+	// MeanMs is the mean readable latency (the summary's sum / count).
+	MeanMs float64 `json:"mean_ms"`
+	// The split of each message's readable latency, from the same node's
+	// summaries (pipeline.StageSplit): per message, delivery + wait +
+	// write = readable, so the means add up to MeanMs; the quantiles of
+	// the parts do not add up to the readable quantile.
+	Delivery Stage `json:"delivery"` // Kafka timestamp (or the ingest free) to the batch handed to the ingest
+	Wait     Stage `json:"wait"`     // Kafka timestamp to the end of the ingest's previous batch
+	Write    Stage `json:"write"`    // batch handed to the ingest to its rows written
+	// FloorKafka and FloorCassandra are KafkaFloor and CassandraFloor run
+	// during the offered load, concurrently with it, at Config.FloorRate
+	// for FloorSeconds (the offered load's length), on a topic and a
+	// table of their own (not the pipeline's).
+	FloorKafka     LatencyResult `json:"floor_kafka"`
+	FloorCassandra LatencyResult `json:"floor_cassandra"`
+	FloorSeconds   float64       `json:"floor_s"`
+}
+
+// Stage is one part of the readable latency's split: p50, p99 and mean
+// over the messages of a phase, in milliseconds.
+type Stage struct {
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	MeanMs float64 `json:"mean_ms"`
+}
+
+// stageOf reads a stage summary (in seconds) as milliseconds.
+func stageOf(s Summary) Stage {
+	return Stage{P50Ms: finite(1000 * s.Quantiles[0.5]), P99Ms: finite(1000 * s.Quantiles[0.99]), MeanMs: 1000 * s.Mean()}
 }
 
 // MemoryResult is the memory phase.
@@ -256,6 +290,26 @@ type Result struct {
 	RSSMiB               map[string]float64 `json:"rss_mib"`
 	MemoryRSSMiBMax      float64            `json:"memory_rss_mib_max"`
 
+	// The floors again, run during each latency phase beside the pipeline's
+	// load (LatencyPhase.FloorKafka, FloorCassandra), in milliseconds.
+	FloorKafkaP50MsAt10pct     float64 `json:"floor_kafka_p50_ms_at_10pct"`
+	FloorKafkaP99MsAt10pct     float64 `json:"floor_kafka_p99_ms_at_10pct"`
+	FloorCassandraP50MsAt10pct float64 `json:"floor_cassandra_p50_ms_at_10pct"`
+	FloorCassandraP99MsAt10pct float64 `json:"floor_cassandra_p99_ms_at_10pct"`
+	FloorKafkaP50MsAt50pct     float64 `json:"floor_kafka_p50_ms_at_50pct"`
+	FloorKafkaP99MsAt50pct     float64 `json:"floor_kafka_p99_ms_at_50pct"`
+	FloorCassandraP50MsAt50pct float64 `json:"floor_cassandra_p50_ms_at_50pct"`
+	FloorCassandraP99MsAt50pct float64 `json:"floor_cassandra_p99_ms_at_50pct"`
+	// LatencyRatioLoaded is the pipeline's p99 at 50% over the sum of the
+	// floors' p99s measured beside that load (LatencyRatio uses the idle
+	// floors).
+	LatencyRatioLoaded float64 `json:"latency_ratio_loaded"`
+	// The p99 of each part of the readable latency's split at 50%
+	// (LatencyPhase.Delivery, Wait, Write), in milliseconds.
+	PipelineDeliveryP99MsAt50pct float64 `json:"pipeline_delivery_p99_ms_at_50pct"`
+	PipelineWaitP99MsAt50pct     float64 `json:"pipeline_wait_p99_ms_at_50pct"`
+	PipelineWriteP99MsAt50pct    float64 `json:"pipeline_write_p99_ms_at_50pct"`
+
 	RawGocql       RawResult      `json:"raw_gocql"`
 	FloorKafka     LatencyResult  `json:"floor_kafka"`
 	FloorCassandra LatencyResult  `json:"floor_cassandra"`
@@ -267,12 +321,15 @@ type Result struct {
 
 // Ratios computes the ratios from the headline numbers.
 func (r *Result) Ratios() {
-	r.ThroughputRatio, r.LatencyRatio = 0, 0
+	r.ThroughputRatio, r.LatencyRatio, r.LatencyRatioLoaded = 0, 0, 0
 	if r.RawGocqlRowsPerS > 0 {
 		r.ThroughputRatio = r.PipelineRowsPerS / r.RawGocqlRowsPerS
 	}
 	if f := r.FloorKafkaP99Ms + r.FloorCassandraP99Ms; f > 0 && r.PipelineP99MsAt50pct > 0 {
 		r.LatencyRatio = r.PipelineP99MsAt50pct / f
+	}
+	if f := r.FloorKafkaP99MsAt50pct + r.FloorCassandraP99MsAt50pct; f > 0 && r.PipelineP99MsAt50pct > 0 {
+		r.LatencyRatioLoaded = r.PipelineP99MsAt50pct / f
 	}
 }
 
@@ -487,9 +544,7 @@ func (b *bench) floors(ctx context.Context) error {
 	if err := createTopic(ctx, b.cfg.Kafka, topic, 1); err != nil {
 		return err
 	}
-	proto := b.spy.Rows(Symbol)[0]
-	q := quote.Quote{Symbol: Symbol, TS: proto.TS, Open: proto.Price, High: proto.Price, Low: proto.Price, Close: proto.Price,
-		Volume: proto.Size, Source: proto.Source, Kind: quote.KindTrade, Exchange: proto.Exchange, Condition: proto.Condition}
+	q, proto := b.floorSubjects(1)
 	b.logf("floor: raw sarama produce->consume, %d msgs/s for %v on %s", b.cfg.FloorRate, b.cfg.FloorDuration, topic)
 	k, err := KafkaFloor(ctx, b.cfg.Kafka, topic, q, b.cfg.FloorRate, b.cfg.FloorDuration)
 	if err != nil {
@@ -497,9 +552,6 @@ func (b *bench) floors(ctx context.Context) error {
 	}
 	b.res.FloorKafka, b.res.FloorKafkaP50Ms, b.res.FloorKafkaP99Ms = k, k.P50Ms, k.P99Ms
 	b.logf("floor: Kafka p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d)", k.P50Ms, k.P99Ms, k.MaxMs, k.N)
-	// A day of its own, so the floor's rows are not SPY's.
-	proto.Day = proto.Day.AddDate(0, 0, 1)
-	proto.TS = proto.TS.AddDate(0, 0, 1)
 	table := "bench_" + b.run + ".floor_ticks"
 	b.logf("floor: raw single-row INSERT into %s, %d/s for %v", table, b.cfg.FloorRate, b.cfg.FloorDuration)
 	c, err := CassandraFloor(ctx, b.cass, table, proto, b.cfg.FloorRate, b.cfg.FloorDuration)
@@ -509,6 +561,100 @@ func (b *bench) floors(ctx context.Context) error {
 	b.res.FloorCassandra, b.res.FloorCassandraP50Ms, b.res.FloorCassandraP99Ms = c, c.P50Ms, c.P99Ms
 	b.logf("floor: Cassandra p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d)", c.P50Ms, c.P99Ms, c.MaxMs, c.N)
 	return nil
+}
+
+// floorSubjects returns what the floors send: SPY's first trade as the
+// quote of the Kafka floor, and as the row of the Cassandra floor moved day
+// days on (a day of its own, so the floor's rows are not SPY's).
+func (b *bench) floorSubjects(day int) (quote.Quote, Row) {
+	r := b.spy.Rows(Symbol)[0]
+	q := quote.Quote{Symbol: Symbol, TS: r.TS, Open: r.Price, High: r.Price, Low: r.Price, Close: r.Price,
+		Volume: r.Size, Source: r.Source, Kind: quote.KindTrade, Exchange: r.Exchange, Condition: r.Condition}
+	r.Day, r.TS = r.Day.AddDate(0, 0, day), r.TS.AddDate(0, 0, day)
+	return q, r
+}
+
+// probes are the two floors run beside a latency phase's load.
+type probes struct {
+	begin  chan struct{} // closed to start the paced part of both
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	k, c   LatencyResult
+	errs   [2]error
+}
+
+// startProbes starts KafkaFloor and CassandraFloor for d at the floor rate,
+// on a topic of their own (bench.<run>.floor.<phase>, one partition) and
+// the idle floor's table with rows on a day of their own, and returns once
+// both are warmed up; their paced part starts when p.begin is closed.
+func (b *bench) startProbes(ctx context.Context, phase string, day int, d time.Duration) (*probes, error) {
+	topic := "bench." + b.run + ".floor." + phase
+	b.cl.add("delete topic "+topic, func(context.Context) error { return deleteTopics(b.cfg.Kafka, topic) })
+	if err := createTopic(ctx, b.cfg.Kafka, topic, 1); err != nil {
+		return nil, err
+	}
+	q, row := b.floorSubjects(day)
+	table := "bench_" + b.run + ".floor_ticks"
+	pctx, cancel := context.WithCancel(ctx)
+	p := &probes{begin: make(chan struct{}), cancel: cancel}
+	var ready sync.WaitGroup
+	for i := range 2 {
+		ready.Add(1)
+		p.wg.Add(1)
+		var once sync.Once
+		readyFn := func() { once.Do(ready.Done) }
+		go func() {
+			defer p.wg.Done()
+			var r LatencyResult
+			var err error
+			if i == 0 {
+				r, err = kafkaFloor(pctx, b.cfg.Kafka, topic, q, b.cfg.FloorRate, d, readyFn, p.begin)
+			} else {
+				r, err = cassandraFloor(pctx, b.cass, table, row, b.cfg.FloorRate, d, readyFn, p.begin)
+			}
+			p.mu.Lock()
+			if i == 0 {
+				p.k = r
+			} else {
+				p.c = r
+			}
+			p.errs[i] = err
+			p.mu.Unlock()
+			readyFn() // a probe that failed before its warm-up ended
+		}()
+	}
+	ready.Wait()
+	p.mu.Lock()
+	err := errors.Join(p.errs[:]...)
+	p.mu.Unlock()
+	if err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%s: floor beside the load: %w", phase, err)
+	}
+	b.logf("%s: floors beside the load warmed up: raw sarama produce->consume on %s, raw INSERT into %s, %d/s each for %v once the load starts",
+		phase, topic, table, b.cfg.FloorRate, d.Round(time.Millisecond))
+	return p, nil
+}
+
+// wait waits for both probes to end and returns their results.
+func (p *probes) wait() (k, c LatencyResult, err error) {
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.k, p.c, errors.Join(p.errs[:]...)
+}
+
+// stop cancels the probes and waits for them.
+func (p *probes) stop() {
+	p.cancel()
+	p.wg.Wait()
+}
+
+// OfferedDuration is a latency phase's offered load: limit, or less when a
+// replay of rows at rate per second runs out before.
+func OfferedDuration(limit time.Duration, rows, rate int) time.Duration {
+	return min(limit, time.Duration(float64(rows)/float64(rate)*float64(time.Second)))
 }
 
 // newCluster makes the names of a phase's cluster, registers their
@@ -802,11 +948,17 @@ func (b *bench) latency(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		r, fk, fc := b.res, ph.FloorKafka, ph.FloorCassandra
 		switch share {
 		case 0.10:
-			b.res.PipelineP50MsAt10pct, b.res.PipelineP99MsAt10pct = ph.P50Ms, ph.P99Ms
+			r.PipelineP50MsAt10pct, r.PipelineP99MsAt10pct = ph.P50Ms, ph.P99Ms
+			r.FloorKafkaP50MsAt10pct, r.FloorKafkaP99MsAt10pct = fk.P50Ms, fk.P99Ms
+			r.FloorCassandraP50MsAt10pct, r.FloorCassandraP99MsAt10pct = fc.P50Ms, fc.P99Ms
 		case 0.50:
-			b.res.PipelineP50MsAt50pct, b.res.PipelineP99MsAt50pct = ph.P50Ms, ph.P99Ms
+			r.PipelineP50MsAt50pct, r.PipelineP99MsAt50pct = ph.P50Ms, ph.P99Ms
+			r.FloorKafkaP50MsAt50pct, r.FloorKafkaP99MsAt50pct = fk.P50Ms, fk.P99Ms
+			r.FloorCassandraP50MsAt50pct, r.FloorCassandraP99MsAt50pct = fc.P50Ms, fc.P99Ms
+			r.PipelineDeliveryP99MsAt50pct, r.PipelineWaitP99MsAt50pct, r.PipelineWriteP99MsAt50pct = ph.Delivery.P99Ms, ph.Wait.P99Ms, ph.Write.P99Ms
 		}
 	}
 	return nil
@@ -821,7 +973,14 @@ func (b *bench) latencyPhase(ctx context.Context, share float64) (*LatencyPhase,
 	}
 	spec := "replay:" + filepath.Join(b.data, "lean-ticks") + "?rate=" + strconv.Itoa(ph.Rate)
 	// The replay runs out after len/rate seconds.
-	d := min(b.cfg.LatencyDuration, time.Duration(float64(len(b.spy.Ticks))/float64(ph.Rate)*float64(time.Second)))
+	d := OfferedDuration(b.cfg.LatencyDuration, len(b.spy.Ticks), ph.Rate)
+	// The floors beside the load: days 2, 3, ... of their own (the idle
+	// floor has day 1).
+	pr, err := b.startProbes(ctx, phase, 2+slices.Index(LatencyShares, share), d)
+	if err != nil {
+		return nil, errors.Join(err, done())
+	}
+	defer pr.stop()
 	if err := c.addSymbols([][2]string{{Symbol, spec}}); err != nil {
 		return nil, errors.Join(err, done())
 	}
@@ -840,6 +999,7 @@ func (b *bench) latencyPhase(ctx context.Context, share float64) (*LatencyPhase,
 			return nil, errors.Join(err, done())
 		}
 	}
+	close(pr.begin)
 	t0 := time.Now()
 	for time.Since(t0) < d {
 		if err := sleep(ctx, min(time.Second, d-time.Since(t0))); err != nil {
@@ -849,6 +1009,15 @@ func (b *bench) latencyPhase(ctx context.Context, share float64) (*LatencyPhase,
 			return nil, errors.Join(err, done())
 		}
 	}
+	// The probes' paced part ends with d too; the load stays on until
+	// their last replies are in.
+	fk, fc, err := pr.wait()
+	ph.FloorKafka, ph.FloorCassandra, ph.FloorSeconds = fk, fc, d.Seconds()
+	if err != nil {
+		return ph, errors.Join(fmt.Errorf("%s: floor beside the load: %w", phase, err), done())
+	}
+	b.logf("%s: floors beside the load: Kafka p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d); Cassandra p50 %.2f ms, p99 %.2f ms, max %.2f ms (n=%d)",
+		phase, fk.P50Ms, fk.P99Ms, fk.MaxMs, fk.N, fc.P50Ms, fc.P99Ms, fc.MaxMs, fc.N)
 	if err := c.removeSymbol(Symbol); err != nil {
 		return nil, errors.Join(err, done())
 	}
@@ -894,8 +1063,15 @@ func (b *bench) latencyPhase(ctx context.Context, share float64) (*LatencyPhase,
 	ph.P50Ms, ph.P99Ms = 1000*sums[i].Quantiles[0.5], 1000*sums[i].Quantiles[0.99]
 	ph.ProduceP99Ms = finite(1000 * HistogramQuantile(0.99, metricProduceLatency, s.Nodes...))
 	ph.IngestBatchP99Ms = finite(1000 * HistogramQuantile(0.99, metricIngestLatency, s.Nodes...))
+	ph.MeanMs = 1000 * sums[i].Mean()
+	ph.Delivery = stageOf(SummaryOf(s.Nodes[i], metricDelivery))
+	ph.Wait = stageOf(SummaryOf(s.Nodes[i], metricWait))
+	ph.Write = stageOf(SummaryOf(s.Nodes[i], metricWrite))
 	b.logf("%s: %.0f rows offered at %d/s in %.1f s, %.0f ingested; readable latency on %s (n=%.0f): p50 %.1f ms, p99 %.1f ms; per batch p99: produce %.0f ms, oldest message to offset commit %.0f ms",
 		phase, ph.Produced, ph.Rate, ph.Seconds, ph.Ingested, ph.Node, ph.Count, ph.P50Ms, ph.P99Ms, ph.ProduceP99Ms, ph.IngestBatchP99Ms)
+	b.logf("%s: readable split p50 / p99 / mean: delivery %.1f / %.1f / %.1f ms, wait for earlier batches %.1f / %.1f / %.1f ms, write %.1f / %.1f / %.1f ms (readable mean %.1f ms)",
+		phase, ph.Delivery.P50Ms, ph.Delivery.P99Ms, ph.Delivery.MeanMs, ph.Wait.P50Ms, ph.Wait.P99Ms, ph.Wait.MeanMs,
+		ph.Write.P50Ms, ph.Write.P99Ms, ph.Write.MeanMs, ph.MeanMs)
 	return ph, done()
 }
 

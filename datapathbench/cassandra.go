@@ -190,6 +190,23 @@ func latencyResult(rate int, lat []time.Duration) LatencyResult {
 	return LatencyResult{N: len(lat), Rate: rate, P50Ms: ms(Quantile(lat, 0.5)), P99Ms: ms(Quantile(lat, 0.99)), MaxMs: ms(Quantile(lat, 1))}
 }
 
+// await calls ready (if not nil), then waits until begin is closed (nil:
+// returns at once) or ctx is done.
+func await(ctx context.Context, ready func(), begin <-chan struct{}) error {
+	if ready != nil {
+		ready()
+	}
+	if begin == nil {
+		return nil
+	}
+	select {
+	case <-begin:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // paced calls f for i = 0, 1, ... at rate per second (f(i) due at
 // start + i/rate; a late call goes at once) until d has passed, and
 // collects its latencies. One call at a time.
@@ -219,6 +236,14 @@ func paced(ctx context.Context, rate int, d time.Duration, f func(i int) (time.D
 // second for d, consistency ONE, and returns the latencies of the
 // INSERTs. Each row is new (seq i of a day of its own).
 func CassandraFloor(ctx context.Context, s *gocql.Session, table string, proto Row, rate int, d time.Duration) (LatencyResult, error) {
+	return cassandraFloor(ctx, s, table, proto, rate, d, nil, nil)
+}
+
+// cassandraFloor is CassandraFloor, for a probe beside a load too: once the
+// warm-up insert is done it calls ready (if not nil), then waits until
+// begin is closed (nil: at once) to start the paced inserts.
+func cassandraFloor(ctx context.Context, s *gocql.Session, table string, proto Row, rate int, d time.Duration,
+	ready func(), begin <-chan struct{}) (LatencyResult, error) {
 	stmt := fmt.Sprintf(insertTick, table)
 	exec := func(i int) (time.Duration, error) {
 		r := proto
@@ -229,6 +254,9 @@ func CassandraFloor(ctx context.Context, s *gocql.Session, table string, proto R
 	}
 	if _, err := exec(-1); err != nil { // prepares the statement
 		return LatencyResult{}, fmt.Errorf("cassandra floor: warm-up insert: %w", err)
+	}
+	if err := await(ctx, ready, begin); err != nil {
+		return LatencyResult{}, err
 	}
 	lat, err := paced(ctx, rate, d, exec)
 	if err != nil {

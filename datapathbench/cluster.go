@@ -287,6 +287,10 @@ const (
 	metricIngested = "stocksys_quotes_ingested_total"
 	metricProduced = "stocksys_quotes_produced_total"
 	metricReadable = "stocksys_ingest_readable_seconds"
+	// Summaries, per message: the readable latency's split.
+	metricDelivery = "stocksys_ingest_delivery_seconds"
+	metricWait     = "stocksys_ingest_wait_seconds"
+	metricWrite    = "stocksys_ingest_write_seconds"
 	// Histograms, per batch.
 	metricProduceLatency = "stocksys_produce_latency_seconds"
 	metricIngestLatency  = "stocksys_ingest_latency_seconds"

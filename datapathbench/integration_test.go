@@ -3,6 +3,7 @@ package datapathbench
 import (
 	"context"
 	"errors"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,9 +20,11 @@ import (
 // TestIntegration_DatapathShort runs the whole benchmark, short: the first
 // 12,000 trades of each tick file, 1 s floors, 3 s latency phases, a memory
 // phase of 3 symbols, on the real servers with child node processes of the
-// freshly built stocksys binary. It checks every headline number, the
-// stored-row cross-checks, and that nothing the run made is left: no
-// keyspace, topic, cluster znode or child process.
+// freshly built stocksys binary. It checks every headline number (the
+// floors run beside each latency phase's load with as many samples as
+// their pacing gives over the phase, and the readable latency's split
+// adding up to it), the stored-row cross-checks, and that nothing the run
+// made is left: no keyspace, topic, cluster znode or child process.
 func TestIntegration_DatapathShort(t *testing.T) {
 	zk := testenv.ZKServers(t)
 	kafka := testenv.KafkaBrokers(t)
@@ -58,7 +61,13 @@ func TestIntegration_DatapathShort(t *testing.T) {
 		"pipeline_rows_per_s": r.PipelineRowsPerS, "pipeline_p50_ms_at_10pct": r.PipelineP50MsAt10pct,
 		"pipeline_p99_ms_at_10pct": r.PipelineP99MsAt10pct, "pipeline_p50_ms_at_50pct": r.PipelineP50MsAt50pct,
 		"pipeline_p99_ms_at_50pct": r.PipelineP99MsAt50pct, "throughput_ratio": r.ThroughputRatio, "latency_ratio": r.LatencyRatio,
-		"memory_rss_mib_max": r.MemoryRSSMiBMax,
+		"memory_rss_mib_max":          r.MemoryRSSMiBMax,
+		"floor_kafka_p50_ms_at_10pct": r.FloorKafkaP50MsAt10pct, "floor_kafka_p99_ms_at_10pct": r.FloorKafkaP99MsAt10pct,
+		"floor_cassandra_p50_ms_at_10pct": r.FloorCassandraP50MsAt10pct, "floor_cassandra_p99_ms_at_10pct": r.FloorCassandraP99MsAt10pct,
+		"floor_kafka_p50_ms_at_50pct": r.FloorKafkaP50MsAt50pct, "floor_kafka_p99_ms_at_50pct": r.FloorKafkaP99MsAt50pct,
+		"floor_cassandra_p50_ms_at_50pct": r.FloorCassandraP50MsAt50pct, "floor_cassandra_p99_ms_at_50pct": r.FloorCassandraP99MsAt50pct,
+		"latency_ratio_loaded":              r.LatencyRatioLoaded,
+		"pipeline_delivery_p99_ms_at_50pct": r.PipelineDeliveryP99MsAt50pct, "pipeline_write_p99_ms_at_50pct": r.PipelineWriteP99MsAt50pct,
 	} {
 		if !(v > 0) {
 			t.Errorf("%s = %v, want > 0", name, v)
@@ -73,9 +82,32 @@ func TestIntegration_DatapathShort(t *testing.T) {
 	if len(r.RSSMiB) != 2 || len(r.Latency) != 2 {
 		t.Errorf("rss_mib %v, latency phases %d", r.RSSMiB, len(r.Latency))
 	}
+	if want := r.PipelineP99MsAt50pct / (r.FloorKafkaP99MsAt50pct + r.FloorCassandraP99MsAt50pct); r.LatencyRatioLoaded != want {
+		t.Errorf("latency_ratio_loaded %v; want %v", r.LatencyRatioLoaded, want)
+	}
+	if r.PipelineWaitP99MsAt50pct < 0 {
+		t.Errorf("pipeline_wait_p99_ms_at_50pct = %v, want >= 0", r.PipelineWaitP99MsAt50pct)
+	}
 	for _, l := range r.Latency {
 		if l.Count < 1 || l.Ingested < l.Produced || l.Node == "" {
 			t.Errorf("latency phase %+v", l)
+		}
+		// The floors beside the load are paced at 100/s over the offered
+		// load: 3 s, or less when the 12,000 ticks at the phase's rate run
+		// out before.
+		d := min(3*time.Second, time.Duration(float64(ticks)/float64(l.Rate)*float64(time.Second)))
+		want := int(d.Seconds() * 100)
+		if l.FloorKafka.N != want || l.FloorCassandra.N != want || l.FloorSeconds != d.Seconds() || l.FloorKafka.Rate != 100 {
+			t.Errorf("%.0f%%: floor samples beside the load %d, %d over %v s at %d/s; want %d each (100/s for %v)",
+				100*l.Share, l.FloorKafka.N, l.FloorCassandra.N, l.FloorSeconds, l.FloorKafka.Rate, want, d)
+		}
+		if l.FloorKafka.P50Ms > l.FloorKafka.P99Ms || l.FloorCassandra.P50Ms > l.FloorCassandra.P99Ms {
+			t.Errorf("%.0f%%: floor beside the load: p50 above p99: %+v %+v", 100*l.Share, l.FloorKafka, l.FloorCassandra)
+		}
+		// Per message delivery + wait + write = readable: so do the means.
+		sum := l.Delivery.MeanMs + l.Wait.MeanMs + l.Write.MeanMs
+		if !(l.Delivery.MeanMs > 0 && l.Write.MeanMs > 0 && l.Wait.MeanMs >= 0) || math.Abs(sum-l.MeanMs) > 1e-6*l.MeanMs+1e-6 {
+			t.Errorf("%.0f%%: split means %+v %+v %+v add up to %v ms; want the readable mean %v ms", 100*l.Share, l.Delivery, l.Wait, l.Write, sum, l.MeanMs)
 		}
 	}
 	if m := r.Memory; m == nil || !m.Complete || m.Ingested < 3*ticks || m.Expected != 3*ticks || len(m.PeakMiB) != 2 { // 3 symbols

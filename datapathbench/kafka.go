@@ -79,6 +79,14 @@ func deleteTopics(brokers []string, names ...string) error {
 // consumer reads them; each latency is from just before the send to the
 // consumer's receipt (one clock). A first message, unmeasured, warms up.
 func KafkaFloor(ctx context.Context, brokers []string, topic string, q quote.Quote, rate int, d time.Duration) (LatencyResult, error) {
+	return kafkaFloor(ctx, brokers, topic, q, rate, d, nil, nil)
+}
+
+// kafkaFloor is KafkaFloor, for a probe beside a load too: once its clients
+// are up and the warm-up message is back it calls ready (if not nil), then
+// waits until begin is closed (nil: at once) to start the paced sends.
+func kafkaFloor(ctx context.Context, brokers []string, topic string, q quote.Quote, rate int, d time.Duration,
+	ready func(), begin <-chan struct{}) (LatencyResult, error) {
 	pc := kafkaConfig()
 	pc.Producer.Idempotent = true
 	pc.Producer.RequiredAcks = sarama.WaitForAll
@@ -148,6 +156,9 @@ func KafkaFloor(ctx context.Context, brokers []string, topic string, q quote.Quo
 		return LatencyResult{}, errors.New("kafka floor: warm-up message not consumed within 30 s")
 	case <-ctx.Done():
 		return LatencyResult{}, ctx.Err()
+	}
+	if err := await(ctx, ready, begin); err != nil {
+		return LatencyResult{}, err
 	}
 	if _, err := paced(ctx, rate, d, func(i int) (time.Duration, error) { return 0, send(i + 1) }); err != nil {
 		return LatencyResult{}, fmt.Errorf("kafka floor: %w", err)

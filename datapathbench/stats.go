@@ -159,10 +159,19 @@ func Sum(ss []Sample, name string) float64 {
 	return t
 }
 
-// Summary is one node's Prometheus summary: its count and quantiles.
+// Summary is one node's Prometheus summary: its count, sum and quantiles.
 type Summary struct {
 	Count     float64
+	Sum       float64             // of every observation (the metric's unit)
 	Quantiles map[float64]float64 // quantile -> value (NaN without observations)
+}
+
+// Mean is Sum / Count; 0 without observations.
+func (s Summary) Mean() float64 {
+	if s.Count <= 0 {
+		return 0
+	}
+	return s.Sum / s.Count
 }
 
 // SummaryOf extracts the summary name from ss.
@@ -172,6 +181,8 @@ func SummaryOf(ss []Sample, name string) Summary {
 		switch s.Name {
 		case name + "_count":
 			out.Count = s.Value
+		case name + "_sum":
+			out.Sum = s.Value
 		case name:
 			if q, err := strconv.ParseFloat(s.Labels["quantile"], 64); err == nil {
 				out.Quantiles[q] = s.Value

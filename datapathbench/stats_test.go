@@ -97,8 +97,14 @@ func TestParseMetrics(t *testing.T) {
 		t.Errorf("escapes: %+v", w)
 	}
 	sum := SummaryOf(ss, metricReadable)
-	if sum.Count != 5620 || sum.Quantiles[0.5] != 0.0123 || sum.Quantiles[0.99] != 0.25 || !math.IsNaN(sum.Quantiles[0.999]) {
+	if sum.Count != 5620 || sum.Sum != 99.5 || sum.Quantiles[0.5] != 0.0123 || sum.Quantiles[0.99] != 0.25 || !math.IsNaN(sum.Quantiles[0.999]) {
 		t.Errorf("summary %+v", sum)
+	}
+	if m := sum.Mean(); m != 99.5/5620 {
+		t.Errorf("mean %v; want %v", m, 99.5/5620)
+	}
+	if m := (Summary{}).Mean(); m != 0 {
+		t.Errorf("mean of no observations %v; want 0", m)
 	}
 	for _, bad := range []string{`x{a="b"`, `x{a=b} 1`, `x{a="b} 1`, `x`, `x 1 2 3`, `x{a="b"} one`} {
 		if _, err := ParseMetrics(strings.NewReader(bad)); err == nil {

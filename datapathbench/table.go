@@ -30,13 +30,25 @@ func WriteTable(w io.Writer, r *Result) error {
 			p.NFirst, p.Rows, p.Seconds, p.Scrapes, p.Produced, p.Stored, p.Ingester, p.P50Ms, p.P99Ms))
 	row("pipeline CPU, symbol added -> all ingested", fmtCPU(p.NodeCPUSeconds), fmt.Sprintf("machine %.0f%% busy (servers included)", p.MachineBusyPct))
 	for _, l := range r.Latency {
-		row(fmt.Sprintf("pipeline readable latency p50 / p99 at %.0f%%", 100*l.Share), fmt.Sprintf("%.1f / %.1f ms", l.P50Ms, l.P99Ms),
-			fmt.Sprintf("rate=%d rows/s for %.1f s: %.0f produced, %.0f ingested; summary of %s (n=%.0f); per batch p99: produce %.0f ms, oldest msg -> offset commit %.0f ms",
-				l.Rate, l.Seconds, l.Produced, l.Ingested, l.Node, l.Count, l.ProduceP99Ms, l.IngestBatchP99Ms))
+		pct := 100 * l.Share
+		row(fmt.Sprintf("pipeline readable latency p50 / p99 at %.0f%%", pct), fmt.Sprintf("%.1f / %.1f ms", l.P50Ms, l.P99Ms),
+			fmt.Sprintf("rate=%d rows/s for %.1f s: %.0f produced, %.0f ingested; summary of %s (n=%.0f, mean %.1f ms); per batch p99: produce %.0f ms, oldest msg -> offset commit %.0f ms",
+				l.Rate, l.Seconds, l.Produced, l.Ingested, l.Node, l.Count, l.MeanMs, l.ProduceP99Ms, l.IngestBatchP99Ms))
+		row(fmt.Sprintf("  readable split at %.0f%% p99: delivery / wait / write", pct),
+			fmt.Sprintf("%.1f / %.1f / %.1f ms", l.Delivery.P99Ms, l.Wait.P99Ms, l.Write.P99Ms),
+			fmt.Sprintf("per message, delivery + wait + write = readable; p50 %.1f / %.1f / %.1f ms, mean %.1f / %.1f / %.1f ms (delivery: Kafka ts or ingest free -> batch handed to ingest; wait: Kafka ts -> previous batch done; write: batch -> rows written)",
+				l.Delivery.P50Ms, l.Wait.P50Ms, l.Write.P50Ms, l.Delivery.MeanMs, l.Wait.MeanMs, l.Write.MeanMs))
+		fk, fc := l.FloorKafka, l.FloorCassandra
+		row(fmt.Sprintf("  floor beside the %.0f%% load: raw sarama produce->consume p50 / p99 (floor_kafka_p50/p99_ms_at_%.0fpct)", pct, pct), fmt.Sprintf("%.2f / %.2f ms", fk.P50Ms, fk.P99Ms),
+			fmt.Sprintf("%d msgs at %d/s for %.1f s during the load, as the idle floor (own topic); max %.2f ms", fk.N, fk.Rate, l.FloorSeconds, fk.MaxMs))
+		row(fmt.Sprintf("  floor beside the %.0f%% load: raw single-row Cassandra INSERT p50 / p99 (floor_cassandra_p50/p99_ms_at_%.0fpct)", pct, pct), fmt.Sprintf("%.2f / %.2f ms", fc.P50Ms, fc.P99Ms),
+			fmt.Sprintf("%d inserts at %d/s for %.1f s during the load, as the idle floor (own rows); max %.2f ms", fc.N, fc.Rate, l.FloorSeconds, fc.MaxMs))
 	}
 	row("throughput_ratio (pipeline / raw gocql)", fmt.Sprintf("%.3f", r.ThroughputRatio), "")
 	row("latency_ratio (p99 at 50% / (Kafka p99 + Cassandra p99))", fmt.Sprintf("%.1f", r.LatencyRatio),
-		fmt.Sprintf("%.1f / (%.2f + %.2f) ms", r.PipelineP99MsAt50pct, r.FloorKafkaP99Ms, r.FloorCassandraP99Ms))
+		fmt.Sprintf("%.1f / (%.2f + %.2f) ms, idle floors", r.PipelineP99MsAt50pct, r.FloorKafkaP99Ms, r.FloorCassandraP99Ms))
+	row("latency_ratio_loaded (p99 at 50% / floors' p99 beside that load)", fmt.Sprintf("%.1f", r.LatencyRatioLoaded),
+		fmt.Sprintf("%.1f / (%.2f + %.2f) ms", r.PipelineP99MsAt50pct, r.FloorKafkaP99MsAt50pct, r.FloorCassandraP99MsAt50pct))
 	row("node RSS after the throughput phase (rss_mib)", fmtMiB(r.RSSMiB), "VmRSS")
 	if m := r.Memory; m != nil {
 		state := "all"

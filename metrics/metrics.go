@@ -37,6 +37,24 @@ type Metrics struct {
 	// (Kafka record timestamp to the message's rows and derived rows
 	// written), as streaming quantiles over the last 10 minutes.
 	ReadableLatency prometheus.Summary
+	// IngestDelivery, IngestWait and IngestWrite split each message's
+	// readable latency (ReadableLatency) into three parts that add up to
+	// it, in seconds, as streaming quantiles over the last 10 minutes (see
+	// pipeline.IngestStageCounters):
+	//   - IngestDelivery: from the Kafka record timestamp, or from the end
+	//     of the ingest's previous batch when that is later, to the
+	//     message's batch being handed to the ingest, decoded (Kafka
+	//     produce and fetch, the consumer's buffering and decoding);
+	//   - IngestWait: from the Kafka record timestamp to the end of the
+	//     ingest's previous batch, 0 when that ended first (time the ingest
+	//     was busy with earlier batches; at most this much waiting, as the
+	//     message's own delivery may overlap it);
+	//   - IngestWrite: from the batch handed to the ingest to its rows and
+	//     derived rows written in Cassandra (the same for every message of
+	//     a batch, observed once per message).
+	IngestDelivery prometheus.Summary
+	IngestWait     prometheus.Summary
+	IngestWrite    prometheus.Summary
 	// FailoverSeconds is the duration of each phase of the last failover this
 	// node won: phase="elected" (old term's end or its session's expiry to
 	// election), "first_assignment" (election to its first fenced write).
@@ -67,12 +85,26 @@ func New() *Metrics {
 		ReadableLatency: prometheus.NewSummary(prometheus.SummaryOpts{Name: "stocksys_ingest_readable_seconds",
 			Help:       "Per message: Kafka record timestamp (produced by the fetch task) to its tick or quote and every derived row written in Cassandra.",
 			Objectives: map[float64]float64{0.5: 0.005, 0.9: 0.005, 0.99: 0.001, 0.999: 0.0005}, MaxAge: 10 * time.Minute, AgeBuckets: 5}),
+		IngestDelivery: stageSummary("stocksys_ingest_delivery_seconds",
+			"Per message: Kafka record timestamp, or the end of the ingest's previous batch if later, to its batch handed to the ingest (decoded): Kafka delivery."),
+		IngestWait: stageSummary("stocksys_ingest_wait_seconds",
+			"Per message: Kafka record timestamp to the end of the ingest's previous batch, 0 if that ended first: time the ingest was busy with earlier batches."),
+		IngestWrite: stageSummary("stocksys_ingest_write_seconds",
+			"Per message: its batch handed to the ingest to the batch's rows and derived rows written in Cassandra."),
 		FailoverSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_last_failover_seconds",
 			Help: "Phases of the last failover this node won as master."}, []string{"phase"}),
 	}
 	r.MustRegister(m.Role, m.Epoch, m.SessionState, m.SessionSafe, m.TasksByState, m.Fetched, m.Produced, m.Ingested,
-		m.Rejected, m.DeadLettered, m.ProduceLatency, m.IngestLatency, m.ReadableLatency, m.FailoverSeconds)
+		m.Rejected, m.DeadLettered, m.ProduceLatency, m.IngestLatency, m.ReadableLatency,
+		m.IngestDelivery, m.IngestWait, m.IngestWrite, m.FailoverSeconds)
 	return m
+}
+
+// stageSummary is a per-message summary of the readable latency's split:
+// the readable summary's objectives and 10-minute window.
+func stageSummary(name, help string) prometheus.Summary {
+	return prometheus.NewSummary(prometheus.SummaryOpts{Name: name, Help: help,
+		Objectives: map[float64]float64{0.5: 0.005, 0.9: 0.005, 0.99: 0.001, 0.999: 0.0005}, MaxAge: 10 * time.Minute, AgeBuckets: 5})
 }
 
 // Fetcher returns the fetch runner's counters backed by m.
@@ -112,6 +144,15 @@ func (c *IngestCounters) Ingested(partition int32, n int, latency time.Duration)
 // Readable observes the source-emit-to-readable latency of one message.
 func (c *IngestCounters) Readable(partition int32, latency time.Duration) {
 	c.m.ReadableLatency.Observe(latency.Seconds())
+}
+
+// IngestStages observes the split of one message's readable latency, in
+// the summaries stocksys_ingest_{delivery,wait,write}_seconds; it
+// implements pipeline.IngestStageCounters.
+func (c *IngestCounters) IngestStages(partition int32, delivery, wait, write time.Duration) {
+	c.m.IngestDelivery.Observe(delivery.Seconds())
+	c.m.IngestWait.Observe(wait.Seconds())
+	c.m.IngestWrite.Observe(write.Seconds())
 }
 
 // DeadLettered counts messages sent to the dead-letter topic

@@ -58,6 +58,35 @@ type IngestCounters interface {
 	Readable(partition int32, latency time.Duration)
 }
 
+// IngestStageCounters is implemented by IngestCounters that also take the
+// split of each stored message's readable latency (metrics.IngestCounters
+// does); the runner calls IngestStages once per stored message, beside
+// Readable, when its Counters implement it. The three parts add up to the
+// message's readable latency (see StageSplit).
+type IngestStageCounters interface {
+	IngestStages(partition int32, delivery, wait, write time.Duration)
+}
+
+// StageSplit splits the readable latency end - ts of one message, whose
+// Kafka record timestamp is ts, handed to the ingest in a batch at start
+// whose rows (with their derived rows) were written at end, the ingest
+// having finished its previous batch at prevEnd (zero: none in this run):
+//
+//   - wait is ts to prevEnd, within [0, start - ts]: the time the ingest
+//     was busy with earlier batches after the message was produced (at
+//     most that: the message's own delivery may overlap it);
+//   - delivery is the rest of ts to start: Kafka produce and fetch, the
+//     consumer's buffering and decoding, once the ingest was free;
+//   - write is start to end: the batch's Cassandra writes.
+//
+// delivery + wait + write = end - ts whenever ts <= start <= end; a
+// timestamp after start (another clock) gives delivery and wait 0.
+func StageSplit(ts, prevEnd, start, end time.Time) (delivery, wait, write time.Duration) {
+	queue := max(start.Sub(ts), 0)
+	wait = min(max(prevEnd.Sub(ts), 0), queue)
+	return queue - wait, wait, end.Sub(start)
+}
+
 // NopIngestCounters counts nothing.
 type NopIngestCounters struct{}
 
@@ -149,7 +178,16 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 	})
 	defer oc.finish(5 * time.Second)
 	dead := 0 // messages dead-lettered in this run
+	stages, _ := in.Counters.(IngestStageCounters)
+	var (
+		batchFrom  int64     = -1 // the batch being handled (retried with the same From)
+		batchStart time.Time      // when it was first handed to the handler
+		prevEnd    time.Time      // when the previous batch was handled
+	)
 	err = stream.ConsumePartition(ctx, in.Stream, part, next, func(ctx context.Context, b stream.Batch) error {
+		if b.From != batchFrom || batchStart.IsZero() {
+			batchFrom, batchStart = b.From, time.Now()
+		}
 		if b.Reset != nil {
 			log.Warn("ingest: committed offset out of range; starting at the oldest",
 				zap.Int64("requested", b.Reset.Requested), zap.Int64("start", b.Reset.Start))
@@ -176,6 +214,10 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 			now := time.Now()
 			for _, m := range b.Quotes {
 				in.Counters.Readable(part, now.Sub(m.Timestamp))
+				if stages != nil {
+					delivery, wait, write := StageSplit(m.Timestamp, prevEnd, batchStart, now)
+					stages.IngestStages(part, delivery, wait, write)
+				}
 			}
 		}
 		if len(b.DeadLetters) > 0 {
@@ -191,6 +233,7 @@ func (in *Ingest) Run(ctx context.Context, r *worker.Run) error {
 			r.SetLag(b.HighWater - b.Next)
 		}
 		oc.offer(b.Next, len(qs), oldest)
+		prevEnd, batchStart = time.Now(), time.Time{}
 		return nil
 	})
 	oc.finish(5 * time.Second)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -175,6 +176,19 @@ func TestIntegration_IngestDeadLetterIsLastError(t *testing.T) {
 	if got := counterValue(t, m, "stocksys_messages_dead_lettered_total", "partition", "0"); got != 2 {
 		t.Errorf("stocksys_messages_dead_lettered_total{partition=\"0\"} = %v; want 2", got)
 	}
+	// The split of the readable latency: one observation per stored quote
+	// in each part, and the parts add up to the readable latency.
+	var split float64
+	for _, name := range []string{"stocksys_ingest_delivery_seconds", "stocksys_ingest_wait_seconds", "stocksys_ingest_write_seconds"} {
+		n, sum := summaryValue(t, m, name)
+		if n != 3 || sum < 0 {
+			t.Errorf("%s: %d observations, sum %v s; want 3 (the valid quotes), >= 0", name, n, sum)
+		}
+		split += sum
+	}
+	if n, sum := summaryValue(t, m, "stocksys_ingest_readable_seconds"); n != 3 || math.Abs(sum-split) > 1e-6 {
+		t.Errorf("readable: %d observations, sum %v s; want 3, the split's sum %v s", n, sum, split)
+	}
 	rows, err := st.Rows(ctx, "SPY", base, base.Add(time.Hour), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +240,22 @@ func dlqReason(ctx context.Context, t *testing.T, cfg stream.Config, offset int6
 
 // counterValue returns the value of counter name with label = value in m's
 // registry (0 if absent).
+// summaryValue returns the observation count and sum of the summary name.
+func summaryValue(t *testing.T, m *metrics.Metrics, name string) (uint64, float64) {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			s := f.GetMetric()[0].GetSummary()
+			return s.GetSampleCount(), s.GetSampleSum()
+		}
+	}
+	return 0, 0
+}
+
 func counterValue(t *testing.T, m *metrics.Metrics, name, label, value string) float64 {
 	t.Helper()
 	fams, err := m.Registry.Gather()

@@ -49,7 +49,10 @@ afterwards (also on error or ctrl-C):
                  the first ingested row to the last (their /metrics scraped every 100 ms),
                  checked with a COUNT of the stored ticks
   latency        readable latency p50/p99 (stocksys_ingest_readable_seconds) at 10% and 50%
-                 of that capacity (replay rate=N for --latency-duration), fresh clusters
+                 of that capacity (replay rate=N for --latency-duration), fresh clusters; its
+                 split into Kafka delivery, waiting for earlier batches and the write
+                 (stocksys_ingest_{delivery,wait,write}_seconds); and both floors run again
+                 beside the load (same code and pacing, own topic and rows): latency_ratio_loaded
   memory         --memory-symbols tick symbols at once on the throughput cluster; each
                  node's peak and final VmRSS
 
