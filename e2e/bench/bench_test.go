@@ -51,7 +51,7 @@ func (l *latencies) Ingested(_ int32, n int, lat time.Duration) {
 	}
 	l.mu.Unlock()
 }
-func (l *latencies) DeadLettered(_ int32, n int)   { l.dlq.Add(int64(n)) }
+func (l *latencies) DeadLettered(_ int32, n int) { l.dlq.Add(int64(n)) }
 func (l *latencies) Readable(_ int32, lat time.Duration) {
 	l.mu.Lock()
 	if time.Now().Add(-lat).After(l.from) {

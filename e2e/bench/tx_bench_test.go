@@ -37,9 +37,9 @@ func (s *sliceSource) Fetch(_ context.Context, _ string, after time.Time) ([]quo
 // produced counts the fetch runners' produced quotes.
 type produced struct{ n atomic.Int64 }
 
-func (p *produced) Fetched(string, int)                      {}
+func (p *produced) Fetched(string, int)                       {}
 func (p *produced) Produced(_ string, n int, _ time.Duration) { p.n.Add(int64(n)) }
-func (p *produced) Rejected(string, quote.RejectReason)      {}
+func (p *produced) Rejected(string, quote.RejectReason)       {}
 
 // BenchmarkIntegration_FetchTransactions compares, in one run on the same
 // servers, fetch tasks without and with Kafka transactions
