@@ -14,6 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 
+	"github.com/stock-system/stocksys/control"
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
@@ -115,6 +116,7 @@ type Master struct {
 	s    *session.Session
 	term *election.Term
 	p    tasks.Paths
+	cp   control.Paths
 	log  *zap.Logger
 
 	trigger chan struct{}
@@ -137,7 +139,7 @@ func New(s *session.Session, term *election.Term, cfg Config) (*Master, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Master{cfg: cfg, s: s, term: term, p: tasks.NewPaths(cfg.Root),
+	return &Master{cfg: cfg, s: s, term: term, p: tasks.NewPaths(cfg.Root), cp: control.NewPaths(cfg.Root),
 		log:     cfg.Logger.With(zap.Int64("epoch", term.Epoch)),
 		trigger: make(chan struct{}, 1), armed: map[string]bool{}}, nil
 }
@@ -164,6 +166,9 @@ func (m *Master) Run(ctx context.Context) error {
 	}()
 	if err := m.p.EnsureLayout(m.s.Conn()); err != nil {
 		return err
+	}
+	if err := session.EnsurePath(m.s.Conn(), m.cp.Intents, nil); err != nil {
+		return fmt.Errorf("master: %w", err)
 	}
 	resync := time.NewTicker(m.cfg.Resync)
 	defer resync.Stop()
@@ -308,6 +313,13 @@ type view struct {
 	held     map[tasks.ID]map[string]bool   // task -> live nodes whose status lists it
 	docParts map[string][]tasks.Part        // by node: the parts its assignment head names
 	parts    []string                       // names under assignment-parts/
+
+	// control is the control state as stored (the control znode); intents
+	// the intents not yet applied, in sequence order; history the audit
+	// list, read only when there are intents to apply.
+	control control.State
+	intents []control.Pending
+	history control.History
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
@@ -385,6 +397,24 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 	}
 	v.parts = parts
 
+	if v.control, _, err = m.cp.ReadState(conn); err != nil {
+		// An unreadable state is rewritten from the intents applied to
+		// nothing; say so, since cordons and maintenance are lost.
+		m.log.Error("master: unreadable control state; it counts as empty", zap.Error(err))
+	}
+	names, err = m.children(ctx, m.cp.Intents)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return nil, fmt.Errorf("master: intents: %w", err)
+	}
+	if len(names) > 0 {
+		if v.intents, err = m.cp.ReadIntents(conn, names); err != nil {
+			return nil, fmt.Errorf("master: %w", err)
+		}
+		if v.history, err = m.cp.ReadHistory(conn); err != nil {
+			m.log.Warn("master: unreadable control history; starting a new one", zap.Error(err))
+		}
+	}
+
 	stats, err := m.children(ctx, m.p.Status)
 	if err != nil {
 		return nil, fmt.Errorf("master: status: %w", err)
@@ -432,6 +462,30 @@ func (m *Master) reconcile(ctx context.Context) error {
 	moves := d.moves
 	var ops []any
 	var sizes []int
+	if d.control != nil {
+		// First, so that they go in the first Multi together: the state,
+		// the audit list and the deletions of the intents applied.
+		for _, w := range []struct {
+			p string
+			v any
+		}{{m.cp.State, d.control}, {m.cp.History, d.history}} {
+			op, n, err := m.upsert(w.p, w.v)
+			if err != nil {
+				return err
+			}
+			ops = append(ops, op)
+			sizes = append(sizes, n)
+		}
+		for _, id := range d.consumed {
+			ops = append(ops, &zk.DeleteRequest{Path: m.cp.Intent(id), Version: -1})
+			sizes = append(sizes, len(id)+64)
+		}
+		for _, r := range d.history.Actions[len(d.history.Actions)-min(len(d.consumed), len(d.history.Actions)):] {
+			m.log.Info("master: operator intent", zap.String("intent", r.ID), zap.String("action", string(r.Action)),
+				zap.String("node", r.Node), zap.String("by", r.By), zap.String("reason", r.Reason),
+				zap.String("result", r.Result), zap.String("error", r.Error))
+		}
+	}
 	named := map[string]bool{} // part paths a live head names after these writes
 	for node, parts := range v.docParts {
 		if _, live := v.members[node]; live {
@@ -476,7 +530,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 	}
 	for _, name := range v.parts { // after the heads: parts no live head names any more
 		pp := path.Join(m.p.AssignmentParts, name)
-		if named[pp] {
+		if named[pp] || d.frozen { // maintenance: a dead node's document keeps its parts too
 			continue
 		}
 		ops = append(ops, &zk.DeleteRequest{Path: pp, Version: -1})
@@ -530,6 +584,16 @@ type decision struct {
 	gone []string
 	// moves counts the tasks revoked from a live owner this round.
 	moves int
+
+	// control is the next control state when intents were applied this
+	// round (nil: none pending), history the audit list with their records
+	// appended, consumed the names of the intent znodes to delete.
+	control  *control.State
+	history  *control.History
+	consumed []string
+	// frozen is set in maintenance mode: no document is written or
+	// deleted (docs and gone are empty).
+	frozen bool
 }
 
 // decide plans the next assignment (tasks.Plan: balanced, sticky, fewest
@@ -539,7 +603,35 @@ type decision struct {
 // or, for a node whose status lags its document, what that document lets
 // it run). The documents it returns carry epoch and now. Pure: no I/O, safe
 // to call from tests.
+//
+// Operator intents (v.intents) are applied first (control.Apply), and the
+// plan honours the resulting state: a cordoned member keeps the tasks its
+// current document assigns and is given no new one (it takes no part in
+// the plan; its tasks are pinned to it); a drained member takes no part and
+// keeps nothing, so its tasks are revoked through the same gate; in
+// maintenance mode nothing is planned and no document is written or
+// deleted (decision.frozen).
 func decide(v *view, epoch int64, now time.Time) decision {
+	state := v.control
+	var ctl decision
+	if len(v.intents) > 0 {
+		live := make(map[string]bool, len(v.members))
+		for id := range v.members {
+			live[id] = true
+		}
+		next, recs := control.Apply(v.control, v.intents, live, epoch, now)
+		h := v.history.Append(recs...)
+		ctl.control, ctl.history = &next, &h
+		for _, p := range v.intents {
+			ctl.consumed = append(ctl.consumed, p.ID)
+		}
+		state = next
+	}
+	if state.Maintenance != nil {
+		ctl.frozen = true
+		ctl.docs = map[string]tasks.AssignmentDoc{}
+		return ctl
+	}
 	// current: what live members' documents (for their current session) say.
 	current := tasks.Assignment{}
 	for node, d := range v.docs {
@@ -551,11 +643,7 @@ func decide(v *view, epoch int64, now time.Time) decision {
 			current[id] = node
 		}
 	}
-	members := make([]tasks.Member, 0, len(v.members))
-	for _, mem := range v.members {
-		members = append(members, tasks.Member{ID: mem.id, Capacity: mem.capacity})
-	}
-	target := tasks.Plan(members, v.tasks, current)
+	target := plan(v, state, current)
 
 	// Holders: a task is held by a live node while its document lists it
 	// (until revoked) or its status lists it (until its runner returned).
@@ -658,7 +746,8 @@ func decide(v *view, epoch int64, now time.Time) decision {
 		}
 	}
 
-	out := decision{docs: map[string]tasks.AssignmentDoc{}, moves: moves}
+	out := decision{docs: map[string]tasks.AssignmentDoc{}, moves: moves,
+		control: ctl.control, history: ctl.history, consumed: ctl.consumed}
 	for node, mem := range v.members {
 		ids := next[node]
 		slices.Sort(ids)
@@ -682,6 +771,41 @@ func decide(v *view, epoch int64, now time.Time) decision {
 	}
 	sort.Strings(out.gone)
 	return out
+}
+
+// plan returns tasks.Plan over the members of v that are not cordoned, of
+// the tasks not pinned; a task is pinned to a cordoned (not drained) member
+// whose current document assigns it, and kept there.
+func plan(v *view, state control.State, current tasks.Assignment) tasks.Assignment {
+	members := make([]tasks.Member, 0, len(v.members))
+	for _, mem := range v.members {
+		if _, cordoned := state.Cordoned[mem.id]; !cordoned {
+			members = append(members, tasks.Member{ID: mem.id, Capacity: mem.capacity})
+		}
+	}
+	pinned := map[tasks.ID]string{}
+	for id, owner := range current {
+		if c, ok := state.Cordoned[owner]; ok && !c.Drain {
+			pinned[id] = owner
+		}
+	}
+	if len(pinned) == 0 {
+		return tasks.Plan(members, v.tasks, current)
+	}
+	free := make([]tasks.Task, 0, len(v.tasks))
+	var kept []tasks.ID
+	for _, t := range v.tasks {
+		if _, ok := pinned[t.ID()]; ok {
+			kept = append(kept, t.ID())
+		} else {
+			free = append(free, t)
+		}
+	}
+	target := tasks.Plan(members, free, current)
+	for _, id := range kept {
+		target[id] = pinned[id]
+	}
+	return target
 }
 
 // nextGen returns a new part generation: the time in ns, above the last.

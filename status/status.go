@@ -55,6 +55,9 @@ type Report struct {
 	// Stalled lists the ids of the stalled tasks (Task.Stalled), set by
 	// MarkStalled; nil (JSON null) if no stall check was made.
 	Stalled []string `json:"stalled"`
+	// Control is the operator control plane: maintenance mode, cordoned
+	// nodes, pending intents, the audit list. Never nil from Read.
+	Control *Control `json:"control"`
 }
 
 // Master is the acting master.
@@ -103,6 +106,15 @@ type Member struct {
 	LastError string    `json:"last_error,omitempty"`
 	Updated   time.Time `json:"status_updated,omitzero"` // when its status was last published
 	Suspended bool      `json:"suspended,omitempty"`
+	// Cordoned is set for a cordoned node (no new tasks), Drained as well
+	// for a drained one (no tasks at all); see Report.Control.
+	Cordoned bool `json:"cordoned,omitempty"`
+	Drained  bool `json:"drained,omitempty"`
+	// Revoked lists the tasks its assignment lists as revoked that it may
+	// still run: all of them while its status lags the assignment (reflects
+	// an earlier version), else those its status still lists; sorted,
+	// omitted when none.
+	Revoked []string `json:"revoked,omitempty"`
 }
 
 // Task is one task and where it runs.
@@ -113,7 +125,11 @@ type Task struct {
 	// State is the owner's reported state (starting, running, stopping,
 	// failed), "assigned" before the owner reports it, or "unassigned".
 	State string `json:"state"`
-	Epoch int64  `json:"epoch"`
+	// UnassignedReason says why an unassigned task has no owner, when known
+	// (UnassignedMaintenance, UnassignedNoMaster, UnassignedNoMember,
+	// UnassignedAllCordoned); "" while a handover is in progress.
+	UnassignedReason string `json:"unassigned_reason,omitempty"`
+	Epoch            int64  `json:"epoch"`
 	// Token is the running run's fencing token (worker.Run.Token: the zxid
 	// of the assignment write it started from), a decimal string; "" if
 	// not reported.
@@ -297,7 +313,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 		return nil, err
 	}
 	for _, n := range names {
-		d, _, err := p.ReadAssignment(c, n)
+		d, st, err := p.ReadAssignment(c, n)
 		if err != nil {
 			if errors.Is(err, zk.ErrNoNode) {
 				continue
@@ -308,6 +324,21 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			continue
 		}
 		docEpoch[n] = d.Epoch
+		// Revoked and not released: all of them while the node's status
+		// lags this document, else those its status still lists.
+		sd, hasStatus := statuses[n]
+		lagging := !hasStatus || st == nil || sd.AppliedVersion < st.Version
+		for i := range r.Members {
+			if r.Members[i].ID != n {
+				continue
+			}
+			for _, id := range d.Revoked {
+				if _, runs := sd.Tasks[id]; lagging || runs {
+					r.Members[i].Revoked = append(r.Members[i].Revoked, string(id))
+				}
+			}
+			sort.Strings(r.Members[i].Revoked)
+		}
 		for _, id := range d.Tasks {
 			owner[id] = n
 			if _, ok := all[id]; !ok { // assigned but unknown here (e.g. partitions not yet recorded)
@@ -344,6 +375,9 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 	sort.Slice(r.Refused, func(i, j int) bool {
 		return r.Refused[i].Node+r.Refused[i].Task < r.Refused[j].Node+r.Refused[j].Task
 	})
+	if err := readControl(c, root, r); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

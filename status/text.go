@@ -46,6 +46,7 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 	}
 
 	writeQueue(b, r)
+	writeControl(b, r, now)
 
 	fmt.Fprintf(b, "\nmembers (%d)\n", len(r.Members))
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
@@ -61,6 +62,11 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 		}
 		if m.Suspended {
 			st += " (SUSPENDED: session unsafe)"
+		}
+		if m.Drained {
+			st += " DRAINED"
+		} else if m.Cordoned {
+			st += " CORDONED"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%.1f\t%s\t%s\n", m.ID, m.Session, up, m.Tasks, m.QuotesPerSec, st, clip(m.LastError, 60))
 	}
@@ -95,6 +101,9 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 			state := t.State
 			if t.Owner == nil {
 				state = "UNASSIGNED"
+				if t.UnassignedReason != "" {
+					state += " (" + t.UnassignedReason + ")"
+				}
 			}
 			if t.Stalled {
 				state += " STALLED"
@@ -146,7 +155,14 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 		fmt.Fprintf(b, "\n!! stalled (%d): %s\n", len(r.Stalled), strings.Join(why, "; "))
 	}
 	if len(r.Unassigned) > 0 {
-		fmt.Fprintf(b, "\n!! unassigned: %s\n", strings.Join(r.Unassigned, " "))
+		why := ""
+		for _, t := range r.Tasks {
+			if t.Owner == nil && t.UnassignedReason != "" {
+				why = " (" + t.UnassignedReason + ")"
+				break
+			}
+		}
+		fmt.Fprintf(b, "\n!! unassigned%s: %s\n", why, strings.Join(r.Unassigned, " "))
 	}
 	for _, x := range r.Refused {
 		fmt.Fprintf(b, "!! refused by %s: %s: %s\n", x.Node, x.Task, x.Reason)

@@ -94,6 +94,7 @@ HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's vi
 	f.BoolVar(&o.placeholder, "placeholder-tasks", false, "run placeholder tasks instead of the data path (no Kafka or Cassandra needed)")
 	f.BoolVar(&o.fetchTx, "fetch-transactions", false, "fetch tasks produce each batch and its checkpoint in one Kafka transaction (transactional.id stocksys.<cluster>.fetch.<SYMBOL>; a new owner fences the old one); checkpoints move from Cassandra to the <topic>.checkpoints topic")
 	f.BoolVar(&o.dryRun, "dry-run", false, "check the configuration, print the effective settings (after flags, environment and config file) as JSON, and exit")
+	addNodeControlCmds(cmd, g) // node cordon | uncordon | drain | stoppable (control.go)
 	return cmd
 }
 

@@ -1,0 +1,92 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+
+func TestCheckErrorsNameTheInput(t *testing.T) {
+	members := map[string]bool{"node-1": true, "node-2": true}
+	s := State{Cordoned: map[string]Cordon{"node-2": {Drain: true}, "gone-3": {}}}
+	cases := []struct {
+		in   Intent
+		want error
+		text string
+	}{
+		{Intent{Action: "reboot"}, ErrUnknownAction, `"reboot"`},
+		{Intent{Action: ActionCordon}, ErrBadIntent, "cordon without a node id"},
+		{Intent{Action: ActionCordon, Node: "node-9"}, ErrUnknownNode, `"node-9"`},
+		{Intent{Action: ActionDrain, Node: "node-2"}, ErrAlreadyDrained, `"node-2"`},
+		{Intent{Action: ActionCordon, Node: "node-2"}, ErrAlreadyDrained, `"node-2"`},
+		{Intent{Action: ActionUncordon, Node: "node-1"}, ErrNotCordoned, `"node-1"`},
+		{Intent{Action: ActionUncordon, Node: "node-7"}, ErrUnknownNode, `"node-7"`},
+		{Intent{Action: ActionMaintenanceEnter, Reason: "  "}, ErrEmptyReason, "--reason"},
+		{Intent{Action: ActionMaintenanceExit}, ErrNotInMaintenance, "not in maintenance"},
+		{Intent{Action: ActionMaintenanceExit, Node: "node-1"}, ErrBadIntent, `"node-1"`},
+	}
+	for _, c := range cases {
+		err := Check(s, members, c.in)
+		if !errors.Is(err, c.want) || !contains(err.Error(), c.text) {
+			t.Errorf("Check(%+v) = %v; want %v naming %s", c.in, err, c.want, c.text)
+		}
+	}
+	// Allowed: uncordon of a cordoned node that is no member now; drain of a cordoned one.
+	s.Cordoned["node-1"] = Cordon{}
+	for _, in := range []Intent{{Action: ActionUncordon, Node: "gone-3"}, {Action: ActionDrain, Node: "node-1"},
+		{Action: ActionMaintenanceEnter, Reason: "upgrade"}} {
+		if err := Check(s, members, in); err != nil {
+			t.Errorf("Check(%+v) = %v; want nil", in, err)
+		}
+	}
+	s.Maintenance = &Mark{By: "a@b", Reason: "x"}
+	if err := Check(s, members, Intent{Action: ActionMaintenanceEnter, Reason: "y"}); !errors.Is(err, ErrInMaintenance) || !contains(err.Error(), "a@b") {
+		t.Errorf("second enter: %v; want ErrInMaintenance naming who entered", err)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// Apply goes in sequence order (the znode names' numbers), checks each
+// intent against the state so far, and leaves its input unchanged.
+func TestApplyInSequenceOrder(t *testing.T) {
+	s := State{Cordoned: map[string]Cordon{}}
+	members := map[string]bool{"n1": true}
+	ps := []Pending{
+		{ID: "i-0000000010", Intent: Intent{Action: ActionUncordon, Node: "n1", By: "b"}},
+		{ID: "i-0000000009", Intent: Intent{Action: ActionCordon, Node: "n1", By: "a", Reason: "r"}},
+		{ID: "i-0000000011", Intent: Intent{Action: ActionUncordon, Node: "n1", By: "c"}},
+	}
+	next, recs := Apply(s, ps, members, 4, t0)
+	if len(s.Cordoned) != 0 {
+		t.Fatalf("Apply changed its input: %+v", s)
+	}
+	got := ""
+	for _, r := range recs {
+		got += fmt.Sprintf("%s:%s ", r.ID, r.Result)
+	}
+	if got != "i-0000000009:applied i-0000000010:applied i-0000000011:rejected " {
+		t.Fatalf("records %s; want 9 and 10 applied, 11 rejected (not cordoned any more)", got)
+	}
+	if len(next.Cordoned) != 0 || next.Epoch != 0 {
+		t.Fatalf("state %+v; want nothing cordoned and, unchanged overall, not restamped", next)
+	}
+	next, _ = Apply(s, ps[1:2], members, 4, t0)
+	if c := next.Cordoned["n1"]; c.By != "a" || c.Reason != "r" || c.Intent != "i-0000000009" || next.Epoch != 4 || !next.Written.Equal(t0) {
+		t.Fatalf("state %+v; want n1 cordoned by a, stamped epoch 4", next)
+	}
+}
+
+func TestHistoryKeepsTheLast100(t *testing.T) {
+	var h History
+	for i := range 130 {
+		h = h.Append(Record{ID: fmt.Sprintf("i-%010d", i)})
+	}
+	if len(h.Actions) != MaxHistory || h.Actions[0].ID != "i-0000000030" || h.Actions[99].ID != "i-0000000129" {
+		t.Fatalf("history of %d from %s to %s; want the last 100, 30..129", len(h.Actions), h.Actions[0].ID, h.Actions[len(h.Actions)-1].ID)
+	}
+}
