@@ -105,9 +105,8 @@ func TestIntegration_DatapathShort(t *testing.T) {
 			t.Errorf("%.0f%%: floor beside the load: p50 above p99: %+v %+v", 100*l.Share, l.FloorKafka, l.FloorCassandra)
 		}
 		// Per message delivery + wait + write = readable: so do the means,
-		// up to the observations made while one scrape reads the four
-		// summaries one after the other (a batch ingested in between is in
-		// some of them only): 2%.
+		// within 2% (read from four summaries that are not one snapshot;
+		// CI saw them 0.2% apart, the split below the readable mean).
 		sum := l.Delivery.MeanMs + l.Wait.MeanMs + l.Write.MeanMs
 		if !(l.Delivery.MeanMs > 0 && l.Write.MeanMs > 0 && l.Wait.MeanMs >= 0) || math.Abs(sum-l.MeanMs) > 0.02*l.MeanMs+1e-3 {
 			t.Errorf("%.0f%%: split means %+v %+v %+v add up to %v ms; want the readable mean %v ms", 100*l.Share, l.Delivery, l.Wait, l.Write, sum, l.MeanMs)
