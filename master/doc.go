@@ -35,6 +35,18 @@
 // deadline, before the server could expire the session (package session). So
 // at no instant do two workers run the same task.
 //
+// # Operator intents
+//
+// The loop also reads intents/ (with a watch) and the control state
+// (package control). Pending intents are applied in sequence order by
+// decide (control.Apply: each applied or rejected with the reason), and the
+// plan honours the state: a cordoned member keeps what its document assigns
+// and gets nothing new, a drained one gets nothing (its tasks are revoked
+// through the gate above), and in maintenance mode no assignment document is
+// written or deleted. The new state (control), the audit list
+// (control-history, the last 100) and the deletions of the applied intents
+// go first in the round's fenced writes, in one Multi.
+//
 // # Fencing
 //
 // Every write (assignment documents, deletions of the documents of departed

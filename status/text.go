@@ -11,7 +11,9 @@ import (
 
 // WriteText writes r as the table `stocksys status` prints: cluster and
 // master, the last failover with its phases and cause, the election queue,
-// members, tasks grouped by owner,
+// the control plane (maintenance mode, cordoned nodes, pending intents, the
+// last 5 operator actions), members (CORDONED, DRAINED), tasks grouped by
+// owner (an unassigned one with its reason),
 // the ingest lag per partition (a reported lag marked *), then alert lines
 // ("!!"): lag not measured, stalled, unassigned and refused tasks. now is the
 // time ages are measured from.
