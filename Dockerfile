@@ -17,6 +17,8 @@ WORKDIR /src
 
 # Modules first: this layer is rebuilt only when go.mod or go.sum change.
 COPY go.mod go.sum ./
+# The patched ZooKeeper client that go.mod's replace points at.
+COPY third_party/ third_party/
 RUN go mod download && go mod verify
 
 COPY . .

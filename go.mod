@@ -67,3 +67,6 @@ require (
 )
 
 tool honnef.co/go/tools/cmd/staticcheck
+
+// v1.0.4 with its lastZxid data race fixed (third_party/go-zookeeper/zk/README.md).
+replace github.com/go-zookeeper/zk => ./third_party/go-zookeeper/zk
