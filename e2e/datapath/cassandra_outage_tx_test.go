@@ -156,7 +156,18 @@ func TestIntegration_FetchSurvivesCassandraOutage(t *testing.T) {
 		survivor, moved.Sub(killed).Round(time.Millisecond), cpMoved.Position.Format(time.RFC3339),
 		time.Since(moved).Round(time.Millisecond), hwMoved)
 	c.MustScript("start", victim) // a node starting while Cassandra is down
-	base[victim] = 0              // a new process
+	// A new process: watched again once its HTTP listener answers (it
+	// listens before it connects to Cassandra; the process takes a few
+	// seconds to start on a loaded machine).
+	var vi int
+	fmt.Sscanf(victim, "node-%d", &vi)
+	for _, err := metric(c.HTTPBase, vi, "stocksys_quotes_ingested_total"); err != nil; _, err = metric(c.HTTPBase, vi, "stocksys_quotes_ingested_total") {
+		if time.Since(moved) > 30*time.Second {
+			t.Fatalf("restarted %s: /metrics does not answer within 30 s with Cassandra down: %v", victim, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	base[victim] = 0
 	watch(stopped.Add(outage/2), "", nil)
 	healthy(t, c, 2, "with Cassandra down")
 	r = watch(stopped.Add(outage), "", nil)
