@@ -19,8 +19,13 @@
 #   STOCKSYS_CASSANDRA_STORAGE_PORT [7000]  inter-node storage port
 #   STOCKSYS_INFRA_DIR [<repo>/.infra]      data, logs and pid files (git-ignored)
 #   STOCKSYS_INFRA_CACHE [<repo>/.cache/infra]  resolved jars (git-ignored)
+#   STOCKSYS_ZK_TICK_MS [250]  ZooKeeper tickTime: sessions expire on tick boundaries
 #   STOCKSYS_ZK_HEAP [256m] STOCKSYS_KAFKA_HEAP [512m] STOCKSYS_CASSANDRA_HEAP [1G]
 #   STOCKSYS_CASSANDRA_FAST [1]  throwaway-node flags (skip fsync, short ring delay); 0 to turn off
+#   STOCKSYS_CASSANDRA_MEMTABLE [trie]  trie (TrieMemtable with offheap_objects, as 5.0's cassandra-latest.yaml)
+#                                or skiplist (heap_buffers, 5.0's cassandra.yaml); trie halves the data path's
+#                                p99 under load here (README, "Data path benchmark")
+#   STOCKSYS_CASSANDRA_GC_PAUSE_MS [50]  G1's -XX:MaxGCPauseMillis (Cassandra's jvm options say 300)
 #
 # Only processes this script started (pid file + a marker on their command line)
 # are ever stopped. A server someone else runs on the same port is used as it is.
@@ -37,9 +42,18 @@ KAFKA_CONTROLLER_PORT=${STOCKSYS_KAFKA_CONTROLLER_PORT:-9093}
 CASSANDRA_PORT=${STOCKSYS_CASSANDRA_PORT:-9042}
 CASSANDRA_STORAGE_PORT=${STOCKSYS_CASSANDRA_STORAGE_PORT:-7000}
 ZK_HEAP=${STOCKSYS_ZK_HEAP:-256m}
+ZK_TICK_MS=${STOCKSYS_ZK_TICK_MS:-250}
+[[ $ZK_TICK_MS =~ ^[0-9]+$ && $ZK_TICK_MS -ge 10 && $ZK_TICK_MS -le 500 ]] ||
+  { printf 'infra: error: STOCKSYS_ZK_TICK_MS=%q: want milliseconds 10..500 (sessions of 1 s need a tick of at most 500 ms)\n' "$ZK_TICK_MS" >&2; exit 1; }
 KAFKA_HEAP=${STOCKSYS_KAFKA_HEAP:-512m}
 CASSANDRA_HEAP=${STOCKSYS_CASSANDRA_HEAP:-1G}
 CASSANDRA_FAST=${STOCKSYS_CASSANDRA_FAST:-1}
+CASSANDRA_MEMTABLE=${STOCKSYS_CASSANDRA_MEMTABLE:-trie}
+CASSANDRA_GC_PAUSE_MS=${STOCKSYS_CASSANDRA_GC_PAUSE_MS:-50}
+[[ $CASSANDRA_MEMTABLE == skiplist || $CASSANDRA_MEMTABLE == trie ]] ||
+  { printf 'infra: error: STOCKSYS_CASSANDRA_MEMTABLE=%q: want skiplist or trie\n' "$CASSANDRA_MEMTABLE" >&2; exit 1; }
+[[ $CASSANDRA_GC_PAUSE_MS =~ ^[0-9]+$ && $CASSANDRA_GC_PAUSE_MS -ge 1 ]] ||
+  { printf 'infra: error: STOCKSYS_CASSANDRA_GC_PAUSE_MS=%q: want a number of milliseconds >= 1\n' "$CASSANDRA_GC_PAUSE_MS" >&2; exit 1; }
 PROBE=$CACHE/bin/infra-probe
 for v in ZK_PORT ZK_PEER_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT CASSANDRA_PORT CASSANDRA_STORAGE_PORT; do
   [[ ${!v} =~ ^[0-9]+$ && ${!v} -ge 1 && ${!v} -le 64000 ]] ||
@@ -219,11 +233,12 @@ need_launch() {
 zk_common_cfg() {
   cat <<EOF
 # A session expires at the first tick boundary after its timeout, so the tick
-# bounds how late crash detection can be: 250 ms (ZooKeeper's default 2000 ms
-# would add up to 2 s). Sessions from 1 s to 40 s: tests use short timeouts.
-tickTime=250
-initLimit=80
-syncLimit=40
+# bounds how late crash detection can be: ${ZK_TICK_MS} ms (ZooKeeper's default
+# 2000 ms would add up to 2 s). initLimit and syncLimit count ticks: 20 s and
+# 10 s whatever the tick. Sessions from 1 s to 40 s: tests use short timeouts.
+tickTime=$ZK_TICK_MS
+initLimit=$((20000 / ZK_TICK_MS))
+syncLimit=$((10000 / ZK_TICK_MS))
 minSessionTimeout=1000
 maxSessionTimeout=40000
 admin.enableServer=false
@@ -413,6 +428,19 @@ disk_access_mode: standard
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
 EOF
+  if [[ $CASSANDRA_MEMTABLE == trie ]]; then
+    cat >>"$dir/cassandra.yaml" <<EOF
+memtable_allocation_type: offheap_objects
+memtable:
+  configurations:
+    skiplist:
+      class_name: SkipListMemtable
+    trie:
+      class_name: TrieMemtable
+    default:
+      inherits: trie
+EOF
+  fi
   cat >"$dir/logback.xml" <<EOF
 <configuration>
   <appender name="FILE" class="ch.qos.logback.core.FileAppender">
@@ -425,7 +453,7 @@ EOF
   local lib=$CACHE/cassandra/lib jamm
   jamm=$(ls "$lib"/jamm-*.jar 2>/dev/null | head -n 1)
   [[ -n $jamm ]] || die "cassandra: jamm jar missing from $lib"
-  local opts=(-Xms"$CASSANDRA_HEAP" -Xmx"$CASSANDRA_HEAP" -Xss256k -XX:+UseG1GC -XX:MaxGCPauseMillis=300 -XX:+ExitOnOutOfMemoryError
+  local opts=(-Xms"$CASSANDRA_HEAP" -Xmx"$CASSANDRA_HEAP" -Xss256k -XX:+UseG1GC -XX:MaxGCPauseMillis="$CASSANDRA_GC_PAUSE_MS" -XX:+ExitOnOutOfMemoryError
     -javaagent:"$jamm" -Djdk.attach.allowAttachSelf=true -Djava.net.preferIPv4Stack=true
     -Dio.netty.tryReflectionSetAccessible=true -Dchronicle.analytics.disable=true
     -Dcassandra-foreground=yes -Dcassandra.config="file://$dir/cassandra.yaml"
@@ -446,7 +474,7 @@ EOF
       java.base/java.io java.base/java.lang.reflect java.base/java.lang java.base/java.util java.base/java.nio; do
     opts+=(--add-opens "$x=ALL-UNNAMED")
   done
-  say "starting cassandra on $HOST:$CASSANDRA_PORT (heap $CASSANDRA_HEAP)"
+  say "starting cassandra on $HOST:$CASSANDRA_PORT (heap $CASSANDRA_HEAP, $CASSANDRA_MEMTABLE memtables, GC pause target ${CASSANDRA_GC_PAUSE_MS} ms)"
   launch cassandra "$lib" "${opts[@]}" org.apache.cassandra.service.CassandraDaemon
   wait_ready cassandra "$CASSANDRA_WAIT"
 }
