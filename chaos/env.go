@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,11 +74,18 @@ type Env struct {
 func (e *Env) clusterDir() string { return filepath.Join(e.Dir, ClusterSub) }
 func (e *Env) infraDir() string   { return filepath.Join(e.Dir, InfraSub) }
 
+// serverSettings are the scripts/infra.sh variables that tune the private
+// servers rather than point at the operator's own: they pass through to
+// them (STOCKSYS_ZK_TICK_MS=50 stocksys chaos bench ...); every other
+// STOCKSYS_ variable of the environment is dropped.
+var serverSettings = []string{"STOCKSYS_INFRA_CACHE=", "STOCKSYS_ZK_TICK_MS=", "STOCKSYS_ZK_HEAP=", "STOCKSYS_KAFKA_HEAP=",
+	"STOCKSYS_CASSANDRA_HEAP=", "STOCKSYS_CASSANDRA_FAST=", "STOCKSYS_CASSANDRA_MEMTABLE=", "STOCKSYS_CASSANDRA_GC_PAUSE_MS="}
+
 func (e *Env) environ() []string {
 	p := e.Ports
 	env := []string{}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STOCKSYS_") || strings.HasPrefix(kv, "STOCKSYS_INFRA_CACHE=") {
+		if !strings.HasPrefix(kv, "STOCKSYS_") || slices.ContainsFunc(serverSettings, func(p string) bool { return strings.HasPrefix(kv, p) }) {
 			env = append(env, kv)
 		}
 	}
