@@ -7,7 +7,13 @@
 // ephemeralOwner is the member's session), symbols/ (one fetch task each),
 // the partitions of the quotes topic (one ingest task each), assignments/ and
 // status/, with watches on members/, symbols/, status/ and every status
-// document. Any watch event, or the periodic resync (Config.Resync, default
+// document. The reads of one round go out together, so that a round costs a
+// few round trips rather than one per znode: members/, symbols/ (and the
+// partition list), assignments/ with assignment-parts/, and the control
+// znodes at once, each folder's documents up to 16 at a time; then status/
+// and its documents (a status is taken only from a live member's session,
+// read after the assignments it acknowledges). Any watch event, or the
+// periodic resync (Config.Resync, default
 // 10 s), triggers a plan; plans are at least Config.MinInterval apart
 // (default 20 ms; under load twice the last plan's duration), so a burst of
 // changes is planned once.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stock-system/stocksys/control"
 	"github.com/stock-system/stocksys/election"
@@ -291,6 +292,23 @@ func (m *Master) getWatched(ctx context.Context, p string) ([]byte, *zk.Stat, er
 	return data, st, nil
 }
 
+// readParallelism bounds the ZooKeeper reads one round has in flight (the
+// connection pipelines them: a round costs a few round trips, not one per
+// znode).
+const readParallelism = 16
+
+// each calls fn(0..n-1), readParallelism at a time, and returns the first
+// error (every call has returned by then). fn must only write to its own
+// index's results.
+func each(n int, fn func(i int) error) error {
+	var g errgroup.Group
+	g.SetLimit(readParallelism)
+	for i := range n {
+		g.Go(func() error { return fn(i) })
+	}
+	return g.Wait()
+}
+
 // memberDoc is the part of members/<id> the master reads.
 type memberDoc struct {
 	ID       string `json:"id"`
@@ -327,115 +345,167 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 	v := &view{members: map[string]liveMember{}, docs: map[string]tasks.AssignmentDoc{},
 		version: map[string]int32{}, applied: map[string]int32{}, held: map[tasks.ID]map[string]bool{}, docParts: map[string][]tasks.Part{}}
 
-	names, err := m.children(ctx, m.p.Members)
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return nil, fmt.Errorf("master: members: %w", err)
-	}
-	for _, n := range names {
-		data, st, err := conn.Get(path.Join(m.p.Members, n))
-		if errors.Is(err, zk.ErrNoNode) {
-			continue
+	// Members, tasks, assignments and control are independent reads and go
+	// out together; the statuses are read after them (a status counts only
+	// for a live member's session, and is never older than the assignment
+	// read before it).
+	var g errgroup.Group
+	g.Go(func() error {
+		names, err := m.children(ctx, m.p.Members)
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("master: members: %w", err)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("master: member %s: %w", n, err)
-		}
-		var d memberDoc
-		_ = json.Unmarshal(data, &d) // capacity is optional; a bad document counts as capacity 1
-		v.members[n] = liveMember{id: n, session: st.EphemeralOwner, capacity: d.Capacity}
-	}
-
-	syms, err := m.children(ctx, m.p.Symbols)
-	if err != nil {
-		return nil, fmt.Errorf("master: symbols: %w", err)
-	}
-	sort.Strings(syms)
-	for _, n := range syms {
-		s, err := tasks.ParseSymbol(n)
-		if err != nil || string(s) != n {
-			m.log.Warn("master: ignoring invalid symbol znode", zap.String("name", n))
-			continue
-		}
-		v.tasks = append(v.tasks, tasks.FetchTask(s))
-	}
-	if m.cfg.Partitions != nil {
-		ps, err := m.cfg.Partitions(ctx)
-		m.mu.Lock()
-		if err != nil {
-			m.log.Warn("master: partitions unknown; keeping the previous list", zap.Error(err))
-		} else {
-			m.partitions = ps
-		}
-		ps = m.partitions
-		m.mu.Unlock()
-		for _, p := range ps {
-			v.tasks = append(v.tasks, tasks.IngestTask(p))
-		}
-	}
-
-	docs, _, err := conn.Children(m.p.Assignments)
-	if err != nil {
-		return nil, fmt.Errorf("master: assignments: %w", err)
-	}
-	for _, n := range docs {
-		d, parts, st, err := m.p.ReadAssignmentParts(conn, n)
-		v.docParts[n] = parts
-		if err != nil {
+		found := make([]*liveMember, len(names))
+		if err := each(len(names), func(i int) error {
+			n := names[i]
+			data, st, err := conn.Get(path.Join(m.p.Members, n))
 			if errors.Is(err, zk.ErrNoNode) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("master: member %s: %w", n, err)
+			}
+			var d memberDoc
+			_ = json.Unmarshal(data, &d) // capacity is optional; a bad document counts as capacity 1
+			found[i] = &liveMember{id: n, session: st.EphemeralOwner, capacity: d.Capacity}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, lm := range found {
+			if lm != nil {
+				v.members[lm.id] = *lm
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		syms, err := m.children(ctx, m.p.Symbols)
+		if err != nil {
+			return fmt.Errorf("master: symbols: %w", err)
+		}
+		sort.Strings(syms)
+		for _, n := range syms {
+			s, err := tasks.ParseSymbol(n)
+			if err != nil || string(s) != n {
+				m.log.Warn("master: ignoring invalid symbol znode", zap.String("name", n))
 				continue
 			}
-			m.log.Warn("master: unreadable assignment; it will be rewritten", zap.String("node", n), zap.Error(err))
-			d = tasks.AssignmentDoc{}
+			v.tasks = append(v.tasks, tasks.FetchTask(s))
 		}
-		v.docs[n] = d
-		if st != nil {
-			v.version[n] = st.Version
+		if m.cfg.Partitions != nil {
+			ps, err := m.cfg.Partitions(ctx)
+			m.mu.Lock()
+			if err != nil {
+				m.log.Warn("master: partitions unknown; keeping the previous list", zap.Error(err))
+			} else {
+				m.partitions = ps
+			}
+			ps = m.partitions
+			m.mu.Unlock()
+			for _, p := range ps {
+				v.tasks = append(v.tasks, tasks.IngestTask(p))
+			}
 		}
-	}
-	parts, _, err := conn.Children(m.p.AssignmentParts)
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return nil, fmt.Errorf("master: assignment parts: %w", err)
-	}
-	v.parts = parts
-
-	if v.control, _, err = m.cp.ReadState(conn); err != nil {
-		// An unreadable state is rewritten from the intents applied to
-		// nothing; say so, since cordons and maintenance are lost.
-		m.log.Error("master: unreadable control state; it counts as empty", zap.Error(err))
-	}
-	names, err = m.children(ctx, m.cp.Intents)
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return nil, fmt.Errorf("master: intents: %w", err)
-	}
-	if len(names) > 0 {
-		if v.intents, err = m.cp.ReadIntents(conn, names); err != nil {
-			return nil, fmt.Errorf("master: %w", err)
+		return nil
+	})
+	g.Go(func() error {
+		docs, _, err := conn.Children(m.p.Assignments)
+		if err != nil {
+			return fmt.Errorf("master: assignments: %w", err)
 		}
-		if v.history, err = m.cp.ReadHistory(conn); err != nil {
-			m.log.Warn("master: unreadable control history; starting a new one", zap.Error(err))
+		type docRead struct {
+			doc   tasks.AssignmentDoc
+			parts []tasks.Part
+			st    *zk.Stat
+			err   error
 		}
+		reads := make([]docRead, len(docs))
+		_ = each(len(docs), func(i int) error {
+			r := &reads[i]
+			r.doc, r.parts, r.st, r.err = m.p.ReadAssignmentParts(conn, docs[i])
+			return nil
+		})
+		for i, n := range docs {
+			d, parts, st, err := reads[i].doc, reads[i].parts, reads[i].st, reads[i].err
+			v.docParts[n] = parts
+			if err != nil {
+				if errors.Is(err, zk.ErrNoNode) {
+					continue
+				}
+				m.log.Warn("master: unreadable assignment; it will be rewritten", zap.String("node", n), zap.Error(err))
+				d = tasks.AssignmentDoc{}
+			}
+			v.docs[n] = d
+			if st != nil {
+				v.version[n] = st.Version
+			}
+		}
+		parts, _, err := conn.Children(m.p.AssignmentParts)
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("master: assignment parts: %w", err)
+		}
+		v.parts = parts
+		return nil
+	})
+	g.Go(func() error {
+		var err error
+		if v.control, _, err = m.cp.ReadState(conn); err != nil {
+			// An unreadable state is rewritten from the intents applied to
+			// nothing; say so, since cordons and maintenance are lost.
+			m.log.Error("master: unreadable control state; it counts as empty", zap.Error(err))
+		}
+		names, err := m.children(ctx, m.cp.Intents)
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("master: intents: %w", err)
+		}
+		if len(names) > 0 {
+			if v.intents, err = m.cp.ReadIntents(conn, names); err != nil {
+				return fmt.Errorf("master: %w", err)
+			}
+			if v.history, err = m.cp.ReadHistory(conn); err != nil {
+				m.log.Warn("master: unreadable control history; starting a new one", zap.Error(err))
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 
 	stats, err := m.children(ctx, m.p.Status)
 	if err != nil {
 		return nil, fmt.Errorf("master: status: %w", err)
 	}
-	for _, n := range stats {
+	statusOf := make([]*tasks.StatusDoc, len(stats))
+	if err := each(len(stats), func(i int) error {
+		n := stats[i]
 		mem, live := v.members[n]
 		if !live {
-			continue
+			return nil
 		}
 		data, _, err := m.getWatched(ctx, m.p.StatusOf(n))
 		if errors.Is(err, zk.ErrNoNode) {
-			continue
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("master: status of %s: %w", n, err)
+			return fmt.Errorf("master: status of %s: %w", n, err)
 		}
 		// A status rewritten while its parts are read is skipped: with no
 		// applied version the node counts as lagging (it may hold anything)
 		// until the head's watch brings the next read.
 		d, _, err := tasks.DecodeStatus(m.p, data, tasks.ConnGetter(conn))
 		if err != nil || int64(d.Session) != mem.session {
+			return nil
+		}
+		statusOf[i] = &d
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for i, n := range stats {
+		d := statusOf[i]
+		if d == nil {
 			continue
 		}
 		v.applied[n] = d.AppliedVersion
