@@ -357,7 +357,9 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 	t := c.startTerm(epoch+1, nextVersion, now)
 	t.record = resp[len(resp)-1].String
 	c.log.Info("election: elected master", zap.Int64("epoch", t.Epoch))
-	c.pruneTerms(ctx, t)
+	// Off the failover path: the new master's first plan does not wait for
+	// the housekeeping of old records.
+	go c.pruneTerms(ctx, t)
 	return t, nil
 }
 
@@ -469,7 +471,8 @@ func (c *Candidate) watchEpoch(t *Term) {
 }
 
 // pruneTerms deletes the oldest terms/ records beyond keepTerms, as a fenced
-// write. Failures are logged only.
+// write (so never after the term ended). Failures are logged only. It runs in
+// its own goroutine, beside the term's master.
 func (c *Candidate) pruneTerms(ctx context.Context, t *Term) {
 	names, _, err := c.s.Conn().Children(c.p.terms)
 	if err != nil || len(names) <= keepTerms {

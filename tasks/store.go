@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -57,7 +58,23 @@ func (p Paths) StatusOf(node string) string { return path.Join(p.Status, node) }
 // parts folders if missing (persistent, open ACL). Safe to call from any
 // number of nodes at once.
 func (p Paths) EnsureLayout(c *zk.Conn) error {
-	for _, n := range []string{p.Root, p.Symbols, p.Assignments, p.Status, p.AssignmentParts, p.StatusParts} {
+	// The usual case, every znode there, costs one round trip: the
+	// existence checks go out together (the connection pipelines them).
+	all := []string{p.Root, p.Symbols, p.Assignments, p.Status, p.AssignmentParts, p.StatusParts}
+	found := make([]bool, len(all))
+	var wg sync.WaitGroup
+	for i, n := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			found[i], _, _ = c.Exists(n) // an error: EnsurePath below tries again and says so
+		}()
+	}
+	wg.Wait()
+	for i, n := range all {
+		if found[i] {
+			continue
+		}
 		if err := session.EnsurePath(c, n, nil); err != nil {
 			return fmt.Errorf("tasks: %w", err)
 		}
