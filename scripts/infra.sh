@@ -19,7 +19,7 @@
 #   STOCKSYS_CASSANDRA_STORAGE_PORT [7000]  inter-node storage port
 #   STOCKSYS_INFRA_DIR [<repo>/.infra]      data, logs and pid files (git-ignored)
 #   STOCKSYS_INFRA_CACHE [<repo>/.cache/infra]  resolved jars (git-ignored)
-#   STOCKSYS_ZK_TICK_MS [250]  ZooKeeper tickTime: sessions expire on tick boundaries
+#   STOCKSYS_ZK_TICK_MS [50]  ZooKeeper tickTime: sessions expire on tick boundaries (README: the cost)
 #   STOCKSYS_ZK_HEAP [256m] STOCKSYS_KAFKA_HEAP [512m] STOCKSYS_CASSANDRA_HEAP [1G]
 #   STOCKSYS_CASSANDRA_FAST [1]  throwaway-node flags (skip fsync, short ring delay); 0 to turn off
 #   STOCKSYS_CASSANDRA_MEMTABLE [trie]  trie (TrieMemtable with offheap_objects, as 5.0's cassandra-latest.yaml)
@@ -42,7 +42,7 @@ KAFKA_CONTROLLER_PORT=${STOCKSYS_KAFKA_CONTROLLER_PORT:-9093}
 CASSANDRA_PORT=${STOCKSYS_CASSANDRA_PORT:-9042}
 CASSANDRA_STORAGE_PORT=${STOCKSYS_CASSANDRA_STORAGE_PORT:-7000}
 ZK_HEAP=${STOCKSYS_ZK_HEAP:-256m}
-ZK_TICK_MS=${STOCKSYS_ZK_TICK_MS:-250}
+ZK_TICK_MS=${STOCKSYS_ZK_TICK_MS:-50}
 [[ $ZK_TICK_MS =~ ^[0-9]+$ && $ZK_TICK_MS -ge 10 && $ZK_TICK_MS -le 500 ]] ||
   { printf 'infra: error: STOCKSYS_ZK_TICK_MS=%q: want milliseconds 10..500 (sessions of 1 s need a tick of at most 500 ms)\n' "$ZK_TICK_MS" >&2; exit 1; }
 KAFKA_HEAP=${STOCKSYS_KAFKA_HEAP:-512m}
