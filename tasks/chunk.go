@@ -270,25 +270,11 @@ func ConnGetter(c *zk.Conn) Getter {
 // (read the head again), get's other errors.
 func DecodeAssignment(p Paths, head []byte, get Getter) (AssignmentDoc, []Part, error) {
 	var doc AssignmentDoc
-	if err := json.Unmarshal(head, &doc); err != nil {
+	parts, err := decodeParts(head, &doc, &doc.Parts, p.AssignmentParts, get,
+		func() { doc.Tasks = nil },
+		func(a assignmentPart) { doc.Tasks = append(doc.Tasks, a.Tasks...) })
+	if err != nil || parts == nil {
 		return doc, nil, err
-	}
-	names := doc.Parts
-	doc.Parts = nil
-	if len(names) == 0 {
-		return doc, nil, nil
-	}
-	parts, err := readParts(p.AssignmentParts, names, get)
-	if err != nil {
-		return doc, nil, err
-	}
-	doc.Tasks = nil
-	for _, part := range parts {
-		var a assignmentPart
-		if err := json.Unmarshal(part.Data, &a); err != nil {
-			return doc, nil, fmt.Errorf("%s: %w", part.Path, err)
-		}
-		doc.Tasks = append(doc.Tasks, a.Tasks...)
 	}
 	slices.Sort(doc.Tasks)
 	return doc, parts, nil
@@ -297,29 +283,46 @@ func DecodeAssignment(p Paths, head []byte, get Getter) (AssignmentDoc, []Part, 
 // DecodeStatus is DecodeAssignment for status/<node>.
 func DecodeStatus(p Paths, head []byte, get Getter) (StatusDoc, []Part, error) {
 	var doc StatusDoc
-	if err := json.Unmarshal(head, &doc); err != nil {
-		return doc, nil, err
-	}
-	names := doc.Parts
-	doc.Parts = nil
-	if len(names) == 0 {
-		return doc, nil, nil
-	}
-	parts, err := readParts(p.StatusParts, names, get)
+	parts, err := decodeParts(head, &doc, &doc.Parts, p.StatusParts, get,
+		func() { doc.Tasks = map[ID]TaskStatus{} },
+		func(s statusPart) {
+			for id, ts := range s.Tasks {
+				doc.Tasks[id] = ts
+			}
+		})
 	if err != nil {
 		return doc, nil, err
 	}
-	doc.Tasks = map[ID]TaskStatus{}
-	for _, part := range parts {
-		var s statusPart
-		if err := json.Unmarshal(part.Data, &s); err != nil {
-			return doc, nil, fmt.Errorf("%s: %w", part.Path, err)
-		}
-		for id, ts := range s.Tasks {
-			doc.Tasks[id] = ts
-		}
-	}
 	return doc, parts, nil
+}
+
+// decodeParts unmarshals head into doc (a pointer to a document whose part
+// names are at *names) and, when it names parts, clears those names, reads
+// the parts from dir with get, calls reset once and add with each part
+// decoded as a P, in order. It returns the parts read, nil for a whole
+// document; the errors of DecodeAssignment.
+func decodeParts[P any](head []byte, doc any, names *[]string, dir string, get Getter, reset func(), add func(P)) ([]Part, error) {
+	if err := json.Unmarshal(head, doc); err != nil {
+		return nil, err
+	}
+	list := *names
+	*names = nil
+	if len(list) == 0 {
+		return nil, nil
+	}
+	parts, err := readParts(dir, list, get)
+	if err != nil {
+		return nil, err
+	}
+	reset()
+	for _, part := range parts {
+		var v P
+		if err := json.Unmarshal(part.Data, &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", part.Path, err)
+		}
+		add(v)
+	}
+	return parts, nil
 }
 
 func readParts(dir string, names []string, get Getter) ([]Part, error) {
