@@ -43,6 +43,10 @@ type Worker struct {
 	ignored int              // documents ignored for an old epoch
 	lastPub time.Time
 	urgent  bool // dirty with a change the master waits for (AckInterval applies)
+	// ackDue is set while a timer will poke the loop when an urgent change
+	// held back by AckInterval becomes due (else it waited for the ticker,
+	// StatusInterval/4).
+	ackDue bool
 	// lastProgPub is when progress, rate and lag were last refreshed in
 	// the published status.
 	lastProgPub time.Time
@@ -519,6 +523,15 @@ func (w *Worker) publish(force bool) {
 	due := force || (w.dirty && since >= w.cfg.StatusInterval) || (w.urgent && since >= w.cfg.AckInterval) || (progressed && progressDue && since >= w.cfg.StatusInterval) ||
 		(w.statusOK && since >= w.cfg.KeepAliveInterval) // an idle node still shows it is alive
 	if !due {
+		if w.urgent && !w.ackDue {
+			w.ackDue = true
+			time.AfterFunc(w.cfg.AckInterval-since, func() {
+				w.mu.Lock()
+				w.ackDue = false
+				w.mu.Unlock()
+				w.poke()
+			})
+		}
 		w.mu.Unlock()
 		return
 	}
