@@ -23,7 +23,11 @@
 //     the highest token accepted.
 //  5. Records (CheckRecords): read_committed, a task's token never goes
 //     down along its partition of the quotes and checkpoint topics: no
-//     record of a fenced producer is visible after its successor's.
+//     record of a fenced producer is visible after its successor's. Without
+//     --fetch-transactions nothing fences a plain produce, so the records of
+//     a node that was SIGSTOPped (its producer's buffer, sent at SIGCONT) are
+//     counted as tails instead, as CheckOwners counts its runs' tails; with
+//     transactions none is tolerated.
 //  6. Failover timings (Failovers): detection -> elected -> first fenced
 //     write -> every task running, per change of master.
 //

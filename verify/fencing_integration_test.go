@@ -59,7 +59,7 @@ func TestIntegration_CheckRecordsFencedProducer(t *testing.T) {
 	if err := a.SendFrom(ctx, stream.Origin{Epoch: 1, Token: 100, Node: "a"}, bars(20, 5), time.Time{}); !errors.Is(err, stream.ErrProducerFenced) {
 		t.Fatalf("A after B's initialisation: %v; want ErrProducerFenced", err)
 	}
-	sum, vs, err := CheckRecords(ctx, cfg.Brokers, cfg.Topic)
+	sum, vs, err := CheckRecords(ctx, cfg.Brokers, cfg.Topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestIntegration_CheckRecordsFencedProducer(t *testing.T) {
 	if err := p.SendFrom(ctx, stream.Origin{Epoch: 1, Token: 100, Node: "a", Task: "fetch/SPY"}, bars(30, 1)); err != nil {
 		t.Fatal(err)
 	}
-	_, vs, err = CheckRecords(ctx, cfg.Brokers, cfg.Topic)
+	_, vs, err = CheckRecords(ctx, cfg.Brokers, cfg.Topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
