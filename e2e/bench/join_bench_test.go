@@ -62,17 +62,18 @@ func BenchmarkIntegration_NodeJoin(b *testing.B) {
 		reg := registered(b, c.Log("node-4"))
 		var last time.Time
 		moved, share := 0, 0
-		after := owners(r)
-		for id, o := range after {
+		for _, t := range r.Tasks {
+			o := ""
+			if t.Owner != nil {
+				o = *t.Owner
+			}
 			if o == "node-4" {
 				share++
-				for _, t := range r.Tasks {
-					if t.ID == id && t.Started.After(last) {
-						last = t.Started
-					}
+				if t.Started.After(last) {
+					last = t.Started
 				}
 			}
-			if before[id] != o {
+			if before[t.ID] != o {
 				moved++
 			}
 		}

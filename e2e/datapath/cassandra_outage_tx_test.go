@@ -159,8 +159,7 @@ func TestIntegration_FetchSurvivesCassandraOutage(t *testing.T) {
 	// A new process: watched again once its HTTP listener answers (it
 	// listens before it connects to Cassandra; the process takes a few
 	// seconds to start on a loaded machine).
-	var vi int
-	fmt.Sscanf(victim, "node-%d", &vi)
+	vi := nodeIndex(t, victim)
 	for _, err := metric(c.HTTPBase, vi, "stocksys_quotes_ingested_total"); err != nil; _, err = metric(c.HTTPBase, vi, "stocksys_quotes_ingested_total") {
 		if time.Since(moved) > 30*time.Second {
 			t.Fatalf("restarted %s: /metrics does not answer within 30 s with Cassandra down: %v", victim, err)
@@ -274,14 +273,20 @@ func resumedFromKafka(log string) int {
 	return n
 }
 
-// nodeIngested returns node's stocksys_quotes_ingested_total.
-func nodeIngested(t *testing.T, c *proctest.Cluster, node string) float64 {
+// nodeIndex returns N of the node id "node-N" (its HTTP port is HTTPBase+N).
+func nodeIndex(t *testing.T, node string) int {
 	t.Helper()
 	var i int
 	if _, err := fmt.Sscanf(node, "node-%d", &i); err != nil {
 		t.Fatalf("node id %q: %v", node, err)
 	}
-	v, err := metric(c.HTTPBase, i, "stocksys_quotes_ingested_total")
+	return i
+}
+
+// nodeIngested returns node's stocksys_quotes_ingested_total.
+func nodeIngested(t *testing.T, c *proctest.Cluster, node string) float64 {
+	t.Helper()
+	v, err := metric(c.HTTPBase, nodeIndex(t, node), "stocksys_quotes_ingested_total")
 	if err != nil {
 		t.Errorf("%s /metrics: %v", node, err)
 	}
