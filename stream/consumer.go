@@ -111,8 +111,11 @@ type Handler func(ctx context.Context, b Batch) error
 //
 // It returns nil when ctx is done, or an error: ErrInvalidConfig (also for
 // a nil handle), ErrInvalidOffset (from < 0), ErrNoPartition, or a Permanent handler error
-// (wrapped). It starts no goroutine that outlives it. After ctx is done it
-// returns promptly, except while sarama waits on brokers that accept
+// (wrapped). After ctx is done it returns as soon as the handler call in
+// flight (if any) returns, without waiting for sarama's partition consumer
+// to wind down: that one's goroutines end on their own within about 100 ms
+// (see abandon); no handler call follows the return, and no other goroutine
+// outlives it. It returns promptly, except while sarama waits on brokers that accept
 // connections but do not answer: sarama's metadata requests take no context
 // and cannot be interrupted, so the return can then take up to about
 // 3 x cfg.SendTimeout (read timeout x metadata attempts).
@@ -196,14 +199,35 @@ func (r *partitionReader) run(ctx context.Context, pos int64) error {
 		// released sooner.
 		stop := context.AfterFunc(ctx, r.closeClient)
 		err = r.consume(ctx, pc, &pos)
-		_ = pc.Close()
 		stop()
+		if ctx.Err() != nil {
+			abandon(pc)
+			r.closeClient()
+			return err
+		}
+		_ = pc.Close()
 		if err != nil {
 			return err
 		}
 		// The partition consumer stopped by itself (offset out of range
 		// after retention): reopen at pos.
 	}
+}
+
+// abandon stops pc without waiting for it: once ctx is done no handler call
+// follows, and pc.Close would wait for sarama's broker consumer to notice,
+// which it does at its next subscription round (up to 100 ms, sarama's
+// partitionConsumersBatchTimeout; measured 120 ms a stop on the local
+// broker). That wait delayed every revoked or stopping ingest task's release
+// and so its handover. pc's errors are drained until sarama closes the
+// channel (it blocks on a full one), so sarama's goroutines and this drain
+// end on their own shortly after ConsumePartition returns.
+func abandon(pc sarama.PartitionConsumer) {
+	pc.AsyncClose()
+	go func() {
+		for range pc.Errors() {
+		}
+	}()
 }
 
 // open starts a partition consumer at pos, or at the oldest offset if pos is

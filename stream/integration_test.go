@@ -838,3 +838,99 @@ func TestIntegration_OversizedDeadLetter(t *testing.T) {
 		t.Fatal("no dead letter in the DLQ topic")
 	}
 }
+
+// TestIntegration_StopWhileConsuming: ConsumePartition stopped while
+// messages keep arriving returns nil, calls the handler no more after it
+// returned, and a second consumer from the last batch's Next continues with
+// no offset skipped or repeated (what a revoked ingest task hands on).
+func TestIntegration_StopWhileConsuming(t *testing.T) {
+	cfg := testConfig(t, 1)
+	cfg.BatchMax = 8
+	p := newTestProducer(t, cfg)
+	ctx := context.Background()
+	qs := testQuotes(400, "AAPL")
+	sendDone := make(chan error, 1)
+	go func() {
+		for i := 0; i < 40; i++ {
+			if err := p.Send(ctx, 1, "node-1", "fetch/AAPL", qs[i*10:(i+1)*10]); err != nil {
+				sendDone <- err
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		sendDone <- nil
+	}()
+
+	var (
+		mu       sync.Mutex
+		returned bool
+		late     int
+		seen     []int64
+		next     int64
+	)
+	record := func(b Batch) {
+		for _, m := range b.Quotes {
+			seen = append(seen, m.Offset)
+		}
+		next = b.Next
+	}
+	first := make(chan struct{})
+	var firstOnce sync.Once
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- ConsumePartition(cctx, cfg, 0, 0, func(_ context.Context, b Batch) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if returned {
+				late++
+			}
+			record(b)
+			if next >= 100 {
+				firstOnce.Do(func() { close(first) })
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-first:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no 100 messages consumed within 30s")
+	}
+	cancel()
+	err := <-done
+	mu.Lock()
+	returned = true
+	stoppedAt := next
+	mu.Unlock()
+	if err != nil {
+		t.Fatalf("ConsumePartition after cancel: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond) // sarama's partition consumer winds down meanwhile
+	mu.Lock()
+	if late != 0 {
+		t.Errorf("%d handler calls after ConsumePartition returned", late)
+	}
+	mu.Unlock()
+	if err := <-sendDone; err != nil {
+		t.Fatal(err)
+	}
+
+	c := newCollector(400)
+	stop := startConsumer(t, cfg, 0, stoppedAt, c.handle)
+	batches := c.wait(t, 30*time.Second)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range batches {
+		record(b)
+	}
+	if len(seen) != 400 {
+		t.Fatalf("consumed %d messages across the stop, want 400 (stopped at %d)", len(seen), stoppedAt)
+	}
+	for i, off := range seen {
+		if off != int64(i) {
+			t.Fatalf("message %d has offset %d, want %d (stopped at %d)", i, off, i, stoppedAt)
+		}
+	}
+}
