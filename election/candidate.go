@@ -17,6 +17,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/stock-system/stocksys/session"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 )
 
 // Candidate takes part in the election on one session. Campaign, Resign and
@@ -168,7 +169,20 @@ func (c *Candidate) step(ctx context.Context, conn *zk.Conn) (*Term, error) {
 		c.log.Info("election: candidate created", zap.String("path", p))
 		own = p
 	}
+	// Whether own is still ours is read beside the listing (needed when it
+	// is the lowest, the winning case: one round trip, not two).
+	var (
+		ownOK   bool
+		ownSt   *zk.Stat
+		ownErr  error
+		ownRead = make(chan struct{})
+	)
+	go func() {
+		defer close(ownRead)
+		ownOK, ownSt, ownErr = conn.Exists(own)
+	}()
 	names, _, err := conn.Children(c.p.election)
+	<-ownRead
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +221,7 @@ func (c *Candidate) step(ctx context.Context, conn *zk.Conn) (*Term, error) {
 	}
 	// Lowest. It must belong to this session (a znode of an earlier session
 	// of ours could linger until that session expires; it cannot be ours).
-	ok, st, err := conn.Exists(own)
+	ok, st, err := ownOK, ownSt, ownErr
 	if err != nil {
 		return nil, err
 	}
@@ -270,17 +284,34 @@ func (c *Candidate) createCandidate(conn *zk.Conn) (string, error) {
 
 // win performs the winning Multi.
 func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, error) {
-	epoch, ever, err := Epoch(conn, c.p.root)
-	missing := errors.Is(err, zk.ErrNoNode)
-	if err != nil && !missing {
-		return nil, err
-	}
+	// The reads below go out together (they are independent; go-zookeeper
+	// pipelines them on the one connection): a handover waits for the
+	// slowest, not for their sum.
+	var (
+		g            errgroup.Group
+		epoch, floor int64
+		ever         int32
+		epochErr     error
+		mdata        []byte
+		mst          *zk.Stat
+		masterErr    error
+	)
+	g.Go(func() error { epoch, ever, epochErr = Epoch(conn, c.p.root); return nil })
+	g.Go(func() error { mdata, mst, masterErr = conn.Get(c.p.master); return nil })
 	// The epoch never goes backwards: not below any recorded term, even if
 	// the epoch znode was deleted or set lower (an operator's cleanup, a
 	// ZooKeeper restored from an older snapshot).
-	floor, err := c.highestRecorded(conn)
-	if err != nil {
+	g.Go(func() error {
+		var err error
+		floor, err = c.highestRecorded(conn)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	missing := errors.Is(epochErr, zk.ErrNoNode)
+	if epochErr != nil && !missing {
+		return nil, epochErr
 	}
 	if missing || floor > epoch {
 		c.log.Error("election: the epoch znode is behind the recorded terms; repairing it upwards",
@@ -298,11 +329,10 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 		&zk.CheckVersionRequest{Path: own, Version: -1}, // still a candidate
 		bump,
 	}
-	mdata, mst, err := conn.Get(c.p.master)
 	switch {
-	case errors.Is(err, zk.ErrNoNode):
-	case err != nil:
-		return nil, err
+	case errors.Is(masterErr, zk.ErrNoNode):
+	case masterErr != nil:
+		return nil, masterErr
 	case mst.EphemeralOwner != c.s.ID():
 		// A master of another session remains (its candidate znode was
 		// deleted, not its session): wait for it to go.
@@ -365,38 +395,58 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 
 // highestRecorded returns the highest epoch recorded in the newest term
 // records (terms/, newest few by sequence) and in the failover document
-// written by masters; 0 if none.
+// written by masters; 0 if none. The reads go out together: the failover
+// document beside the listing of terms/, then the newest records at once.
 func (c *Candidate) highestRecorded(conn *zk.Conn) (int64, error) {
-	var hi int64
+	var (
+		g       errgroup.Group
+		fromDoc int64
+	)
+	g.Go(func() error {
+		data, _, err := conn.Get(path.Join(c.p.root, "failover"))
+		switch {
+		case err == nil:
+			var f struct {
+				Epoch int64 `json:"epoch"`
+			}
+			if json.Unmarshal(data, &f) == nil {
+				fromDoc = f.Epoch
+			}
+		case !errors.Is(err, zk.ErrNoNode):
+			return err
+		}
+		return nil
+	})
 	names, _, err := conn.Children(c.p.terms)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		_ = g.Wait()
 		return 0, err
 	}
 	sortBySeq(names)
-	for _, n := range names[max(0, len(names)-3):] {
-		data, _, err := conn.Get(path.Join(c.p.terms, n))
-		if errors.Is(err, zk.ErrNoNode) {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		var r TermRecord
-		if json.Unmarshal(data, &r) == nil {
-			hi = max(hi, r.Epoch)
-		}
+	newest := names[max(0, len(names)-3):]
+	epochs := make([]int64, len(newest)) // each read's own slot
+	for i, n := range newest {
+		g.Go(func() error {
+			data, _, err := conn.Get(path.Join(c.p.terms, n))
+			if errors.Is(err, zk.ErrNoNode) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			var r TermRecord
+			if json.Unmarshal(data, &r) == nil {
+				epochs[i] = r.Epoch
+			}
+			return nil
+		})
 	}
-	data, _, err := conn.Get(path.Join(c.p.root, "failover"))
-	switch {
-	case err == nil:
-		var f struct {
-			Epoch int64 `json:"epoch"`
-		}
-		if json.Unmarshal(data, &f) == nil {
-			hi = max(hi, f.Epoch)
-		}
-	case !errors.Is(err, zk.ErrNoNode):
+	if err := g.Wait(); err != nil {
 		return 0, err
+	}
+	hi := fromDoc
+	for _, e := range epochs {
+		hi = max(hi, e)
 	}
 	return hi, nil
 }
