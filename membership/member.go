@@ -111,7 +111,7 @@ func (m *Member) SetCapacity(ctx context.Context, capacity int) error {
 
 // Run registers the node and keeps it registered until ctx is done,
 // opening a new session and registering again after each expiry. On return
-// it deletes its znode and closes its session. It returns nil when ctx is
+// it closes its session, which deletes its znode. It returns nil when ctx is
 // done, ErrDuplicateID if another live node holds the id, or
 // session.ErrTimeoutOutOfRange.
 func (m *Member) Run(ctx context.Context) error {
@@ -160,22 +160,13 @@ func (m *Member) Run(ctx context.Context) error {
 	return nil
 }
 
-// unregister deletes our znode (best effort, 2 s) so that watchers see the
-// node leave at once rather than at session expiry.
+// unregister leaves at once rather than at session expiry: it closes the
+// session, and ZooKeeper deletes our ephemeral znode in the same transaction
+// as the close (one write, which watchers see as the node leaving, where a
+// Delete before the close took two). go-zookeeper waits up to 1 s for the
+// server's answer to the close.
 func (m *Member) unregister(s *session.Session) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := s.Conn().Delete(m.path, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
-			m.log.Info("membership: delete on leave", zap.Error(err))
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		s.Close() // unblocks the Delete; the server deletes the znode with the session
-		<-done
-	}
+	s.Close()
 }
 
 // register creates members/<id> for session s (see the package doc).

@@ -94,7 +94,9 @@ func New(s *session.Session, cfg Config) (*Worker, error) {
 
 // Run watches the assignment and runs its tasks until ctx is done (it returns
 // nil) or the session ends (it returns the session's error). Either way it
-// stops every task and waits up to Config.StopTimeout for the runners.
+// stops every task and waits up to Config.StopTimeout for the runners. On
+// ctx done it publishes no last status: the caller closes the session
+// (node.Node does), which ends status/<node-id>.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.p.EnsureLayout(w.s.Conn()); err != nil {
 		return err
@@ -105,7 +107,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.stopAll("suspended")
 		w.waitRunners(w.cfg.StopTimeout)
 		if ctx.Err() != nil {
-			w.publish(true)
+			// No last status: the node closes its session next, which
+			// deletes status/<node-id> with members/<node-id> in one
+			// transaction, and that is what the master waits for (a status
+			// written now was a quorum write on the leave path, superseded
+			// a round trip later).
 			return nil
 		}
 		if serr := w.s.Err(); serr != nil {
