@@ -196,12 +196,25 @@ func WriteTimes(m *Manifest) (map[string][]Stored, error) {
 // divided by the symbol's replay speed, from speeds), so market gaps
 // (nights, sparse pre-market minutes) do not count.
 func LargestGap(wt map[string][]Stored, speeds map[string]float64, from, to time.Time) (time.Duration, string) {
+	return largestGap(wt, speeds, func(prev, next time.Time) bool { return !next.Before(from) && !prev.After(to) })
+}
+
+// LargestGapWithin is LargestGap counting only the waits that start and end
+// in [from, to] (a steady window before a fault, whose first gap after the
+// window belongs to the fault).
+func LargestGapWithin(wt map[string][]Stored, speeds map[string]float64, from, to time.Time) (time.Duration, string) {
+	return largestGap(wt, speeds, func(prev, next time.Time) bool { return !prev.Before(from) && !next.After(to) })
+}
+
+// largestGap returns the largest paced wait between consecutive writes for
+// which in(prev, next) holds, and its symbol.
+func largestGap(wt map[string][]Stored, speeds map[string]float64, in func(prev, next time.Time) bool) (time.Duration, string) {
 	var best time.Duration
 	var sym string
 	for s, ws := range wt {
 		sp := speeds[s]
 		for i := 1; i < len(ws); i++ {
-			if ws[i].Written.Before(from) || ws[i-1].Written.After(to) {
+			if !in(ws[i-1].Written, ws[i].Written) {
 				continue
 			}
 			g := ws[i].Written.Sub(ws[i-1].Written)

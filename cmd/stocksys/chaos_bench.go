@@ -33,7 +33,9 @@ then, --trials times each, sends SIGKILL and SIGTERM to the master, waits for a 
 every task running on the other nodes, and restarts the node. From the audit trails it reports
 p50/p95/max, in milliseconds and in multiples of the session timeout, of (a) the new master
 acting (its first accepted fenced write), (b) every task running again, (c) the largest gap in
-stored quotes of a symbol (Cassandra WRITETIME of consecutive quotes) around the failover, beside
+stored quotes of a symbol (Cassandra WRITETIME of consecutive quotes, less the replay's pacing)
+from the signal until 1 s after (b), and (c') the same over as long a window of the steady stream
+just before the signal (at most 1.8 s: the data path's own stalls, without a failover), beside
 ZooKeeper's raw close-session -> watch latency measured in the same run, and a table of the
 phases of each path: signal -> new term won (session closed or expired, watch, election),
 won -> first fenced write (the new master's first plan written), first write -> every task
@@ -119,8 +121,15 @@ func runBench(cmd *cobra.Command, o *chaosOpts, trials int, asJSON bool) error {
 		s := series[t.Signal]
 		s["acting"] = append(s["acting"], f.FirstWrite.Sub(t.Signalled))
 		s["running"] = append(s["running"], f.AllRunning.Sub(t.Signalled))
-		g, _ := chaos.LargestGap(wt, r.M.Speeds(), t.Signalled, f.AllRunning.Add(time.Second))
+		window := f.AllRunning.Add(time.Second).Sub(t.Signalled)
+		g, _ := chaos.LargestGap(wt, r.M.Speeds(), t.Signalled, t.Signalled.Add(window))
 		s["gap"] = append(s["gap"], g)
+		// The same measure over the steady stream before the signal (every
+		// task running for 2 s, chaos.BenchTrials): what the data path's own
+		// stalls (batch writes to Cassandra) give without a failover.
+		steady := t.Signalled.Add(-steadyMargin)
+		g, _ = chaos.LargestGapWithin(wt, r.M.Speeds(), steady.Add(-min(window, steadyWindow)), steady)
+		s["gap_steady"] = append(s["gap_steady"], g)
 		s["phase_won"] = append(s["phase_won"], f.Elected.Sub(t.Signalled))
 		s["phase_write"] = append(s["phase_write"], f.FirstWrite.Sub(f.Elected))
 		s["phase_running"] = append(s["phase_running"], f.AllRunning.Sub(f.FirstWrite))
@@ -130,6 +139,22 @@ func runBench(cmd *cobra.Command, o *chaosOpts, trials int, asJSON bool) error {
 	}
 	writeBenchTable(out, cfg.Plan.SessionTimeout, trials, series, raw)
 	return nil
+}
+
+// A trial's steady-state gap window ends steadyMargin before its signal and
+// is as long as its failover window, at most steadyWindow (inside the 2 s of
+// steady stream chaos.BenchTrials waits before each signal).
+const (
+	steadyMargin = 100 * time.Millisecond
+	steadyWindow = 1800 * time.Millisecond
+)
+
+// zkTick is the private ZooKeeper's tickTime as scripts/infra.sh sets it.
+func zkTick() string {
+	if v := os.Getenv("STOCKSYS_ZK_TICK_MS"); v != "" {
+		return v + " ms"
+	}
+	return "50 ms"
 }
 
 // benchStat is one measure's distribution in the --json output, in ms.
@@ -150,7 +175,8 @@ func statOf(ds []time.Duration, st time.Duration) benchStat {
 
 // writeBenchJSON writes {"session_timeout_ms", "trials", "kill": {measure:
 // stat}, "term": {...}, "zk_close_to_watch": stat}; the measures are acting,
-// running, gap and the phases phase_won, phase_write, phase_running.
+// running, gap, gap_steady (the largest gap in a window as long before the
+// signal) and the phases phase_won, phase_write, phase_running.
 func writeBenchJSON(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw []time.Duration) error {
 	out := map[string]any{"session_timeout_ms": st.Milliseconds(), "trials": trials, "zk_close_to_watch": statOf(raw, st)}
 	for sig, ms := range series {
@@ -176,7 +202,7 @@ func pct(ds []time.Duration, p float64) time.Duration {
 }
 
 func writeBenchTable(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw []time.Duration) {
-	fmt.Fprintf(w, "\nfailover benchmark: %d trials per signal, 3 nodes, session timeout %v (ZooKeeper tick 250 ms)\n\n", trials, st)
+	fmt.Fprintf(w, "\nfailover benchmark: %d trials per signal, 3 nodes, session timeout %v (ZooKeeper tick %s)\n\n", trials, st, zkTick())
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	fmt.Fprintln(tw, "| fault | measure | n | p50 | p95 | p99 | max |")
 	fmt.Fprintln(tw, "|---|---|---|---|---|---|---|")
@@ -184,12 +210,12 @@ func writeBenchTable(w io.Writer, st time.Duration, trials int, series map[strin
 		return fmt.Sprintf("%d ms (%.2f×)", d.Milliseconds(), d.Seconds()/st.Seconds())
 	}
 	names := map[string]string{"acting": "(a) new master acting (first fenced write)", "running": "(b) all tasks running again",
-		"gap": "(c) largest gap in stored quotes"}
+		"gap": "(c) largest gap in stored quotes", "gap_steady": "(c') the same, in as long a window before the signal"}
 	row := func(fault, name string, ds []time.Duration) {
 		fmt.Fprintf(tw, "| %s | %s | %d | %s | %s | %s | %s |\n", fault, name, len(ds), cell(pct(ds, .5)), cell(pct(ds, .95)), cell(pct(ds, .99)), cell(pct(ds, 1)))
 	}
 	for _, sig := range []string{"KILL", "TERM"} {
-		for _, m := range []string{"acting", "running", "gap"} {
+		for _, m := range []string{"acting", "running", "gap", "gap_steady"} {
 			row("SIG"+sig+" master", names[m], series[sig][m])
 		}
 	}
