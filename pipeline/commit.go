@@ -96,17 +96,23 @@ func (c *committer[T]) stop() {
 }
 
 // finish is stop, then one last commit of a value still pending, if the
-// task is still active and nothing was fenced, bounded by timeout: a run
-// that ends by itself (a source error, a failed batch) leaves its last
-// durable value committed. A run ended by revocation or shutdown commits
-// nothing more (its task is no longer active).
+// worker's session is still safe and nothing was fenced, bounded by
+// timeout: a run that ends (by itself, or revoked, or its worker stopping)
+// leaves its last durable value committed, so the task's next owner starts
+// exactly after it instead of replaying up to commitInterval of work (a
+// replay rewrites rows and costs the ingest writer a read per replayed
+// minute). It runs before the runner returns, hence before the release that
+// lets the master give the task to another node, and the commit is fenced
+// by the run's token either way. A runner past its session's safe deadline
+// (a node paused or cut off, whose task may already run elsewhere) commits
+// nothing more.
 func (c *committer[T]) finish(timeout time.Duration) {
 	c.stop()
 	c.mu.Lock()
 	v, pending, n, oldest := c.value, c.pending, c.n, c.oldest
 	failed := c.err != nil
 	c.mu.Unlock()
-	if !pending || failed || !c.r.Active() {
+	if !pending || failed || !c.r.Safe() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -104,3 +104,34 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// A run that stops (revoked, or its worker stopping: the committer's
+// context cancelled) with a value offered but not yet committed commits it
+// in finish while the session is safe, so the next owner starts after it.
+func TestCommitterFinishCommitsPendingOnStop(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		commits []int64
+	)
+	ctx, cancel := context.WithCancel(t.Context())
+	r := worker.NewRunContext(ctx, tasks.IngestTask(0), "node-1", 1, 7) // inactive once ctx is done; Safe (no session)
+	c := startCommitter(ctx, r, zap.NewNop(), "offset", func(_ context.Context, v int64) error {
+		mu.Lock()
+		defer mu.Unlock()
+		commits = append(commits, v)
+		return nil
+	}, nil)
+	c.offer(5, 1, time.Now())
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(commits) == 1 })
+	c.offer(9, 1, time.Now()) // within commitInterval of the first: still pending at the stop
+	cancel()
+	if r.Active() || !r.Safe() {
+		t.Fatalf("after the stop: Active %v Safe %v; want false, true", r.Active(), r.Safe())
+	}
+	c.finish(time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(commits) != "[5 9]" {
+		t.Fatalf("commits %v; want [5 9] (the pending 9 committed by finish after the stop)", commits)
+	}
+}

@@ -9,9 +9,12 @@
 //     last produced quote: its time, plus its Seq for ticks) fenced by epoch,
 //     in the background while the next batch goes out (one commit at a time,
 //     always the newest). A fetch task that moves to another
-//     worker resumes from the checkpoint: no quote is skipped, and the few
-//     produced after the last commit are produced again (harmless: every write
-//     downstream is idempotent).
+//     worker resumes from the checkpoint: no quote is skipped. A runner that
+//     stops while its session is safe (revoked, or its node stopping) commits
+//     its last checkpoint before it returns, so after a handover nothing is
+//     produced twice; after a crash or past the safe deadline the few
+//     produced after the last commit are produced again (harmless: every
+//     write downstream is idempotent).
 //   - Ingest (task ingest/<partition>): consumes the partition from the
 //     committed offset, writes each batch to Cassandra (quotes and ticks,
 //     then the bars, latest and alerts the task's store.Writer keeps up to
@@ -19,7 +22,8 @@
 //     the batch to the background committer (one fenced commit at a time,
 //     always the newest: group commit), so the next batch is written while
 //     the last offset is committed. A committed offset is therefore never
-//     ahead of what Cassandra acknowledged.
+//     ahead of what Cassandra acknowledged. Like fetch, a runner stopping on
+//     a safe session commits its last stored offset before it returns.
 //
 // # Fencing
 //

@@ -136,9 +136,12 @@ func DeadLetterError(n int, offset int64, reason string) string {
 // commit at a time and always the newest offset written (group commit), so
 // the next batch is written while the last one's offset is committed. An
 // offset is handed on only after its batch is stored, so a committed offset
-// is never ahead of Cassandra; a run that stops (revoked, failed) leaves at
-// most the batches written since the last commit to be replayed by the next
-// owner, which is harmless (every write is idempotent). A failed write or commit
+// is never ahead of Cassandra. A run that stops (revoked, failed, its node
+// stopping) commits the offset after its last stored batch before it
+// returns while its session is safe (committer.finish); one past its safe
+// deadline, or a crash, leaves the batches stored since the last commit to
+// be replayed by the next owner, which is harmless (every write is
+// idempotent). A failed write or commit
 // retries the same batch (with backoff) until it succeeds: a Cassandra outage
 // pauses ingest without committing anything. A commit refused because a newer
 // epoch committed (store.ErrFenced) stops the runner with that error.

@@ -55,6 +55,15 @@ func (r *Run) Active() bool {
 	return r.safe == nil || r.safe()
 }
 
+// Safe reports whether the worker's session is before its safe deadline,
+// whether or not the task was revoked or the worker is stopping. A runner
+// whose context was cancelled may still finish what it owes before it
+// returns (a last commit, fenced by its Token) while Safe holds: the
+// master gives the task to another node only after this runner returned
+// (its release) or the session ended, and Safe is false well before the
+// server can expire the session (package session).
+func (r *Run) Safe() bool { return r.safe == nil || r.safe() }
+
 // Epoch returns the epoch of the latest assignment that gave this node the
 // task (it travels in Kafka headers).
 func (r *Run) Epoch() int64 { return r.epoch.Load() }
@@ -128,5 +137,13 @@ func NewRun(t tasks.Task, node string, epoch, token int64) *Run {
 	r := &Run{Task: t, Node: node, token: token}
 	r.epoch.Store(epoch)
 	r.lag.Store(-1)
+	return r
+}
+
+// NewRunContext is NewRun whose Active turns false when ctx is done, as a
+// worker's Run does on revocation (Safe stays true: there is no session).
+func NewRunContext(ctx context.Context, t tasks.Task, node string, epoch, token int64) *Run {
+	r := NewRun(t, node, epoch, token)
+	r.ctx = ctx
 	return r
 }
