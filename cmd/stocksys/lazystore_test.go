@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -41,8 +42,8 @@ func TestLazyStoreCloseStopsOpen(t *testing.T) {
 	l.close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if _, _, _, err := l.LoadOffset(ctx, "t", 0); err == nil {
-		t.Fatal("LoadOffset after close succeeded")
+	if _, _, _, err := l.LoadOffset(ctx, "t", 0); !errors.Is(err, errStoreNotReady) {
+		t.Fatalf("LoadOffset after close: %v, want errStoreNotReady at once (not the caller's deadline)", err)
 	}
 }
 

@@ -449,6 +449,15 @@ type lazyStore struct {
 	cancel  context.CancelFunc // of the running open; nil if none
 	opening sync.WaitGroup
 	closed  bool
+
+	chansOnce sync.Once
+	opened    chan struct{} // closed once s is set (see chans)
+	done      chan struct{} // closed by close
+}
+
+// chans makes opened and done (the zero lazyStore is ready to use).
+func (l *lazyStore) chans() {
+	l.chansOnce.Do(func() { l.opened, l.done = make(chan struct{}), make(chan struct{}) })
 }
 
 // audit records one commit of task with token in the trail.
@@ -471,6 +480,7 @@ var errStoreNotReady = errors.New("cassandra store not open yet")
 // start opens the store in the background, retrying with backoff until it
 // opens, ctx is done or close is called. It does nothing after close.
 func (l *lazyStore) start(ctx context.Context, cfg store.Config, log *zap.Logger) {
+	l.chans()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed || l.cancel != nil {
@@ -492,6 +502,7 @@ func (l *lazyStore) open(ctx context.Context, cfg store.Config, log *zap.Logger)
 			return err
 		}
 		l.s.Store(s)
+		close(l.opened) // the one open: start runs it at most once
 		return nil
 	}, b, func(err error, d time.Duration) {
 		log.Warn("node: Cassandra not ready; retrying", zap.Error(err), zap.Duration("in", d))
@@ -501,7 +512,11 @@ func (l *lazyStore) open(ctx context.Context, cfg store.Config, log *zap.Logger)
 // close stops a running open, waits for it, and closes the store if it
 // opened. Idempotent.
 func (l *lazyStore) close() {
+	l.chans()
 	l.mu.Lock()
+	if !l.closed {
+		close(l.done)
+	}
 	l.closed = true
 	cancel := l.cancel
 	l.cancel = nil
@@ -516,21 +531,29 @@ func (l *lazyStore) close() {
 }
 
 // get returns the store, waiting up to 30 s for it to open (a node starts
-// its tasks while Cassandra may still be starting); errStoreNotReady after.
+// its tasks while Cassandra may still be starting): it returns the moment
+// the open succeeds (a task started on a node that just started waited up
+// to 100 ms more when this polled). errStoreNotReady after 30 s or once
+// closed; ctx's error when ctx is done first.
 func (l *lazyStore) get(ctx context.Context) (*store.Store, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	if s := l.s.Load(); s != nil {
+		return s, nil
+	}
+	l.chans()
+	t := time.NewTimer(30 * time.Second)
+	defer t.Stop()
+	select {
+	case <-l.opened:
 		if s := l.s.Load(); s != nil {
 			return s, nil
 		}
-		if time.Now().After(deadline) {
-			return nil, errStoreNotReady
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return nil, errStoreNotReady // opened, then closed
+	case <-l.done:
+		return nil, errStoreNotReady
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, errStoreNotReady
 	}
 }
 
