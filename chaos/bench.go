@@ -26,10 +26,15 @@ type Trial struct {
 	Recovered time.Time // new master and every task running, as polled
 }
 
+// rejoinAfter is how long after a trial's recovery BenchTrials restarts the
+// signalled node: past the window in which the failover's stored-quote gap
+// is measured (until 1 s after every task runs again).
+const rejoinAfter = 1200 * time.Millisecond
+
 // BenchTrials signals the master trials times with each of sig (alternating),
 // waiting each time for a new master with every task running on the others,
-// then restarting the node and waiting for all nodes to run every task
-// again. Each fault is recorded in events.jsonl (so verify.Failovers sees
+// then (rejoinAfter later) restarting the node and waiting for all nodes to
+// run every task again. Each fault is recorded in events.jsonl (so verify.Failovers sees
 // it). progress receives one line per trial.
 func (r *Runner) BenchTrials(ctx context.Context, trials int, sigs []syscall.Signal, progress func(string)) ([]Trial, error) {
 	var out []Trial
@@ -67,7 +72,14 @@ func (r *Runner) BenchTrials(ctx context.Context, trials int, sigs []syscall.Sig
 			}
 			out = append(out, t)
 			progress(fmt.Sprintf("trial %d SIG%s %s (epoch %d): recovered after %v", len(out), name, id, epoch, t.Recovered.Sub(t.Signalled).Round(time.Millisecond)))
-			// The node is gone (kill) or leaving (term): wait for its exit, restart it.
+			// The node is gone (kill) or leaving (term): wait for its exit,
+			// and restart it once the failover's measures are taken (the
+			// stored-quote gap is looked for until 1 s after every task
+			// runs again): its rejoin moves tasks back to it, a handover of
+			// its own that must not count as this failover's.
+			if err := sleepCtx(ctx, time.Until(t.Recovered.Add(rejoinAfter))); err != nil {
+				return out, err
+			}
 			for j := 0; j < 300 && r.Env.NodePID(id) != 0; j++ {
 				_ = sleepCtx(ctx, 100*time.Millisecond)
 			}

@@ -30,7 +30,8 @@ func newChaosBenchCmd(o *chaosOpts) *cobra.Command {
 		Short: "Failover benchmark: kill -9 and SIGTERM of the master, N trials each, on a private cluster",
 		Long: `bench starts the private servers and cluster as chaos does (no proxy, no random faults),
 then, --trials times each, sends SIGKILL and SIGTERM to the master, waits for a new master with
-every task running on the other nodes, and restarts the node. From the audit trails it reports
+every task running on the other nodes, and restarts the node 1.2 s later (after the window in
+which (c) is measured: its rejoin is a handover of its own). From the audit trails it reports
 p50/p95/max, in milliseconds and in multiples of the session timeout, of (a) the new master
 acting (its first accepted fenced write), (b) every task running again, (c) the largest gap in
 stored quotes of a symbol (Cassandra WRITETIME of consecutive quotes, less the replay's pacing)
