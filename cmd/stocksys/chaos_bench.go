@@ -135,11 +135,43 @@ func runBench(cmd *cobra.Command, o *chaosOpts, trials int, asJSON bool) error {
 		s["phase_write"] = append(s["phase_write"], f.FirstWrite.Sub(f.Elected))
 		s["phase_running"] = append(s["phase_running"], f.AllRunning.Sub(f.FirstWrite))
 	}
-	if asJSON {
-		return writeBenchJSON(cmd.OutOrStdout(), cfg.Plan.SessionTimeout, trials, series, raw)
+	// No weaker invariants for speed: no task ran on two nodes at once, and
+	// every commit was accepted or fenced (no SIGSTOP here: no grace).
+	osum, vs := verify.CheckOwners(tr, 0)
+	csum, cvs := verify.CheckCommits(tr)
+	vs = append(vs, cvs...)
+	inv := benchInvariants{Runs: osum.Runs, Tasks: osum.Tasks, MinHandoverMS: float64(osum.MinHandover.Microseconds()) / 1000,
+		Commits: csum.Commits, Refused: csum.Refused}
+	for _, v := range vs {
+		inv.Violations = append(inv.Violations, "["+v.Check+"] "+v.Detail)
 	}
-	writeBenchTable(out, cfg.Plan.SessionTimeout, trials, series, raw)
+	if asJSON {
+		if err := writeBenchJSON(cmd.OutOrStdout(), cfg.Plan.SessionTimeout, trials, series, raw, inv); err != nil {
+			return err
+		}
+	} else {
+		writeBenchTable(out, cfg.Plan.SessionTimeout, trials, series, raw)
+		fmt.Fprintf(out, "\ninvariants (audit trails): %d task runs of %d tasks, least handover %.1f ms, %d commits (%d refused by the token fence), %d violations\n",
+			inv.Runs, inv.Tasks, inv.MinHandoverMS, inv.Commits, inv.Refused, len(inv.Violations))
+		for _, v := range inv.Violations {
+			fmt.Fprintln(out, "  "+v)
+		}
+	}
+	if len(inv.Violations) > 0 {
+		return fmt.Errorf("bench: %d invariant violations in the audit trails", len(inv.Violations))
+	}
 	return nil
+}
+
+// benchInvariants is what the audit trails say about the invariants during
+// the benchmark (verify.CheckOwners, verify.CheckCommits).
+type benchInvariants struct {
+	Runs          int      `json:"task_runs"`
+	Tasks         int      `json:"tasks"`
+	MinHandoverMS float64  `json:"min_task_handover_ms"` // least gap between one owner's stop and the next's start
+	Commits       int      `json:"commits"`
+	Refused       int      `json:"commits_refused"` // stale tokens stopped by the fence
+	Violations    []string `json:"violations"`      // empty when none
 }
 
 // A trial's steady-state gap window ends steadyMargin before its signal and
@@ -175,11 +207,15 @@ func statOf(ds []time.Duration, st time.Duration) benchStat {
 }
 
 // writeBenchJSON writes {"session_timeout_ms", "trials", "kill": {measure:
-// stat}, "term": {...}, "zk_close_to_watch": stat}; the measures are acting,
+// stat}, "term": {...}, "zk_close_to_watch": stat, "invariants":
+// benchInvariants}; the measures are acting,
 // running, gap, gap_steady (the largest gap in a window as long before the
 // signal) and the phases phase_won, phase_write, phase_running.
-func writeBenchJSON(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw []time.Duration) error {
-	out := map[string]any{"session_timeout_ms": st.Milliseconds(), "trials": trials, "zk_close_to_watch": statOf(raw, st)}
+func writeBenchJSON(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw []time.Duration, inv benchInvariants) error {
+	if inv.Violations == nil {
+		inv.Violations = []string{}
+	}
+	out := map[string]any{"session_timeout_ms": st.Milliseconds(), "trials": trials, "zk_close_to_watch": statOf(raw, st), "invariants": inv}
 	for sig, ms := range series {
 		m := map[string]benchStat{}
 		for name, ds := range ms {

@@ -40,7 +40,8 @@ func TestBenchOutputs(t *testing.T) {
 		}
 	}
 	b.Reset()
-	if err := writeBenchJSON(&b, 3*time.Second, 4, series, raw); err != nil {
+	inv := benchInvariants{Runs: 12, Tasks: 6, MinHandoverMS: 1.5, Commits: 40, Refused: 1}
+	if err := writeBenchJSON(&b, 3*time.Second, 4, series, raw, inv); err != nil {
 		t.Fatal(err)
 	}
 	var got struct {
@@ -48,6 +49,7 @@ func TestBenchOutputs(t *testing.T) {
 		Kill             map[string]benchStat `json:"kill"`
 		Term             map[string]benchStat `json:"term"`
 		ZK               benchStat            `json:"zk_close_to_watch"`
+		Inv              map[string]any       `json:"invariants"`
 	}
 	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
 		t.Fatalf("%v\n%s", err, b.String())
@@ -57,5 +59,10 @@ func TestBenchOutputs(t *testing.T) {
 	}
 	if p := got.Term["phase_running"]; p.N != 1 || p.P50 != 90 || got.ZK.N != 3 || got.ZK.P50 != 2 {
 		t.Errorf("term phase_running %+v, zk %+v", p, got.ZK)
+	}
+	// The invariants, with an empty list (not null) of violations.
+	if i := got.Inv; i["task_runs"] != 12.0 || i["commits_refused"] != 1.0 || i["min_task_handover_ms"] != 1.5 ||
+		i["violations"] == nil || len(i["violations"].([]any)) != 0 {
+		t.Errorf("invariants %v", i)
 	}
 }
