@@ -41,7 +41,9 @@ ZooKeeper's raw close-session -> watch latency measured in the same run, and a t
 phases of each path: signal -> new term won (session closed or expired, watch, election),
 won -> first fenced write (the new master's first plan written), first write -> every task
 running (documents read by the workers, runners started). Uses the chaos flags (--dir, --nodes,
---session-timeout, --port-offset ...). With --json, one JSON object instead of the tables.`,
+--session-timeout, --port-offset ...). It also checks, from the audit trails, that no task ran on two
+nodes at once and that every commit was accepted or refused by the token fence, and exits non-zero on
+a violation. With --json, one JSON object instead of the tables.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, o, trials, asJSON) },
 	}
