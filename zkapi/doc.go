@@ -1,0 +1,43 @@
+// Package zkapi is the seam between the cluster's packages and ZooKeeper:
+// Conn, the ZooKeeper calls they use (satisfied by go-zookeeper's *zk.Conn),
+// and Mem, an in-memory twin of a ZooKeeper ensemble behind the same calls,
+// so that decisions built on znodes (the master's plan, the worker's accept
+// or reject of a document) can be tested in milliseconds without a server.
+//
+// # What the twin honours
+//
+// For the calls in Conn, as the ZooKeeper Programmer's Guide describes them
+// and as go-zookeeper v1.0.4 (conn.go) returns them:
+//   - data versions (Set, Delete, CheckVersionRequest with -1 or an exact
+//     version; zk.ErrBadVersion otherwise), child versions (Cversion, counted
+//     on every child create and delete), NumChildren, DataLength, and one
+//     zxid per write transaction (a Multi's ops share one): Czxid, Mzxid,
+//     Pzxid move as on the server;
+//   - sequential znodes, numbered (ten digits) by the count of children
+//     ever created under the parent, as the server numbers them (its
+//     prepared parent cversion, which deletes do not advance);
+//   - ephemeral znodes owned by their session, deleted when it is closed or
+//     expires (firing watches), and refusing children
+//     (zk.ErrNoChildrenForEphemerals);
+//   - one-shot watches: data watches (GetW, ExistsW; ExistsW also on a
+//     missing znode, fired by its creation) and child watches (ChildrenW),
+//     fired with go-zookeeper's event types (EventNodeCreated,
+//     EventNodeDataChanged, EventNodeDeleted, EventNodeChildrenChanged) on
+//     buffered channels; a session's watches end with an EventNotWatching
+//     (Err zk.ErrClosing or zk.ErrSessionExpired) when the session does;
+//   - Multi: all or nothing, watches fired only after it applied; on
+//     failure the per-op results the server gives (see Mem.Multi);
+//   - go-zookeeper's client-side path check (zk.ErrInvalidPath).
+//
+// Not modelled: ACLs (accepted and ignored), quotas, container and TTL
+// znodes, connection loss and reconnects (a MemConn is always connected
+// until Close or Expire), watches re-set after a reconnect, and the order
+// in which several sessions see notifications relative to their own reads
+// beyond "a watch fires after the write that triggered it is applied".
+//
+// The twin is tested against a real ZooKeeper with one table of cases
+// (twin_integration_test.go): every case's transcript (results, errors,
+// relative stat facts, watch events) must be equal on both.
+//
+// This package owns no znodes.
+package zkapi
