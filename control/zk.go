@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/stock-system/stocksys/zkapi"
 
 	"github.com/stock-system/stocksys/session"
 )
@@ -33,7 +34,7 @@ func (p Paths) Intent(name string) string { return path.Join(p.Intents, name) }
 
 // ReadState reads the control state; a missing znode reads as the zero
 // State (nothing set). Other errors are returned, naming the znode.
-func (p Paths) ReadState(c *zk.Conn) (State, *zk.Stat, error) {
+func (p Paths) ReadState(c zkapi.Conn) (State, *zk.Stat, error) {
 	var s State
 	data, st, err := c.Get(p.State)
 	if errors.Is(err, zk.ErrNoNode) {
@@ -53,7 +54,7 @@ func (p Paths) ReadState(c *zk.Conn) (State, *zk.Stat, error) {
 
 // ReadHistory reads the audit list, oldest first; a missing znode reads as
 // empty.
-func (p Paths) ReadHistory(c *zk.Conn) (History, error) {
+func (p Paths) ReadHistory(c zkapi.Conn) (History, error) {
 	var h History
 	data, _, err := c.Get(p.History)
 	if errors.Is(err, zk.ErrNoNode) {
@@ -71,7 +72,7 @@ func (p Paths) ReadHistory(c *zk.Conn) (History, error) {
 // ReadPending reads the intents not yet applied, in sequence order. An
 // intent whose content is not valid JSON is returned with Err set; one
 // deleted while reading is skipped. A missing intents/ reads as none.
-func (p Paths) ReadPending(c *zk.Conn) ([]Pending, error) {
+func (p Paths) ReadPending(c zkapi.Conn) ([]Pending, error) {
 	names, _, err := c.Children(p.Intents)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil
@@ -84,7 +85,7 @@ func (p Paths) ReadPending(c *zk.Conn) ([]Pending, error) {
 
 // ReadIntents reads the intents named (children of intents/), in sequence
 // order, as ReadPending does.
-func (p Paths) ReadIntents(c *zk.Conn, names []string) ([]Pending, error) {
+func (p Paths) ReadIntents(c zkapi.Conn, names []string) ([]Pending, error) {
 	out := make([]Pending, 0, len(names))
 	for _, n := range names {
 		data, _, err := c.Get(p.Intent(n))
@@ -107,7 +108,7 @@ func (p Paths) ReadIntents(c *zk.Conn, names []string) ([]Pending, error) {
 // Write creates the intent in as intents/i-<seq> (creating intents/ if
 // missing) and returns its znode name. It checks only in.Validate; use
 // Submit to check against the cluster first.
-func (p Paths) Write(c *zk.Conn, in Intent) (string, error) {
+func (p Paths) Write(c zkapi.Conn, in Intent) (string, error) {
 	if err := in.Validate(); err != nil {
 		return "", err
 	}
@@ -131,7 +132,7 @@ func (p Paths) Write(c *zk.Conn, in Intent) (string, error) {
 // an error nothing is written. A race with another operator's intent is
 // settled by the master, which rejects whichever comes second (see the
 // audit list).
-func Submit(c *zk.Conn, root string, in Intent) (string, error) {
+func Submit(c zkapi.Conn, root string, in Intent) (string, error) {
 	p := NewPaths(root)
 	if err := in.Validate(); err != nil {
 		return "", err
@@ -156,7 +157,7 @@ func Submit(c *zk.Conn, root string, in Intent) (string, error) {
 }
 
 // Members returns the ids of the live members (children of members/).
-func Members(c *zk.Conn, root string) (map[string]bool, error) {
+func Members(c zkapi.Conn, root string) (map[string]bool, error) {
 	dir := path.Join(root, "members")
 	names, _, err := c.Children(dir)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
@@ -173,7 +174,7 @@ func Members(c *zk.Conn, root string) (map[string]bool, error) {
 // rejected by the master and returns its record. It returns an error
 // wrapping ErrNotApplied on timeout (the intent stays pending: no master, or
 // a master too busy).
-func (p Paths) Await(c *zk.Conn, id string, timeout time.Duration) (Record, error) {
+func (p Paths) Await(c zkapi.Conn, id string, timeout time.Duration) (Record, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		h, err := p.ReadHistory(c)

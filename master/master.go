@@ -19,6 +19,7 @@ import (
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Config configures the master loop.
@@ -113,12 +114,14 @@ type Stats struct {
 
 // Master is the master loop of one term.
 type Master struct {
-	cfg  Config
-	s    *session.Session
-	term *election.Term
-	p    tasks.Paths
-	cp   control.Paths
-	log  *zap.Logger
+	cfg     Config
+	conn    zkapi.Conn // the term's session's connection
+	term    term
+	epoch   int64     // the term's
+	started time.Time // when the term was won
+	p       tasks.Paths
+	cp      control.Paths
+	log     *zap.Logger
 
 	trigger chan struct{}
 	watchMu sync.Mutex
@@ -136,12 +139,25 @@ type Master struct {
 // New returns the master loop for term, which must have been won on s. It
 // returns cfg.Validate's error for an invalid cfg.
 func New(s *session.Session, term *election.Term, cfg Config) (*Master, error) {
+	return newMaster(s.Conn(), term, term.Epoch, term.Started, cfg)
+}
+
+// term is what the master needs of its election.Term: its end, and fenced
+// writes (the epoch check first in each Multi). The unit tests give one on
+// zkapi.Mem.
+type term interface {
+	Done() <-chan struct{}
+	Err() error
+	Fenced(ctx context.Context, ops ...any) ([]zk.MultiResponse, error)
+}
+
+func newMaster(conn zkapi.Conn, t term, epoch int64, started time.Time, cfg Config) (*Master, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Master{cfg: cfg, s: s, term: term, p: tasks.NewPaths(cfg.Root), cp: control.NewPaths(cfg.Root),
-		log:     cfg.Logger.With(zap.Int64("epoch", term.Epoch)),
+	return &Master{cfg: cfg, conn: conn, term: t, epoch: epoch, started: started, p: tasks.NewPaths(cfg.Root), cp: control.NewPaths(cfg.Root),
+		log:     cfg.Logger.With(zap.Int64("epoch", epoch)),
 		trigger: make(chan struct{}, 1), armed: map[string]bool{}}, nil
 }
 
@@ -175,11 +191,11 @@ func (m *Master) Run(ctx context.Context) error {
 	layoutWG.Add(1)
 	go func() {
 		defer layoutWG.Done()
-		if err := m.p.EnsureLayout(m.s.Conn()); err != nil {
+		if err := m.p.EnsureLayout(m.conn); err != nil {
 			layout <- err
 			return
 		}
-		if err := session.EnsurePath(m.s.Conn(), m.cp.Intents, nil); err != nil {
+		if err := session.EnsurePath(m.conn, m.cp.Intents, nil); err != nil {
 			layout <- fmt.Errorf("master: %w", err)
 			return
 		}
@@ -283,7 +299,7 @@ func (m *Master) forward(ctx context.Context, key string, ev <-chan zk.Event) {
 }
 
 func (m *Master) children(ctx context.Context, p string) ([]string, error) {
-	conn := m.s.Conn()
+	conn := m.conn
 	key := "c:" + p
 	if !m.arm(key) {
 		names, _, err := conn.Children(p)
@@ -301,7 +317,7 @@ func (m *Master) children(ctx context.Context, p string) ([]string, error) {
 }
 
 func (m *Master) getWatched(ctx context.Context, p string) ([]byte, *zk.Stat, error) {
-	conn := m.s.Conn()
+	conn := m.conn
 	key := "d:" + p
 	if !m.arm(key) {
 		return conn.Get(p)
@@ -366,7 +382,7 @@ type view struct {
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
-	conn := m.s.Conn()
+	conn := m.conn
 	v := &view{members: map[string]liveMember{}, docs: map[string]tasks.AssignmentDoc{},
 		version: map[string]int32{}, applied: map[string]int32{}, held: map[tasks.ID]map[string]bool{}, docParts: map[string][]tasks.Part{}}
 
@@ -553,7 +569,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 		return err
 	}
 	now := time.Now().UTC()
-	d := decide(v, m.term.Epoch, now)
+	d := decide(v, m.epoch, now)
 	moves := d.moves
 	var ops []any
 	var sizes []int
@@ -649,7 +665,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 	partsChanged := first || !slices.Equal(parts, m.written)
 	m.mu.Unlock()
 	if partsChanged {
-		op, n, err := m.upsert(m.p.Partitions, tasks.PartitionsDoc{Epoch: m.term.Epoch, Partitions: parts, Written: now})
+		op, n, err := m.upsert(m.p.Partitions, tasks.PartitionsDoc{Epoch: m.epoch, Partitions: parts, Written: now})
 		if err != nil {
 			return err
 		}
@@ -942,8 +958,8 @@ func (m *Master) write(ctx context.Context, ops []any, sizes []int) error {
 
 // failoverOp returns the write of the failover document for this term.
 func (m *Master) failoverOp(now time.Time) (any, int, error) {
-	conn := m.s.Conn()
-	doc := tasks.FailoverDoc{Epoch: m.term.Epoch, Node: m.cfg.NodeID, PrevEpoch: m.term.Epoch - 1, Elected: m.term.Started.UTC(), FirstAssignment: now}
+	conn := m.conn
+	doc := tasks.FailoverDoc{Epoch: m.epoch, Node: m.cfg.NodeID, PrevEpoch: m.epoch - 1, Elected: m.started.UTC(), FirstAssignment: now}
 	termsDir := path.Join(m.cfg.Root, "terms")
 	if names, _, err := conn.Children(termsDir); err == nil {
 		for _, n := range names {
@@ -963,7 +979,7 @@ func (m *Master) upsert(p string, v any) (any, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	ok, _, err := m.s.Conn().Exists(p)
+	ok, _, err := m.conn.Exists(p)
 	if err != nil {
 		return nil, 0, fmt.Errorf("master: exists %s: %w", p, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // ValidateRoot checks a cluster root znode path: a clean absolute path other
@@ -23,7 +24,7 @@ func ValidateRoot(root string) error {
 // ancestors (empty), all with an open ACL, like `mkdir -p`. A znode that
 // already exists is left as it is, so any number of nodes may call it at
 // once. It returns the first ZooKeeper error, naming the path.
-func EnsurePath(c *zk.Conn, p string, data []byte) error {
+func EnsurePath(c zkapi.Conn, p string, data []byte) error {
 	if p == "/" || p == "" {
 		return nil
 	}

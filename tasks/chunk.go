@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Size limits of the documents this package defines.
@@ -259,7 +260,7 @@ func EncodeStatus(p Paths, doc StatusDoc, prev []Part, gen int64) (head []byte, 
 type Getter func(path string) ([]byte, error)
 
 // ConnGetter returns the Getter of c.
-func ConnGetter(c *zk.Conn) Getter {
+func ConnGetter(c zkapi.Conn) Getter {
 	return func(p string) ([]byte, error) { d, _, err := c.Get(p); return d, err }
 }
 
@@ -350,21 +351,21 @@ const readAttempts = 5
 // ReadAssignment reads assignments/<node> with its parts. It returns the
 // head's stat; errors as ReadJSON (zk.ErrNoNode wrapped when missing), and
 // ErrPartsChanged when the document changed during each of 5 attempts.
-func (p Paths) ReadAssignment(c *zk.Conn, node string) (AssignmentDoc, *zk.Stat, error) {
+func (p Paths) ReadAssignment(c zkapi.Conn, node string) (AssignmentDoc, *zk.Stat, error) {
 	doc, _, st, err := p.ReadAssignmentParts(c, node)
 	return doc, st, err
 }
 
 // ReadAssignmentParts is ReadAssignment that also returns the parts read
 // (for the next EncodeAssignment).
-func (p Paths) ReadAssignmentParts(c *zk.Conn, node string) (AssignmentDoc, []Part, *zk.Stat, error) {
+func (p Paths) ReadAssignmentParts(c zkapi.Conn, node string) (AssignmentDoc, []Part, *zk.Stat, error) {
 	return readDoc(c, p.Assignment(node), func(head []byte) (AssignmentDoc, []Part, error) {
 		return DecodeAssignment(p, head, ConnGetter(c))
 	})
 }
 
 // ReadStatus is ReadAssignment for status/<node>.
-func (p Paths) ReadStatus(c *zk.Conn, node string) (StatusDoc, *zk.Stat, error) {
+func (p Paths) ReadStatus(c zkapi.Conn, node string) (StatusDoc, *zk.Stat, error) {
 	doc, _, st, err := readDoc(c, p.StatusOf(node), func(head []byte) (StatusDoc, []Part, error) {
 		return DecodeStatus(p, head, ConnGetter(c))
 	})
@@ -373,7 +374,7 @@ func (p Paths) ReadStatus(c *zk.Conn, node string) (StatusDoc, *zk.Stat, error) 
 
 // readDoc reads the head at headPath and decodes it with its parts, reading
 // the head again (up to readAttempts times) while a part is missing.
-func readDoc[T any](c *zk.Conn, headPath string, decode func(head []byte) (T, []Part, error)) (T, []Part, *zk.Stat, error) {
+func readDoc[T any](c zkapi.Conn, headPath string, decode func(head []byte) (T, []Part, error)) (T, []Part, *zk.Stat, error) {
 	var zero T
 	var err error
 	for range readAttempts {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Paths are the znodes of the task layer under a cluster root (default
@@ -57,7 +58,7 @@ func (p Paths) StatusOf(node string) string { return path.Join(p.Status, node) }
 // EnsureLayout creates the root, symbols/, assignments/, status/ and the two
 // parts folders if missing (persistent, open ACL). Safe to call from any
 // number of nodes at once.
-func (p Paths) EnsureLayout(c *zk.Conn) error {
+func (p Paths) EnsureLayout(c zkapi.Conn) error {
 	// The usual case, every znode there, costs one round trip: the
 	// existence checks go out together (the connection pipelines them).
 	all := []string{p.Root, p.Symbols, p.Assignments, p.Status, p.AssignmentParts, p.StatusParts}
@@ -201,7 +202,7 @@ func SessionString(id int64) string { return "0x" + strconv.FormatUint(uint64(id
 
 // ReadJSON reads a znode and decodes its JSON into v. It returns the znode's
 // stat; zk.ErrNoNode (wrapped) when it is missing.
-func ReadJSON(c *zk.Conn, p string, v any) (*zk.Stat, error) {
+func ReadJSON(c zkapi.Conn, p string, v any) (*zk.Stat, error) {
 	data, st, err := c.Get(p)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: get %s: %w", p, err)
@@ -214,7 +215,7 @@ func ReadJSON(c *zk.Conn, p string, v any) (*zk.Stat, error) {
 
 // ListSymbols returns the registered symbols, sorted. Children whose names are
 // not valid symbols are skipped and returned in bad.
-func (p Paths) ListSymbols(c *zk.Conn) (syms []Symbol, bad []string, err error) {
+func (p Paths) ListSymbols(c zkapi.Conn) (syms []Symbol, bad []string, err error) {
 	names, _, err := c.Children(p.Symbols)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil, nil

@@ -1,0 +1,229 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/stock-system/stocksys/control"
+	"github.com/stock-system/stocksys/election"
+	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
+)
+
+// memTerm is a term on zkapi.Mem: every fenced write checks the epoch
+// znode's version first, as election.Term.Fenced does.
+type memTerm struct {
+	conn    *zkapi.MemConn
+	epochP  string
+	version int32
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+}
+
+func (t *memTerm) Done() <-chan struct{} { return t.ctx.Done() }
+func (t *memTerm) Err() error            { return context.Cause(t.ctx) }
+func (t *memTerm) Fenced(_ context.Context, ops ...any) ([]zk.MultiResponse, error) {
+	if err := t.Err(); err != nil {
+		return nil, err
+	}
+	resp, err := t.conn.Multi(append([]any{&zk.CheckVersionRequest{Path: t.epochP, Version: t.version}}, ops...)...)
+	if err == nil {
+		return resp[1:], nil
+	}
+	if len(resp) > 0 && errors.Is(resp[0].Error, zk.ErrBadVersion) {
+		t.cancel(fmt.Errorf("%w: epoch znode changed", election.ErrFenced))
+		return nil, t.Err()
+	}
+	return nil, err
+}
+
+// twinCluster is a cluster's znodes on zkapi.Mem: the layout, the epoch
+// znode at epoch 5, symbols, and members (each on its own session).
+type twinCluster struct {
+	t       *testing.T
+	mem     *zkapi.Mem
+	admin   *zkapi.MemConn
+	root    string
+	p       tasks.Paths
+	members map[string]*zkapi.MemConn
+}
+
+func newTwinCluster(t *testing.T, symbols ...string) *twinCluster {
+	t.Helper()
+	c := &twinCluster{t: t, mem: zkapi.NewMem(), root: "/stocksys/twin", members: map[string]*zkapi.MemConn{}}
+	c.admin = c.mem.Session()
+	c.p = tasks.NewPaths(c.root)
+	if err := c.p.EnsureLayout(c.admin); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{c.p.Members, control.NewPaths(c.root).Intents} { // the members' and the master's own
+		if err := session.EnsurePath(c.admin, p, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := session.EnsurePath(c.admin, path.Join(c.root, "epoch"), []byte("5")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range symbols {
+		js, _ := json.Marshal(tasks.SymbolSpec{Symbol: tasks.Symbol(s)})
+		if _, err := c.admin.Create(path.Join(c.p.Symbols, s), js, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func (c *twinCluster) join(id string) {
+	s := c.mem.Session()
+	js, _ := json.Marshal(memberDoc{ID: id, Capacity: 1})
+	if _, err := s.Create(path.Join(c.p.Members, id), js, zk.FlagEphemeral, nil); err != nil {
+		c.t.Fatal(err)
+	}
+	c.members[id] = s
+}
+
+// master returns the master of the term at epoch 5 (won at the epoch
+// znode's current version) on its own session.
+func (c *twinCluster) master() (*Master, *memTerm) {
+	conn := c.mem.Session()
+	_, st, err := conn.Get(path.Join(c.root, "epoch"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c.t.Cleanup(func() { cancel(nil) })
+	term := &memTerm{conn: conn, epochP: path.Join(c.root, "epoch"), version: st.Version, ctx: ctx, cancel: cancel}
+	m, err := newMaster(conn, term, 5, time.Now(), Config{Root: c.root, NodeID: "m",
+		Partitions: func(context.Context) ([]int32, error) { return []int32{0, 1}, nil }})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return m, term
+}
+
+// owners reads every assignment document: task -> node, and each node's
+// document.
+func (c *twinCluster) owners() (map[tasks.ID]string, map[string]tasks.AssignmentDoc) {
+	names, _, err := c.admin.Children(c.p.Assignments)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	own, docs := map[tasks.ID]string{}, map[string]tasks.AssignmentDoc{}
+	for _, n := range names {
+		d, _, err := c.p.ReadAssignment(c.admin, n)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		docs[n] = d
+		for _, id := range d.Tasks {
+			if prev, dup := own[id]; dup {
+				c.t.Fatalf("task %s assigned to %s and %s", id, prev, n)
+			}
+			own[id] = n
+		}
+	}
+	return own, docs
+}
+
+// A new term's first round, read from and written to the twin: every task
+// (3 fetch, 2 ingest) assigned once, balanced over the 2 members, each
+// document carrying the term's epoch and its member's session.
+func TestTwinFirstRoundAssignsEveryTask(t *testing.T) {
+	c := newTwinCluster(t, "AAPL", "MSFT", "SPY")
+	c.join("node-1")
+	c.join("node-2")
+	m, _ := c.master()
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	own, docs := c.owners()
+	if len(own) != 5 {
+		t.Fatalf("%d tasks assigned (%v), want 5", len(own), own)
+	}
+	for _, id := range []tasks.ID{"fetch/AAPL", "fetch/MSFT", "fetch/SPY", "ingest/0", "ingest/1"} {
+		if _, ok := own[id]; !ok {
+			t.Errorf("%s not assigned: %v", id, own)
+		}
+	}
+	n1, n2 := len(docs["node-1"].Tasks), len(docs["node-2"].Tasks)
+	if n1+n2 != 5 || n1 < 2 || n2 < 2 {
+		t.Errorf("unbalanced: node-1 %d, node-2 %d", n1, n2)
+	}
+	for node, d := range docs {
+		if d.Epoch != 5 || int64(d.Session) != c.members[node].SessionID() || d.Node != node {
+			t.Errorf("%s's document: epoch %d session %d node %q; want 5, %d, %q", node, d.Epoch, d.Session, d.Node, c.members[node].SessionID(), node)
+		}
+	}
+	// The next round, with nothing changed, writes nothing.
+	_, before, _ := c.admin.Get(c.p.Assignment("node-1"))
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, after, _ := c.admin.Get(c.p.Assignment("node-1")); after.Version != before.Version {
+		t.Errorf("steady round rewrote node-1's document: version %d -> %d", before.Version, after.Version)
+	}
+}
+
+// A deposed master (the epoch znode moved on: a newer term was won) writes
+// nothing: its round fails with election.ErrFenced and the documents stay
+// as the newer term left them.
+func TestTwinDeposedMasterIsFenced(t *testing.T) {
+	c := newTwinCluster(t, "AAPL", "MSFT")
+	c.join("node-1")
+	m, term := c.master()
+	if _, err := c.admin.Set(path.Join(c.root, "epoch"), []byte(strconv.Itoa(6)), -1); err != nil {
+		t.Fatal(err)
+	}
+	err := m.reconcile(t.Context())
+	if !errors.Is(err, election.ErrFenced) || !errors.Is(term.Err(), election.ErrFenced) {
+		t.Fatalf("round after a newer term: %v (term: %v), want ErrFenced", err, term.Err())
+	}
+	if names, _, _ := c.admin.Children(c.p.Assignments); len(names) != 0 {
+		t.Fatalf("a fenced master wrote assignments: %v", names)
+	}
+}
+
+// A member whose session ends (crash detected): its tasks go to the one
+// left. The dead node's document is not needed to know they are free: a
+// holder counts only while its session is live.
+func TestTwinDeadMemberReleasesItsTasks(t *testing.T) {
+	c := newTwinCluster(t, "AAPL", "MSFT", "SPY")
+	c.join("node-1")
+	c.join("node-2")
+	m, _ := c.master()
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	own, _ := c.owners()
+	var lost []tasks.ID
+	for id, n := range own {
+		if n == "node-2" {
+			lost = append(lost, id)
+		}
+	}
+	if len(lost) == 0 {
+		t.Fatalf("node-2 got nothing: %v", own)
+	}
+	c.members["node-2"].Expire()
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	own, docs := c.owners()
+	for _, id := range lost {
+		if own[id] != "node-1" {
+			t.Errorf("%s (node-2's) is on %q after node-2's session expired, want node-1", id, own[id])
+		}
+	}
+	if len(docs["node-1"].Tasks) != 5 {
+		t.Errorf("node-1 runs %d tasks, want all 5: %v", len(docs["node-1"].Tasks), docs["node-1"].Tasks)
+	}
+}
