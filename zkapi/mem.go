@@ -185,24 +185,38 @@ func (c *MemConn) GetW(p string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
 }
 
 func (c *MemConn) get(p string, w bool) ([]byte, *zk.Stat, <-chan zk.Event, error) {
+	var data []byte
+	st, ch, err := c.read(p, watchData, w, func(n *memNode) { data = slices.Clone(n.data) })
+	return data, st, ch, err
+}
+
+// read is the part every read shares: the client's path check, the
+// session's end, the lookup of p (fn gets its znode when it exists) and a
+// watch of kind when w (an exist watch also on a missing p, the others only
+// on an existing one, as the server sets them).
+func (c *MemConn) read(p string, kind watchKind, w bool, fn func(n *memNode)) (*zk.Stat, <-chan zk.Event, error) {
 	if err := validatePath(p, false); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
 	if c.err != nil {
-		return nil, nil, nil, c.err
+		return nil, nil, c.err
 	}
 	n, ok := c.m.nodes[p]
-	if !ok {
-		return nil, &zk.Stat{}, nil, zk.ErrNoNode
-	}
-	st := n.stat
 	var ch <-chan zk.Event
-	if w {
-		ch = c.watch(p, watchData)
+	if w && (ok || kind == watchExist) {
+		ch = c.watch(p, kind)
 	}
-	return slices.Clone(n.data), &st, ch, nil
+	if !ok {
+		if kind == watchExist {
+			return &zk.Stat{}, ch, nil
+		}
+		return &zk.Stat{}, nil, zk.ErrNoNode
+	}
+	fn(n)
+	st := n.stat
+	return &st, ch, nil
 }
 
 // Children returns the names of p's children (sorted; the server's order is
@@ -218,29 +232,15 @@ func (c *MemConn) ChildrenW(p string) ([]string, *zk.Stat, <-chan zk.Event, erro
 }
 
 func (c *MemConn) children(p string, w bool) ([]string, *zk.Stat, <-chan zk.Event, error) {
-	if err := validatePath(p, false); err != nil {
-		return nil, nil, nil, err
-	}
-	c.m.mu.Lock()
-	defer c.m.mu.Unlock()
-	if c.err != nil {
-		return nil, nil, nil, c.err
-	}
-	n, ok := c.m.nodes[p]
-	if !ok {
-		return nil, &zk.Stat{}, nil, zk.ErrNoNode
-	}
-	names := make([]string, 0, len(n.children))
-	for k := range n.children {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	st := n.stat
-	var ch <-chan zk.Event
-	if w {
-		ch = c.watch(p, watchChild)
-	}
-	return names, &st, ch, nil
+	var names []string
+	st, ch, err := c.read(p, watchChild, w, func(n *memNode) {
+		names = make([]string, 0, len(n.children))
+		for k := range n.children {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+	})
+	return names, st, ch, err
 }
 
 // Exists reports whether p exists, with its stat (zero if not).
@@ -256,24 +256,9 @@ func (c *MemConn) ExistsW(p string) (bool, *zk.Stat, <-chan zk.Event, error) {
 }
 
 func (c *MemConn) exists(p string, w bool) (bool, *zk.Stat, <-chan zk.Event, error) {
-	if err := validatePath(p, false); err != nil {
-		return false, nil, nil, err
-	}
-	c.m.mu.Lock()
-	defer c.m.mu.Unlock()
-	if c.err != nil {
-		return false, nil, nil, c.err
-	}
-	var ch <-chan zk.Event
-	if w {
-		ch = c.watch(p, watchExist)
-	}
-	n, ok := c.m.nodes[p]
-	if !ok {
-		return false, &zk.Stat{}, ch, nil
-	}
-	st := n.stat
-	return true, &st, ch, nil
+	found := false
+	st, ch, err := c.read(p, watchExist, w, func(*memNode) { found = true })
+	return found, st, ch, err
 }
 
 // Create creates p with data (flags: 0, zk.FlagEphemeral, zk.FlagSequence

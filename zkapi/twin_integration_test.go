@@ -295,18 +295,7 @@ func runReal(t *testing.T, root string, c twinCase) []string {
 			t.Fatal(err)
 		}
 	}
-	r := &recorder{root: root}
-	r.owner = func(id int64) string {
-		switch id {
-		case 0:
-			return "none"
-		case conns[0].SessionID():
-			return "s0"
-		case conns[1].SessionID():
-			return "s1"
-		}
-		return "other"
-	}
+	r := &recorder{root: root, owner: ownerOf(conns[0].SessionID(), conns[1].SessionID())}
 	e := &env{conn: func(i int) zkapi.Conn { return conns[i] }, close: func(i int) { conns[i].Close() }, root: root, rec: r, real: true}
 	c.run(e)
 	return r.lines
@@ -320,24 +309,28 @@ func runMem(root string, c twinCase) []string {
 			panic(err)
 		}
 	}
-	r := &recorder{root: root}
-	r.owner = func(id int64) string {
-		switch id {
-		case 0:
-			return "none"
-		case conns[0].SessionID():
-			return "s0"
-		case conns[1].SessionID():
-			return "s1"
-		}
-		return "other"
-	}
+	r := &recorder{root: root, owner: ownerOf(conns[0].SessionID(), conns[1].SessionID())}
 	e := &env{conn: func(i int) zkapi.Conn { return conns[i] }, close: func(i int) { conns[i].Close() }, root: root, rec: r}
 	c.run(e)
 	for _, c := range conns {
 		c.Close()
 	}
 	return r.lines
+}
+
+// ownerOf names an EphemeralOwner: none, s0, s1 or other.
+func ownerOf(s0, s1 int64) func(int64) string {
+	return func(id int64) string {
+		switch id {
+		case 0:
+			return "none"
+		case s0:
+			return "s0"
+		case s1:
+			return "s1"
+		}
+		return "other"
+	}
 }
 
 func diff(a, b []string) string {
