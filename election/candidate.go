@@ -37,6 +37,7 @@ type Candidate struct {
 	pending int64  // epoch of a winning Multi whose outcome is unknown
 
 	wakeups atomic.Int64 // predecessor watch events received (herd-effect test)
+	ahead   atomic.Int64 // terms won by winAhead (tests)
 	// noDeadline makes terms ignore the session's safe deadline, so tests can
 	// show what stops a paused master's writes without it. Tests only.
 	noDeadline bool
@@ -202,6 +203,24 @@ func (c *Candidate) step(ctx context.Context, conn *zk.Conn) (*Term, error) {
 	}
 	if idx > 0 {
 		pred := path.Join(c.p.election, names[idx-1])
+		// Next in line (the predecessor is the lowest, and own is this
+		// session's): read what the winning Multi needs now, so that when
+		// the predecessor goes the win is one round trip.
+		// Every waiting candidate also watches the epoch and steps again
+		// when a term is won: the one that is then next in line learns it
+		// (its predecessor is now the lowest) and reads its inputs afresh.
+		// The epoch watch is set before the inputs are read, so a term won
+		// after the read is not missed.
+		var pre *winInputs
+		_, _, epochCh, err := conn.ExistsW(c.p.epoch)
+		if err != nil {
+			return nil, err
+		}
+		if idx == 1 && ownErr == nil && ownOK && ownSt.EphemeralOwner == c.s.ID() {
+			if in, err := c.readWinInputs(conn); err == nil {
+				pre = &in
+			}
+		}
 		ok, _, ch, err := conn.ExistsW(pred)
 		if err != nil {
 			return nil, err
@@ -210,8 +229,13 @@ func (c *Candidate) step(ctx context.Context, conn *zk.Conn) (*Term, error) {
 			return nil, nil
 		}
 		select {
-		case <-ch:
+		case ev := <-ch:
 			c.wakeups.Add(1)
+			if pre != nil && ev.Type == zk.EventNodeDeleted && c.s.Safe() {
+				return c.winAhead(ctx, conn, own, *pre)
+			}
+			return nil, nil
+		case <-epochCh:
 			return nil, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -282,53 +306,104 @@ func (c *Candidate) createCandidate(conn *zk.Conn) (string, error) {
 	return p, nil
 }
 
-// win performs the winning Multi.
-func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, error) {
-	// The reads below go out together (they are independent; go-zookeeper
-	// pipelines them on the one connection): a handover waits for the
-	// slowest, not for their sum.
+// winInputs is what a winning Multi is computed from: the epoch znode's
+// value and version (missing: no epoch znode) and the highest epoch
+// recorded in terms/ and the failover document (floor).
+type winInputs struct {
+	epoch, floor int64
+	ever         int32
+	missing      bool
+}
+
+// readWinInputs reads the epoch znode and the recorded floor together (they
+// are independent; go-zookeeper pipelines them on the one connection).
+func (c *Candidate) readWinInputs(conn *zk.Conn) (winInputs, error) {
 	var (
-		g            errgroup.Group
-		epoch, floor int64
-		ever         int32
-		epochErr     error
-		mdata        []byte
-		mst          *zk.Stat
-		masterErr    error
+		g        errgroup.Group
+		in       winInputs
+		epochErr error
 	)
-	g.Go(func() error { epoch, ever, epochErr = Epoch(conn, c.p.root); return nil })
-	g.Go(func() error { mdata, mst, masterErr = conn.Get(c.p.master); return nil })
+	g.Go(func() error { in.epoch, in.ever, epochErr = Epoch(conn, c.p.root); return nil })
 	// The epoch never goes backwards: not below any recorded term, even if
 	// the epoch znode was deleted or set lower (an operator's cleanup, a
 	// ZooKeeper restored from an older snapshot).
 	g.Go(func() error {
 		var err error
-		floor, err = c.highestRecorded(conn)
+		in.floor, err = c.highestRecorded(conn)
 		return err
 	})
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return winInputs{}, err
 	}
-	missing := errors.Is(epochErr, zk.ErrNoNode)
-	if epochErr != nil && !missing {
-		return nil, epochErr
+	in.missing = errors.Is(epochErr, zk.ErrNoNode)
+	if epochErr != nil && !in.missing {
+		return winInputs{}, epochErr
 	}
-	if missing || floor > epoch {
+	return in, nil
+}
+
+// winOps returns the winning Multi's first ops (own still a candidate, the
+// epoch raised by one from in, repaired upwards past the recorded floor),
+// the new epoch and the epoch znode's version after the Multi.
+func (c *Candidate) winOps(own string, in winInputs) (ops []any, epoch int64, nextVersion int32) {
+	epoch = in.epoch
+	if in.missing || in.floor > epoch {
 		c.log.Error("election: the epoch znode is behind the recorded terms; repairing it upwards",
-			zap.Bool("epoch_znode_missing", missing), zap.Int64("epoch_znode", epoch), zap.Int64("highest_recorded_epoch", floor),
-			zap.Int64("new_epoch", max(epoch, floor)+1))
-		epoch = max(epoch, floor)
+			zap.Bool("epoch_znode_missing", in.missing), zap.Int64("epoch_znode", epoch), zap.Int64("highest_recorded_epoch", in.floor),
+			zap.Int64("new_epoch", max(epoch, in.floor)+1))
+		epoch = max(epoch, in.floor)
 	}
-	bump := any(&zk.SetDataRequest{Path: c.p.epoch, Data: []byte(strconv.FormatInt(epoch+1, 10)), Version: ever})
-	nextVersion := ever + 1
-	if missing {
+	bump := any(&zk.SetDataRequest{Path: c.p.epoch, Data: []byte(strconv.FormatInt(epoch+1, 10)), Version: in.ever})
+	nextVersion = in.ever + 1
+	if in.missing {
 		bump = &zk.CreateRequest{Path: c.p.epoch, Data: []byte(strconv.FormatInt(epoch+1, 10)), Acl: zk.WorldACL(zk.PermAll)}
 		nextVersion = 0
 	}
-	ops := []any{
-		&zk.CheckVersionRequest{Path: own, Version: -1}, // still a candidate
-		bump,
+	return []any{&zk.CheckVersionRequest{Path: own, Version: -1}, bump}, epoch + 1, nextVersion // still a candidate
+}
+
+// winAhead tries the winning Multi at once from inputs read while waiting
+// as the next in line, when the predecessor (the lowest) was deleted: its
+// term is over and its master znode gone with it (Resign deletes both in
+// one Multi; a session's end deletes both ephemerals together). The Multi
+// itself checks what the reads would have: it fails if the epoch moved
+// since in was read (its version), if a master znode remains (the create),
+// or if own is gone; then the ordinary step follows at once (nil, nil).
+func (c *Candidate) winAhead(ctx context.Context, conn *zk.Conn, own string, in winInputs) (*Term, error) {
+	ops, epoch, nextVersion := c.winOps(own, in)
+	t, err := c.winMulti(conn, ops, epoch, nextVersion, true)
+	if errors.Is(err, errRetry) {
+		return nil, nil
 	}
+	if t != nil {
+		c.ahead.Add(1)
+		go c.pruneTerms(ctx, t)
+	}
+	return t, err
+}
+
+// win reads the election's state and performs the winning Multi.
+func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, error) {
+	// The reads below go out together (they are independent; go-zookeeper
+	// pipelines them on the one connection): a handover waits for the
+	// slowest, not for their sum.
+	var (
+		g         errgroup.Group
+		in        winInputs
+		inErr     error
+		mdata     []byte
+		mst       *zk.Stat
+		masterErr error
+	)
+	g.Go(func() error { in, inErr = c.readWinInputs(conn); return nil })
+	g.Go(func() error { mdata, mst, masterErr = conn.Get(c.p.master); return nil })
+	_ = g.Wait()
+	if inErr != nil {
+		return nil, inErr
+	}
+	ops, next, nextVersion := c.winOps(own, in)
+	epoch := next - 1
+	ever := in.ever
 	switch {
 	case errors.Is(masterErr, zk.ErrNoNode):
 	case masterErr != nil:
@@ -362,17 +437,36 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 		}
 		ops = append(ops, &zk.DeleteRequest{Path: c.p.master, Version: mst.Version})
 	}
+	t, err := c.winMulti(conn, ops, next, nextVersion, false)
+	if t != nil {
+		// Off the failover path: the new master's first plan does not wait
+		// for the housekeeping of old records.
+		go c.pruneTerms(ctx, t)
+	}
+	return t, err
+}
+
+// winMulti sends the winning Multi: ops (from winOps, and the deletion of a
+// master znode of our own session), then the master znode and a terms/
+// record for epoch (ahead: from winAhead, for the log). It returns the new term; errRetry when the Multi was
+// refused (a race lost: the state moved since it was read); a connection or
+// session error as is (pending stays set, so the next try adopts the term
+// if the Multi did apply).
+func (c *Candidate) winMulti(conn *zk.Conn, ops []any, epoch int64, nextVersion int32, ahead bool) (*Term, error) {
 	now := time.Now()
-	m := Master{ID: c.cfg.NodeID, Epoch: epoch + 1, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Since: now}
+	m := Master{ID: c.cfg.NodeID, Epoch: epoch, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Since: now}
 	mjs, _ := json.Marshal(m)
-	rec, _ := json.Marshal(TermRecord{Epoch: epoch + 1, Node: c.cfg.NodeID, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Started: now})
+	rec, _ := json.Marshal(TermRecord{Epoch: epoch, Node: c.cfg.NodeID, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Started: now})
 	ops = append(ops,
 		&zk.CreateRequest{Path: c.p.master, Data: mjs, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagEphemeral},
 		&zk.CreateRequest{Path: c.p.terms + "/t-", Data: rec, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagSequence},
 	)
 	c.mu.Lock()
-	c.pending = epoch + 1
+	c.pending = epoch
 	c.mu.Unlock()
+	if c.cfg.BeforeWin != nil {
+		c.cfg.BeforeWin()
+	}
 	resp, err := conn.Multi(ops...)
 	if err != nil {
 		if isConnErr(err) || isSessionErr(err) {
@@ -381,15 +475,13 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 		c.mu.Lock()
 		c.pending = 0
 		c.mu.Unlock()
-		c.log.Debug("election: win lost a race; retrying", zap.Error(err))
+		c.log.Debug("election: win lost a race; retrying", zap.Bool("ahead", ahead), zap.Error(err))
 		return nil, errRetry
 	}
-	t := c.startTerm(epoch+1, nextVersion, now)
+	t := c.startTerm(epoch, nextVersion, now)
 	t.record = resp[len(resp)-1].String
-	c.log.Info("election: elected master", zap.Int64("epoch", t.Epoch))
-	// Off the failover path: the new master's first plan does not wait for
-	// the housekeeping of old records.
-	go c.pruneTerms(ctx, t)
+	c.log.Info("election: elected master", zap.Int64("epoch", t.Epoch), zap.Bool("ahead", ahead),
+		zap.Duration("multi", time.Since(now)))
 	return t, nil
 }
 

@@ -32,6 +32,12 @@ type Config struct {
 	// before sending are not reported. Called on the writer's goroutine: it
 	// must be quick. Optional (for an audit trail).
 	OnFenced func(epoch int64, nOps int, sent, done time.Time, err error)
+	// BeforeWin, if set, is called on the campaign's goroutine just before
+	// each winning Multi is sent (the win may still fail, and it may be
+	// called again for the next try). It must be quick: it is for work that
+	// should overlap the Multi's quorum write, such as a would-be master's
+	// first reads (master.Prefetch). Optional.
+	BeforeWin func()
 }
 
 // DefaultConfig returns a Config for nodeID in the default cluster.

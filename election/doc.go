@@ -13,13 +13,28 @@
 //     trying again, so each node holds exactly one candidate znode.
 //  2. Candidates are ordered by sequence number; the lowest wins. Every other
 //     candidate sets an exists-watch on its predecessor only, so a departure
-//     wakes exactly one node (no herd effect).
+//     wakes exactly one node (no herd effect). Waiting candidates also watch
+//     epoch and list election/ again when a term is won (a read each, no
+//     write): the one that is then next in line (its predecessor is the
+//     lowest) reads the winning Multi's inputs (epoch, its version, the
+//     recorded floor) while it waits.
 //  3. The lowest candidate becomes master only if that znode's
 //     ephemeralOwner is its own current session and its session is safe
 //     (see package session). It then runs one Multi: check its candidate
 //     znode exists, set epoch to epoch+1 with the expected version, create
 //     master (ephemeral) and a terms/ record. If that reply is lost, it
 //     recognises its own master znode on the next try and adopts the term.
+//     When the next in line's predecessor is deleted, it sends that Multi at
+//     once from the inputs read while waiting ("ahead"): the predecessor's
+//     term is over and its master znode gone with it (Resign deletes both in
+//     one Multi, a session's end both ephemerals together), and the Multi
+//     itself refuses inputs gone stale (the epoch's version moved, a master
+//     znode remains, the candidate znode is gone), after which the ordinary
+//     step reads everything and tries again. A handover's win is then one
+//     quorum write after the watch event, not three round trips and a write.
+//     Config.BeforeWin runs just before each winning Multi is sent (the
+//     node starts the would-be master's first reads there, so that they
+//     overlap the Multi: master.Prefetch).
 //  4. The winner holds a Term. The term ends, for good, when the session
 //     expires, the session's safe deadline passes, a fenced write is
 //     rejected, the epoch znode changes or vanishes under it (the term

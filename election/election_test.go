@@ -104,7 +104,10 @@ func TestIntegration_FiveCandidates(t *testing.T) {
 		t.Fatalf("wakeups after closing node-0: %v, want [0 1 0 1 0]", w)
 	}
 
-	// Resign: node-3 takes over at once, with epoch 3.
+	// Resign: node-3 takes over at once, with epoch 3. (Waiting candidates
+	// step again when a term is won, to read the next in line's winning
+	// inputs afresh: let node-3 settle on its predecessor's watch again.)
+	time.Sleep(300 * time.Millisecond)
 	resigned := time.Now()
 	if err := cand[1].Resign(ctx); err != nil {
 		t.Fatalf("Resign: %v", err)

@@ -9,14 +9,26 @@
 // status/, with watches on members/, symbols/, status/ and every status
 // document. The reads of one round go out together, so that a round costs a
 // few round trips rather than one per znode: members/, symbols/ (and the
-// partition list), assignments/ with assignment-parts/, and the control
-// znodes at once, each folder's documents up to 16 at a time; then status/
-// and its documents (a status is taken only from a live member's session,
-// read after the assignments it acknowledges). Any watch event, or the
+// partition list), assignments/, assignment-parts/, status/ and the control
+// znodes at once, each folder's documents up to 16 at a time; then the
+// status documents (a status is taken only from a live member's session,
+// read after the assignments it acknowledges; a status created after the
+// listing counts as not yet reported, so its member is lagging until the
+// next round). Any watch event, or the
 // periodic resync (Config.Resync, default
 // 10 s), triggers a plan; plans are at least Config.MinInterval apart
 // (default 20 ms; under load twice the last plan's duration), so a burst of
 // changes is planned once.
+//
+// A new term's first round reads, besides, the newest terms/ records and
+// whether failover and partitions exist, beside its other reads, so that its
+// one-time writes need no read of their own. Its view can come from a
+// Prefetch, taken beside the winning Multi (election.Config.BeforeWin): a
+// handover then costs the win's quorum write and the first round's write,
+// with the reads overlapping the win. A prefetch reads the master znode
+// first and is void if one of another session remains (that master's last
+// writes could still come); it sets no watches, so the round after it
+// follows at once and reads again with watches.
 //
 // A plan is tasks.Plan(live members, tasks, current), where current is what
 // the live members' assignment documents (written for their current session)
@@ -63,7 +75,8 @@
 //
 // # Znodes
 //
-// Reads members/, symbols/, status/ and status-parts/, terms/. Writes
+// Reads members/, symbols/, status/ and status-parts/, terms/ (the newest
+// three, in a first round), master (a prefetch). Writes
 // assignments/<node-id> (tasks.AssignmentDoc; a large one as a head and
 // immutable parts under assignment-parts/, created before the head and
 // deleted after the head that no longer names them, all fenced: see

@@ -126,6 +126,11 @@ type Master struct {
 	trigger chan struct{}
 	watchMu sync.Mutex
 	armed   map[string]bool
+	// unwatched: read sets no watches (a Prefetch's reader).
+	unwatched bool
+	// pre, if set, is the first round's view, read beside the winning
+	// Multi (UsePrefetch); taken by the first round.
+	pre *Prefetch
 
 	mu         sync.Mutex
 	stats      Stats
@@ -301,7 +306,7 @@ func (m *Master) forward(ctx context.Context, key string, ev <-chan zk.Event) {
 func (m *Master) children(ctx context.Context, p string) ([]string, error) {
 	conn := m.conn
 	key := "c:" + p
-	if !m.arm(key) {
+	if m.unwatched || !m.arm(key) {
 		names, _, err := conn.Children(p)
 		return names, err
 	}
@@ -319,7 +324,7 @@ func (m *Master) children(ctx context.Context, p string) ([]string, error) {
 func (m *Master) getWatched(ctx context.Context, p string) ([]byte, *zk.Stat, error) {
 	conn := m.conn
 	key := "d:" + p
-	if !m.arm(key) {
+	if m.unwatched || !m.arm(key) {
 		return conn.Get(p)
 	}
 	data, st, ev, err := conn.GetW(p)
@@ -379,6 +384,14 @@ type view struct {
 	control control.State
 	intents []control.Pending
 	history control.History
+
+	// first is set for a term's first round, which also reads what its
+	// one-time writes need (firstReads): the newest term records (for the
+	// failover document's previous term) and whether the failover and
+	// partitions znodes exist.
+	first    bool
+	terms    []election.TermRecord
+	existing map[string]bool
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
@@ -482,11 +495,29 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 				v.version[n] = st.Version
 			}
 		}
+		return nil
+	})
+	// Beside the documents: only a master writes parts, so the listing
+	// cannot miss one that the heads read here name.
+	g.Go(func() error {
 		parts, _, err := conn.Children(m.p.AssignmentParts)
 		if err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return fmt.Errorf("master: assignment parts: %w", err)
 		}
 		v.parts = parts
+		return nil
+	})
+	// The status/ listing goes out with the rest; the status documents are
+	// read after the assignments they acknowledge (below). A status created
+	// after the listing is not read: its member counts as lagging (it may
+	// run what its document allows) until the listing's watch brings the
+	// next round.
+	var (
+		stats    []string
+		statsErr error
+	)
+	g.Go(func() error {
+		stats, statsErr = m.children(ctx, m.p.Status)
 		return nil
 	})
 	g.Go(func() error {
@@ -510,13 +541,18 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 		}
 		return nil
 	})
+	m.mu.Lock()
+	v.first = !m.firstDone
+	m.mu.Unlock()
+	if v.first {
+		g.Go(func() error { return m.firstReads(v) })
+	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 
-	stats, err := m.children(ctx, m.p.Status)
-	if err != nil {
-		return nil, fmt.Errorf("master: status: %w", err)
+	if statsErr != nil {
+		return nil, fmt.Errorf("master: status: %w", statsErr)
 	}
 	statusOf := make([]*tasks.StatusDoc, len(stats))
 	if err := each(len(stats), func(i int) error {
@@ -564,10 +600,15 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 // assignment documents (decide: plan, gate, diff), and write what changed
 // in fenced Multis (write).
 func (m *Master) reconcile(ctx context.Context) error {
-	v, err := m.read(ctx)
+	began := time.Now()
+	v, prefetch, err := m.takePrefetch(ctx)
+	if v == nil && err == nil {
+		v, err = m.read(ctx)
+	}
 	if err != nil {
 		return err
 	}
+	readDone := time.Now()
 	now := time.Now().UTC()
 	d := decide(v, m.epoch, now)
 	moves := d.moves
@@ -580,7 +621,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 			p string
 			v any
 		}{{m.cp.State, d.control}, {m.cp.History, d.history}} {
-			op, n, err := m.upsert(w.p, w.v)
+			op, n, err := m.upsert(w.p, w.v, v)
 			if err != nil {
 				return err
 			}
@@ -653,7 +694,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 	first := !m.firstDone
 	m.mu.Unlock()
 	if first {
-		op, n, err := m.failoverOp(now)
+		op, n, err := m.failoverOp(now, v)
 		if err != nil {
 			return err
 		}
@@ -665,7 +706,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 	partsChanged := first || !slices.Equal(parts, m.written)
 	m.mu.Unlock()
 	if partsChanged {
-		op, n, err := m.upsert(m.p.Partitions, tasks.PartitionsDoc{Epoch: m.epoch, Partitions: parts, Written: now})
+		op, n, err := m.upsert(m.p.Partitions, tasks.PartitionsDoc{Epoch: m.epoch, Partitions: parts, Written: now}, v)
 		if err != nil {
 			return err
 		}
@@ -675,6 +716,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 	if len(ops) == 0 {
 		return nil
 	}
+	sent := time.Now()
 	if err := m.write(ctx, ops, sizes); err != nil {
 		return err
 	}
@@ -682,6 +724,13 @@ func (m *Master) reconcile(ctx context.Context) error {
 	m.firstDone = true
 	m.written = parts
 	m.mu.Unlock()
+	if first {
+		// Where a new term's first round spent its time (issue 19's phase 2).
+		m.log.Info("master: first plan written", zap.Duration("since_won", time.Since(m.started)),
+			zap.Duration("to_round", began.Sub(m.started)), zap.String("prefetch", prefetch),
+			zap.Duration("read", readDone.Sub(began)), zap.Duration("plan", sent.Sub(readDone)),
+			zap.Duration("write", time.Since(sent)), zap.Int("ops", len(ops)))
+	}
 	m.log.Debug("master: assignments written", zap.Int("ops", len(ops)), zap.Int("revoked", moves))
 	return nil
 }
@@ -956,32 +1005,83 @@ func (m *Master) write(ctx context.Context, ops []any, sizes []int) error {
 	return flush(len(ops))
 }
 
-// failoverOp returns the write of the failover document for this term.
-func (m *Master) failoverOp(now time.Time) (any, int, error) {
+// newestTerms is how many of the newest terms/ records a first round reads:
+// the previous term's is among them (the newest is this term's, or the
+// previous one's when read beside the winning Multi).
+const newestTerms = 3
+
+// firstReads reads, beside the round's other reads, what a term's first
+// round writes once: the newest term records and whether the failover and
+// partitions znodes exist (so its writes need no read of their own: a
+// handover's first write follows its reads at once). An unreadable record
+// is skipped (the failover document then names no previous node).
+func (m *Master) firstReads(v *view) error {
 	conn := m.conn
-	doc := tasks.FailoverDoc{Epoch: m.epoch, Node: m.cfg.NodeID, PrevEpoch: m.epoch - 1, Elected: m.started.UTC(), FirstAssignment: now}
-	termsDir := path.Join(m.cfg.Root, "terms")
-	if names, _, err := conn.Children(termsDir); err == nil {
-		for _, n := range names {
-			var r election.TermRecord
-			if _, err := tasks.ReadJSON(conn, path.Join(termsDir, n), &r); err == nil && r.Epoch == doc.PrevEpoch {
-				doc.PrevNode, doc.PrevEnded = r.Node, r.Ended.UTC()
+	var g errgroup.Group
+	v.existing = map[string]bool{}
+	var emu sync.Mutex
+	for _, p := range []string{m.p.Failover, m.p.Partitions} {
+		g.Go(func() error {
+			ok, _, err := conn.Exists(p)
+			if err != nil {
+				return fmt.Errorf("master: exists %s: %w", p, err)
 			}
+			emu.Lock()
+			v.existing[p] = ok
+			emu.Unlock()
+			return nil
+		})
+	}
+	termsDir := path.Join(m.cfg.Root, "terms")
+	names, _, err := conn.Children(termsDir)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		_ = g.Wait()
+		return fmt.Errorf("master: terms: %w", err)
+	}
+	sort.Strings(names) // t-<10-digit sequence>: by sequence
+	names = names[max(0, len(names)-newestTerms):]
+	recs := make([]*election.TermRecord, len(names))
+	_ = each(len(names), func(i int) error {
+		var r election.TermRecord
+		if _, err := tasks.ReadJSON(conn, path.Join(termsDir, names[i]), &r); err == nil {
+			recs[i] = &r
+		}
+		return nil
+	})
+	for _, r := range recs {
+		if r != nil {
+			v.terms = append(v.terms, *r)
 		}
 	}
-	return m.upsert(m.p.Failover, doc)
+	return g.Wait()
 }
 
-// upsert returns the op that writes v as JSON to p, creating p if missing,
-// and the op's size in bytes.
-func (m *Master) upsert(p string, v any) (any, int, error) {
-	data, err := json.Marshal(v)
+// failoverOp returns the write of the failover document for this term, its
+// previous term named from v's newest term records.
+func (m *Master) failoverOp(now time.Time, v *view) (any, int, error) {
+	doc := tasks.FailoverDoc{Epoch: m.epoch, Node: m.cfg.NodeID, PrevEpoch: m.epoch - 1, Elected: m.started.UTC(), FirstAssignment: now}
+	for _, r := range v.terms {
+		if r.Epoch == doc.PrevEpoch {
+			doc.PrevNode, doc.PrevEnded = r.Node, r.Ended.UTC()
+		}
+	}
+	return m.upsert(m.p.Failover, doc, v)
+}
+
+// upsert returns the op that writes x as JSON to p, creating p if missing,
+// and the op's size in bytes. Whether p exists is v's (a first round's
+// firstReads) if known, else read now.
+func (m *Master) upsert(p string, x any, v *view) (any, int, error) {
+	data, err := json.Marshal(x)
 	if err != nil {
 		return nil, 0, err
 	}
-	ok, _, err := m.conn.Exists(p)
-	if err != nil {
-		return nil, 0, fmt.Errorf("master: exists %s: %w", p, err)
+	ok, known := v.existing[p]
+	if !known {
+		ok, _, err = m.conn.Exists(p)
+		if err != nil {
+			return nil, 0, fmt.Errorf("master: exists %s: %w", p, err)
+		}
 	}
 	if ok {
 		return &zk.SetDataRequest{Path: p, Data: data, Version: -1}, len(data), nil

@@ -222,6 +222,12 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 			a.FencedWrite(epoch, nOps, sent, done, fencedResult(err), err)
 		}
 	}
+	// A would-be master's first read goes out beside its winning Multi
+	// (master.Prefetch); the campaign hands the last one to the master.
+	mcfg := master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, Logger: log}
+	var pre prefetchSlot
+	defer pre.swap(nil)
+	ecfg.BeforeWin = func() { pre.swap(master.StartPrefetch(s, mcfg)) }
 	cand, err := election.NewCandidate(s, ecfg)
 	if err != nil {
 		log.Error("node: candidate", zap.Error(err))
@@ -255,7 +261,7 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 	electDone := make(chan struct{})
 	go func() {
 		defer close(electDone)
-		n.campaign(electCtx, s, cand, log)
+		n.campaign(electCtx, s, cand, mcfg, &pre, log)
 	}()
 
 	select {
@@ -290,7 +296,7 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 
 // campaign runs for master and, while a term is held, the master loop; again
 // after each term ends, while the session lives.
-func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.Candidate, log *zap.Logger) {
+func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.Candidate, mcfg master.Config, pre *prefetchSlot, log *zap.Logger) {
 	for ctx.Err() == nil {
 		term, err := cand.Campaign(ctx)
 		if err != nil {
@@ -299,10 +305,13 @@ func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.
 			}
 			return
 		}
-		m, err := master.New(s, term, master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, Logger: log}) // adds epoch
+		m, err := master.New(s, term, mcfg) // adds epoch
 		if err != nil {
 			log.Error("node: master", zap.Error(err))
 			return
+		}
+		if p := pre.take(); p != nil {
+			m.UsePrefetch(p)
 		}
 		n.mu.Lock()
 		n.term, n.masterL = term, m
@@ -406,4 +415,32 @@ func auditRunners(rs map[tasks.Type]worker.Runner, a *audit.Writer) map[tasks.Ty
 		})
 	}
 	return out
+}
+
+// prefetchSlot holds the latest master.Prefetch started before a winning
+// Multi; a newer one (the next try) stops the one it replaces. Safe for
+// concurrent use.
+type prefetchSlot struct {
+	mu sync.Mutex
+	p  *master.Prefetch
+}
+
+// swap stores p (nil: none) and stops the one it replaces.
+func (ps *prefetchSlot) swap(p *master.Prefetch) {
+	ps.mu.Lock()
+	old := ps.p
+	ps.p = p
+	ps.mu.Unlock()
+	if old != nil {
+		old.Stop()
+	}
+}
+
+// take returns the stored prefetch (or nil) and empties the slot.
+func (ps *prefetchSlot) take() *master.Prefetch {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p := ps.p
+	ps.p = nil
+	return p
 }

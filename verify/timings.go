@@ -21,9 +21,11 @@ type Failover struct {
 	Detect time.Time `json:"detect"`
 	// Elected is the new term's start; FirstWrite the completion of its
 	// first accepted fenced write (the first assignment); AllRunning the
-	// first instant from Elected on at which every task had a running owner
-	// (a deposed master's tasks stop before the new master is elected: at
-	// the kill, the SIGSTOP, or its session's safe deadline).
+	// first instant from Elected on, and after the faulted process's last
+	// task stopped (for a fault on a process: a SIGTERMed master stops its
+	// runners after it resigned), at which every task had a running owner
+	// (a crashed or paused master's tasks stop before the new master is
+	// elected: at the kill, the SIGSTOP, or its session's safe deadline).
 	Elected, FirstWrite, AllRunning time.Time
 }
 
@@ -69,6 +71,7 @@ func Failovers(tr *Trail, tasks []string, grace time.Duration) []Failover {
 			f.Detect = cur.Start
 		}
 		// A fault on the previous master's process while its term lasted.
+		faultPID := 0
 		for _, e := range tr.Events {
 			if e.Phase != chaos.PhaseInject && !(e.Phase == chaos.PhaseNote && e.Signal != "") {
 				continue
@@ -79,7 +82,7 @@ func Failovers(tr *Trail, tasks []string, grace time.Duration) []Failover {
 			if e.PID != 0 && e.PID != prev.PID {
 				continue
 			}
-			f.Detect, f.Cause = e.T, string(e.Kind)
+			f.Detect, f.Cause, faultPID = e.T, string(e.Kind), e.PID
 			if e.Signal != "" {
 				f.Cause += " (SIG" + e.Signal + ")"
 			}
@@ -87,7 +90,25 @@ func Failovers(tr *Trail, tasks []string, grace time.Duration) []Failover {
 		if cur.Accepted > 0 {
 			f.FirstWrite = cur.FirstOK.TDone
 		}
-		f.AllRunning = tr.allRunningAfter(maxT(f.Detect, f.Elected), tasks, grace)
+		// Every task running again, counted from when the faulted process
+		// let go of its last task (a SIGTERMed master stops its runners
+		// after it resigns, so they may still run when the successor wins:
+		// "all running" at that instant would count the old owner).
+		from := maxT(f.Detect, f.Elected)
+		if faultPID != 0 {
+			for _, r := range tr.Runs {
+				if r.PID != faultPID || !r.Start.Before(f.Detect) {
+					continue // only the runs it held at the fault
+				}
+				ss, _ := tr.Segments(r, grace)
+				for _, sg := range ss {
+					if sg[1].After(f.Detect) {
+						from = maxT(from, sg[1])
+					}
+				}
+			}
+		}
+		f.AllRunning = tr.allRunningAfter(from, tasks, grace)
 		out = append(out, f)
 	}
 	return out
