@@ -25,7 +25,8 @@
 // one-time writes need no read of their own. Its view can come from a
 // Prefetch, taken beside the winning Multi (election.Config.BeforeWin): a
 // handover then costs the win's quorum write and the first round's write,
-// with the reads overlapping the win. A prefetch reads the master znode
+// with the reads partly overlapping the win (see Prefetch for what the
+// server's per-session ordering leaves). A prefetch reads the master znode
 // first and is void if one of another session remains (that master's last
 // writes could still come); it sets no watches, so the round after it
 // follows at once and reads again with watches.
