@@ -266,8 +266,12 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 
 	select {
 	case <-ctx.Done():
-		// Graceful: hand mastership over first, then stop the tasks.
+		// Graceful: hand mastership over and stop the tasks at once (the
+		// runners' last commits need only the session, which stays open
+		// until both are done); the session's close then frees the tasks.
+		// In a row, the runners waited for the resign's quorum write.
 		stopElect()
+		stopWorker()
 		<-electDone
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		if err := cand.Resign(rctx); err != nil {
@@ -275,7 +279,6 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 		}
 		cancel()
 		cand.Close()
-		stopWorker()
 		<-workerDone
 		log.Info("node: stopped gracefully")
 	case <-sessCtx.Done():
