@@ -205,8 +205,8 @@ func (c *Candidate) step(ctx context.Context, conn *zk.Conn) (*Term, error) {
 		pred := path.Join(c.p.election, names[idx-1])
 		// Next in line (the predecessor is the lowest, and own is this
 		// session's): read what the winning Multi needs now, so that when
-		// the predecessor goes the win is one round trip.
-		// Every waiting candidate also watches the epoch and steps again
+		// the predecessor goes the win is one round trip. Every waiting
+		// candidate also watches the epoch and steps again
 		// when a term is won: the one that is then next in line learns it
 		// (its predecessor is now the lowest) and reads its inputs afresh.
 		// The epoch watch is set before the inputs are read, so a term won
@@ -371,13 +371,9 @@ func (c *Candidate) winOps(own string, in winInputs) (ops []any, epoch int64, ne
 // or if own is gone; then the ordinary step follows at once (nil, nil).
 func (c *Candidate) winAhead(ctx context.Context, conn *zk.Conn, own string, in winInputs) (*Term, error) {
 	ops, epoch, nextVersion := c.winOps(own, in)
-	t, err := c.winMulti(conn, ops, epoch, nextVersion, true)
+	t, err := c.winMulti(ctx, conn, ops, epoch, nextVersion, true)
 	if errors.Is(err, errRetry) {
 		return nil, nil
-	}
-	if t != nil {
-		c.ahead.Add(1)
-		go c.pruneTerms(ctx, t)
 	}
 	return t, err
 }
@@ -402,8 +398,6 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 		return nil, inErr
 	}
 	ops, next, nextVersion := c.winOps(own, in)
-	epoch := next - 1
-	ever := in.ever
 	switch {
 	case errors.Is(masterErr, zk.ErrNoNode):
 	case masterErr != nil:
@@ -430,29 +424,24 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 		c.mu.Lock()
 		pending := c.pending
 		c.mu.Unlock()
-		if pending != 0 && m.Epoch == pending && epoch == pending {
+		if epoch := next - 1; pending != 0 && m.Epoch == pending && epoch == pending {
 			// Our earlier winning Multi did apply; its reply was lost.
 			c.log.Info("election: adopting the term of a win whose reply was lost", zap.Int64("epoch", epoch))
-			return c.startTerm(epoch, ever, m.Since), nil
+			return c.startTerm(epoch, in.ever, m.Since), nil
 		}
 		ops = append(ops, &zk.DeleteRequest{Path: c.p.master, Version: mst.Version})
 	}
-	t, err := c.winMulti(conn, ops, next, nextVersion, false)
-	if t != nil {
-		// Off the failover path: the new master's first plan does not wait
-		// for the housekeeping of old records.
-		go c.pruneTerms(ctx, t)
-	}
-	return t, err
+	return c.winMulti(ctx, conn, ops, next, nextVersion, false)
 }
 
 // winMulti sends the winning Multi: ops (from winOps, and the deletion of a
 // master znode of our own session), then the master znode and a terms/
-// record for epoch (ahead: from winAhead, for the log). It returns the new term; errRetry when the Multi was
+// record for epoch (ahead: from winAhead), and starts the pruning of old
+// records. It returns the new term; errRetry when the Multi was
 // refused (a race lost: the state moved since it was read); a connection or
 // session error as is (pending stays set, so the next try adopts the term
 // if the Multi did apply).
-func (c *Candidate) winMulti(conn *zk.Conn, ops []any, epoch int64, nextVersion int32, ahead bool) (*Term, error) {
+func (c *Candidate) winMulti(ctx context.Context, conn *zk.Conn, ops []any, epoch int64, nextVersion int32, ahead bool) (*Term, error) {
 	now := time.Now()
 	m := Master{ID: c.cfg.NodeID, Epoch: epoch, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Since: now}
 	mjs, _ := json.Marshal(m)
@@ -482,13 +471,19 @@ func (c *Candidate) winMulti(conn *zk.Conn, ops []any, epoch int64, nextVersion 
 	t.record = resp[len(resp)-1].String
 	c.log.Info("election: elected master", zap.Int64("epoch", t.Epoch), zap.Bool("ahead", ahead),
 		zap.Duration("multi", time.Since(now)))
+	if ahead {
+		c.ahead.Add(1)
+	}
+	// Off the failover path: the new master's first plan does not wait for
+	// the housekeeping of old records.
+	go c.pruneTerms(ctx, t)
 	return t, nil
 }
 
 // highestRecorded returns the highest epoch recorded in the newest term
-// records (terms/, newest few by sequence) and in the failover document
-// written by masters; 0 if none. The reads go out together: the failover
-// document beside the listing of terms/, then the newest records at once.
+// records (terms/, newest few by sequence: NewestTerms) and in the failover
+// document written by masters; 0 if none. The failover document is read
+// beside the records.
 func (c *Candidate) highestRecorded(conn *zk.Conn) (int64, error) {
 	var (
 		g       errgroup.Group
@@ -509,36 +504,16 @@ func (c *Candidate) highestRecorded(conn *zk.Conn) (int64, error) {
 		}
 		return nil
 	})
-	names, _, err := conn.Children(c.p.terms)
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		_ = g.Wait()
-		return 0, err
+	recs, err := NewestTerms(conn, c.p.root, 3)
+	if gerr := g.Wait(); err == nil {
+		err = gerr
 	}
-	sortBySeq(names)
-	newest := names[max(0, len(names)-3):]
-	epochs := make([]int64, len(newest)) // each read's own slot
-	for i, n := range newest {
-		g.Go(func() error {
-			data, _, err := conn.Get(path.Join(c.p.terms, n))
-			if errors.Is(err, zk.ErrNoNode) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			var r TermRecord
-			if json.Unmarshal(data, &r) == nil {
-				epochs[i] = r.Epoch
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return 0, err
 	}
 	hi := fromDoc
-	for _, e := range epochs {
-		hi = max(hi, e)
+	for _, r := range recs {
+		hi = max(hi, r.Epoch)
 	}
 	return hi, nil
 }

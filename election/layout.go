@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stock-system/stocksys/session"
 	"path"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // keepTerms is how many terms/ records are kept.
@@ -143,4 +146,46 @@ func isConnErr(err error) bool {
 // isSessionErr reports errors after which the session is unusable.
 func isSessionErr(err error) bool {
 	return errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing)
+}
+
+// NewestTerms returns the newest n term records under root (terms/, by
+// sequence), oldest first, read together (go-zookeeper pipelines them on the
+// one connection); a record deleted meanwhile is skipped, an unparsable one
+// too. No terms/ znode: none. Other read errors are returned.
+func NewestTerms(c zkapi.Conn, root string, n int) ([]TermRecord, error) {
+	dir := newPaths(root).terms
+	names, _, err := c.Children(dir)
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return nil, err
+	}
+	sortBySeq(names)
+	names = names[max(0, len(names)-n):]
+	recs := make([]*TermRecord, len(names)) // each read's own slot
+	var g errgroup.Group
+	for i, name := range names {
+		g.Go(func() error {
+			data, _, err := c.Get(path.Join(dir, name))
+			if errors.Is(err, zk.ErrNoNode) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			var r TermRecord
+			if json.Unmarshal(data, &r) == nil {
+				recs[i] = &r
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []TermRecord
+	for _, r := range recs {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	return out, nil
 }

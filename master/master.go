@@ -385,11 +385,9 @@ type view struct {
 	intents []control.Pending
 	history control.History
 
-	// first is set for a term's first round, which also reads what its
-	// one-time writes need (firstReads): the newest term records (for the
-	// failover document's previous term) and whether the failover and
-	// partitions znodes exist.
-	first    bool
+	// A term's first round also reads what its one-time writes need
+	// (firstReads): the newest term records (for the failover document's
+	// previous term) and whether the failover and partitions znodes exist.
 	terms    []election.TermRecord
 	existing map[string]bool
 }
@@ -542,9 +540,9 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 		return nil
 	})
 	m.mu.Lock()
-	v.first = !m.firstDone
+	first := !m.firstDone
 	m.mu.Unlock()
-	if v.first {
+	if first {
 		g.Go(func() error { return m.firstReads(v) })
 	}
 	if err := g.Wait(); err != nil {
@@ -1014,7 +1012,8 @@ const newestTerms = 3
 // round writes once: the newest term records and whether the failover and
 // partitions znodes exist (so its writes need no read of their own: a
 // handover's first write follows its reads at once). An unreadable record
-// is skipped (the failover document then names no previous node).
+// is skipped (election.NewestTerms; the failover document then names no
+// previous node).
 func (m *Master) firstReads(v *view) error {
 	conn := m.conn
 	var g errgroup.Group
@@ -1032,27 +1031,12 @@ func (m *Master) firstReads(v *view) error {
 			return nil
 		})
 	}
-	termsDir := path.Join(m.cfg.Root, "terms")
-	names, _, err := conn.Children(termsDir)
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+	recs, err := election.NewestTerms(conn, m.cfg.Root, newestTerms)
+	if err != nil {
 		_ = g.Wait()
 		return fmt.Errorf("master: terms: %w", err)
 	}
-	sort.Strings(names) // t-<10-digit sequence>: by sequence
-	names = names[max(0, len(names)-newestTerms):]
-	recs := make([]*election.TermRecord, len(names))
-	_ = each(len(names), func(i int) error {
-		var r election.TermRecord
-		if _, err := tasks.ReadJSON(conn, path.Join(termsDir, names[i]), &r); err == nil {
-			recs[i] = &r
-		}
-		return nil
-	})
-	for _, r := range recs {
-		if r != nil {
-			v.terms = append(v.terms, *r)
-		}
-	}
+	v.terms = recs
 	return g.Wait()
 }
 
