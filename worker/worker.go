@@ -15,13 +15,15 @@ import (
 
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Worker runs this node's assigned tasks for one session. Create it with New
 // and call Run once.
 type Worker struct {
 	cfg   Config
-	s     *session.Session
+	s     lifetime    // the session's life: id, safe deadline, end
+	conn  zkapi.Conn  // the session's connection (s.Conn() in production)
 	p     tasks.Paths
 	log   *zap.Logger
 	exits chan exit
@@ -71,8 +73,27 @@ type exit struct {
 	err error
 }
 
+// lifetime is what the worker needs of its session besides the connection:
+// *session.Session in production; in unit tests, a stand-in beside a
+// zkapi.Mem connection (the decisions on documents, runners and statuses
+// are then tested without a server).
+type lifetime interface {
+	ID() int64
+	Err() error
+	Done() <-chan struct{}
+	Safe() bool
+	Unsafe() <-chan struct{}
+	SafeDeadline() time.Time
+}
+
 // New returns a Worker for session s. It fails with ErrInvalidConfig.
 func New(s *session.Session, cfg Config) (*Worker, error) {
+	return newWorker(s, s.Conn(), cfg)
+}
+
+// newWorker is New on any connection and session life (unit tests: an
+// in-memory zkapi.Mem session).
+func newWorker(s lifetime, conn zkapi.Conn, cfg Config) (*Worker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -80,6 +101,7 @@ func New(s *session.Session, cfg Config) (*Worker, error) {
 	return &Worker{
 		cfg:     cfg,
 		s:       s,
+		conn:    conn,
 		p:       tasks.NewPaths(cfg.Root),
 		log:     cfg.Logger.With(zap.String("node", cfg.NodeID)),
 		exits:   make(chan exit, 4096),
@@ -98,7 +120,7 @@ func New(s *session.Session, cfg Config) (*Worker, error) {
 // ctx done it publishes no last status: the caller closes the session
 // (node.Node does), which ends status/<node-id>.
 func (w *Worker) Run(ctx context.Context) error {
-	if err := w.p.EnsureLayout(w.s.Conn()); err != nil {
+	if err := w.p.EnsureLayout(w.conn); err != nil {
 		return err
 	}
 	defer close(w.quit)
@@ -213,10 +235,10 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 // desired task set. It returns the watch channel.
 func (w *Worker) readAssignment() (<-chan zk.Event, error) {
 	p := w.p.Assignment(w.cfg.NodeID)
-	data, st, watch, err := w.s.Conn().GetW(p)
+	data, st, watch, err := w.conn.GetW(p)
 	if errors.Is(err, zk.ErrNoNode) {
 		var ok bool
-		ok, _, watch, err = w.s.Conn().ExistsW(p)
+		ok, _, watch, err = w.conn.ExistsW(p)
 		if err != nil {
 			return nil, fmt.Errorf("worker: exists %s: %w", p, err)
 		}
@@ -229,7 +251,7 @@ func (w *Worker) readAssignment() (<-chan zk.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: get %s: %w", p, err)
 	}
-	conn := w.s.Conn()
+	conn := w.conn
 	doc, _, err := tasks.DecodeAssignment(w.p, data, tasks.ConnGetter(conn))
 	if errors.Is(err, tasks.ErrPartsChanged) {
 		// Rewritten while read: its watch has fired or will; read again.
@@ -578,7 +600,7 @@ func (w *Worker) publish(force bool) {
 		return
 	}
 	p := w.p.StatusOf(w.cfg.NodeID)
-	conn := w.s.Conn()
+	conn := w.conn
 	var written []string
 	for _, part := range tasks.NewParts(parts, w.parts) { // before the head that names them
 		pp := part.Path
