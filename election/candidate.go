@@ -476,7 +476,8 @@ func (c *Candidate) winMulti(ctx context.Context, conn *zk.Conn, ops []any, epoc
 	}
 	// Off the failover path: the new master's first plan does not wait for
 	// the housekeeping of old records.
-	go c.pruneTerms(ctx, t)
+	c.wg.Add(1) // owned: Close waits for it
+	go func() { defer c.wg.Done(); c.pruneTerms(ctx, t) }()
 	return t, nil
 }
 

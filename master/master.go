@@ -124,6 +124,9 @@ type Master struct {
 	log     *zap.Logger
 
 	trigger chan struct{}
+	// owned counts Run's goroutines (the term watcher, one per armed watch:
+	// forward); Run returns only after they have.
+	owned   sync.WaitGroup
 	watchMu sync.Mutex
 	armed   map[string]bool
 	// unwatched: read sets no watches (a Prefetch's reader).
@@ -178,8 +181,11 @@ func (m *Master) Stats() Stats {
 // returns nil).
 func (m *Master) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
+	defer m.owned.Wait() // after cancel: every goroutine of this Run has returned
 	defer cancel()
+	m.owned.Add(1)
 	go func() { // end our work with the term
+		defer m.owned.Done()
 		select {
 		case <-m.term.Done():
 			cancel()
@@ -291,7 +297,9 @@ func (m *Master) arm(key string) bool {
 
 // forward pokes the loop when ev fires, then disarms key.
 func (m *Master) forward(ctx context.Context, key string, ev <-chan zk.Event) {
+	m.owned.Add(1)
 	go func() {
+		defer m.owned.Done()
 		select {
 		case <-ev:
 			m.watchMu.Lock()

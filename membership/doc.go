@@ -1,5 +1,4 @@
-// Package membership keeps the set of live nodes of a cluster in ZooKeeper
-// and streams its changes.
+// Package membership keeps the set of live nodes of a cluster in ZooKeeper.
 //
 // # Recipe
 //
@@ -18,20 +17,15 @@
 //     naming the session that holds it.
 //   - When its own session expires, Run opens a new one and registers again.
 //
-// A Watcher lists members/ with a child watch, reads each member with a data
-// watch, and emits the differences between consecutive listings as Join,
-// Leave and Update events. It re-lists after every watch event and after
-// every reconnect (watch events can be missed while disconnected).
+// Readers of the set (the master's rounds, stocksys status) list members/
+// and read each Info themselves (package master watches it); this package
+// has no watcher of its own.
 //
 // # Guarantees
 //
 //   - Node ids are validated (session.ValidateNodeID) before any znode path
 //     is built; an invalid id never reaches ZooKeeper.
 //   - At most one live session holds members/<id>.
-//   - A Watcher's events, applied in order to an empty set, give exactly the
-//     members of its latest listing. Changes between two listings are
-//     coalesced: a node that left and re-joined (a new session) shows as
-//     Leave then Join; a node that joined and left in between shows nothing.
 //
 // # Znodes owned (under Config.Root, default /stocksys/<cluster>)
 //

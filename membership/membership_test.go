@@ -3,6 +3,7 @@ package membership
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/session/sessiontest"
+	"github.com/stock-system/stocksys/zkapi"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -134,40 +137,50 @@ func (c *child) waitLine(t *testing.T, prefix string, within time.Duration) stri
 	}
 }
 
-// events collects a Watcher's events.
-type events struct {
-	ch <-chan Event
-}
-
-func (e events) next(t *testing.T, within time.Duration) Event {
+// members reads root/members as a reader of the cluster does: each
+// member's Info by id (the znode's name).
+func members(t *testing.T, conn zkapi.Conn, root string) map[string]Info {
 	t.Helper()
-	select {
-	case ev, ok := <-e.ch:
-		if !ok {
-			t.Fatal("watcher stopped")
+	dir := path.Join(root, "members")
+	names, _, err := conn.Children(dir)
+	if errors.Is(err, zk.ErrNoNode) {
+		return map[string]Info{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]Info{}
+	for _, n := range names {
+		data, _, err := conn.Get(path.Join(dir, n))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue // left between the listing and the read
 		}
-		return ev
-	case <-time.After(within):
-		t.Fatalf("no membership event within %v", within)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info Info
+		if err := json.Unmarshal(data, &info); err != nil {
+			t.Fatalf("members/%s: %v", n, err)
+		}
+		out[n] = info
 	}
-	return Event{}
+	return out
 }
 
-func (e events) expect(t *testing.T, typ EventType, id string, within time.Duration) Event {
+// waitMembers polls root/members every 5 ms until cond holds of them, and
+// returns them; it fails after within, showing what it saw.
+func waitMembers(t *testing.T, conn zkapi.Conn, root, what string, within time.Duration, cond func(map[string]Info) bool) map[string]Info {
 	t.Helper()
-	ev := e.next(t, within)
-	if ev.Type != typ || ev.ID != id {
-		t.Fatalf("event %v %s (%+v), want %v %s", ev.Type, ev.ID, ev.Info, typ, id)
-	}
-	return ev
-}
-
-func (e events) none(t *testing.T, within time.Duration) {
-	t.Helper()
-	select {
-	case ev := <-e.ch:
-		t.Fatalf("unexpected event %v %s", ev.Type, ev.ID)
-	case <-time.After(within):
+	deadline := time.Now().Add(within)
+	for {
+		m := members(t, conn, root)
+		if cond(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members %+v after %v; want %s", m, within, what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -179,37 +192,15 @@ func newConfig(t *testing.T, root, id, addr string, timeout time.Duration) Confi
 	return cfg
 }
 
-// 6. Membership: join, update, leave and crash events with the right ids; a
+// 6. Membership: join, update, leave and crash seen in members/ with the right ids; a
 // node restarted with the same id after kill -9 registers again once its old
 // session expires; a duplicate live id is refused.
 func TestIntegration_Membership(t *testing.T) {
-	servers := testenv.ZKServers(t)
 	root := testenv.ZKRoot(t)
 	const timeout = 2 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-
-	wcfg := session.DefaultConfig(servers...)
-	wcfg.Logger = testLogger(t)
-	ws, err := session.New(ctx, wcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	w, err := NewWatcher(ws, root, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, wcancel := context.WithCancel(ctx)
-	werr := make(chan error, 1)
-	go func() { werr <- w.Run(wctx) }()
-	defer func() {
-		wcancel()
-		if err := <-werr; err != nil {
-			t.Errorf("watcher: %v", err)
-		}
-	}()
-	ev := events{w.Events()}
+	admin := testenv.ZKConn(t, 10*time.Second)
 
 	// Join.
 	alpha, err := New(newConfig(t, root, "alpha", "10.0.0.1:7000", timeout))
@@ -220,20 +211,20 @@ func TestIntegration_Membership(t *testing.T) {
 	aerr := make(chan error, 1)
 	go func() { aerr <- alpha.Run(actx) }()
 	defer acancel()
-	j := ev.expect(t, Join, "alpha", 10*time.Second)
 	<-alpha.Registered()
 	ai, _ := alpha.Info()
-	if j.Info.Addr != "10.0.0.1:7000" || j.Info.Session != ai.Session || j.Info.Session == 0 {
-		t.Fatalf("join info %+v, want addr 10.0.0.1:7000 session 0x%x", j.Info, ai.Session)
+	j := waitMembers(t, admin, root, "alpha", 10*time.Second, func(m map[string]Info) bool { return m["alpha"].ID == "alpha" })["alpha"]
+	if j.Addr != "10.0.0.1:7000" || j.Session != ai.Session || j.Session == 0 {
+		t.Fatalf("join info %+v, want addr 10.0.0.1:7000 session 0x%x", j, ai.Session)
 	}
 
 	// Update.
 	if err := alpha.SetCapacity(ctx, 8); err != nil {
 		t.Fatal(err)
 	}
-	if u := ev.expect(t, Update, "alpha", 5*time.Second); u.Info.Capacity != 8 {
-		t.Fatalf("update info %+v, want capacity 8", u.Info)
-	}
+	waitMembers(t, admin, root, "alpha with capacity 8", 5*time.Second, func(m map[string]Info) bool {
+		return m["alpha"].Capacity == 8 && m["alpha"].Session == ai.Session
+	})
 
 	// A duplicate live id is refused, naming the session that holds it.
 	dup, err := New(newConfig(t, root, "alpha", "10.0.0.9:7000", timeout))
@@ -244,13 +235,16 @@ func TestIntegration_Membership(t *testing.T) {
 	if !errors.Is(err, ErrDuplicateID) || !strings.Contains(err.Error(), fmt.Sprintf("0x%x", ai.Session)) {
 		t.Fatalf("duplicate: %v, want ErrDuplicateID naming session 0x%x", err, ai.Session)
 	}
-	ev.none(t, 300*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	if m := members(t, admin, root); len(m) != 1 || m["alpha"].Session != ai.Session || m["alpha"].Addr != "10.0.0.1:7000" {
+		t.Fatalf("members after a refused duplicate: %+v; want alpha alone, unchanged", m)
+	}
 
 	// A node in another process; crash it with kill -9.
 	beta := startChild(t, root, "beta", "10.0.0.2:7000", timeout)
 	old := strings.Fields(beta.waitLine(t, "REGISTERED", 15*time.Second))[1]
-	if j := ev.expect(t, Join, "beta", 5*time.Second); fmt.Sprintf("0x%x", j.Info.Session) != old {
-		t.Fatalf("beta joined with session 0x%x, child says %s", j.Info.Session, old)
+	if j := waitMembers(t, admin, root, "beta", 5*time.Second, func(m map[string]Info) bool { return m["beta"].ID == "beta" })["beta"]; fmt.Sprintf("0x%x", j.Session) != old {
+		t.Fatalf("beta joined with session 0x%x, child says %s", j.Session, old)
 	}
 	killed := time.Now()
 	if err := beta.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -260,16 +254,19 @@ func TestIntegration_Membership(t *testing.T) {
 	// Restart it at once with the same id and address: it must wait for the
 	// old session to expire, then register under a new one.
 	beta2 := startChild(t, root, "beta", "10.0.0.2:7000", timeout)
-	l := ev.expect(t, Leave, "beta", timeout+2*time.Second+5*time.Second)
+	// The old session's znode goes (the new one can only be created after).
+	waitMembers(t, admin, root, "beta's old session gone", timeout+2*time.Second+5*time.Second, func(m map[string]Info) bool {
+		b, ok := m["beta"]
+		return !ok || fmt.Sprintf("0x%x", b.Session) != old
+	})
 	left := time.Since(killed)
-	if fmt.Sprintf("0x%x", l.Info.Session) != old {
-		t.Fatalf("leave of session 0x%x, want %s", l.Info.Session, old)
-	}
-	j2 := ev.expect(t, Join, "beta", 10*time.Second)
-	reg := strings.Fields(beta2.waitLine(t, "REGISTERED", 5*time.Second))[1]
+	reg := strings.Fields(beta2.waitLine(t, "REGISTERED", 10*time.Second))[1]
+	j2 := waitMembers(t, admin, root, "beta under its new session", 5*time.Second, func(m map[string]Info) bool {
+		return fmt.Sprintf("0x%x", m["beta"].Session) == reg
+	})["beta"]
 	t.Logf("kill -9 -> leave %v; rejoined as %s (was %s)", left, reg, old)
-	if reg == old || fmt.Sprintf("0x%x", j2.Info.Session) != reg {
-		t.Fatalf("restarted beta: session %s (join says 0x%x), old %s", reg, j2.Info.Session, old)
+	if reg == old || j2.Addr != "10.0.0.2:7000" {
+		t.Fatalf("restarted beta: session %s (old %s), info %+v", reg, old, j2)
 	}
 	if left < timeout/2 {
 		t.Fatalf("crash detected after %v, before the session could have expired", left)
@@ -280,9 +277,8 @@ func TestIntegration_Membership(t *testing.T) {
 	if err := <-aerr; err != nil {
 		t.Fatalf("alpha.Run: %v", err)
 	}
-	ev.expect(t, Leave, "alpha", 5*time.Second)
-	got := w.Members()
-	if len(got) != 1 || got["beta"].Session != j2.Info.Session {
+	got := waitMembers(t, admin, root, "alpha gone", 5*time.Second, func(m map[string]Info) bool { _, ok := m["alpha"]; return !ok })
+	if len(got) != 1 || got["beta"].Session != j2.Session {
 		t.Fatalf("members %+v, want only beta", got)
 	}
 }

@@ -295,6 +295,14 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 		cand.Close()
 		log.Warn("node: worker ended", zap.Error(err))
 	}
+	// The worker stops waiting for its runners after its StopTimeout; a
+	// runner still alive then is accounted for here (its session is closed
+	// next, so its fenced commits are refused), waited for one more second.
+	wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
+	defer wcancel()
+	if err := w.Wait(wctx); err != nil {
+		log.Error("node: task runners still running after the worker stopped; closing the session under them", zap.Error(err))
+	}
 }
 
 // campaign runs for master and, while a term is held, the master loop; again

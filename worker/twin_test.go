@@ -167,6 +167,11 @@ func newTwin(t *testing.T, opts ...func(*Config)) *twin {
 		if got := tw.r.running(); got != "" {
 			t.Errorf("runs still live after Run returned: %s", got)
 		}
+		wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
+		defer wcancel()
+		if err := tw.w.Wait(wctx); err != nil {
+			t.Errorf("runner goroutines still alive 1 s after Run returned: %v", err)
+		}
 	})
 	return tw
 }
@@ -437,4 +442,53 @@ func TestTwinSessionEndStopsRun(t *testing.T) {
 	if got := r.running(); got != "" {
 		t.Fatalf("runs live after Run returned: %s", got)
 	}
+	if err := w.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 }
+
+// A runner that ignores its cancellation: Run returns after StopTimeout
+// (logged), and Wait tells its owner the runner is still alive until it
+// returns.
+func TestTwinWaitForAStraggler(t *testing.T) {
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	started.Add(1)
+	stuck := runnerFunc(func(ctx context.Context, _ *Run) error { started.Done(); <-release; return nil })
+	mem := zkapi.NewMem()
+	conn := mem.Session()
+	p := tasks.NewPaths("/stocksys/twin")
+	if err := p.EnsureLayout(conn); err != nil {
+		t.Fatal(err)
+	}
+	w, err := newWorker(newMemLife(conn), conn, Config{NodeID: "node-1", Root: "/stocksys/twin", StopTimeout: 20 * time.Millisecond,
+		Logger: zap.NewNop(), Runners: map[tasks.Type]Runner{tasks.TypeFetch: stuck}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(tasks.AssignmentDoc{Node: "node-1", Session: tasks.SessionID(conn.SessionID()), Epoch: 1, Tasks: []tasks.ID{spy}})
+	if _, err := mem.Session().Create(p.Assignment("node-1"), data, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	started.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v; want nil after cancel", err)
+	}
+	short, scancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer scancel()
+	if err := w.Wait(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait with a runner still alive = %v; want context.DeadlineExceeded", err)
+	}
+	close(release)
+	if err := w.Wait(t.Context()); err != nil {
+		t.Fatalf("Wait after the runner returned = %v", err)
+	}
+}
+
+type runnerFunc func(ctx context.Context, r *Run) error
+
+func (f runnerFunc) Run(ctx context.Context, r *Run) error { return f(ctx, r) }

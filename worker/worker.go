@@ -22,13 +22,16 @@ import (
 // and call Run once.
 type Worker struct {
 	cfg   Config
-	s     lifetime    // the session's life: id, safe deadline, end
-	conn  zkapi.Conn  // the session's connection (s.Conn() in production)
+	s     lifetime   // the session's life: id, safe deadline, end
+	conn  zkapi.Conn // the session's connection (s.Conn() in production)
 	p     tasks.Paths
 	log   *zap.Logger
 	exits chan exit
 	wake  chan struct{} // a runner reported progress: status is dirty
 	quit  chan struct{} // closed when Run returns: runners still running drop their exit
+	// runners counts the runner goroutines started and not yet returned
+	// (Wait).
+	runners sync.WaitGroup
 
 	mu        sync.Mutex // guards the fields below, read by Snapshot
 	runs      map[tasks.ID]*runState
@@ -421,7 +424,9 @@ func (w *Worker) start(t tasks.Task, now time.Time) {
 	w.starts[t.ID()]++
 	w.dirty = true
 	w.log.Info("worker: starting task", zap.String("task", string(t.ID())), zap.Int64("epoch", w.docEpoch))
+	w.runners.Add(1)
 	go func() {
+		defer w.runners.Done()
 		err := runner.Run(ctx, r)
 		r.returned.Store(true) // shown at once, even while the loop is blocked
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
@@ -511,6 +516,22 @@ func (w *Worker) waitRunners(d time.Duration) {
 			w.log.Error("worker: runners did not return in time", zap.Int("tasks", n), zap.Duration("waited", d))
 			return
 		}
+	}
+}
+
+// Wait blocks until every runner the worker started has returned, or ctx
+// is done (it returns ctx's error). Run stops waiting for runners after
+// Config.StopTimeout (a runner that ignores its cancellation must not hold
+// the node's shutdown forever); Wait is how the worker's owner accounts for
+// such a straggler. Safe for concurrent use, before or after Run returns.
+func (w *Worker) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { w.runners.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

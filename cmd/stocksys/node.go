@@ -287,6 +287,11 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	m := metrics.New()
+	// Every goroutine started here is waited for before runNode returns
+	// (the HTTP server's after its Shutdown below).
+	var bg sync.WaitGroup
+	bgCtx, stopBG := context.WithCancel(ctx)
+	defer func() { stopBG(); bg.Wait() }()
 
 	// The data path: Kafka producer (connects lazily) and Cassandra store
 	// (opened in the background, retried until it answers).
@@ -313,7 +318,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		cc.Keyspace, cc.ReplicationFactor, cc.Consistency = o.keyspace, o.cassReplicas, o.consistency
 		cc.Logger = log.With(zap.String("node", o.id))
 		ls.start(ctx, cc, log)
-		go ensureTopics(ctx, scfg, log)
+		bg.Go(func() { ensureTopics(bgCtx, scfg, log) })
 		pc := &partitionCache{cfg: scfg, ttl: 10 * time.Second}
 		rctx, stopRefresh := context.WithCancel(ctx)
 		refreshed := make(chan struct{})
@@ -349,19 +354,19 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	}
 
 	srv := &http.Server{Handler: n.Handler(m), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go func() {
+	bg.Go(func() { _ = srv.Serve(ln) })
+	bg.Go(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
+			case <-bgCtx.Done():
 				return
 			case <-t.C:
 				n.UpdateMetrics(m)
 			}
 		}
-	}()
+	})
 	log.Info("node: starting", zap.String("node", o.id), zap.String("http", ln.Addr().String()),
 		zap.String("zk", g.zk), zap.String("cluster", g.cluster), zap.Duration("session_timeout", o.sessionTimeout))
 
