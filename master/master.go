@@ -602,9 +602,11 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 	return v, nil
 }
 
-// reconcile runs one round: read the cluster (read), decide the next
-// assignment documents (decide: plan, gate, diff), and write what changed
-// in fenced Multis (write).
+// reconcile runs one round, in named steps: read the cluster (read, or the
+// term's prefetched first view), decide the next assignment documents
+// (decide: plan, gate; pure), diff them against the view into ops
+// (controlOps, documentOps, termOps), and write the ops in fenced Multis
+// (write).
 func (m *Master) reconcile(ctx context.Context) error {
 	began := time.Now()
 	v, prefetch, err := m.takePrefetch(ctx)
@@ -617,33 +619,90 @@ func (m *Master) reconcile(ctx context.Context) error {
 	readDone := time.Now()
 	now := time.Now().UTC()
 	d := decide(v, m.epoch, now)
-	moves := d.moves
-	var ops []any
-	var sizes []int
-	if d.control != nil {
-		// First, so that they go in the first Multi together: the state,
-		// the audit list and the deletions of the intents applied.
-		for _, w := range []struct {
-			p string
-			v any
-		}{{m.cp.State, d.control}, {m.cp.History, d.history}} {
-			op, n, err := m.upsert(w.p, w.v, v)
-			if err != nil {
-				return err
-			}
-			ops = append(ops, op)
-			sizes = append(sizes, n)
-		}
-		for _, id := range d.consumed {
-			ops = append(ops, &zk.DeleteRequest{Path: m.cp.Intent(id), Version: -1})
-			sizes = append(sizes, len(id)+64)
-		}
-		for _, r := range d.history.Actions[len(d.history.Actions)-min(len(d.consumed), len(d.history.Actions)):] {
-			m.log.Info("master: operator intent", zap.String("intent", r.ID), zap.String("action", string(r.Action)),
-				zap.String("node", r.Node), zap.String("by", r.By), zap.String("reason", r.Reason),
-				zap.String("result", r.Result), zap.String("error", r.Error))
-		}
+	var b batch
+	if err := m.controlOps(&b, d, v); err != nil {
+		return err
 	}
+	if err := m.documentOps(&b, d, v); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.stats.Plans++
+	m.stats.Moves += d.moves
+	first := !m.firstDone
+	m.mu.Unlock()
+	parts, err := m.termOps(&b, v, now, first)
+	if err != nil {
+		return err
+	}
+	if len(b.ops) == 0 {
+		return nil
+	}
+	sent := time.Now()
+	if err := m.write(ctx, b.ops, b.sizes); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.firstDone = true
+	m.written = parts
+	m.mu.Unlock()
+	if first {
+		// Where a new term's first round spent its time (issue 19's phase 2).
+		m.log.Info("master: first plan written", zap.Duration("since_won", time.Since(m.started)),
+			zap.Duration("to_round", began.Sub(m.started)), zap.String("prefetch", prefetch),
+			zap.Duration("read", readDone.Sub(began)), zap.Duration("plan", sent.Sub(readDone)),
+			zap.Duration("write", time.Since(sent)), zap.Int("ops", len(b.ops)))
+	}
+	m.log.Debug("master: assignments written", zap.Int("ops", len(b.ops)), zap.Int("revoked", d.moves))
+	return nil
+}
+
+// batch is one round's write: ops in order, with each op's estimated size
+// in bytes (write splits them into Multis under ZooKeeper's jute.maxbuffer).
+type batch struct {
+	ops   []any
+	sizes []int
+}
+
+func (b *batch) add(op any, size int) {
+	b.ops = append(b.ops, op)
+	b.sizes = append(b.sizes, size)
+}
+
+// controlOps adds the operator intents applied this round (d.control set):
+// the control state, the audit list and the deletions of the intents
+// consumed. They come first, so that they go in the first Multi together.
+func (m *Master) controlOps(b *batch, d decision, v *view) error {
+	if d.control == nil {
+		return nil
+	}
+	for _, w := range []struct {
+		p string
+		v any
+	}{{m.cp.State, d.control}, {m.cp.History, d.history}} {
+		op, n, err := m.upsert(w.p, w.v, v)
+		if err != nil {
+			return err
+		}
+		b.add(op, n)
+	}
+	for _, id := range d.consumed {
+		b.add(&zk.DeleteRequest{Path: m.cp.Intent(id), Version: -1}, len(id)+64)
+	}
+	for _, r := range d.history.Actions[len(d.history.Actions)-min(len(d.consumed), len(d.history.Actions)):] {
+		m.log.Info("master: operator intent", zap.String("intent", r.ID), zap.String("action", string(r.Action)),
+			zap.String("node", r.Node), zap.String("by", r.By), zap.String("reason", r.Reason),
+			zap.String("result", r.Result), zap.String("error", r.Error))
+	}
+	return nil
+}
+
+// documentOps adds the assignment documents that changed (d.docs, in node
+// order; a large one as parts created before the head that names them), the
+// deletions of dead members' documents (d.gone), and, after the heads, the
+// deletions of parts that no live head names any more (kept in maintenance
+// mode: a dead node's document keeps its parts too).
+func (m *Master) documentOps(b *batch, d decision, v *view) error {
 	named := map[string]bool{} // part paths a live head names after these writes
 	for node, parts := range v.docParts {
 		if _, live := v.members[node]; live {
@@ -672,73 +731,51 @@ func (m *Master) reconcile(ctx context.Context) error {
 			named[pt.Path] = true
 		}
 		for _, pt := range tasks.NewParts(parts, prev) { // before the head that names them
-			ops = append(ops, &zk.CreateRequest{Path: pt.Path, Data: pt.Data, Acl: zk.WorldACL(zk.PermAll)})
-			sizes = append(sizes, len(pt.Data)+len(pt.Path)+64)
+			b.add(&zk.CreateRequest{Path: pt.Path, Data: pt.Data, Acl: zk.WorldACL(zk.PermAll)}, len(pt.Data)+len(pt.Path)+64)
 		}
 		if had {
-			ops = append(ops, &zk.SetDataRequest{Path: m.p.Assignment(node), Data: data, Version: -1})
+			b.add(&zk.SetDataRequest{Path: m.p.Assignment(node), Data: data, Version: -1}, len(data)+len(node)+64)
 		} else {
-			ops = append(ops, &zk.CreateRequest{Path: m.p.Assignment(node), Data: data, Acl: zk.WorldACL(zk.PermAll)})
+			b.add(&zk.CreateRequest{Path: m.p.Assignment(node), Data: data, Acl: zk.WorldACL(zk.PermAll)}, len(data)+len(node)+64)
 		}
-		sizes = append(sizes, len(data)+len(node)+64)
 	}
 	for _, node := range d.gone {
-		ops = append(ops, &zk.DeleteRequest{Path: m.p.Assignment(node), Version: -1})
-		sizes = append(sizes, len(node)+64)
+		b.add(&zk.DeleteRequest{Path: m.p.Assignment(node), Version: -1}, len(node)+64)
 	}
 	for _, name := range v.parts { // after the heads: parts no live head names any more
 		pp := path.Join(m.p.AssignmentParts, name)
-		if named[pp] || d.frozen { // maintenance: a dead node's document keeps its parts too
+		if named[pp] || d.frozen {
 			continue
 		}
-		ops = append(ops, &zk.DeleteRequest{Path: pp, Version: -1})
-		sizes = append(sizes, len(pp)+64)
+		b.add(&zk.DeleteRequest{Path: pp, Version: -1}, len(pp)+64)
 	}
-	m.mu.Lock()
-	m.stats.Plans++
-	m.stats.Moves += moves
-	first := !m.firstDone
-	m.mu.Unlock()
+	return nil
+}
+
+// termOps adds the term's own documents: the failover document in its
+// first round, and the partitions document in its first round and whenever
+// the partitions changed since the last write. It returns the partitions
+// written (recorded once the write succeeds).
+func (m *Master) termOps(b *batch, v *view, now time.Time, first bool) ([]int32, error) {
 	if first {
 		op, n, err := m.failoverOp(now, v)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ops = append(ops, op)
-		sizes = append(sizes, n)
+		b.add(op, n)
 	}
 	m.mu.Lock()
 	parts := m.partitions
-	partsChanged := first || !slices.Equal(parts, m.written)
+	changed := first || !slices.Equal(parts, m.written)
 	m.mu.Unlock()
-	if partsChanged {
+	if changed {
 		op, n, err := m.upsert(m.p.Partitions, tasks.PartitionsDoc{Epoch: m.epoch, Partitions: parts, Written: now}, v)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ops = append(ops, op)
-		sizes = append(sizes, n)
+		b.add(op, n)
 	}
-	if len(ops) == 0 {
-		return nil
-	}
-	sent := time.Now()
-	if err := m.write(ctx, ops, sizes); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	m.firstDone = true
-	m.written = parts
-	m.mu.Unlock()
-	if first {
-		// Where a new term's first round spent its time (issue 19's phase 2).
-		m.log.Info("master: first plan written", zap.Duration("since_won", time.Since(m.started)),
-			zap.Duration("to_round", began.Sub(m.started)), zap.String("prefetch", prefetch),
-			zap.Duration("read", readDone.Sub(began)), zap.Duration("plan", sent.Sub(readDone)),
-			zap.Duration("write", time.Since(sent)), zap.Int("ops", len(ops)))
-	}
-	m.log.Debug("master: assignments written", zap.Int("ops", len(ops)), zap.Int("revoked", moves))
-	return nil
+	return parts, nil
 }
 
 // decision is what one round decides from a view.
