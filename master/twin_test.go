@@ -22,6 +22,10 @@ import (
 // memTerm is a term on zkapi.Mem: every fenced write checks the epoch
 // znode's version first, as election.Term.Fenced does.
 type memTerm struct {
+	// failOn, if > 0, makes the failOn-th Fenced call fail without applying
+	// (a connection lost before the Multi reached the server).
+	failOn  int
+	calls   int
 	conn    *zkapi.MemConn
 	epochP  string
 	version int32
@@ -34,6 +38,9 @@ func (t *memTerm) Err() error            { return context.Cause(t.ctx) }
 func (t *memTerm) Fenced(_ context.Context, ops ...any) ([]zk.MultiResponse, error) {
 	if err := t.Err(); err != nil {
 		return nil, err
+	}
+	if t.calls++; t.calls == t.failOn {
+		return nil, fmt.Errorf("%w: %w", election.ErrUnknownOutcome, zk.ErrConnectionClosed)
 	}
 	resp, err := t.conn.Multi(append([]any{&zk.CheckVersionRequest{Path: t.epochP, Version: t.version}}, ops...)...)
 	if err == nil {
@@ -225,5 +232,117 @@ func TestTwinDeadMemberReleasesItsTasks(t *testing.T) {
 	}
 	if len(docs["node-1"].Tasks) != 5 {
 		t.Errorf("node-1 runs %d tasks, want all 5: %v", len(docs["node-1"].Tasks), docs["node-1"].Tasks)
+	}
+}
+
+// A round whose write is split into several Multis and fails part-way (the
+// connection lost on the second): what was written stays, nothing is
+// assigned twice, the one-time writes (failover document) are not taken as
+// done, and the next round completes the plan from what it reads.
+func TestTwinPartialMultiFailure(t *testing.T) {
+	c := newTwinCluster(t, "AAPL", "MSFT", "SPY", "QQQ")
+	c.join("node-1")
+	c.join("node-2")
+	m, term := c.master()
+	m.cfg.MaxMultiBytes = 1 // every op its own Multi
+	term.failOn = 2
+	if err := m.reconcile(t.Context()); !errors.Is(err, election.ErrUnknownOutcome) {
+		t.Fatalf("round with its second Multi lost: %v; want ErrUnknownOutcome", err)
+	}
+	own, docs := c.owners() // fails on a task in two documents
+	if len(docs) != 1 || len(own) == 0 {
+		t.Fatalf("after the partial write: documents %v; want exactly the first Multi's (one document)", docs)
+	}
+	if ok, _, _ := c.admin.Exists(c.p.Failover); ok {
+		t.Fatal("the failover document was written although the round failed before it")
+	}
+	if m.firstDone {
+		t.Fatal("the term's first round counts as done after a failed write")
+	}
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	own, docs = c.owners()
+	if len(own) != 6 || len(docs) != 2 {
+		t.Fatalf("after the retry: %d tasks over %d documents (%v); want all 6 over both members", len(own), len(docs), own)
+	}
+	if ok, _, _ := c.admin.Exists(c.p.Failover); !ok || !m.firstDone {
+		t.Fatal("the retried first round did not write the failover document")
+	}
+}
+
+// A flapping member (its session lost and a new one registered between
+// rounds, again and again): every round's documents name the member's
+// current session or none, no task is ever in two documents, a task of the
+// flapping node goes to it only in a document for its live session, and
+// once it stays its share comes back.
+func TestTwinFlappingMember(t *testing.T) {
+	c := newTwinCluster(t, "AAPL", "MSFT", "SPY", "QQQ")
+	c.join("node-1")
+	c.join("node-2")
+	m, _ := c.master()
+	for i := 0; i < 6; i++ {
+		if err := m.reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		_, docs := c.owners()
+		for node, d := range docs {
+			s := c.members[node]
+			if int64(d.Session) != s.SessionID() && len(d.Tasks) > 0 {
+				t.Fatalf("round %d: %s's document grants %v to session %d; its live session is %d", i, node, d.Tasks, d.Session, s.SessionID())
+			}
+		}
+		c.members["node-2"].Close() // the session goes: a crash, a partition
+		if i%2 == 0 {
+			if err := m.reconcile(t.Context()); err != nil { // a round sees it gone
+				t.Fatal(err)
+			}
+			if _, docs := c.owners(); len(docs["node-2"].Tasks) != 0 {
+				t.Fatalf("round %d: node-2 gone, its document still grants %v", i, docs["node-2"].Tasks)
+			}
+		}
+		c.join("node-2") // back on a new session
+	}
+	for i := 0; i < 3; i++ { // stays: revocations on node-1, then grants
+		if err := m.reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		c.ackAll()
+	}
+	own, docs := c.owners()
+	if len(own) != 6 || len(docs["node-2"].Tasks) < 2 || int64(docs["node-2"].Session) != c.members["node-2"].SessionID() {
+		t.Fatalf("after node-2 stayed: owners %v, node-2's document %+v; want all 6 assigned, node-2 its share for session %d", own, docs["node-2"], c.members["node-2"].SessionID())
+	}
+}
+
+// ackAll publishes, for every member with a document for its session, the
+// status its worker would: the document's version applied, its tasks
+// running, its revoked tasks released.
+func (c *twinCluster) ackAll() {
+	c.t.Helper()
+	_, docs := c.owners()
+	for node, s := range c.members {
+		d, ok := docs[node]
+		if !ok || int64(d.Session) != s.SessionID() {
+			continue
+		}
+		_, st, err := c.admin.Get(c.p.Assignment(node))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		sd := tasks.StatusDoc{Node: node, Session: d.Session, Epoch: d.Epoch, AppliedVersion: st.Version, Tasks: map[tasks.ID]tasks.TaskStatus{}}
+		for _, id := range d.Tasks {
+			sd.Tasks[id] = tasks.TaskStatus{State: tasks.StateRunning, Epoch: d.Epoch}
+		}
+		js, _ := json.Marshal(sd)
+		p := c.p.StatusOf(node)
+		if _, err := s.Set(p, js, -1); errors.Is(err, zk.ErrNoNode) {
+			_, err = s.Create(p, js, zk.FlagEphemeral, nil)
+			if err != nil {
+				c.t.Fatal(err)
+			}
+		} else if err != nil {
+			c.t.Fatal(err)
+		}
 	}
 }
