@@ -259,9 +259,11 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- w.Run(workerCtx) }()
 	electDone := make(chan struct{})
+	var terms sync.WaitGroup // the campaign's term audits; every term has ended once cand.Close returned
+	defer terms.Wait()
 	go func() {
 		defer close(electDone)
-		n.campaign(electCtx, s, cand, mcfg, &pre, log)
+		n.campaign(electCtx, s, cand, mcfg, &pre, &terms, log)
 	}()
 
 	select {
@@ -307,7 +309,10 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 
 // campaign runs for master and, while a term is held, the master loop; again
 // after each term ends, while the session lives.
-func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.Candidate, mcfg master.Config, pre *prefetchSlot, log *zap.Logger) {
+//
+// Each term's audit goroutine (its end recorded) is counted in terms; the
+// caller waits for it once the candidate is closed (which ends every term).
+func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.Candidate, mcfg master.Config, pre *prefetchSlot, terms *sync.WaitGroup, log *zap.Logger) {
 	for ctx.Err() == nil {
 		term, err := cand.Campaign(ctx)
 		if err != nil {
@@ -331,10 +336,10 @@ func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.
 		n.epochs.Store(term.Epoch)
 		if a := n.cfg.Audit; a != nil {
 			a.TermStart(term.Epoch, tasks.SessionString(s.ID()), term.Started)
-			go func() { // the term ends at the latest when the candidate closes
+			terms.Go(func() { // the term ends at the latest when the candidate closes
 				<-term.Done()
 				a.TermEnd(term.Epoch, term.Err())
-			}()
+			})
 		}
 		log.Info("node: master", zap.Int64("epoch", term.Epoch))
 		err = m.Run(ctx)
