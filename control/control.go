@@ -1,6 +1,7 @@
 // Package control is the operator control plane's model: intents (an
 // operator's request: cordon, uncordon, drain a node, enter or exit
-// maintenance mode), the control state the master keeps, and the audit list
+// maintenance mode, pause, resume or restart a task), the control state the
+// master keeps, and the audit list
 // of the actions it applied. Every function here is pure except those taking
 // a *zk.Conn (zk.go).
 //
@@ -26,6 +27,12 @@
 //   - A drained node (Drain true) is given nothing: each of its tasks is
 //     revoked and goes to another member once released (the usual handover
 //     gate: revocation before grant). It stays a member.
+//   - A paused task (State.Paused) takes no part in the plan: it is revoked
+//     from its owner and given to no one until resumed.
+//   - A restarting task (State.Restarting) takes no part in the plan while
+//     any node holds it; then the master removes it from the state and
+//     gives it back to the owner it had (Restart.Owner) if that node is a
+//     member and not cordoned.
 //   - Maintenance (State.Maintenance set): the master makes no moves at all.
 //     No assignment document is written or deleted, so a dead node's tasks
 //     stay unassigned and nothing is rebalanced, until maintenance is exited;
@@ -38,10 +45,13 @@ package control
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/stock-system/stocksys/tasks"
 )
 
 // Action is what an intent asks for.
@@ -54,16 +64,25 @@ const (
 	ActionDrain            Action = "drain"             // Node: every task moved off; stays a member
 	ActionMaintenanceEnter Action = "maintenance_enter" // Reason required: the master makes no moves
 	ActionMaintenanceExit  Action = "maintenance_exit"  // the master plans again at once
+	ActionPause            Action = "pause"             // Task: revoked and assigned to no one until resumed
+	ActionResume           Action = "resume"            // Task: planned again (a fetch continues from its checkpoint)
+	ActionRestart          Action = "restart"           // Task: revoked, then given again to its owner once released
 )
 
 // Actions returns every Action, in a fixed order.
 func Actions() []Action {
-	return []Action{ActionCordon, ActionUncordon, ActionDrain, ActionMaintenanceEnter, ActionMaintenanceExit}
+	return []Action{ActionCordon, ActionUncordon, ActionDrain, ActionMaintenanceEnter, ActionMaintenanceExit,
+		ActionPause, ActionResume, ActionRestart}
 }
 
 // NodeAction reports whether a names a node (cordon, uncordon, drain).
 func (a Action) NodeAction() bool {
 	return a == ActionCordon || a == ActionUncordon || a == ActionDrain
+}
+
+// TaskAction reports whether a names a task (pause, resume, restart).
+func (a Action) TaskAction() bool {
+	return a == ActionPause || a == ActionResume || a == ActionRestart
 }
 
 // Errors of Check and Apply, wrapped with the input they concern.
@@ -77,6 +96,11 @@ var (
 	ErrNotInMaintenance = errors.New("not in maintenance mode")
 	ErrEmptyReason      = errors.New("empty reason")
 	ErrBadIntent        = errors.New("bad intent")
+	ErrUnknownTask      = errors.New("unknown task")
+	ErrAlreadyPaused    = errors.New("already paused")
+	ErrNotPaused        = errors.New("not paused")
+	ErrTaskPaused       = errors.New("paused")
+	ErrRestarting       = errors.New("already restarting")
 )
 
 // Intent is the JSON content of intents/i-<seq>: one operator request.
@@ -84,6 +108,8 @@ type Intent struct {
 	Action Action `json:"action"`
 	// Node is the node id of a node action ("" otherwise).
 	Node string `json:"node,omitempty"`
+	// Task is the task id of a task action, e.g. fetch/SPY ("" otherwise).
+	Task string `json:"task,omitempty"`
 	// Reason is free text; required (non-blank) for maintenance_enter.
 	Reason string `json:"reason,omitempty"`
 	// By is who asked: user@host.
@@ -118,6 +144,21 @@ type State struct {
 	Maintenance *Mark `json:"maintenance"`
 	// Cordoned holds the cordoned and drained nodes by node id.
 	Cordoned map[string]Cordon `json:"cordoned"`
+	// Paused holds the paused tasks by task id: assigned to no one until
+	// resumed.
+	Paused map[string]Mark `json:"paused,omitempty"`
+	// Restarting holds the tasks asked to restart and not yet given again:
+	// revoked from Owner, given back to it once no node holds them.
+	Restarting map[string]Restart `json:"restarting,omitempty"`
+}
+
+// Restart is one pending restart of a task.
+type Restart struct {
+	Mark
+	// Owner is the node that ran the task when the restart was applied
+	// ("" if none did): the task goes back to it if it is still a member
+	// and not cordoned.
+	Owner string `json:"owner,omitempty"`
 }
 
 // Clone returns a deep copy of s.
@@ -127,12 +168,17 @@ func (s State) Clone() State {
 		m := *s.Maintenance
 		out.Maintenance = &m
 	}
-	out.Cordoned = make(map[string]Cordon, len(s.Cordoned))
-	for k, v := range s.Cordoned {
-		out.Cordoned[k] = v
+	out.Cordoned = maps.Clone(s.Cordoned)
+	if out.Cordoned == nil {
+		out.Cordoned = map[string]Cordon{}
 	}
+	out.Paused = maps.Clone(s.Paused)
+	out.Restarting = maps.Clone(s.Restarting)
 	return out
 }
+
+// IsPaused reports whether task is paused in s.
+func (s State) IsPaused(task string) bool { _, ok := s.Paused[task]; return ok }
 
 // IsCordoned reports whether node is cordoned (or drained) in s, and whether
 // it is drained.
@@ -155,7 +201,7 @@ func (s State) Equal(o State) bool {
 			return false
 		}
 	}
-	return true
+	return maps.Equal(s.Paused, o.Paused) && maps.Equal(s.Restarting, o.Restarting)
 }
 
 // Record is one entry of the audit list: an intent and what the master did
@@ -238,24 +284,46 @@ func (in Intent) Validate() error {
 	if !in.Action.NodeAction() && in.Node != "" {
 		return fmt.Errorf("%w: %s names node %q; it takes none", ErrBadIntent, in.Action, in.Node)
 	}
+	if in.Action.TaskAction() {
+		if in.Task == "" {
+			return fmt.Errorf("%w: %s without a task id", ErrBadIntent, in.Action)
+		}
+		if _, err := tasks.ParseID(in.Task); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrBadIntent, in.Action, err)
+		}
+	} else if in.Task != "" {
+		return fmt.Errorf("%w: %s names task %q; it takes none", ErrBadIntent, in.Action, in.Task)
+	}
 	if in.Action == ActionMaintenanceEnter && strings.TrimSpace(in.Reason) == "" {
 		return fmt.Errorf("%w: maintenance enter needs a reason (--reason TEXT)", ErrEmptyReason)
 	}
 	return nil
 }
 
-// Check reports whether in can be applied to s, given the live member ids:
+// Known is what the cluster has, as the checks need it: the live members'
+// ids and the task ids (one fetch task per symbol, one ingest task per
+// partition).
+type Known struct {
+	Members map[string]bool
+	Tasks   map[string]bool
+}
+
+// Check reports whether in can be applied to s, given what is known:
 // nil, or an error naming the input that wraps one of ErrUnknownAction,
 // ErrBadIntent, ErrEmptyReason, ErrUnknownNode (cordon or drain of a node
 // that is not a member; uncordon of a node neither cordoned nor a member),
 // ErrAlreadyCordoned (cordon of a cordoned or drained node),
 // ErrAlreadyDrained (drain of a drained node; a cordoned one may be
 // drained), ErrNotCordoned (uncordon of a member that is not cordoned),
-// ErrInMaintenance, ErrNotInMaintenance.
-func Check(s State, members map[string]bool, in Intent) error {
+// ErrInMaintenance, ErrNotInMaintenance; for task actions ErrUnknownTask
+// (pause or restart of a task the cluster does not have; resume of one
+// neither paused nor known), ErrAlreadyPaused, ErrNotPaused, ErrTaskPaused
+// (restart of a paused task) and ErrRestarting (a restart pending).
+func Check(s State, k Known, in Intent) error {
 	if err := in.Validate(); err != nil {
 		return err
 	}
+	members := k.Members
 	cordoned, drained := s.IsCordoned(in.Node)
 	switch in.Action {
 	case ActionCordon, ActionDrain:
@@ -284,6 +352,30 @@ func Check(s State, members map[string]bool, in Intent) error {
 		if s.Maintenance == nil {
 			return ErrNotInMaintenance
 		}
+	case ActionPause:
+		if m, ok := s.Paused[in.Task]; ok {
+			return fmt.Errorf("task %q: %w (by %s at %s)", in.Task, ErrAlreadyPaused, m.By, m.At.Format(time.RFC3339))
+		}
+		if !k.Tasks[in.Task] {
+			return fmt.Errorf("%w %q: the cluster has no such task (see stocksys task ls)", ErrUnknownTask, in.Task)
+		}
+	case ActionResume:
+		if !s.IsPaused(in.Task) {
+			if !k.Tasks[in.Task] {
+				return fmt.Errorf("%w %q: the cluster has no such task and it is not paused", ErrUnknownTask, in.Task)
+			}
+			return fmt.Errorf("task %q: %w", in.Task, ErrNotPaused)
+		}
+	case ActionRestart:
+		if !k.Tasks[in.Task] {
+			return fmt.Errorf("%w %q: the cluster has no such task (see stocksys task ls)", ErrUnknownTask, in.Task)
+		}
+		if s.IsPaused(in.Task) {
+			return fmt.Errorf("task %q: %w (resume it instead)", in.Task, ErrTaskPaused)
+		}
+		if _, ok := s.Restarting[in.Task]; ok {
+			return fmt.Errorf("task %q: %w", in.Task, ErrRestarting)
+		}
 	}
 	return nil
 }
@@ -292,8 +384,9 @@ func Check(s State, members map[string]bool, in Intent) error {
 // each only if Check allows it against the state so far (a rejected one
 // changes nothing), and returns the new state (Epoch and Written set to
 // epoch and now when anything changed, else as in s) and one record per
-// intent. Pure.
-func Apply(s State, pending []Pending, members map[string]bool, epoch int64, now time.Time) (State, []Record) {
+// intent. owner gives the node running a task now ("" if none), recorded in
+// a restart. Pure.
+func Apply(s State, pending []Pending, k Known, owner func(task string) string, epoch int64, now time.Time) (State, []Record) {
 	next := s.Clone()
 	ps := append([]Pending(nil), pending...)
 	SortPending(ps)
@@ -302,7 +395,7 @@ func Apply(s State, pending []Pending, members map[string]bool, epoch int64, now
 		rec := Record{ID: p.ID, Intent: p.Intent, Applied: now, Epoch: epoch, Result: ResultApplied}
 		err := p.Err
 		if err == nil {
-			err = Check(next, members, p.Intent)
+			err = Check(next, k, p.Intent)
 		}
 		if err != nil {
 			rec.Result, rec.Error = ResultRejected, err.Error()
@@ -322,6 +415,22 @@ func Apply(s State, pending []Pending, members map[string]bool, epoch int64, now
 			next.Maintenance = &mark
 		case ActionMaintenanceExit:
 			next.Maintenance = nil
+		case ActionPause:
+			if next.Paused == nil {
+				next.Paused = map[string]Mark{}
+			}
+			next.Paused[in.Task] = mark
+		case ActionResume:
+			delete(next.Paused, in.Task)
+		case ActionRestart:
+			if next.Restarting == nil {
+				next.Restarting = map[string]Restart{}
+			}
+			r := Restart{Mark: mark}
+			if owner != nil {
+				r.Owner = owner(in.Task)
+			}
+			next.Restarting[in.Task] = r
 		}
 		recs = append(recs, rec)
 	}

@@ -30,7 +30,7 @@ func TestCheckErrorsNameTheInput(t *testing.T) {
 		{Intent{Action: ActionMaintenanceExit, Node: "node-1"}, ErrBadIntent, `"node-1"`},
 	}
 	for _, c := range cases {
-		err := Check(s, members, c.in)
+		err := Check(s, Known{Members: members}, c.in)
 		if !errors.Is(err, c.want) || !contains(err.Error(), c.text) {
 			t.Errorf("Check(%+v) = %v; want %v naming %s", c.in, err, c.want, c.text)
 		}
@@ -39,12 +39,12 @@ func TestCheckErrorsNameTheInput(t *testing.T) {
 	s.Cordoned["node-1"] = Cordon{}
 	for _, in := range []Intent{{Action: ActionUncordon, Node: "gone-3"}, {Action: ActionDrain, Node: "node-1"},
 		{Action: ActionMaintenanceEnter, Reason: "upgrade"}} {
-		if err := Check(s, members, in); err != nil {
+		if err := Check(s, Known{Members: members}, in); err != nil {
 			t.Errorf("Check(%+v) = %v; want nil", in, err)
 		}
 	}
 	s.Maintenance = &Mark{By: "a@b", Reason: "x"}
-	if err := Check(s, members, Intent{Action: ActionMaintenanceEnter, Reason: "y"}); !errors.Is(err, ErrInMaintenance) || !contains(err.Error(), "a@b") {
+	if err := Check(s, Known{Members: members}, Intent{Action: ActionMaintenanceEnter, Reason: "y"}); !errors.Is(err, ErrInMaintenance) || !contains(err.Error(), "a@b") {
 		t.Errorf("second enter: %v; want ErrInMaintenance naming who entered", err)
 	}
 }
@@ -61,7 +61,7 @@ func TestApplyInSequenceOrder(t *testing.T) {
 		{ID: "i-0000000009", Intent: Intent{Action: ActionCordon, Node: "n1", By: "a", Reason: "r"}},
 		{ID: "i-0000000011", Intent: Intent{Action: ActionUncordon, Node: "n1", By: "c"}},
 	}
-	next, recs := Apply(s, ps, members, 4, t0)
+	next, recs := Apply(s, ps, Known{Members: members}, nil, 4, t0)
 	if len(s.Cordoned) != 0 {
 		t.Fatalf("Apply changed its input: %+v", s)
 	}
@@ -75,7 +75,7 @@ func TestApplyInSequenceOrder(t *testing.T) {
 	if len(next.Cordoned) != 0 || next.Epoch != 0 {
 		t.Fatalf("state %+v; want nothing cordoned and, unchanged overall, not restamped", next)
 	}
-	next, _ = Apply(s, ps[1:2], members, 4, t0)
+	next, _ = Apply(s, ps[1:2], Known{Members: members}, nil, 4, t0)
 	if c := next.Cordoned["n1"]; c.By != "a" || c.Reason != "r" || c.Intent != "i-0000000009" || next.Epoch != 4 || !next.Written.Equal(t0) {
 		t.Fatalf("state %+v; want n1 cordoned by a, stamped epoch 4", next)
 	}
@@ -88,5 +88,63 @@ func TestHistoryKeepsTheLast100(t *testing.T) {
 	}
 	if len(h.Actions) != MaxHistory || h.Actions[0].ID != "i-0000000030" || h.Actions[99].ID != "i-0000000129" {
 		t.Fatalf("history of %d from %s to %s; want the last 100, 30..129", len(h.Actions), h.Actions[0].ID, h.Actions[len(h.Actions)-1].ID)
+	}
+}
+
+// Task actions: each error names the task; pause -> resume -> restart
+// change the state as documented, and a restart records the task's owner.
+func TestTaskActions(t *testing.T) {
+	k := Known{Members: map[string]bool{"node-1": true}, Tasks: map[string]bool{"fetch/SPY": true, "ingest/0": true}}
+	s := State{Cordoned: map[string]Cordon{}, Paused: map[string]Mark{"ingest/0": {By: "a@b"}}}
+	for _, c := range []struct {
+		in   Intent
+		want error
+		text string
+	}{
+		{Intent{Action: ActionPause}, ErrBadIntent, "pause without a task id"},
+		{Intent{Action: ActionPause, Task: "fetch/not a symbol"}, ErrBadIntent, `"not a symbol"`},
+		{Intent{Action: ActionPause, Task: "compact/SPY"}, ErrBadIntent, `"compact"`},
+		{Intent{Action: ActionPause, Task: "fetch/QQQ"}, ErrUnknownTask, `"fetch/QQQ"`},
+		{Intent{Action: ActionPause, Task: "ingest/0"}, ErrAlreadyPaused, "a@b"},
+		{Intent{Action: ActionResume, Task: "fetch/SPY"}, ErrNotPaused, `"fetch/SPY"`},
+		{Intent{Action: ActionResume, Task: "fetch/QQQ"}, ErrUnknownTask, `"fetch/QQQ"`},
+		{Intent{Action: ActionRestart, Task: "ingest/0"}, ErrTaskPaused, "resume it"},
+		{Intent{Action: ActionRestart, Task: "fetch/QQQ"}, ErrUnknownTask, `"fetch/QQQ"`},
+		{Intent{Action: ActionCordon, Node: "node-1", Task: "fetch/SPY"}, ErrBadIntent, `"fetch/SPY"`},
+		{Intent{Action: ActionPause, Task: "fetch/SPY", Node: "node-1"}, ErrBadIntent, `"node-1"`},
+	} {
+		if err := Check(s, k, c.in); !errors.Is(err, c.want) || !contains(err.Error(), c.text) {
+			t.Errorf("Check(%+v) = %v; want %v naming %s", c.in, err, c.want, c.text)
+		}
+	}
+	ps := []Pending{
+		{ID: "i-0000000001", Intent: Intent{Action: ActionPause, Task: "fetch/SPY", By: "op@h", Reason: "bad feed"}},
+		{ID: "i-0000000002", Intent: Intent{Action: ActionResume, Task: "ingest/0", By: "op@h"}},
+		{ID: "i-0000000003", Intent: Intent{Action: ActionRestart, Task: "ingest/0", By: "op@h"}},
+		{ID: "i-0000000004", Intent: Intent{Action: ActionRestart, Task: "ingest/0", By: "op@h"}},
+		{ID: "i-0000000005", Intent: Intent{Action: ActionRestart, Task: "fetch/SPY", By: "op@h"}},
+	}
+	next, recs := Apply(s, ps, k, func(task string) string { return "node-1" }, 7, t0)
+	results := make([]string, len(recs))
+	for i, r := range recs {
+		results[i] = r.Result
+	}
+	if got := strings.Join(results, " "); got != "applied applied applied rejected rejected" {
+		t.Fatalf("results %s; want applied applied applied rejected rejected (%+v)", got, recs)
+	}
+	if !errors.Is(errors.New(recs[3].Error), ErrRestarting) && !contains(recs[3].Error, "already restarting") {
+		t.Errorf("second restart rejected with %q; want already restarting", recs[3].Error)
+	}
+	if m, ok := next.Paused["fetch/SPY"]; !ok || m.Reason != "bad feed" || m.Intent != "i-0000000001" || next.IsPaused("ingest/0") {
+		t.Fatalf("paused %+v; want fetch/SPY (bad feed, i-0000000001) alone", next.Paused)
+	}
+	if r, ok := next.Restarting["ingest/0"]; !ok || r.Owner != "node-1" || len(next.Restarting) != 1 {
+		t.Fatalf("restarting %+v; want ingest/0 from node-1", next.Restarting)
+	}
+	if next.Epoch != 7 || next.Equal(s) || !next.Clone().Equal(next) {
+		t.Fatalf("state after task actions: epoch %d, equal to the old %v", next.Epoch, next.Equal(s))
+	}
+	if !s.IsPaused("ingest/0") || len(s.Restarting) != 0 {
+		t.Fatalf("Apply changed its input: %+v", s)
 	}
 }

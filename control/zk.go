@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/stock-system/stocksys/zkapi"
 
 	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Paths are the control plane's znodes under a cluster root:
@@ -149,11 +150,41 @@ func Submit(c zkapi.Conn, root string, in Intent) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s, _ = Apply(s, pending, members, s.Epoch, time.Now().UTC())
-	if err := Check(s, members, in); err != nil {
+	k := Known{Members: members}
+	if in.Action.TaskAction() {
+		if k.Tasks, err = KnownTasks(c, root); err != nil {
+			return "", err
+		}
+	}
+	s, _ = Apply(s, pending, k, nil, s.Epoch, time.Now().UTC())
+	if err := Check(s, k, in); err != nil {
 		return "", err
 	}
 	return p.Write(c, in)
+}
+
+// KnownTasks returns the cluster's task ids as its master plans them: one
+// fetch task per registered symbol (symbols/), one ingest task per
+// partition of the partitions document (written by the master; none before
+// a master wrote it).
+func KnownTasks(c zkapi.Conn, root string) (map[string]bool, error) {
+	tp := tasks.NewPaths(root)
+	syms, _, err := tp.ListSymbols(c)
+	if err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	out := map[string]bool{}
+	for _, s := range syms {
+		out[string(tasks.FetchTask(s).ID())] = true
+	}
+	var pd tasks.PartitionsDoc
+	if _, err := tasks.ReadJSON(c, tp.Partitions, &pd); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	for _, p := range pd.Partitions {
+		out[string(tasks.IngestTask(p).ID())] = true
+	}
+	return out, nil
 }
 
 // Members returns the ids of the live members (children of members/).

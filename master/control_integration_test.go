@@ -2,6 +2,7 @@ package master_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -319,4 +320,158 @@ func stringsOf(ids []tasks.ID) []string {
 		out = append(out, string(id))
 	}
 	return out
+}
+
+func taskIntent(a control.Action, task string) control.Intent {
+	return control.Intent{Action: a, Task: task, Reason: "test", By: "test@" + string(a), At: time.Now().UTC()}
+}
+
+// starts returns how many runs of id the tracker has seen, and the node of
+// the last one.
+func (tr *tracker) starts(id tasks.ID) (int, string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	rs := tr.runs[id]
+	if len(rs) == 0 {
+		return 0, ""
+	}
+	return len(rs), rs[len(rs)-1].node
+}
+
+// waitFor polls cond every 10 ms for up to limit; it fails with what.
+func waitFor(t *testing.T, what func() string, limit time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("not within %v: %s", limit, what())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// TestIntegration_ControlPauseResumeRestart (issue 11): a paused task stops
+// running anywhere within 1 s and stays unassigned (status says paused, by
+// whom); resumed, it runs once again within 1 s; a restarted task runs
+// again on the same node, once, within 1 s; an unknown task is refused
+// before anything is written. No task ever runs on two nodes.
+func TestIntegration_ControlPauseResumeRestart(t *testing.T) {
+	c, admin, nodes, _ := controlCluster(t)
+	p := tasks.NewPaths(c.root)
+	spy := tasks.FetchTask("C0").ID()
+	if _, err := control.Submit(admin, c.root, taskIntent(control.ActionPause, "fetch/NOPE")); !errors.Is(err, control.ErrUnknownTask) || !strings.Contains(err.Error(), "fetch/NOPE") {
+		t.Fatalf("pause of an unknown task: %v; want ErrUnknownTask naming it", err)
+	}
+	if _, err := control.Submit(admin, c.root, taskIntent(control.ActionPause, string(spy))); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, func() string { return fmt.Sprintf("%s still runs on %v", spy, c.tr.owners()[spy]) }, time.Second, func() bool {
+		_, assigned := readOwners(t, admin, p)[spy]
+		return len(c.tr.owners()[spy]) == 0 && !assigned
+	})
+	t.Logf("pause: %s stopped everywhere in %v", spy, took.Round(time.Millisecond))
+	before, _ := c.tr.starts(spy)
+	time.Sleep(300 * time.Millisecond) // a few rounds: it stays paused
+	if n, _ := c.tr.starts(spy); n != before || len(c.tr.owners()[spy]) != 0 {
+		t.Fatalf("paused %s started again (%d -> %d runs)", spy, before, n)
+	}
+	r, err := status.Read(admin, "test", c.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range r.Tasks {
+		if tk.ID == string(spy) && (!tk.Paused || tk.Owner != nil || !strings.Contains(tk.UnassignedReason, "paused by test@pause")) {
+			t.Fatalf("status of the paused task: %+v; want paused, unassigned, naming who paused it", tk)
+		}
+	}
+	if len(r.Control.Paused) != 1 || r.Control.Paused[0].Task != string(spy) {
+		t.Fatalf("status control paused %+v; want %s", r.Control.Paused, spy)
+	}
+
+	if _, err := control.Submit(admin, c.root, taskIntent(control.ActionResume, string(spy))); err != nil {
+		t.Fatal(err)
+	}
+	took = waitFor(t, func() string { return fmt.Sprintf("%s runs on %v", spy, c.tr.owners()[spy]) }, time.Second, func() bool {
+		return len(c.tr.owners()[spy]) == 1
+	})
+	t.Logf("resume: %s running again in %v", spy, took.Round(time.Millisecond))
+
+	ing := tasks.IngestTask(1).ID()
+	n0, owner := c.tr.starts(ing)
+	if _, err := control.Submit(admin, c.root, taskIntent(control.ActionRestart, string(ing))); err != nil {
+		t.Fatal(err)
+	}
+	took = waitFor(t, func() string {
+		n, on := c.tr.starts(ing)
+		return fmt.Sprintf("%s: %d runs (was %d), last on %s (was %s), running on %v", ing, n, n0, on, owner, c.tr.owners()[ing])
+	}, time.Second, func() bool {
+		n, on := c.tr.starts(ing)
+		return n == n0+1 && on == owner && len(c.tr.owners()[ing]) == 1
+	})
+	t.Logf("restart: %s ran again on %s in %v", ing, owner, took.Round(time.Millisecond))
+	waitFor(t, func() string { return "restart still pending in the control state" }, time.Second, func() bool {
+		s, _, err := control.NewPaths(c.root).ReadState(admin)
+		return err == nil && len(s.Restarting) == 0
+	})
+	if v := c.tr.Violations(); len(v) > 0 {
+		t.Fatalf("a task ran on two nodes: %v", v)
+	}
+	_ = nodes
+}
+
+// TestIntegration_ControlRestartFailed (issue 11): restart of the failed
+// tasks (what `stocksys task restart --failed` selects: the tasks status
+// reports failed) restarts exactly those; the others are not restarted.
+func TestIntegration_ControlRestartFailed(t *testing.T) {
+	c, admin, nodes, want := controlCluster(t)
+	bad := tasks.FetchTask("C3").ID()
+	c.tr.mu.Lock()
+	c.tr.fail = map[tasks.ID]error{bad: errors.New("source: C3 feed down")}
+	c.tr.mu.Unlock()
+	if _, err := control.Submit(admin, c.root, taskIntent(control.ActionRestart, string(bad))); err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	waitFor(t, func() string { return fmt.Sprintf("failed tasks %v; want %s reported failed", failed, bad) }, 5*time.Second, func() bool {
+		r, err := status.Read(admin, "test", c.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed = failed[:0]
+		for _, tk := range r.Tasks {
+			if tk.State == tasks.StateFailed {
+				failed = append(failed, tk.ID)
+				if tk.RetryAt.IsZero() || !strings.Contains(tk.LastError, "C3 feed down") {
+					t.Fatalf("failed task %+v; want its error and its retry time", tk)
+				}
+			}
+		}
+		return len(failed) == 1 && failed[0] == string(bad)
+	})
+	starts := map[tasks.ID]int{}
+	for _, id := range want {
+		starts[id], _ = c.tr.starts(id)
+	}
+	c.tr.mu.Lock()
+	c.tr.fail = nil
+	c.tr.mu.Unlock()
+	for _, id := range failed { // as `stocksys task restart --failed` does
+		if _, err := control.Submit(admin, c.root, taskIntent(control.ActionRestart, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() string { return fmt.Sprintf("%s running on %v", bad, c.tr.owners()[bad]) }, 2*time.Second, func() bool {
+		return len(c.tr.owners()[bad]) == 1
+	})
+	time.Sleep(200 * time.Millisecond)
+	for _, id := range want {
+		if n, _ := c.tr.starts(id); id != bad && n != starts[id] {
+			t.Errorf("%s restarted (%d -> %d runs); only the failed %s should be", id, starts[id], n, bad)
+		}
+	}
+	if v := c.tr.Violations(); len(v) > 0 {
+		t.Fatalf("a task ran on two nodes: %v", v)
+	}
+	_ = nodes
 }

@@ -226,3 +226,89 @@ func TestDecideRejectedIntents(t *testing.T) {
 		t.Fatalf("consumed %v; want all 4", d.consumed)
 	}
 }
+
+// taskIntent queues a task action (pause, resume, restart).
+func (c *cluster) taskIntent(id string, a control.Action, task string) *cluster {
+	c.v.intents = append(c.v.intents, control.Pending{ID: id,
+		Intent: control.Intent{Action: a, Task: task, By: "ops@host", At: now0.Add(-time.Second)}})
+	return c
+}
+
+// A paused task is revoked from its owner and given to no one, whoever
+// is free; once resumed it is planned again. An unknown task is rejected
+// naming it.
+func TestDecidePauseAndResume(t *testing.T) {
+	c := newCluster("a b", "fetch/AAA", "fetch/SPY", "ingest/0", "ingest/1").
+		doc("a", "fetch/AAA fetch/SPY", "", 4, 4, "fetch/AAA fetch/SPY").
+		doc("b", "ingest/0 ingest/1", "", 4, 4, "ingest/0 ingest/1").
+		taskIntent("i-0000000001", control.ActionPause, "fetch/SPY").
+		taskIntent("i-0000000002", control.ActionPause, "fetch/QQQ")
+	d := c.decide(t)
+	if doc := d.docs["a"]; !slices.Contains(doc.Revoked, "fetch/SPY") || slices.Contains(doc.Tasks, "fetch/SPY") || !d.control.IsPaused("fetch/SPY") {
+		t.Fatalf("pause: documents %v, state %+v; want fetch/SPY revoked from a and paused", d.docs, d.control)
+	}
+	if doc := d.docs["b"]; slices.Contains(doc.Tasks, "fetch/SPY") {
+		t.Fatalf("paused fetch/SPY given to b: %+v", doc)
+	}
+	wantRecord(t, d, 0, "i-0000000001", control.ResultApplied, "")
+	wantRecord(t, d, 1, "i-0000000002", control.ResultRejected, `"fetch/QQQ"`)
+	c.settle(d)
+	for i := 0; i < 2; i++ { // released, and a round later: SPY stays unassigned
+		d = c.decide(t)
+		for node, doc := range d.docs {
+			if slices.Contains(doc.Tasks, "fetch/SPY") {
+				t.Fatalf("round %d: paused fetch/SPY given to %s", i, node)
+			}
+		}
+		c.settle(d)
+	}
+	if doc := c.v.docs["a"]; slices.Contains(doc.Tasks, "fetch/SPY") || slices.Contains(doc.Revoked, "fetch/SPY") {
+		t.Fatalf("a's document after the pause settled: %+v", doc)
+	}
+	c.taskIntent("i-0000000003", control.ActionResume, "fetch/SPY")
+	d = c.decide(t)
+	if d.control.IsPaused("fetch/SPY") {
+		t.Fatalf("state after resume: %+v", d.control)
+	}
+	granted := ""
+	for node, doc := range d.docs {
+		if slices.Contains(doc.Tasks, "fetch/SPY") {
+			granted = node
+		}
+	}
+	if granted == "" {
+		t.Fatalf("resumed fetch/SPY given to no one: %v", d.docs)
+	}
+}
+
+// A restart revokes the task from its owner and, once the owner released
+// it, gives it back to the same owner (the restart is then done: the state
+// no longer lists it); other tasks do not move.
+func TestDecideRestartReturnsToItsOwner(t *testing.T) {
+	c := newCluster("a b", "fetch/AAA", "fetch/BBB", "ingest/0", "ingest/1").
+		doc("a", "fetch/AAA ingest/0", "", 4, 4, "fetch/AAA ingest/0").
+		doc("b", "fetch/BBB ingest/1", "", 4, 4, "fetch/BBB ingest/1").
+		taskIntent("i-0000000001", control.ActionRestart, "ingest/0")
+	d := c.decide(t)
+	wantDoc(t, d, "a", "fetch/AAA", "ingest/0")
+	if r, ok := d.control.Restarting["ingest/0"]; !ok || r.Owner != "a" || len(d.docs) != 1 {
+		t.Fatalf("restart: state %+v, documents %v; want ingest/0 restarting from a, a's document alone", d.control, d.docs)
+	}
+	// a applied the revocation but its runner has not returned: no grant.
+	c.v.control, c.v.intents, c.v.history = *d.control, nil, *d.history
+	c.doc("a", "fetch/AAA", "ingest/0", 5, 5, "fetch/AAA ingest/0")
+	d = c.decide(t)
+	if doc, ok := d.docs["a"]; ok && slices.Contains(doc.Tasks, "ingest/0") {
+		t.Fatalf("ingest/0 given back while a's runner still runs: %+v", doc)
+	}
+	if _, ok := d.docs["b"]; ok {
+		t.Fatalf("b's document rewritten during a restart of a's task: %+v", d.docs["b"])
+	}
+	// Released: back to a, restart done.
+	c.release("a").doc("a", "fetch/AAA", "ingest/0", 5, 5, "fetch/AAA")
+	d = c.decide(t)
+	wantDoc(t, d, "a", "fetch/AAA ingest/0", "")
+	if d.control == nil || len(d.control.Restarting) != 0 || d.history == nil {
+		t.Fatalf("state after the restart completed: %+v; want no restart pending (and the history kept)", d.control)
+	}
+}

@@ -61,7 +61,10 @@
 // decide (control.Apply: each applied or rejected with the reason), and the
 // plan honours the state: a cordoned member keeps what its document assigns
 // and gets nothing new, a drained one gets nothing (its tasks are revoked
-// through the gate above), and in maintenance mode no assignment document is
+// through the gate above), a paused task takes no part in the plan (revoked
+// from its owner, given to no one), a restarting one takes none until no
+// node holds it and then goes back to the owner it had (the restart is then
+// removed from the state), and in maintenance mode no assignment document is
 // written or deleted. The new state (control), the audit list
 // (control-history, the last 100) and the deletions of the applied intents
 // go first in the round's fenced writes, in one Multi.

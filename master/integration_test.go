@@ -38,6 +38,7 @@ type tracker struct {
 	running    map[tasks.ID]map[string]bool
 	violations []string
 	runs       map[tasks.ID][]runRecord // every start, in order
+	fail       map[tasks.ID]error       // a run of these returns the error at once
 }
 
 // runRecord is one start of a task: where, and its epoch and token.
@@ -91,7 +92,11 @@ func (tr *tracker) runner(quiet bool) worker.Runner {
 			tr.runs = map[tasks.ID][]runRecord{}
 		}
 		tr.runs[r.Task.ID()] = append(tr.runs[r.Task.ID()], runRecord{r.Node, r.Epoch(), r.Token()})
+		ferr := tr.fail[r.Task.ID()]
 		tr.mu.Unlock()
+		if ferr != nil {
+			return ferr
+		}
 		tr.start(r.Task.ID(), r.Node)
 		defer tr.stop(r.Task.ID(), r.Node)
 		if quiet {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -815,14 +816,29 @@ type decision struct {
 // maintenance mode nothing is planned and no document is written or
 // deleted (decision.frozen).
 func decide(v *view, epoch int64, now time.Time) decision {
+	// current: what live members' documents (for their current session) say.
+	current := tasks.Assignment{}
+	for node, d := range v.docs {
+		mem, ok := v.members[node]
+		if !ok || int64(d.Session) != mem.session {
+			continue
+		}
+		for _, id := range d.Tasks {
+			current[id] = node
+		}
+	}
 	state := v.control
 	var ctl decision
 	if len(v.intents) > 0 {
-		live := make(map[string]bool, len(v.members))
+		k := control.Known{Members: make(map[string]bool, len(v.members)), Tasks: make(map[string]bool, len(v.tasks))}
 		for id := range v.members {
-			live[id] = true
+			k.Members[id] = true
 		}
-		next, recs := control.Apply(v.control, v.intents, live, epoch, now)
+		for _, t := range v.tasks {
+			k.Tasks[string(t.ID())] = true
+		}
+		owner := func(task string) string { return current[tasks.ID(task)] }
+		next, recs := control.Apply(v.control, v.intents, k, owner, epoch, now)
 		h := v.history.Append(recs...)
 		ctl.control, ctl.history = &next, &h
 		for _, p := range v.intents {
@@ -835,18 +851,6 @@ func decide(v *view, epoch int64, now time.Time) decision {
 		ctl.docs = map[string]tasks.AssignmentDoc{}
 		return ctl
 	}
-	// current: what live members' documents (for their current session) say.
-	current := tasks.Assignment{}
-	for node, d := range v.docs {
-		mem, ok := v.members[node]
-		if !ok || int64(d.Session) != mem.session {
-			continue
-		}
-		for _, id := range d.Tasks {
-			current[id] = node
-		}
-	}
-	target := plan(v, state, current)
 
 	// Holders: a task is held by a live node while its document lists it
 	// (until revoked) or its status lists it (until its runner returned).
@@ -901,6 +905,37 @@ func decide(v *view, epoch int64, now time.Time) decision {
 		}
 		return false
 	}
+	// Paused tasks take no part in the plan (their owner's document drops
+	// them: revoked through the gate). A restarting task takes none until
+	// no node holds it; then the restart is done (the state says so) and
+	// it is planned again, preferring the owner it had.
+	exclude := map[tasks.ID]bool{}
+	for id := range state.Paused {
+		exclude[tasks.ID(id)] = true
+	}
+	prefer := map[tasks.ID]string{}
+	if len(state.Restarting) > 0 {
+		done := state.Clone()
+		for id, r := range state.Restarting {
+			if _, held := current[tasks.ID(id)]; held || heldElsewhere(tasks.ID(id), "") {
+				exclude[tasks.ID(id)] = true
+				continue
+			}
+			delete(done.Restarting, id)
+			prefer[tasks.ID(id)] = r.Owner
+		}
+		if len(prefer) > 0 {
+			done.Epoch, done.Written = epoch, now
+			if ctl.history == nil {
+				h := v.history
+				ctl.history = &h
+			}
+			ctl.control = &done
+			state = done
+		}
+	}
+	target := plan(v, state, current, exclude, prefer)
+
 	// revokedOf returns what node's next document lists as revoked and
 	// not yet released, given its next tasks: every task its current
 	// document assigns and the next one does not (until it reads the next
@@ -977,9 +1012,34 @@ func decide(v *view, epoch int64, now time.Time) decision {
 }
 
 // plan returns tasks.Plan over the members of v that are not cordoned, of
-// the tasks not pinned; a task is pinned to a cordoned (not drained) member
-// whose current document assigns it, and kept there.
-func plan(v *view, state control.State, current tasks.Assignment) tasks.Assignment {
+// the tasks not pinned and not excluded (paused, or restarting and still
+// held); a task is pinned to a cordoned (not drained) member whose current
+// document assigns it, and kept there. prefer gives a task without a
+// current owner the owner it should stick to (a restart's), when that node
+// is a member and not cordoned.
+func plan(v *view, state control.State, current tasks.Assignment, exclude map[tasks.ID]bool, prefer map[tasks.ID]string) tasks.Assignment {
+	if len(exclude) > 0 {
+		kept := make([]tasks.Task, 0, len(v.tasks))
+		for _, t := range v.tasks {
+			if !exclude[t.ID()] {
+				kept = append(kept, t)
+			}
+		}
+		vv := *v
+		vv.tasks = kept
+		v = &vv
+	}
+	if len(prefer) > 0 {
+		cur := maps.Clone(current)
+		for id, owner := range prefer {
+			_, live := v.members[owner]
+			_, cordoned := state.Cordoned[owner]
+			if _, has := cur[id]; !has && live && !cordoned {
+				cur[id] = owner
+			}
+		}
+		current = cur
+	}
 	members := make([]tasks.Member, 0, len(v.members))
 	for _, mem := range v.members {
 		if _, cordoned := state.Cordoned[mem.id]; !cordoned {

@@ -20,6 +20,11 @@ type Control struct {
 	Maintenance *control.Mark `json:"maintenance"`
 	// Cordoned lists the cordoned and drained nodes by id, members or not.
 	Cordoned []Cordoned `json:"cordoned"`
+	// Paused lists the paused tasks (assigned to no one until resumed),
+	// Restarting the tasks whose restart is pending (revoked from Owner,
+	// given back once released), both by task id.
+	Paused     []PausedTask     `json:"paused"`
+	Restarting []RestartingTask `json:"restarting"`
 	// Pending lists the intents written and not yet applied by a master,
 	// oldest first.
 	Pending []PendingIntent `json:"pending"`
@@ -40,6 +45,18 @@ type Cordoned struct {
 	Member bool `json:"member"`
 }
 
+// PausedTask is one paused task: who paused it, when and why.
+type PausedTask struct {
+	Task string `json:"task"`
+	control.Mark
+}
+
+// RestartingTask is one pending restart.
+type RestartingTask struct {
+	Task string `json:"task"`
+	control.Restart
+}
+
 // PendingIntent is an intent not yet applied. Error is set when its content
 // cannot be read (the master will reject it).
 type PendingIntent struct {
@@ -54,6 +71,8 @@ const (
 	UnassignedNoMaster    = "no master"
 	UnassignedNoMember    = "no live member"
 	UnassignedAllCordoned = "every live member is cordoned"
+	UnassignedPaused      = "paused"
+	UnassignedRestarting  = "restarting: waiting for its owner to release it"
 )
 
 // readControl reads the control state, pending intents and audit list
@@ -75,6 +94,7 @@ func readControl(c *zk.Conn, root string, r *Report) error {
 		return fmt.Errorf("status: %w", err)
 	}
 	ctl := &Control{Maintenance: s.Maintenance, Cordoned: []Cordoned{}, Pending: []PendingIntent{},
+		Paused: []PausedTask{}, Restarting: []RestartingTask{},
 		History: append([]control.Record{}, h.Actions...), Epoch: s.Epoch}
 	if !s.Written.IsZero() {
 		w := s.Written
@@ -92,6 +112,14 @@ func readControl(c *zk.Conn, root string, r *Report) error {
 		}
 	}
 	sort.Slice(ctl.Cordoned, func(i, j int) bool { return ctl.Cordoned[i].Node < ctl.Cordoned[j].Node })
+	for id, m := range s.Paused {
+		ctl.Paused = append(ctl.Paused, PausedTask{Task: id, Mark: m})
+	}
+	sort.Slice(ctl.Paused, func(i, j int) bool { return ctl.Paused[i].Task < ctl.Paused[j].Task })
+	for id, rs := range s.Restarting {
+		ctl.Restarting = append(ctl.Restarting, RestartingTask{Task: id, Restart: rs})
+	}
+	sort.Slice(ctl.Restarting, func(i, j int) bool { return ctl.Restarting[i].Task < ctl.Restarting[j].Task })
 	for _, pd := range pending {
 		pi := PendingIntent{ID: pd.ID, Intent: pd.Intent}
 		if pd.Err != nil {
@@ -119,8 +147,22 @@ func readControl(c *zk.Conn, root string, r *Report) error {
 		reason = UnassignedAllCordoned
 	}
 	for i := range r.Tasks {
-		if r.Tasks[i].Owner == nil {
-			r.Tasks[i].UnassignedReason = reason
+		t := &r.Tasks[i]
+		_, t.Paused = s.Paused[t.ID]
+		_, t.Restarting = s.Restarting[t.ID]
+		if t.Owner == nil {
+			switch {
+			case t.Paused && reason == "":
+				m := s.Paused[t.ID]
+				t.UnassignedReason = fmt.Sprintf("%s by %s at %s", UnassignedPaused, m.By, m.At.Format(time.RFC3339))
+				if m.Reason != "" {
+					t.UnassignedReason += ": " + m.Reason
+				}
+			case t.Restarting && reason == "":
+				t.UnassignedReason = UnassignedRestarting
+			default:
+				t.UnassignedReason = reason
+			}
 		}
 	}
 	return nil
@@ -265,10 +307,26 @@ func writeControl(b *strings.Builder, r *Report, now time.Time) {
 			fmt.Fprintf(b, "  %s  %s by %s at %s: %s%s\n", c.Node, kind, c.By, c.At.Format(time.RFC3339), why, gone)
 		}
 	}
+	if len(ctl.Paused) > 0 {
+		fmt.Fprintf(b, "\npaused tasks (%d): assigned to no one until `stocksys task resume`\n", len(ctl.Paused))
+		for _, p := range ctl.Paused {
+			why := p.Reason
+			if why == "" {
+				why = "no reason given"
+			}
+			fmt.Fprintf(b, "  %s  by %s at %s: %s\n", p.Task, p.By, p.At.Format(time.RFC3339), why)
+		}
+	}
+	for _, rs := range ctl.Restarting {
+		fmt.Fprintf(b, "restarting %s (asked by %s at %s): revoked from %s, given back once released\n", rs.Task, rs.By, rs.At.Format(time.RFC3339), orNone(rs.Owner))
+	}
 	for _, p := range ctl.Pending {
 		what := string(p.Action)
 		if p.Node != "" {
 			what += " " + p.Node
+		}
+		if p.Task != "" {
+			what += " " + p.Task
 		}
 		fmt.Fprintf(b, "!! intent %s pending (%s by %s, %s ago): not yet applied by a master\n", p.ID, what, p.By, age(now, p.At))
 	}
@@ -279,6 +337,9 @@ func writeControl(b *strings.Builder, r *Report, now time.Time) {
 			what := string(h.Action)
 			if h.Node != "" {
 				what += " " + h.Node
+			}
+			if h.Task != "" {
+				what += " " + h.Task
 			}
 			res := h.Result
 			if h.Error != "" {
@@ -291,4 +352,11 @@ func writeControl(b *strings.Builder, r *Report, now time.Time) {
 			fmt.Fprintf(b, "  %s  %s by %s%s: %s (epoch %d)\n", h.Applied.Format(time.RFC3339), what, h.By, reason, res, h.Epoch)
 		}
 	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no owner"
+	}
+	return s
 }

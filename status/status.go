@@ -139,6 +139,13 @@ type Task struct {
 	Progress     int64     `json:"progress"`
 	Rate         float64   `json:"rate"` // quotes per second
 	LastError    string    `json:"last_error,omitempty"`
+	// RetryAt is when a failed task is started again (the worker's
+	// backoff); omitted unless State is failed.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Paused is set for a paused task (stocksys task pause; see
+	// Report.Control), Restarting for one whose restart is pending.
+	Paused     bool `json:"paused,omitempty"`
+	Restarting bool `json:"restarting,omitempty"`
 	// Lag is an ingest task's lag in messages. Measured by status itself
 	// (LagSource "measured", see MeasureLag): the partition's high-water mark
 	// in Kafka minus the offset the task committed in Cassandra, or minus the
@@ -364,7 +371,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 			t.Epoch = docEpoch[n]
 			if ts, ok := statuses[n].Tasks[id]; ok {
 				t.State, t.Epoch, t.Started, t.Token = ts.State, ts.Epoch, ts.Started, ts.Token
-				t.LastProgress, t.Progress, t.LastError = ts.LastProgress, ts.Progress, ts.LastError
+				t.LastProgress, t.Progress, t.LastError, t.RetryAt = ts.LastProgress, ts.Progress, ts.LastError, ts.RetryAt
 				t.Rate, t.Lag, t.ReportedLag = ts.Rate, ts.Lag, ts.Lag
 			}
 		} else {

@@ -141,7 +141,10 @@ type TaskStatus struct {
 	Started      time.Time `json:"started"`
 	LastProgress time.Time `json:"last_progress,omitzero"`
 	LastError    string    `json:"last_error,omitempty"`
-	Progress     int64     `json:"progress"` // units of work done (quotes for fetch and ingest)
+	// RetryAt is when a failed task is started again (its backoff); zero
+	// unless State is failed.
+	RetryAt  time.Time `json:"retry_at,omitzero"`
+	Progress int64     `json:"progress"` // units of work done (quotes for fetch and ingest)
 	// Rate is units of work per second since the previous publication.
 	Rate float64 `json:"rate"`
 	// Lag is how far behind its input the task is, in messages (ingest:

@@ -697,6 +697,9 @@ func (w *Worker) snapshotLocked(now time.Time) tasks.StatusDoc {
 	}
 	for id, rs := range w.runs {
 		st := rs.status
+		if rs.exited && st.State == tasks.StateFailed {
+			st.RetryAt = rs.retryAt.UTC()
+		}
 		if unsafe && (st.State == tasks.StateRunning || st.State == tasks.StateStarting) {
 			st.State = tasks.StateStopping
 		}

@@ -188,6 +188,9 @@ func submitIntent(cmd *cobra.Command, g *globals, in control.Intent, wait time.D
 	if in.Node != "" {
 		what += " " + in.Node
 	}
+	if in.Task != "" {
+		what += " " + in.Task
+	}
 	out := cmd.OutOrStdout()
 	if wait == 0 {
 		fmt.Fprintf(out, "%s: intent %s written; the master applies it (see stocksys status)\n", what, id)

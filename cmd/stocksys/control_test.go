@@ -67,6 +67,17 @@ func TestIntegration_ControlBadInput(t *testing.T) {
 		{[]string{"maintenance", "enter", "--reason", "\t"}, `empty reason`},
 		{[]string{"node", "cordon"}, "accepts 1 arg(s), received 0"},
 		{[]string{"node", "cordon", "node-1", "--wait", "-1s"}, "--wait -1s: must not be negative"},
+		// Task actions (the cluster has no symbols and no partitions
+		// document: every task is unknown).
+		{[]string{"task", "pause"}, "give one or more task ids"},
+		{[]string{"task", "pause", "fetch/not a symbol"}, `task id "fetch/not a symbol"`},
+		{[]string{"task", "pause", "compact/SPY"}, `task id "compact/SPY"`},
+		{[]string{"task", "pause", "fetch/SPY"}, `unknown task "fetch/SPY"`},
+		{[]string{"task", "resume", "fetch/SPY"}, `unknown task "fetch/SPY"`},
+		{[]string{"task", "restart", "ingest/0"}, `unknown task "ingest/0"`},
+		{[]string{"task", "restart", "--failed", "ingest/0"}, "--failed takes no task ids (got ingest/0)"},
+		{[]string{"task", "pause", "fetch/SPY", "--reason", " "}, `--reason " ": empty reason`},
+		{[]string{"task", "ls", "--state", "bogus"}, `--state "bogus": want one of`},
 	} {
 		_, err := runCLI(t, append(c.args, g...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -113,5 +124,35 @@ func TestIntegration_ControlBadInput(t *testing.T) {
 	}
 	if intents, _, _ = zc.Children(root + "/intents"); len(intents) != 1 {
 		t.Fatalf("intents %v; want still one", intents)
+	}
+	// A registered symbol's fetch task is known: a pause is written (with
+	// the task), task ls lists it (unassigned: no master), and
+	// restart --failed finds nothing to restart.
+	if err := session.EnsurePath(zc, root+"/symbols/SPY", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCLI(t, append([]string{"task", "pause", "fetch/SPY", "--reason", "bad feed", "--wait", "0"}, g...)...); err != nil ||
+		!strings.Contains(out, "pause fetch/SPY: intent") {
+		t.Fatalf("task pause fetch/SPY: %q, %v; want the intent written", out, err)
+	}
+	intents, _, _ = zc.Children(root + "/intents")
+	var task struct{ Action, Task, Reason string }
+	found := false
+	for _, n := range intents {
+		data, _, _ := zc.Get(root + "/intents/" + n)
+		if json.Unmarshal(data, &task) == nil && task.Action == "pause" {
+			found = task.Task == "fetch/SPY" && task.Reason == "bad feed"
+		}
+	}
+	if len(intents) != 2 || !found {
+		t.Fatalf("intents %v; want the cordon and a pause of fetch/SPY for a bad feed", intents)
+	}
+	out, err = runCLI(t, append([]string{"task", "ls", "--json"}, g...)...)
+	var ls []struct{ ID, State string }
+	if err != nil || json.Unmarshal([]byte(out), &ls) != nil || len(ls) != 1 || ls[0].ID != "fetch/SPY" || ls[0].State != "unassigned" {
+		t.Fatalf("task ls --json: %s, %v; want fetch/SPY unassigned", out, err)
+	}
+	if out, err := runCLI(t, append([]string{"task", "restart", "--failed"}, g...)...); err != nil || !strings.Contains(out, "no failed task") {
+		t.Fatalf("task restart --failed with none failed: %q, %v", out, err)
 	}
 }
