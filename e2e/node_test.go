@@ -221,6 +221,7 @@ func TestIntegration_NodeBadConfig(t *testing.T) {
 		{"bad consistency", []string{"node", "--id", "n1", "--consistency", "MOST"}, nil, []string{"--consistency", "MOST"}},
 		{"bad log format", []string{"node", "--id", "n1", "--log-format", "xml"}, nil, []string{"--log-format", "xml", "console"}},
 		{"bad capacity", []string{"node", "--id", "n1", "--capacity", "0"}, nil, []string{"--capacity", ">= 1"}},
+		{"bad max moves", []string{"node", "--id", "n1", "--max-moves-in-flight", "0"}, nil, []string{"--max-moves-in-flight 0", "-1 for no bound"}},
 		{"unknown flag", []string{"node", "--id", "n1", "--sesion-timeout", "5s"}, nil, []string{"sesion-timeout"}},
 		{"bad env", []string{"node", "--id", "n1"}, []string{"STOCKSYS_SESSION_TIMEOUT=later"}, []string{"STOCKSYS_SESSION_TIMEOUT", "later"}},
 		{"config unknown key", []string{"node", "--config", unknown}, nil, []string{unknown, "sesion-timeout", "session-timeout"}},

@@ -215,3 +215,41 @@ func TestDecideNoMembers(t *testing.T) {
 		t.Fatalf("decision %+v; want no documents, a deleted", d)
 	}
 }
+
+// Move throttling: with at most 2 moves in flight, a join that would move
+// 4 tasks revokes 2 (the others stay on their owner, unrevoked); while
+// those 2 are not released, no other move starts; once granted, the next 2
+// move. Nothing is ever granted while held elsewhere.
+func TestDecideMoveThrottling(t *testing.T) {
+	all := "fetch/A fetch/B fetch/C fetch/D fetch/E fetch/F fetch/G fetch/H"
+	c := newCluster("a b", strings.Fields(all)...).doc("a", all, "", 3, 3, all)
+	c.v.maxMoves = 2
+	d := c.decide(t)
+	if d.moves != 2 || d.throttled != 2 {
+		t.Fatalf("moves %d, throttled %d; want 2 and 2 (b's share of 4, 2 at a time)", d.moves, d.throttled)
+	}
+	doc := d.docs["a"]
+	if len(doc.Tasks) != 6 || len(doc.Revoked) != 2 {
+		t.Fatalf("a's document: tasks %v revoked %v; want 6 kept, 2 revoked", doc.Tasks, doc.Revoked)
+	}
+	if _, ok := d.docs["b"]; ok && len(d.docs["b"].Tasks) > 0 {
+		t.Fatalf("b granted %v while a may still run them", d.docs["b"].Tasks)
+	}
+	// a applied its document but its runners still run the revoked two:
+	// 2 moves in flight, none more may start.
+	c.doc("a", join(doc.Tasks), join(doc.Revoked), 4, 4, all)
+	if d = c.decide(t); d.moves != 0 || len(d.docs["b"].Tasks) != 0 {
+		t.Fatalf("with 2 moves in flight: moves %d, b given %v; want none", d.moves, d.docs["b"].Tasks)
+	}
+	// Released: b gets the two; the next two may move.
+	c.release("a").doc("a", join(doc.Tasks), join(doc.Revoked), 4, 4, join(doc.Tasks))
+	d = c.decide(t)
+	if got := len(d.docs["b"].Tasks); got != 2 || d.moves != 2 {
+		t.Fatalf("after the release: b given %v, moves %d; want the 2 released and 2 more revoked", d.docs["b"].Tasks, d.moves)
+	}
+	// No bound: all 4 at once.
+	c = newCluster("a b", strings.Fields(all)...).doc("a", all, "", 3, 3, all)
+	if d = c.decide(t); d.moves != 4 || d.throttled != 0 {
+		t.Fatalf("unbounded: moves %d throttled %d; want 4, 0", d.moves, d.throttled)
+	}
+}

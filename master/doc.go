@@ -54,6 +54,13 @@
 // deadline, before the server could expire the session (package session). So
 // at no instant do two workers run the same task.
 //
+// # Move throttling
+//
+// The moves in flight (a task revoked from a live owner, not yet granted to
+// its new one) and a round's new revocations stay within
+// Config.MaxMovesInFlight (default 32): a plan that wants more keeps the
+// rest on their owners for a later round, in task id order.
+//
 // # Operator intents
 //
 // The loop also reads intents/ (with a watch) and the control state

@@ -45,6 +45,14 @@ type Config struct {
 	// written in several, each fenced. Default 512 KiB (ZooKeeper's
 	// jute.maxbuffer is 1 MiB by default).
 	MaxMultiBytes int
+	// MaxMovesInFlight bounds the task moves in flight: tasks revoked from a
+	// live owner and not yet granted to their new one. A plan that would
+	// move more (a large join, a drain, an uncordon) moves that many, and
+	// the rest in later rounds as the earlier moves complete, so that not
+	// everything restarts at once. Default DefaultMaxMovesInFlight (32); a
+	// negative value means no bound. A dead node's tasks are not moves
+	// (nothing runs them) and are never held back.
+	MaxMovesInFlight int
 	// NodeID is this node's id, recorded as the new master in the failover
 	// document. Optional.
 	NodeID string
@@ -57,6 +65,9 @@ const (
 	DefaultMinInterval   = 20 * time.Millisecond
 	DefaultResync        = 10 * time.Second
 	DefaultMaxMultiBytes = 512 << 10
+	// DefaultMaxMovesInFlight: a 3-node cluster's join of a fourth moves a
+	// quarter of its tasks; up to 128 tasks that is one round.
+	DefaultMaxMovesInFlight = 32
 )
 
 // ErrInvalidConfig is wrapped by the errors of Config.Validate.
@@ -65,7 +76,8 @@ var ErrInvalidConfig = errors.New("master: invalid config")
 // DefaultConfig returns the Config of the master of the cluster under root,
 // with every default filled in.
 func DefaultConfig(root string) Config {
-	return Config{Root: root, MinInterval: DefaultMinInterval, Resync: DefaultResync, MaxMultiBytes: DefaultMaxMultiBytes}
+	return Config{Root: root, MinInterval: DefaultMinInterval, Resync: DefaultResync, MaxMultiBytes: DefaultMaxMultiBytes,
+		MaxMovesInFlight: DefaultMaxMovesInFlight}
 }
 
 // Validate checks c without touching ZooKeeper; zero durations and sizes
@@ -96,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMultiBytes == 0 {
 		c.MaxMultiBytes = DefaultMaxMultiBytes
+	}
+	if c.MaxMovesInFlight == 0 {
+		c.MaxMovesInFlight = DefaultMaxMovesInFlight
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -399,12 +414,17 @@ type view struct {
 	// previous term) and whether the failover and partitions znodes exist.
 	terms    []election.TermRecord
 	existing map[string]bool
+
+	// maxMoves bounds the moves in flight (Config.MaxMovesInFlight); 0 or
+	// less: no bound.
+	maxMoves int
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
 	conn := m.conn
 	v := &view{members: map[string]liveMember{}, docs: map[string]tasks.AssignmentDoc{},
-		version: map[string]int32{}, applied: map[string]int32{}, held: map[tasks.ID]map[string]bool{}, docParts: map[string][]tasks.Part{}}
+		version: map[string]int32{}, applied: map[string]int32{}, held: map[tasks.ID]map[string]bool{}, docParts: map[string][]tasks.Part{},
+		maxMoves: m.cfg.MaxMovesInFlight}
 
 	// Members, tasks, assignments and control are independent reads and go
 	// out together; the statuses are read after them (a status counts only
@@ -620,6 +640,10 @@ func (m *Master) reconcile(ctx context.Context) error {
 	readDone := time.Now()
 	now := time.Now().UTC()
 	d := decide(v, m.epoch, now)
+	if d.throttled > 0 {
+		m.log.Info("master: moves throttled", zap.Int("revoked", d.moves), zap.Int("held_back", d.throttled),
+			zap.Int("max_moves_in_flight", m.cfg.MaxMovesInFlight))
+	}
 	var b batch
 	if err := m.controlOps(&b, d, v); err != nil {
 		return err
@@ -786,8 +810,10 @@ type decision struct {
 	docs map[string]tasks.AssignmentDoc
 	// gone lists the nodes whose documents are deleted: not live members.
 	gone []string
-	// moves counts the tasks revoked from a live owner this round.
-	moves int
+	// moves counts the tasks revoked from a live owner this round;
+	// throttled the moves the plan wanted and the bound on moves in
+	// flight held back (their tasks stay where they are for now).
+	moves, throttled int
 
 	// control is the next control state when intents were applied this
 	// round (nil: none pending), history the audit list with their records
@@ -972,10 +998,35 @@ func decide(v *view, epoch int64, now time.Time) decision {
 		slices.Sort(out)
 		return out
 	}
+	// Move throttling: the moves in flight (a task no live document
+	// assigns that a live node still holds: revoked, not yet released) and
+	// the revocations of this round together stay within v.maxMoves; a
+	// move beyond it keeps its task where it is, in task id order, until a
+	// later round.
+	budget := -1 // no bound
+	if v.maxMoves > 0 {
+		budget = v.maxMoves
+		for _, t := range v.tasks {
+			if _, assigned := current[t.ID()]; !assigned && heldElsewhere(t.ID(), "") {
+				budget--
+			}
+		}
+	}
+	ids := make([]tasks.ID, 0, len(target))
+	for id := range target {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
 	next := map[string][]tasks.ID{}
-	moves := 0
-	for id, owner := range target {
+	moves, held := 0, 0
+	for _, id := range ids {
+		owner := target[id]
 		if cur, ok := current[id]; ok && cur != owner {
+			if budget >= 0 && moves >= budget {
+				next[cur] = append(next[cur], id) // throttled: stays for now
+				held++
+				continue
+			}
 			moves++ // revoke now (cur's document drops it); owner gets it once cur let go
 			continue
 		}
@@ -984,7 +1035,7 @@ func decide(v *view, epoch int64, now time.Time) decision {
 		}
 	}
 
-	out := decision{docs: map[string]tasks.AssignmentDoc{}, moves: moves,
+	out := decision{docs: map[string]tasks.AssignmentDoc{}, moves: moves, throttled: held,
 		control: ctl.control, history: ctl.history, consumed: ctl.consumed}
 	for node, mem := range v.members {
 		ids := next[node]

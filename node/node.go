@@ -63,6 +63,10 @@ type Config struct {
 	Version string
 	// Capacity weights this node's share of tasks (0 or 1: an equal share).
 	Capacity int
+	// MaxMovesInFlight bounds the task moves in flight while this node is
+	// master (master.Config.MaxMovesInFlight; 0: its default, negative: no
+	// bound).
+	MaxMovesInFlight int
 	// Runners gives the runner of each task type (see package pipeline for
 	// the data path). A type without a runner is refused by the worker.
 	Runners map[tasks.Type]worker.Runner
@@ -224,7 +228,7 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 	}
 	// A would-be master's first read goes out beside its winning Multi
 	// (master.Prefetch); the campaign hands the last one to the master.
-	mcfg := master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, Logger: log}
+	mcfg := master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, MaxMovesInFlight: n.cfg.MaxMovesInFlight, Logger: log}
 	var pre prefetchSlot
 	defer pre.swap(nil)
 	ecfg.BeforeWin = func() { pre.swap(master.StartPrefetch(s, mcfg)) }

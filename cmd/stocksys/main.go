@@ -58,7 +58,7 @@ func newRootCmd() *cobra.Command {
 		newSmokeCmd(g),
 		newStatusCmd(g),
 		newSymbolsCmd(g),
-		newNodeCmd(g), newMaintenanceCmd(g), newTaskCmd(g),
+		newNodeCmd(g), newMaintenanceCmd(g), newTaskCmd(g), newMasterCmd(g),
 		newQueryCmd(g),
 		newChaosCmd(g), newVerifyCmd(g),
 		newRebuildCmd(g),

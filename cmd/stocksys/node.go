@@ -25,6 +25,7 @@ import (
 	"github.com/stock-system/stocksys/audit"
 	"github.com/stock-system/stocksys/internal/ports"
 	"github.com/stock-system/stocksys/metrics"
+	"github.com/stock-system/stocksys/master"
 	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/pipeline"
 	"github.com/stock-system/stocksys/quote"
@@ -42,6 +43,7 @@ type nodeOpts struct {
 	connectTimeout time.Duration
 	source         string
 	capacity       int
+	maxMoves       int
 	topic          string
 	dlqTopic       string
 	partitions     int
@@ -81,6 +83,7 @@ HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's vi
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 30*time.Second, "exit non-zero if no ZooKeeper session (and registration) within this time of starting; 0 waits for ever")
 	f.StringVar(&o.source, "source", "synthetic", "default quote source for symbols without one: replay:<path>[?speed=N], yahoo, alphavantage, synthetic[?seed=S&rate=R]")
 	f.IntVar(&o.capacity, "capacity", 1, "this node's weight in task assignment (>= 1)")
+	f.IntVar(&o.maxMoves, "max-moves-in-flight", master.DefaultMaxMovesInFlight, "while master: at most this many task moves in flight (revoked, not yet granted); -1: no bound")
 	f.StringVar(&o.topic, "topic", "quotes", "Kafka topic of quotes")
 	f.StringVar(&o.dlqTopic, "dlq-topic", "quotes.dlq", "Kafka dead-letter topic")
 	f.IntVar(&o.partitions, "partitions", 6, "partitions of the quotes topic when this node creates it (one ingest task each)")
@@ -185,6 +188,9 @@ func (o *nodeOpts) validate() error {
 	}
 	if o.capacity < 1 {
 		return fmt.Errorf("--capacity %d: want >= 1", o.capacity)
+	}
+	if o.maxMoves == 0 || o.maxMoves < -1 {
+		return fmt.Errorf("--max-moves-in-flight %d: want >= 1, or -1 for no bound", o.maxMoves)
 	}
 	if o.partitions < 1 || o.partitions > 10000 {
 		return fmt.Errorf("--partitions %d: want 1..10000", o.partitions)
@@ -347,7 +353,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		ls.trail = trail
 	}
 	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
-		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, Partitions: partitions, Logger: log,
+		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, MaxMovesInFlight: o.maxMoves, Partitions: partitions, Logger: log,
 		Runners: runners})
 	if err != nil {
 		return err
