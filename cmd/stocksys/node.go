@@ -24,8 +24,8 @@ import (
 
 	"github.com/stock-system/stocksys/audit"
 	"github.com/stock-system/stocksys/internal/ports"
-	"github.com/stock-system/stocksys/metrics"
 	"github.com/stock-system/stocksys/master"
+	"github.com/stock-system/stocksys/metrics"
 	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/pipeline"
 	"github.com/stock-system/stocksys/quote"
