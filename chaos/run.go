@@ -95,10 +95,13 @@ type Runner struct {
 	events *os.File
 }
 
-// NodeFlags are the flags every node of a chaos run gets.
+// NodeFlags are the flags every node of a chaos run gets. Flap damping is
+// off (--flap-losses -1): the run kills, pauses and restarts nodes on
+// purpose, far more often than the damping's default allows, and is there
+// to test the handovers themselves.
 func (r *Runner) NodeFlags() []string {
 	m := r.M
-	fs := []string{"--session-timeout", m.SessionTimeout.String(), "--keyspace", m.Keyspace, "--topic", m.Topic,
+	fs := []string{"--session-timeout", m.SessionTimeout.String(), "--flap-losses", "-1", "--keyspace", m.Keyspace, "--topic", m.Topic,
 		"--dlq-topic", m.Topic + ".dlq", "--partitions", strconv.Itoa(m.Partitions), "--consistency", "ONE",
 		"--log-format", "json", "--source", "synthetic"}
 	if m.FetchTransactions {

@@ -132,7 +132,15 @@ type Cordon struct {
 	Mark
 	// Drain is true for a drained node: it is given no task at all.
 	Drain bool `json:"drain,omitempty"`
+	// Until, when set, is when the master lifts the cordon by itself: a
+	// cordon of flap damping (By ByFlapDamping). An operator's cordon has
+	// none.
+	Until time.Time `json:"until,omitzero"`
 }
+
+// ByFlapDamping is the By of a cordon the master set itself because the
+// node's session was lost too often (master.Config.FlapLosses).
+const ByFlapDamping = "master (flap damping)"
 
 // State is the JSON content of the control znode, written only by the
 // master (fenced). The zero State is "nothing set".

@@ -247,9 +247,13 @@ func TestDecideMoveThrottling(t *testing.T) {
 	if got := len(d.docs["b"].Tasks); got != 2 || d.moves != 2 {
 		t.Fatalf("after the release: b given %v, moves %d; want the 2 released and 2 more revoked", d.docs["b"].Tasks, d.moves)
 	}
-	// No bound: all 4 at once.
-	c = newCluster("a b", strings.Fields(all)...).doc("a", all, "", 3, 3, all)
-	if d = c.decide(t); d.moves != 4 || d.throttled != 0 {
-		t.Fatalf("unbounded: moves %d throttled %d; want 4, 0", d.moves, d.throttled)
+	// The default bound (a quarter of the tasks, at least 32) and no
+	// bound: all 4 at once.
+	for _, limit := range []int{0, -1} {
+		c = newCluster("a b", strings.Fields(all)...).doc("a", all, "", 3, 3, all)
+		c.v.maxMoves = limit
+		if d = c.decide(t); d.moves != 4 || d.throttled != 0 {
+			t.Fatalf("bound %d: moves %d throttled %d; want 4, 0", limit, d.moves, d.throttled)
+		}
 	}
 }

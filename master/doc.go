@@ -58,8 +58,19 @@
 //
 // The moves in flight (a task revoked from a live owner, not yet granted to
 // its new one) and a round's new revocations stay within
-// Config.MaxMovesInFlight (default 32): a plan that wants more keeps the
-// rest on their owners for a later round, in task id order.
+// Config.MaxMovesInFlight (default a quarter of the tasks, at least 32): a
+// plan that wants more keeps the rest on their owners for a later round, in
+// task id order.
+//
+// # Flap damping
+//
+// The master counts each member's session losses (its members/ znode gone,
+// or back under another session, between two rounds). A member with
+// Config.FlapLosses losses within FlapWindow (default 3 in 5 min) is
+// cordoned by the master itself (control.ByFlapDamping, the reason, and
+// control.Cordon.Until = now + FlapCordon, default 10 min); the master lifts
+// the cordon when its time is up. Losses while cordoned are not counted; a
+// new master starts counting afresh.
 //
 // # Operator intents
 //

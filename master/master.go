@@ -49,10 +49,23 @@ type Config struct {
 	// live owner and not yet granted to their new one. A plan that would
 	// move more (a large join, a drain, an uncordon) moves that many, and
 	// the rest in later rounds as the earlier moves complete, so that not
-	// everything restarts at once. Default DefaultMaxMovesInFlight (32); a
-	// negative value means no bound. A dead node's tasks are not moves
-	// (nothing runs them) and are never held back.
+	// everything restarts at once. 0 (the default): a quarter of the
+	// cluster's tasks, at least DefaultMaxMovesInFlight (32), so that a
+	// fourth node joining three moves its share in one wave and a second
+	// node joining one in two; a negative value means no bound. A dead
+	// node's tasks are not moves (nothing runs them) and are never held
+	// back.
 	MaxMovesInFlight int
+	// Flap damping: a member whose session was lost FlapLosses times
+	// within FlapWindow (its members/ znode gone, or back under a new
+	// session) is cordoned by the master for FlapCordon, with the reason
+	// in the control state; an operator's uncordon lifts it sooner.
+	// Defaults 3, 5 min, 10 min; FlapLosses < 0 disables. Losses are
+	// counted by the master of the term that sees them (a new master
+	// starts counting afresh).
+	FlapLosses int
+	FlapWindow time.Duration
+	FlapCordon time.Duration
 	// NodeID is this node's id, recorded as the new master in the failover
 	// document. Optional.
 	NodeID string
@@ -65,9 +78,12 @@ const (
 	DefaultMinInterval   = 20 * time.Millisecond
 	DefaultResync        = 10 * time.Second
 	DefaultMaxMultiBytes = 512 << 10
-	// DefaultMaxMovesInFlight: a 3-node cluster's join of a fourth moves a
-	// quarter of its tasks; up to 128 tasks that is one round.
+	// DefaultMaxMovesInFlight is the least bound on moves in flight when
+	// Config.MaxMovesInFlight is 0 (a quarter of the tasks otherwise).
 	DefaultMaxMovesInFlight = 32
+	DefaultFlapLosses       = 3
+	DefaultFlapWindow       = 5 * time.Minute
+	DefaultFlapCordon       = 10 * time.Minute
 )
 
 // ErrInvalidConfig is wrapped by the errors of Config.Validate.
@@ -77,7 +93,7 @@ var ErrInvalidConfig = errors.New("master: invalid config")
 // with every default filled in.
 func DefaultConfig(root string) Config {
 	return Config{Root: root, MinInterval: DefaultMinInterval, Resync: DefaultResync, MaxMultiBytes: DefaultMaxMultiBytes,
-		MaxMovesInFlight: DefaultMaxMovesInFlight}
+		FlapLosses: DefaultFlapLosses, FlapWindow: DefaultFlapWindow, FlapCordon: DefaultFlapCordon}
 }
 
 // Validate checks c without touching ZooKeeper; zero durations and sizes
@@ -93,6 +109,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: resync %v < 0", ErrInvalidConfig, c.Resync)
 	case c.Resync > 0 && c.Resync < c.MinInterval:
 		return fmt.Errorf("%w: resync %v below the min interval %v", ErrInvalidConfig, c.Resync, c.MinInterval)
+	case c.FlapWindow < 0 || c.FlapCordon < 0:
+		return fmt.Errorf("%w: flap window %v / cordon %v: must not be negative", ErrInvalidConfig, c.FlapWindow, c.FlapCordon)
 	case c.MaxMultiBytes < 0 || (c.MaxMultiBytes > 0 && c.MaxMultiBytes < 4<<10):
 		return fmt.Errorf("%w: max multi bytes %d: want 0 (default %d) or at least 4096", ErrInvalidConfig, c.MaxMultiBytes, DefaultMaxMultiBytes)
 	}
@@ -109,8 +127,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxMultiBytes == 0 {
 		c.MaxMultiBytes = DefaultMaxMultiBytes
 	}
-	if c.MaxMovesInFlight == 0 {
-		c.MaxMovesInFlight = DefaultMaxMovesInFlight
+	if c.FlapLosses == 0 {
+		c.FlapLosses = DefaultFlapLosses
+	}
+	if c.FlapWindow == 0 {
+		c.FlapWindow = DefaultFlapWindow
+	}
+	if c.FlapCordon == 0 {
+		c.FlapCordon = DefaultFlapCordon
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -155,9 +179,13 @@ type Master struct {
 	stats      Stats
 	partitions []int32
 	firstDone  bool
-	written    []int32 // partitions as last written to the partitions znode
-	gen        int64   // last part generation (nextGen)
-	lastErr    string  // last plan error logged at Error level (not repeated)
+	// sessions is the members' sessions as the last round read them, losses
+	// each member's session losses seen within FlapWindow (flap damping).
+	sessions map[string]int64
+	losses   map[string][]time.Time
+	written  []int32 // partitions as last written to the partitions znode
+	gen      int64   // last part generation (nextGen)
+	lastErr  string  // last plan error logged at Error level (not repeated)
 }
 
 // New returns the master loop for term, which must have been won on s. It
@@ -415,9 +443,16 @@ type view struct {
 	terms    []election.TermRecord
 	existing map[string]bool
 
-	// maxMoves bounds the moves in flight (Config.MaxMovesInFlight); 0 or
-	// less: no bound.
+	// maxMoves bounds the moves in flight (Config.MaxMovesInFlight): 0 a
+	// quarter of the tasks, at least DefaultMaxMovesInFlight; negative: no
+	// bound.
 	maxMoves int
+	// flapping holds the live members to cordon for flapping (flap
+	// damping: lost their session Config.FlapLosses times within
+	// FlapWindow), with the reason; flapFor is how long such a cordon
+	// lasts.
+	flapping map[string]string
+	flapFor  time.Duration
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
@@ -639,6 +674,7 @@ func (m *Master) reconcile(ctx context.Context) error {
 	}
 	readDone := time.Now()
 	now := time.Now().UTC()
+	m.countLosses(v, now)
 	d := decide(v, m.epoch, now)
 	if d.throttled > 0 {
 		m.log.Info("master: moves throttled", zap.Int("revoked", d.moves), zap.Int("held_back", d.throttled),
@@ -680,6 +716,57 @@ func (m *Master) reconcile(ctx context.Context) error {
 	}
 	m.log.Debug("master: assignments written", zap.Int("ops", len(b.ops)), zap.Int("revoked", d.moves))
 	return nil
+}
+
+// countLosses records the session losses v shows against the previous
+// round (a member gone, or back under another session) and sets
+// v.flapping to the live members with Config.FlapLosses losses or more
+// within Config.FlapWindow.
+func (m *Master) countLosses(v *view, now time.Time) {
+	if m.cfg.FlapLosses < 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.losses == nil {
+		m.losses = map[string][]time.Time{}
+	}
+	if m.sessions != nil {
+		for id, s := range m.sessions {
+			if _, cordoned := v.control.Cordoned[id]; cordoned {
+				continue // counted afresh once the cordon is lifted
+			}
+			if mem, ok := v.members[id]; !ok || mem.session != s {
+				m.losses[id] = append(m.losses[id], now)
+			}
+		}
+	}
+	m.sessions = make(map[string]int64, len(v.members))
+	for id, mem := range v.members {
+		m.sessions[id] = mem.session
+	}
+	v.flapFor = m.cfg.FlapCordon
+	for id, ts := range m.losses {
+		keep := ts[:0]
+		for _, t := range ts {
+			if now.Sub(t) <= m.cfg.FlapWindow {
+				keep = append(keep, t)
+			}
+		}
+		if len(keep) == 0 {
+			delete(m.losses, id)
+			continue
+		}
+		m.losses[id] = keep
+		_, cordoned := v.control.Cordoned[id]
+		if _, live := v.members[id]; live && !cordoned && len(keep) >= m.cfg.FlapLosses {
+			if v.flapping == nil {
+				v.flapping = map[string]string{}
+			}
+			v.flapping[id] = fmt.Sprintf("flap damping: session lost %d times within %v", len(keep), m.cfg.FlapWindow)
+			delete(m.losses, id) // counted afresh once the cordon is lifted
+		}
+	}
 }
 
 // batch is one round's write: ops in order, with each op's estimated size
@@ -872,6 +959,34 @@ func decide(v *view, epoch int64, now time.Time) decision {
 		}
 		state = next
 	}
+	// Flap damping: cordon the flapping members (not already cordoned) for
+	// v.flapFor; lift the master's cordons whose time is up.
+	auto := state
+	for id, why := range v.flapping {
+		if _, cordoned := auto.Cordoned[id]; !cordoned {
+			if auto.Equal(state) {
+				auto = state.Clone()
+			}
+			auto.Cordoned[id] = control.Cordon{Mark: control.Mark{By: control.ByFlapDamping, At: now, Reason: why}, Until: now.Add(v.flapFor)}
+		}
+	}
+	for id, c := range state.Cordoned {
+		if !c.Until.IsZero() && !now.Before(c.Until) {
+			if auto.Equal(state) {
+				auto = state.Clone()
+			}
+			delete(auto.Cordoned, id)
+		}
+	}
+	if !auto.Equal(state) {
+		auto.Epoch, auto.Written = epoch, now
+		if ctl.history == nil {
+			h := v.history
+			ctl.history = &h
+		}
+		ctl.control = &auto
+		state = auto
+	}
 	if state.Maintenance != nil {
 		ctl.frozen = true
 		ctl.docs = map[string]tasks.AssignmentDoc{}
@@ -1004,8 +1119,12 @@ func decide(v *view, epoch int64, now time.Time) decision {
 	// move beyond it keeps its task where it is, in task id order, until a
 	// later round.
 	budget := -1 // no bound
-	if v.maxMoves > 0 {
-		budget = v.maxMoves
+	limit := v.maxMoves
+	if limit == 0 {
+		limit = max(DefaultMaxMovesInFlight, len(v.tasks)/4)
+	}
+	if limit > 0 {
+		budget = limit
 		for _, t := range v.tasks {
 			if _, assigned := current[t.ID()]; !assigned && heldElsewhere(t.ID(), "") {
 				budget--

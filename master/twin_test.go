@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -274,13 +275,15 @@ func TestTwinPartialMultiFailure(t *testing.T) {
 // A flapping member (its session lost and a new one registered between
 // rounds, again and again): every round's documents name the member's
 // current session or none, no task is ever in two documents, a task of the
-// flapping node goes to it only in a document for its live session, and
-// once it stays its share comes back.
+// flapping node goes to it only in a document for its live session; flap
+// damping cordons it (by the master, with the reason, for FlapCordon), and
+// once the cordon's time is up and it stays, its share comes back.
 func TestTwinFlappingMember(t *testing.T) {
 	c := newTwinCluster(t, "AAPL", "MSFT", "SPY", "QQQ")
 	c.join("node-1")
 	c.join("node-2")
 	m, _ := c.master()
+	m.cfg.FlapCordon = 30 * time.Millisecond
 	for i := 0; i < 6; i++ {
 		if err := m.reconcile(t.Context()); err != nil {
 			t.Fatal(err)
@@ -303,11 +306,28 @@ func TestTwinFlappingMember(t *testing.T) {
 		}
 		c.join("node-2") // back on a new session
 	}
-	for i := 0; i < 3; i++ { // stays: revocations on node-1, then grants
+	// Flap damping: node-2 lost its session 6 times (3 by default cordon
+	// it): the master cordoned it, for FlapCordon, with the reason.
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := control.NewPaths(c.root).ReadState(c.admin)
+	cd, ok := st.Cordoned["node-2"]
+	if err != nil || !ok || cd.By != control.ByFlapDamping || !strings.Contains(cd.Reason, "session lost") || !cd.Until.After(time.Now()) {
+		t.Fatalf("control state after node-2 flapped: %+v, %v; want node-2 cordoned by flap damping with the reason and an end", st, err)
+	}
+	if _, docs := c.owners(); len(docs["node-2"].Tasks) != 0 {
+		t.Fatalf("flapping node-2 given %v", docs["node-2"].Tasks)
+	}
+	time.Sleep(time.Until(cd.Until) + time.Millisecond) // the cordon's time is up
+	for i := 0; i < 4; i++ {                            // lifted, then revocations on node-1, then grants
 		if err := m.reconcile(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		c.ackAll()
+	}
+	if st, _, _ := control.NewPaths(c.root).ReadState(c.admin); len(st.Cordoned) != 0 {
+		t.Fatalf("flap cordon not lifted after its time: %+v", st.Cordoned)
 	}
 	own, docs := c.owners()
 	if len(own) != 6 || len(docs["node-2"].Tasks) < 2 || int64(docs["node-2"].Session) != c.members["node-2"].SessionID() {

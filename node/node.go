@@ -67,6 +67,11 @@ type Config struct {
 	// master (master.Config.MaxMovesInFlight; 0: its default, negative: no
 	// bound).
 	MaxMovesInFlight int
+	// FlapLosses, FlapWindow and FlapCordon configure the master's flap
+	// damping (master.Config; zero values take its defaults, FlapLosses
+	// < 0 disables it).
+	FlapLosses             int
+	FlapWindow, FlapCordon time.Duration
 	// Runners gives the runner of each task type (see package pipeline for
 	// the data path). A type without a runner is refused by the worker.
 	Runners map[tasks.Type]worker.Runner
@@ -228,7 +233,8 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 	}
 	// A would-be master's first read goes out beside its winning Multi
 	// (master.Prefetch); the campaign hands the last one to the master.
-	mcfg := master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, MaxMovesInFlight: n.cfg.MaxMovesInFlight, Logger: log}
+	mcfg := master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, MaxMovesInFlight: n.cfg.MaxMovesInFlight,
+		FlapLosses: n.cfg.FlapLosses, FlapWindow: n.cfg.FlapWindow, FlapCordon: n.cfg.FlapCordon, Logger: log}
 	var pre prefetchSlot
 	defer pre.swap(nil)
 	ecfg.BeforeWin = func() { pre.swap(master.StartPrefetch(s, mcfg)) }

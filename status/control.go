@@ -304,7 +304,11 @@ func writeControl(b *strings.Builder, r *Report, now time.Time) {
 			if why == "" {
 				why = "no reason given"
 			}
-			fmt.Fprintf(b, "  %s  %s by %s at %s: %s%s\n", c.Node, kind, c.By, c.At.Format(time.RFC3339), why, gone)
+			until := ""
+			if !c.Until.IsZero() {
+				until = fmt.Sprintf(" (lifted by the master at %s, in %s)", c.Until.Format(time.RFC3339), max(c.Until.Sub(now), 0).Round(time.Second))
+			}
+			fmt.Fprintf(b, "  %s  %s by %s at %s: %s%s%s\n", c.Node, kind, c.By, c.At.Format(time.RFC3339), why, until, gone)
 		}
 	}
 	if len(ctl.Paused) > 0 {

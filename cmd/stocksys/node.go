@@ -44,6 +44,9 @@ type nodeOpts struct {
 	source         string
 	capacity       int
 	maxMoves       int
+	flapLosses     int
+	flapWindow     time.Duration
+	flapCordon     time.Duration
 	topic          string
 	dlqTopic       string
 	partitions     int
@@ -83,7 +86,10 @@ HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's vi
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 30*time.Second, "exit non-zero if no ZooKeeper session (and registration) within this time of starting; 0 waits for ever")
 	f.StringVar(&o.source, "source", "synthetic", "default quote source for symbols without one: replay:<path>[?speed=N], yahoo, alphavantage, synthetic[?seed=S&rate=R]")
 	f.IntVar(&o.capacity, "capacity", 1, "this node's weight in task assignment (>= 1)")
-	f.IntVar(&o.maxMoves, "max-moves-in-flight", master.DefaultMaxMovesInFlight, "while master: at most this many task moves in flight (revoked, not yet granted); -1: no bound")
+	f.IntVar(&o.flapLosses, "flap-losses", master.DefaultFlapLosses, "while master: cordon a node whose session was lost this many times within --flap-window; -1 disables flap damping")
+	f.DurationVar(&o.flapWindow, "flap-window", master.DefaultFlapWindow, "while master: the window of --flap-losses")
+	f.DurationVar(&o.flapCordon, "flap-cordon", master.DefaultFlapCordon, "while master: how long a flapping node stays cordoned (an uncordon lifts it sooner)")
+	f.IntVar(&o.maxMoves, "max-moves-in-flight", 0, "while master: at most this many task moves in flight (revoked, not yet granted); 0: a quarter of the tasks, at least 32; -1: no bound")
 	f.StringVar(&o.topic, "topic", "quotes", "Kafka topic of quotes")
 	f.StringVar(&o.dlqTopic, "dlq-topic", "quotes.dlq", "Kafka dead-letter topic")
 	f.IntVar(&o.partitions, "partitions", 6, "partitions of the quotes topic when this node creates it (one ingest task each)")
@@ -189,8 +195,14 @@ func (o *nodeOpts) validate() error {
 	if o.capacity < 1 {
 		return fmt.Errorf("--capacity %d: want >= 1", o.capacity)
 	}
-	if o.maxMoves == 0 || o.maxMoves < -1 {
-		return fmt.Errorf("--max-moves-in-flight %d: want >= 1, or -1 for no bound", o.maxMoves)
+	if o.flapLosses == 0 || o.flapLosses < -1 {
+		return fmt.Errorf("--flap-losses %d: want >= 1, or -1 to disable flap damping", o.flapLosses)
+	}
+	if o.flapWindow <= 0 || o.flapCordon <= 0 {
+		return fmt.Errorf("--flap-window %v / --flap-cordon %v: want positive durations", o.flapWindow, o.flapCordon)
+	}
+	if o.maxMoves < -1 {
+		return fmt.Errorf("--max-moves-in-flight %d: want >= 1, 0 (a quarter of the tasks) or -1 for no bound", o.maxMoves)
 	}
 	if o.partitions < 1 || o.partitions > 10000 {
 		return fmt.Errorf("--partitions %d: want 1..10000", o.partitions)
@@ -353,7 +365,8 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		ls.trail = trail
 	}
 	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
-		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, MaxMovesInFlight: o.maxMoves, Partitions: partitions, Logger: log,
+		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, MaxMovesInFlight: o.maxMoves,
+		FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
 		Runners: runners})
 	if err != nil {
 		return err
