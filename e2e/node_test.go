@@ -223,6 +223,7 @@ func TestIntegration_NodeBadConfig(t *testing.T) {
 		{"bad capacity", []string{"node", "--id", "n1", "--capacity", "0"}, nil, []string{"--capacity", ">= 1"}},
 		{"bad max moves", []string{"node", "--id", "n1", "--max-moves-in-flight", "-3"}, nil, []string{"--max-moves-in-flight -3", "-1 for no bound"}},
 		{"bad flap losses", []string{"node", "--id", "n1", "--flap-losses", "0"}, nil, []string{"--flap-losses 0", "-1 to disable"}},
+		{"missing api token file", []string{"node", "--id", "n1", "--api-token-file", "/nonexistent/token"}, nil, []string{"--api-token-file", "/nonexistent/token"}},
 		{"unknown flag", []string{"node", "--id", "n1", "--sesion-timeout", "5s"}, nil, []string{"sesion-timeout"}},
 		{"bad env", []string{"node", "--id", "n1"}, []string{"STOCKSYS_SESSION_TIMEOUT=later"}, []string{"STOCKSYS_SESSION_TIMEOUT", "later"}},
 		{"config unknown key", []string{"node", "--config", unknown}, nil, []string{unknown, "sesion-timeout", "session-timeout"}},

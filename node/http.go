@@ -62,9 +62,11 @@ func (n *Node) Ready() bool {
 }
 
 // Handler serves /metrics (Prometheus), /healthz (the process runs), /readyz
-// (200 once Ready, else 503) and /status (View as JSON).
+// (200 once Ready, else 503), /status (View as JSON) and the REST API under
+// /v1/ (see api.go).
 func (n *Node) Handler(m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
+	n.api(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("ok\n"))

@@ -87,6 +87,10 @@ type Config struct {
 	// every fenced write, every task runner's start and stop (package audit).
 	// The caller opens and closes it. Optional.
 	Audit *audit.Writer
+	// APIToken is the bearer token the REST API's mutating requests must
+	// carry (Handler, /v1/); "" refuses them all (403). Read endpoints need
+	// none.
+	APIToken string
 	// ConnectTimeout bounds the wait for the node's first registration (a
 	// ZooKeeper session and its members/<id> znode) when Run starts: past it
 	// Run returns ErrNoZooKeeper naming the servers. 0 waits for ever. Later

@@ -44,6 +44,7 @@ type nodeOpts struct {
 	source         string
 	capacity       int
 	maxMoves       int
+	apiTokenFile   string
 	flapLosses     int
 	flapWindow     time.Duration
 	flapCordon     time.Duration
@@ -86,6 +87,7 @@ HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's vi
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 30*time.Second, "exit non-zero if no ZooKeeper session (and registration) within this time of starting; 0 waits for ever")
 	f.StringVar(&o.source, "source", "synthetic", "default quote source for symbols without one: replay:<path>[?speed=N], yahoo, alphavantage, synthetic[?seed=S&rate=R]")
 	f.IntVar(&o.capacity, "capacity", 1, "this node's weight in task assignment (>= 1)")
+	f.StringVar(&o.apiTokenFile, "api-token-file", "", "file holding the bearer token the REST API's mutating requests (/v1/..., POST) must carry; none: they are refused")
 	f.IntVar(&o.flapLosses, "flap-losses", master.DefaultFlapLosses, "while master: cordon a node whose session was lost this many times within --flap-window; -1 disables flap damping")
 	f.DurationVar(&o.flapWindow, "flap-window", master.DefaultFlapWindow, "while master: the window of --flap-losses")
 	f.DurationVar(&o.flapCordon, "flap-cordon", master.DefaultFlapCordon, "while master: how long a flapping node stays cordoned (an uncordon lifts it sooner)")
@@ -297,6 +299,16 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	if httpWarning != "" {
 		log.Warn("node: "+httpWarning, zap.String("node", o.id), zap.String("http", o.http))
 	}
+	var apiToken string
+	if o.apiTokenFile != "" {
+		b, err := os.ReadFile(o.apiTokenFile)
+		if err != nil {
+			return fmt.Errorf("--api-token-file: %w", err)
+		}
+		if apiToken = strings.TrimSpace(string(b)); apiToken == "" || strings.ContainsAny(apiToken, " \t\r\n") {
+			return fmt.Errorf("--api-token-file %s: want one token (no blanks) in the file", o.apiTokenFile)
+		}
+	}
 	ln, err := net.Listen("tcp", o.http)
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", o.http, err)
@@ -366,7 +378,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	}
 	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
 		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, MaxMovesInFlight: o.maxMoves,
-		FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
+		APIToken: apiToken, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
 		Runners: runners})
 	if err != nil {
 		return err
