@@ -67,6 +67,7 @@ func (n *Node) Ready() bool {
 func (n *Node) Handler(m *metrics.Metrics) http.Handler {
 	mux := http.NewServeMux()
 	n.api(mux)
+	n.console(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("ok\n"))

@@ -153,6 +153,9 @@ type Node struct {
 	masterL *master.Master
 	epochs  atomic.Int64 // latest epoch seen as master
 	terms   int
+
+	done     chan struct{} // closed when Run returns (the console's event streams end)
+	doneOnce sync.Once
 }
 
 // New validates cfg and returns a Node; nothing is contacted yet.
@@ -171,13 +174,14 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: log, member: m}, nil
+	return &Node{cfg: cfg, log: log, member: m, done: make(chan struct{})}, nil
 }
 
 // Run runs the node until ctx is cancelled (graceful shutdown, returns nil)
 // or registration fails for good (membership.ErrDuplicateID,
 // session.ErrTimeoutOutOfRange).
 func (n *Node) Run(ctx context.Context) error {
+	defer n.doneOnce.Do(func() { close(n.done) })
 	memberCtx, stopMember := context.WithCancel(context.Background())
 	defer stopMember()
 	memberDone := make(chan error, 1)

@@ -94,6 +94,9 @@ if [[ ${DEMO_STOP:-0} == 1 ]]; then
 else
   cat <<EOF
 
+== the web console (any node serves it): http://127.0.0.1:$((${STOCKSYS_HTTP_BASE:-8080} + 1))/ui/
+   (actions need a node started with --api-token-file; reads need nothing)
+
 == the cluster is running. Try a failover:
    scripts/cluster.sh ps                      # who is master
    scripts/cluster.sh kill node-1             # kill -9 a node (the master, say)

@@ -38,6 +38,16 @@ export STOCKSYS_ZK STOCKSYS_KAFKA STOCKSYS_CASSANDRA
 export STOCKSYS_DATA=${STOCKSYS_DATA:-$(cd "$ROOT/.." && pwd)/shared/data}
 scripts/infra.sh status
 
+# The console tests drive Debian's chromium (node/console_test.go).
+if [[ -z ${STOCKSYS_CHROMIUM:-} ]] && ! command -v chromium >/dev/null; then
+  echo "test: installing Debian's chromium for the console tests" >&2
+  sudo=""
+  [[ $(id -u) == 0 ]] || sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q chromium >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium >/dev/null; } ||
+    echo "test: could not install chromium: the console tests will fail under CI=true" >&2
+fi
+
 echo "test: go vet ./..." >&2
 go vet ./...
 echo "test: staticcheck ./... (go tool, pinned in go.mod)" >&2

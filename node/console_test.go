@@ -1,0 +1,271 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/stock-system/stocksys/internal/testenv"
+	"github.com/stock-system/stocksys/node"
+	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/status"
+	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/worker"
+)
+
+// chromium returns Debian's chromium (scripts/test.sh installs it when
+// missing); without it the test fails under CI=true and is skipped
+// otherwise.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("STOCKSYS_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium not found (scripts/test.sh installs Debian's chromium; or set STOCKSYS_CHROMIUM)")
+	}
+	t.Skip("chromium not found; set STOCKSYS_CHROMIUM or run scripts/test.sh")
+	return ""
+}
+
+// browser starts headless Chromium and returns a tab's context and the
+// JavaScript errors it reports (console errors and uncaught exceptions).
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)),
+		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); acancel() })
+	var mu sync.Mutex
+	var errs []string
+	lerr := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, string(a.Value))
+				}
+				errs = append(errs, "console.error: "+strings.Join(parts, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			errs = append(errs, fmt.Sprintf("exception: %s (line %d)", e.ExceptionDetails.Text, e.ExceptionDetails.LineNumber))
+		}
+	})
+	if lerr != nil {
+		t.Fatalf("start chromium: %v", lerr)
+	}
+	return ctx, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), errs...) }
+}
+
+// text evaluates a JavaScript expression in the page and returns it as a
+// string.
+func text(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(`+expr+`)`))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return s
+}
+
+// TestIntegration_ConsoleCluster (issue 12): the console in headless
+// Chromium, served by a node of a 3-node cluster (in-process nodes on the
+// real ZooKeeper): it shows the master's id and epoch as status reads them;
+// after the master stops, the new master without a reload; its drain button
+// (with the API token) drains a node and the map shows it; no JavaScript
+// error. A screenshot is written as an artifact (STOCKSYS_ARTIFACTS, else
+// the test's temp dir; STOCKSYS_UPDATE_SCREENSHOT=1 also writes
+// docs/console.png).
+func TestIntegration_ConsoleCluster(t *testing.T) {
+	ctx, jsErrors := browser(t)
+	root := testenv.ZKRoot(t)
+	admin := testenv.ZKConn(t, 10*time.Second)
+	p := tasks.NewPaths(root)
+	if err := p.EnsureLayout(admin); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"SPY", "MSFT", "AAPL"} {
+		js, _ := json.Marshal(tasks.SymbolSpec{Symbol: tasks.Symbol(s)})
+		if err := session.EnsurePath(admin, p.Symbol(tasks.Symbol(s)), js); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type live struct {
+		n    *node.Node
+		srv  *httptest.Server
+		stop func()
+	}
+	nodes := map[string]*live{}
+	for _, id := range []string{"node-a", "node-b", "node-c"} {
+		n, err := node.New(node.Config{ID: id, Root: root, ZK: testenv.ZKServers(t), SessionTimeout: 3 * time.Second, APIToken: "s3cret",
+			StatusInterval: 100 * time.Millisecond, Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+			Partitions: func(context.Context) ([]int32, error) { return []int32{0, 1}, nil },
+			Runners:    map[tasks.Type]worker.Runner{tasks.TypeFetch: worker.Placeholder(50 * time.Millisecond), tasks.TypeIngest: worker.Placeholder(50 * time.Millisecond)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(rctx) }()
+		srv := httptest.NewServer(n.Handler(nil))
+		var once sync.Once
+		l := &live{n: n, srv: srv}
+		l.stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("%s: Run = %v", id, err)
+				}
+				srv.Close() // the node's event streams have ended with its Run
+			})
+		}
+		t.Cleanup(l.stop)
+		nodes[id] = l
+	}
+	read := func() *status.Report {
+		r, err := status.Read(admin, "test", root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var r *status.Report
+	waitFor(t, "a master and the 5 tasks running", 20*time.Second, func() bool {
+		r = read()
+		running := 0
+		for _, tk := range r.Tasks {
+			if tk.State == tasks.StateRunning {
+				running++
+			}
+		}
+		return r.Master != nil && running == 5 && len(r.Members) == 3
+	})
+	master := r.Master.ID
+	var viewer, victim string // the console's node, and the node to drain: neither the master
+	for _, id := range []string{"node-a", "node-b", "node-c"} {
+		if id == master {
+			continue
+		}
+		if viewer == "" {
+			viewer = id
+		} else {
+			victim = id
+		}
+	}
+	srv := nodes[viewer].srv
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/ui/")); err != nil {
+		t.Fatal(err)
+	}
+	shows := func(id string, epoch int64) func() bool {
+		return func() bool {
+			return text(t, ctx, `document.querySelector('#master-id').textContent`) == id &&
+				text(t, ctx, `document.querySelector('#master-epoch').textContent`) == fmt.Sprint(epoch)
+		}
+	}
+	waitFor(t, fmt.Sprintf("the page showing master %s epoch %d", master, r.Master.Epoch), 10*time.Second, shows(master, r.Master.Epoch))
+	if got := text(t, ctx, `document.querySelectorAll('#members tbody tr').length`); got != "3" {
+		t.Fatalf("members rows %s; want 3", got)
+	}
+	if got := text(t, ctx, `document.querySelectorAll('#tasks tbody tr').length`); got != "5" {
+		t.Fatalf("task rows %s; want 5", got)
+	}
+
+	// The master stops (a graceful handover): the page shows the new one
+	// without a reload.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__noReload = 1`)); err != nil {
+		t.Fatal(err)
+	}
+	oldEpoch := r.Master.Epoch
+	stopped := time.Now()
+	nodes[master].stop()
+	waitFor(t, "a new master in status", 10*time.Second, func() bool { r = read(); return r.Master != nil && r.Master.Epoch > oldEpoch })
+	waitFor(t, fmt.Sprintf("the page showing the new master %s epoch %d", r.Master.ID, r.Master.Epoch), 2*time.Second, shows(r.Master.ID, r.Master.Epoch))
+	t.Logf("master %s stopped: the page showed %s (epoch %d) %v later", master, r.Master.ID, r.Master.Epoch, time.Since(stopped).Round(time.Millisecond))
+	if text(t, ctx, `window.__noReload`) != "1" {
+		t.Fatal("the page reloaded")
+	}
+	if victim == r.Master.ID { // drain a node that is not the master
+		victim, viewer = viewer, victim
+		_ = viewer
+	}
+
+	// Drain with the button, the token typed in.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#token`), "s3cret"),
+		chromedp.SetValue(chromedp.CSS(`#reason`), "console test"),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-act="drain"][data-node=%q]`, victim))),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, victim+" drained with no task in status", 10*time.Second, func() bool {
+		r = read()
+		for _, m := range r.Members {
+			if m.ID == victim && !m.Drained {
+				return false
+			}
+		}
+		for _, tk := range r.Tasks {
+			if tk.Owner != nil && *tk.Owner == victim {
+				return false
+			}
+		}
+		return true
+	})
+	row := fmt.Sprintf(`document.querySelector('#members tr[data-node=%q]')`, victim)
+	waitFor(t, "the map showing "+victim+" drained, holding nothing", 3*time.Second, func() bool {
+		return text(t, ctx, row+`.querySelector('.kind').textContent`) == "drained" && text(t, ctx, row+`.querySelector('.held').textContent`) == ""
+	})
+	if msg := text(t, ctx, `document.querySelector('#message').textContent`); !strings.Contains(msg, "applied by the master") {
+		t.Fatalf("message after the drain: %q", msg)
+	}
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv("STOCKSYS_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(dir, "console.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("STOCKSYS_UPDATE_SCREENSHOT") == "1" {
+		if err := os.WriteFile("../docs/console.png", png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors on the page: %v", errs)
+	}
+}

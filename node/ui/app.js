@@ -1,0 +1,148 @@
+// Stock-System console: draws the cluster from the node's event stream
+// (/v1/events, server-sent events of status + master history) and sends
+// the operator's actions to the REST API (/v1/...) with the bearer token.
+// window.stocksys.last holds the latest event (tests read the page's data
+// from it and from the DOM).
+"use strict";
+(function () {
+  const $ = (sel) => document.querySelector(sel);
+  const state = { last: null, events: 0 };
+  window.stocksys = state;
+
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const dur = (ms) => {
+    if (ms == null) return "-";
+    if (ms < 1000) return ms.toFixed(1) + " ms";
+    const s = ms / 1000;
+    if (s < 120) return s.toFixed(1) + " s";
+    return Math.round(s / 60) + " min";
+  };
+
+  function token() { return $("#token").value.trim(); }
+  $("#token").value = sessionStorage.getItem("stocksys-token") || "";
+  $("#token").addEventListener("change", () => sessionStorage.setItem("stocksys-token", token()));
+
+  function say(text, ok) {
+    const m = $("#message");
+    m.textContent = text;
+    m.className = ok ? "ok" : "error";
+  }
+
+  async function act(path, what) {
+    const reason = $("#reason").value.trim();
+    try {
+      const resp = await fetch(path, {
+        method: "POST",
+        headers: Object.assign({ "Content-Type": "application/json" }, token() ? { Authorization: "Bearer " + token() } : {}),
+        body: reason ? JSON.stringify({ reason }) : "",
+      });
+      const body = await resp.json();
+      if (resp.status === 200) say(what + ": applied by the master (epoch " + body.record.epoch + ")", true);
+      else if (resp.status === 202) say(what + ": written, pending (intent " + body.intent + ")", true);
+      else if (body.record) say(what + ": rejected: " + body.record.error, false);
+      else say(what + ": " + body.code + ": " + body.message, false);
+    } catch (e) {
+      say(what + ": " + e, false);
+    }
+  }
+
+  document.addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-act]");
+    if (!b) return;
+    const a = b.dataset.act;
+    if (b.dataset.node) act("/v1/nodes/" + encodeURIComponent(b.dataset.node) + "/" + a, a + " " + b.dataset.node);
+    else if (b.dataset.task) act("/v1/tasks/" + b.dataset.task.split("/").map(encodeURIComponent).join("/") + "/" + a, a + " " + b.dataset.task);
+  });
+  $("#maint-enter").addEventListener("click", () => act("/v1/maintenance/enter", "maintenance enter"));
+  $("#maint-exit").addEventListener("click", () => act("/v1/maintenance/exit", "maintenance exit"));
+  $("#task-filter").addEventListener("input", () => state.last && drawTasks(state.last.status));
+
+  function drawHeader(ev) {
+    const st = ev.status;
+    $("#master-id").textContent = st.master ? st.master.id : "none";
+    $("#master-epoch").textContent = st.master ? String(st.master.epoch) : "-";
+    $("#served-by").textContent = "(via " + ev.node + ")";
+    const m = st.control && st.control.maintenance;
+    const banner = $("#maintenance");
+    banner.hidden = !m;
+    banner.textContent = m ? "MAINTENANCE MODE by " + m.by + ": " + (m.reason || "") + " — the master makes no moves" : "";
+  }
+
+  function drawMembers(st) {
+    const held = {};
+    for (const t of st.tasks) if (t.owner) (held[t.owner] = held[t.owner] || []).push(t.id);
+    const rows = st.members.map((m) => {
+      const kind = m.drained ? "drained" : m.cordoned ? "cordoned" : m.suspended ? "suspended" : "active";
+      const master = st.master && st.master.id === m.id ? " (master)" : "";
+      const up = m.started ? dur(Date.now() - Date.parse(m.started)) : "-";
+      const acts = m.cordoned
+        ? `<button data-act="uncordon" data-node="${esc(m.id)}">uncordon</button>`
+        : `<button data-act="drain" data-node="${esc(m.id)}">drain</button><button data-act="cordon" data-node="${esc(m.id)}">cordon</button>`;
+      return `<tr data-node="${esc(m.id)}" class="${m.cordoned ? "cordoned" : ""}"><td>${esc(m.id)}${master}</td><td>${esc(m.session)}</td><td>${up}</td>` +
+        `<td>${m.capacity || 1}</td><td class="kind">${kind}</td><td class="held">${esc((held[m.id] || []).sort().join(" "))}</td><td>${acts}</td></tr>`;
+    });
+    $("#members tbody").innerHTML = rows.join("");
+    $("#members-count").textContent = "(" + st.members.length + ")";
+  }
+
+  function drawTasks(st) {
+    const f = $("#task-filter").value.trim().toLowerCase();
+    const shown = st.tasks.filter((t) => !f || t.id.toLowerCase().includes(f) || (t.state || "").includes(f));
+    const rows = shown.map((t) => {
+      const cls = !t.owner ? "unassigned" : t.state === "failed" ? "failed" : "";
+      let note = t.unassigned_reason || "";
+      if (t.last_error) note += " last error: " + t.last_error;
+      if (t.retry_at) note += " (retry " + new Date(t.retry_at).toLocaleTimeString() + ")";
+      const acts = t.paused
+        ? `<button data-act="resume" data-task="${esc(t.id)}">resume</button>`
+        : `<button data-act="pause" data-task="${esc(t.id)}">pause</button><button data-act="restart" data-task="${esc(t.id)}">restart</button>`;
+      return `<tr data-task="${esc(t.id)}" class="${cls}"><td>${esc(t.id)}</td><td class="owner">${esc(t.owner || "UNASSIGNED")}</td>` +
+        `<td class="state state-${esc(t.state)}">${esc(t.state)}</td><td>${t.epoch || ""}</td><td>${(t.rate || 0).toFixed(1)}</td>` +
+        `<td>${t.lag == null ? "" : t.lag}</td><td>${esc(note)}</td><td>${acts}</td></tr>`;
+    });
+    $("#tasks tbody").innerHTML = rows.join("");
+    $("#tasks-count").textContent = "(" + shown.length + " of " + st.tasks.length + ", " + st.unassigned.length + " unassigned)";
+  }
+
+  function drawTimeline(history) {
+    const svg = $("#timeline");
+    const terms = history.slice(-10);
+    if (!terms.length) { svg.innerHTML = ""; return; }
+    const now = Date.now();
+    const start = Date.parse(terms[0].started);
+    const end = (i) => (terms[i].ended ? Date.parse(terms[i].ended) : i + 1 < terms.length ? Date.parse(terms[i + 1].started) : now);
+    const span = Math.max(now - start, 1);
+    const width = svg.clientWidth || 800;
+    const x = (t) => ((t - start) / span) * (width - 10) + 5;
+    let out = "";
+    terms.forEach((t, i) => {
+      const a = x(Date.parse(t.started)), b = Math.max(x(end(i)), a + 2);
+      out += `<rect data-epoch="${t.epoch}" class="${t.current ? "current" : ""}" x="${a}" y="20" width="${b - a - 1}" height="24"><title>epoch ${t.epoch} on ${esc(t.node)}: ${esc(t.began)}</title></rect>`;
+      out += `<text x="${a + 2}" y="15">${t.epoch} ${esc(t.node)}</text>`;
+    });
+    svg.innerHTML = out;
+    $("#terms tbody").innerHTML = terms.slice().reverse().map((t) =>
+      `<tr data-epoch="${t.epoch}"><td>${t.epoch}</td><td>${esc(t.node)}</td><td>${esc(t.began)}</td><td>${new Date(t.started).toLocaleTimeString()}</td>` +
+      `<td>${dur(t.handover_ms)}</td><td>${dur(t.first_assignment_ms)}</td><td>${t.current ? "current" : t.ended ? "resigned" : "not recorded"}</td></tr>`).join("");
+  }
+
+  function draw(ev) {
+    state.last = ev;
+    state.events++;
+    drawHeader(ev);
+    drawMembers(ev.status);
+    drawTasks(ev.status);
+    drawTimeline(ev.history || []);
+  }
+
+  function connect() {
+    const es = new EventSource("/v1/events");
+    es.addEventListener("open", () => { $("#conn-state").textContent = "connected"; });
+    es.addEventListener("cluster", (m) => draw(JSON.parse(m.data)));
+    es.addEventListener("error", (m) => {
+      if (m.data) { $("#conn-state").textContent = "node cannot read ZooKeeper: " + JSON.parse(m.data).message; return; }
+      $("#conn-state").textContent = "reconnecting";
+    });
+  }
+  connect();
+})();
