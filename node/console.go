@@ -2,14 +2,19 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/stock-system/stocksys/status"
+	"github.com/stock-system/stocksys/store"
+	"github.com/stock-system/stocksys/tasks"
 )
 
 // The web console (/ui/): static files embedded in the binary (ui/, no CDN
@@ -38,6 +43,56 @@ func (n *Node) console(mux *http.ServeMux) {
 	mux.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(sub)))
 	mux.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusFound) })
 	mux.HandleFunc("GET /v1/events", n.events)
+	mux.HandleFunc("GET /v1/bars/{symbol}", func(w http.ResponseWriter, r *http.Request) {
+		sym, err := tasks.ParseSymbol(r.PathValue("symbol"))
+		if err != nil {
+			apiErr(w, http.StatusBadRequest, "bad_symbol", fmt.Sprintf("symbol %q: %v", r.PathValue("symbol"), err))
+			return
+		}
+		interval := r.URL.Query().Get("interval")
+		if interval == "" {
+			interval = store.Interval1m
+		}
+		limit := 500
+		if q := r.URL.Query().Get("limit"); q != "" {
+			if limit, err = strconv.Atoi(q); err != nil || limit < 1 || limit > 10000 {
+				apiErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("limit %q: want 1..10000", q))
+				return
+			}
+		}
+		bars, err := n.lastBars(r.Context(), string(sym), interval, limit)
+		switch {
+		case errors.Is(err, errNoCharts):
+			apiErr(w, http.StatusNotFound, "no_charts", err.Error())
+		case errors.Is(err, store.ErrInvalidInterval):
+			apiErr(w, http.StatusBadRequest, "bad_interval", err.Error())
+		case err != nil:
+			apiErr(w, http.StatusServiceUnavailable, "cassandra", err.Error())
+		default:
+			writeAPI(w, http.StatusOK, bars)
+		}
+	})
+}
+
+var errNoCharts = errors.New("this node serves no charts (it has no store)")
+
+// lastBars returns the newest limit bars of symbol and interval, oldest
+// first (all stored days are read: the replays' data is years old).
+func (n *Node) lastBars(ctx context.Context, symbol, interval string, limit int) ([]store.Bar, error) {
+	if n.cfg.Bars == nil {
+		return nil, errNoCharts
+	}
+	bars, err := n.cfg.Bars(ctx, symbol, interval, time.Unix(0, 0), time.Now().Add(24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	if len(bars) > limit {
+		bars = bars[len(bars)-limit:]
+	}
+	if bars == nil {
+		bars = []store.Bar{}
+	}
+	return bars, nil
 }
 
 // events streams server-sent events (text/event-stream): a "cluster" event
@@ -55,10 +110,43 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
-	var last []byte
+	var last, lastBars []byte
+	var since time.Time // the newest bar sent
+	sym, interval := r.URL.Query().Get("symbol"), r.URL.Query().Get("interval")
+	if interval == "" {
+		interval = store.Interval1m
+	}
+	if _, err := tasks.ParseSymbol(sym); err != nil {
+		sym = "" // no chart stream
+	}
 	tick := time.NewTicker(eventsEvery)
 	defer tick.Stop()
-	for {
+	for i := 0; ; i++ {
+		if sym != "" && n.cfg.Bars != nil && i%4 == 0 { // the chart's newest bars, every second
+			if bars, err := n.lastBars(r.Context(), sym, interval, 500); err == nil {
+				// From the last bar sent on (it may have changed), else the
+				// newest 3: a fast replay adds many a second.
+				from := max(len(bars)-3, 0)
+				if !since.IsZero() {
+					from = len(bars)
+					for from > 0 && !bars[from-1].TS.Before(since) {
+						from--
+					}
+				}
+				bars = bars[from:]
+				if len(bars) > 0 {
+					since = bars[len(bars)-1].TS
+				}
+				data := mustJSON(BarsEvent{Symbol: sym, Interval: interval, Bars: bars})
+				if !bytes.Equal(data, lastBars) {
+					lastBars = data
+					if _, err := fmt.Fprintf(w, "event: bars\ndata: %s\n\n", data); err != nil {
+						return
+					}
+					fl.Flush()
+				}
+			}
+		}
 		ev, err := n.consoleEvent()
 		var name string
 		var data []byte
@@ -87,6 +175,16 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 		}
 	}
+}
+
+// BarsEvent is the data of a /v1/events "bars" event (?symbol=S and
+// &interval=I, default 1m): the chart symbol's bars from the newest one
+// sent before on (the newest 3 at first; at most 500), sent when they
+// change (read every second).
+type BarsEvent struct {
+	Symbol   string      `json:"symbol"`
+	Interval string      `json:"interval"`
+	Bars     []store.Bar `json:"bars"`
 }
 
 // consoleEvent reads what the console shows.

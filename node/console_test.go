@@ -6,18 +6,16 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/stock-system/stocksys/internal/browsertest"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/session"
@@ -26,71 +24,9 @@ import (
 	"github.com/stock-system/stocksys/worker"
 )
 
-// chromium returns Debian's chromium (scripts/test.sh installs it when
-// missing); without it the test fails under CI=true and is skipped
-// otherwise.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("STOCKSYS_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := exec.LookPath(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found (scripts/test.sh installs Debian's chromium; or set STOCKSYS_CHROMIUM)")
-	}
-	t.Skip("chromium not found; set STOCKSYS_CHROMIUM or run scripts/test.sh")
-	return ""
-}
-
-// browser starts headless Chromium and returns a tab's context and the
-// JavaScript errors it reports (console errors and uncaught exceptions).
-func browser(t *testing.T) (context.Context, func() []string) {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)),
-		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); acancel() })
-	var mu sync.Mutex
-	var errs []string
-	lerr := chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError {
-				var parts []string
-				for _, a := range e.Args {
-					parts = append(parts, string(a.Value))
-				}
-				errs = append(errs, "console.error: "+strings.Join(parts, " "))
-			}
-		case *runtime.EventExceptionThrown:
-			errs = append(errs, fmt.Sprintf("exception: %s (line %d)", e.ExceptionDetails.Text, e.ExceptionDetails.LineNumber))
-		}
-	})
-	if lerr != nil {
-		t.Fatalf("start chromium: %v", lerr)
-	}
-	return ctx, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), errs...) }
-}
-
-// text evaluates a JavaScript expression in the page and returns it as a
-// string.
 func text(t *testing.T, ctx context.Context, expr string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(`+expr+`)`))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return s
+	return browsertest.Text(t, ctx, expr)
 }
 
 // TestIntegration_ConsoleCluster (issue 12): the console in headless
@@ -102,7 +38,7 @@ func text(t *testing.T, ctx context.Context, expr string) string {
 // the test's temp dir; STOCKSYS_UPDATE_SCREENSHOT=1 also writes
 // docs/console.png).
 func TestIntegration_ConsoleCluster(t *testing.T) {
-	ctx, jsErrors := browser(t)
+	ctx, jsErrors := browsertest.Start(t)
 	root := testenv.ZKRoot(t)
 	admin := testenv.ZKConn(t, 10*time.Second)
 	p := tasks.NewPaths(root)
@@ -244,27 +180,17 @@ func TestIntegration_ConsoleCluster(t *testing.T) {
 		t.Fatalf("message after the drain: %q", msg)
 	}
 
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := os.Getenv("STOCKSYS_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(dir, "console.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	shot := browsertest.Screenshot(t, ctx, "console.png")
 	if os.Getenv("STOCKSYS_UPDATE_SCREENSHOT") == "1" {
-		if err := os.WriteFile("../docs/console.png", png, 0o644); err != nil {
+		png, err := os.ReadFile(shot)
+		if err == nil {
+			err = os.WriteFile("../docs/console.png", png, 0o644)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+	t.Logf("screenshot: %s", shot)
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors on the page: %v", errs)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/stock-system/stocksys/master"
 	"github.com/stock-system/stocksys/membership"
 	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/store"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/worker"
 )
@@ -87,6 +88,10 @@ type Config struct {
 	// every fenced write, every task runner's start and stop (package audit).
 	// The caller opens and closes it. Optional.
 	Audit *audit.Writer
+	// Bars reads the stored bars of a symbol (store.Store.Bars: interval
+	// 1m, 5m, 1h or 1d, start in [from, to), TS order) for the console's
+	// charts (/v1/bars, the events' "bars"); nil: no charts (404).
+	Bars func(ctx context.Context, symbol, interval string, from, to time.Time) ([]store.Bar, error)
 	// APIToken is the bearer token the REST API's mutating requests must
 	// carry (Handler, /v1/); "" refuses them all (403). Read endpoints need
 	// none.

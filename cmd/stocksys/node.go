@@ -338,6 +338,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		tasks.TypeIngest: worker.Placeholder(time.Second),
 	}
 	var partitions func(context.Context) ([]int32, error)
+	var bars func(ctx context.Context, symbol, interval string, from, to time.Time) ([]store.Bar, error)
 	var n *node.Node // set below; the source lookup runs only once the node runs
 	if !o.placeholder {
 		if producer, err = stream.NewProducer(scfg); err != nil {
@@ -366,6 +367,13 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 			fetch.Tx = pipeline.StreamTransactions{Config: scfg, Cluster: g.cluster}
 		}
 		runners[tasks.TypeFetch] = fetch
+		bars = func(ctx context.Context, symbol, interval string, from, to time.Time) ([]store.Bar, error) { // the console's charts
+			st, err := ls.get(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return st.Bars(ctx, symbol, interval, from, to, 0)
+		}
 		runners[tasks.TypeIngest] = &pipeline.Ingest{Stream: scfg, Sink: ls, Counters: m.Ingester(), Logger: nlog}
 	}
 	var trail *audit.Writer
@@ -378,7 +386,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	}
 	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
 		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, MaxMovesInFlight: o.maxMoves,
-		APIToken: apiToken, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
+		APIToken: apiToken, Bars: bars, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
 		Runners: runners})
 	if err != nil {
 		return err

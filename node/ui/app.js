@@ -133,10 +133,86 @@
     drawMembers(ev.status);
     drawTasks(ev.status);
     drawTimeline(ev.history || []);
+    fillSymbols(ev.status);
   }
 
+  // Charts: candlesticks, volume and VWAP of the stored bars
+  // (lightweight-charts), history from /v1/bars on open, the newest bars
+  // live from the event stream. state.chart holds what is drawn.
+  state.chart = { symbol: "", interval: "1m", bars: [] };
+  let chart = null, candles = null, volume = null, vwap = null;
+  function initChart() {
+    if (chart || !window.LightweightCharts) return;
+    const L = window.LightweightCharts;
+    chart = L.createChart($("#chart"), { autoSize: true, timeScale: { timeVisible: true, secondsVisible: false } });
+    candles = chart.addSeries(L.CandlestickSeries, {});
+    vwap = chart.addSeries(L.LineSeries, { color: "#fa8c16", lineWidth: 1, priceLineVisible: false, lastValueVisible: false });
+    volume = chart.addSeries(L.HistogramSeries, { priceScaleId: "vol", priceFormat: { type: "volume" }, color: "#bfbfbf" });
+    chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+  }
+  const sec = (b) => Math.floor(Date.parse(b.ts) / 1000);
+  function setBars(bars) {
+    state.chart.bars = bars;
+    initChart();
+    if (!chart) return;
+    candles.setData(bars.map((b) => ({ time: sec(b), open: b.open, high: b.high, low: b.low, close: b.close })));
+    volume.setData(bars.map((b) => ({ time: sec(b), value: b.volume })));
+    vwap.setData(bars.map((b) => ({ time: sec(b), value: b.vwap })));
+    info();
+  }
+  function info() {
+    const b = state.chart.bars[state.chart.bars.length - 1];
+    $("#chart-info").textContent = b ? `${state.chart.symbol} ${state.chart.interval}: ${state.chart.bars.length} bars, last ${b.ts} close ${b.close} VWAP ${b.vwap.toFixed(2)}` : "no bars stored";
+  }
+  function mergeBars(ev) {
+    if (ev.symbol !== state.chart.symbol || ev.interval !== state.chart.interval) return;
+    const bars = state.chart.bars;
+    for (const b of ev.bars) {
+      const newest = bars.length ? Date.parse(bars[bars.length - 1].ts) : -Infinity;
+      const i = bars.findIndex((x) => x.ts === b.ts);
+      if (i >= 0) bars[i] = b;
+      else if (Date.parse(b.ts) > newest) bars.push(b);
+      else continue;
+      // The chart only takes updates of its newest bar or newer ones (an
+      // older bar's change arrives with the history load instead).
+      if (chart && Date.parse(b.ts) >= newest) {
+        candles.update({ time: sec(b), open: b.open, high: b.high, low: b.low, close: b.close });
+        volume.update({ time: sec(b), value: b.volume });
+        vwap.update({ time: sec(b), value: b.vwap });
+      }
+    }
+    info();
+  }
+  async function loadChart() {
+    const sym = $("#symbol").value, iv = $("#interval").value;
+    state.chart.symbol = sym;
+    state.chart.interval = iv;
+    connect();
+    if (!sym) return;
+    const resp = await fetch(`/v1/bars/${encodeURIComponent(sym)}?interval=${iv}&limit=500`);
+    const body = await resp.json();
+    if (resp.status !== 200) { $("#chart-info").textContent = body.code + ": " + body.message; return; }
+    if (sym === state.chart.symbol && iv === state.chart.interval) setBars(body);
+  }
+  function fillSymbols(st) {
+    const sel = $("#symbol");
+    const syms = st.tasks.filter((t) => t.type === "fetch").map((t) => t.id.slice("fetch/".length)).sort();
+    const have = Array.from(sel.options).map((o) => o.value);
+    if (syms.join() === have.join()) return;
+    const cur = sel.value;
+    sel.innerHTML = syms.map((s) => `<option>${esc(s)}</option>`).join("");
+    if (syms.includes(cur)) sel.value = cur;
+    if (sel.value !== state.chart.symbol) loadChart();
+  }
+  $("#symbol").addEventListener("change", loadChart);
+  $("#interval").addEventListener("change", loadChart);
+
+  let es = null;
   function connect() {
-    const es = new EventSource("/v1/events");
+    if (es) es.close();
+    const q = state.chart.symbol ? `?symbol=${encodeURIComponent(state.chart.symbol)}&interval=${state.chart.interval}` : "";
+    es = new EventSource("/v1/events" + q);
+    es.addEventListener("bars", (m) => mergeBars(JSON.parse(m.data)));
     es.addEventListener("open", () => { $("#conn-state").textContent = "connected"; });
     es.addEventListener("cluster", (m) => draw(JSON.parse(m.data)));
     es.addEventListener("error", (m) => {

@@ -1,0 +1,148 @@
+package datapath
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/stock-system/stocksys/internal/browsertest"
+	"github.com/stock-system/stocksys/internal/proctest"
+	"github.com/stock-system/stocksys/status"
+)
+
+// TestIntegration_ConsoleReplay (issue 12): the console of a real 3-node
+// cluster (node processes) replaying SPY and MSFT, in headless Chromium. It
+// shows the master and epoch as `stocksys status --json` reports them;
+// after kill -9 of the master (the console is served by another node) it
+// shows the new one without a reload within the session timeout + 2 s; the
+// SPY chart grows live during the replay, and once the replay is done its
+// last 1m candle is the OHLC of `stocksys query bars SPY --interval 1m`'s
+// last row (read from the page's data); no JavaScript error.
+func TestIntegration_ConsoleReplay(t *testing.T) {
+	t.Parallel()
+	ctx, jsErrors := browsertest.Start(t)
+	srv := sharedServers(t)
+	dir := t.TempDir()
+	spyFiles := leanDays(t, dir, "20131007", "20131008")
+	msftFile := msftSubset(t, dir, "2020-11-24", "2020-11-25")
+	last := map[string]time.Time{"SPY": lastTS(sourceQuotes(t, "SPY", spyFiles...)), "MSFT": lastTS(sourceQuotes(t, "MSFT", msftFile))}
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, srv)
+	addSymbol(t, c, "SPY", "replay:"+dir+"?speed=3000")
+	addSymbol(t, c, "MSFT", "replay:"+msftFile+"?speed=4000")
+	c.Up(3, "--session-timeout", sessionTimeout.String(), "--partitions", "3", "--api-token-file", token)
+	all := []string{"node-1", "node-2", "node-3"}
+	r, _ := c.WaitStatus(60*time.Second, "3 nodes running 2 fetch and 3 ingest tasks", func(r *status.Report) bool {
+		return proctest.Master(r) != "" && len(r.Tasks) == 5 && proctest.AllRunning(r, all...)
+	})
+	master := r.Master.ID
+	viewer := "node-1"
+	if viewer == master {
+		viewer = "node-2"
+	}
+	n, _ := strconv.Atoi(strings.TrimPrefix(viewer, "node-"))
+	url := fmt.Sprintf("http://127.0.0.1:%d/ui/", c.HTTPBase+n)
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	page := func(expr string) string { return browsertest.Text(t, ctx, expr) }
+	shows := func(id string, epoch int64) func() bool {
+		return func() bool {
+			return page(`document.querySelector('#master-id').textContent`) == id && page(`document.querySelector('#master-epoch').textContent`) == fmt.Sprint(epoch)
+		}
+	}
+	waitFor := func(what string, limit time.Duration, cond func() bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !cond() {
+			if time.Since(start) > limit {
+				t.Fatalf("not within %v: %s", limit, what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	waitFor(fmt.Sprintf("the page showing master %s epoch %d", master, r.Master.Epoch), 10*time.Second, shows(master, r.Master.Epoch))
+
+	// The SPY chart, live.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.querySelector('#symbol'); s.value = 'SPY'; s.dispatchEvent(new Event('change')); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("SPY 1m bars on the chart", 20*time.Second, func() bool {
+		return page(`window.stocksys.chart.symbol`) == "SPY" && page(`window.stocksys.chart.bars.length`) != "0"
+	})
+	before, _ := strconv.Atoi(page(`window.stocksys.chart.bars.length`))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__noReload = 1`)); err != nil {
+		t.Fatal(err)
+	}
+
+	// kill -9 of the master: the new one on the page without a reload.
+	oldEpoch := r.Master.Epoch
+	killed := time.Now()
+	c.MustScript("kill", master)
+	rest := []string{}
+	for _, id := range all {
+		if id != master {
+			rest = append(rest, id)
+		}
+	}
+	r, _ = c.WaitStatus(sessionTimeout+10*time.Second, "a new master", func(r *status.Report) bool {
+		return r.Master != nil && r.Master.ID != master && r.Master.Epoch > oldEpoch
+	})
+	waitFor(fmt.Sprintf("the page showing the new master %s epoch %d", r.Master.ID, r.Master.Epoch), time.Until(killed.Add(sessionTimeout+2*time.Second))+time.Millisecond, shows(r.Master.ID, r.Master.Epoch))
+	t.Logf("kill -9 of master %s: the page showed %s (epoch %d) %v after the kill (session timeout %v)", master, r.Master.ID, r.Master.Epoch,
+		time.Since(killed).Round(time.Millisecond), sessionTimeout)
+	if page(`window.__noReload`) != "1" {
+		t.Fatal("the page reloaded")
+	}
+
+	// The replay finishes: the chart's last candle is the stored last 1m bar.
+	st := openStore(t, srv, c.Keyspace)
+	waitDone(t, srv, st, c.Topic, last, 120*time.Second)
+	out, errOut, code := c.Stocksys(t.Context(), "query", "bars", "SPY", "--interval", "1m", "--limit", "0", "--json",
+		"--keyspace", c.Keyspace, "--consistency", "ONE")
+	if code != 0 {
+		t.Fatalf("query bars: exit %d: %s", code, errOut)
+	}
+	var rows []struct {
+		TS                     time.Time `json:"ts"`
+		Open, High, Low, Close float64
+		Volume                 int64
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) == 0 {
+		t.Fatalf("query bars --json: %v (%d rows): %.300s", err, len(rows), out)
+	}
+	want := rows[len(rows)-1]
+	var got struct {
+		TS                     time.Time `json:"ts"`
+		Open, High, Low, Close float64
+		Volume                 int64
+	}
+	waitFor(fmt.Sprintf("the chart's last candle at %s", want.TS), 5*time.Second, func() bool {
+		js := page(`JSON.stringify(window.stocksys.chart.bars[window.stocksys.chart.bars.length - 1])`)
+		return json.Unmarshal([]byte(js), &got) == nil && got.TS.Equal(want.TS)
+	})
+	if got.Open != want.Open || got.High != want.High || got.Low != want.Low || got.Close != want.Close || got.Volume != want.Volume {
+		t.Fatalf("the chart's last SPY candle %+v; want stocksys query bars' %+v", got, want)
+	}
+	after, _ := strconv.Atoi(page(`window.stocksys.chart.bars.length`))
+	if after <= before {
+		t.Fatalf("the chart did not grow live: %d bars before the replay ended, %d after", before, after)
+	}
+	t.Logf("SPY chart: %d bars when first drawn, %d live at the end; last candle %s O %.2f H %.2f L %.2f C %.2f V %d = query bars",
+		before, after, want.TS.Format(time.RFC3339), want.Open, want.High, want.Low, want.Close, want.Volume)
+	t.Logf("screenshot: %s", browsertest.Screenshot(t, ctx, "console-replay.png"))
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors on the page: %v", errs)
+	}
+}
