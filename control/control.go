@@ -50,6 +50,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stock-system/stocksys/tasks"
 )
@@ -234,6 +235,10 @@ const (
 	ResultRejected = "rejected"
 )
 
+// MaxReason bounds an intent's reason and by, in bytes: the audit list
+// keeps 100 records in one znode, under ZooKeeper's 1 MiB jute.maxbuffer.
+const MaxReason = 1024
+
 // MaxHistory is how many records the audit list keeps (the newest).
 const MaxHistory = 100
 
@@ -302,6 +307,12 @@ func (in Intent) Validate() error {
 	} else if in.Task != "" {
 		return fmt.Errorf("%w: %s names task %q; it takes none", ErrBadIntent, in.Action, in.Task)
 	}
+	if len(in.Reason) > MaxReason {
+		return fmt.Errorf("%w: a reason of %d bytes: at most %d", ErrBadIntent, len(in.Reason), MaxReason)
+	}
+	if len(in.By) > MaxReason {
+		return fmt.Errorf("%w: a by of %d bytes: at most %d", ErrBadIntent, len(in.By), MaxReason)
+	}
 	if in.Action == ActionMaintenanceEnter && strings.TrimSpace(in.Reason) == "" {
 		return fmt.Errorf("%w: maintenance enter needs a reason (--reason TEXT)", ErrEmptyReason)
 	}
@@ -326,7 +337,8 @@ type Known struct {
 // ErrInMaintenance, ErrNotInMaintenance; for task actions ErrUnknownTask
 // (pause or restart of a task the cluster does not have; resume of one
 // neither paused nor known), ErrAlreadyPaused, ErrNotPaused, ErrTaskPaused
-// (restart of a paused task) and ErrRestarting (a restart pending).
+// (restart of a paused task), ErrRestarting (a restart pending) and
+// ErrInMaintenance (any task action in maintenance mode: it makes no moves).
 func Check(s State, k Known, in Intent) error {
 	if err := in.Validate(); err != nil {
 		return err
@@ -360,6 +372,14 @@ func Check(s State, k Known, in Intent) error {
 		if s.Maintenance == nil {
 			return ErrNotInMaintenance
 		}
+	}
+	if in.Action.TaskAction() && s.Maintenance != nil {
+		// A task action is a move; maintenance makes none: it would be
+		// "applied" and do nothing until the exit.
+		return fmt.Errorf("%s %s: %w (entered by %s: %s); the master makes no moves: exit maintenance first",
+			in.Action, in.Task, ErrInMaintenance, s.Maintenance.By, s.Maintenance.Reason)
+	}
+	switch in.Action {
 	case ActionPause:
 		if m, ok := s.Paused[in.Task]; ok {
 			return fmt.Errorf("task %q: %w (by %s at %s)", in.Task, ErrAlreadyPaused, m.By, m.At.Format(time.RFC3339))
@@ -401,6 +421,7 @@ func Apply(s State, pending []Pending, k Known, owner func(task string) string, 
 	recs := make([]Record, 0, len(ps))
 	for _, p := range ps {
 		rec := Record{ID: p.ID, Intent: p.Intent, Applied: now, Epoch: epoch, Result: ResultApplied}
+		rec.Reason, rec.By = clip(rec.Reason), clip(rec.By) // a hand-written intent's, refused below, stays small
 		err := p.Err
 		if err == nil {
 			err = Check(next, k, p.Intent)
@@ -446,4 +467,16 @@ func Apply(s State, pending []Pending, k Known, owner func(task string) string, 
 		next.Epoch, next.Written = epoch, now
 	}
 	return next, recs
+}
+
+// clip shortens s to MaxReason bytes (on a rune boundary), marking the cut.
+func clip(s string) string {
+	if len(s) <= MaxReason {
+		return s
+	}
+	cut := MaxReason - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -148,3 +148,23 @@ func TestTaskActions(t *testing.T) {
 		t.Fatalf("Apply changed its input: %+v", s)
 	}
 }
+
+// In maintenance every task action is refused (it would be "applied" and
+// do nothing); reasons and bys are bounded, and a record clips them.
+func TestTaskActionsInMaintenanceAndLimits(t *testing.T) {
+	k := Known{Members: map[string]bool{"node-1": true}, Tasks: map[string]bool{"fetch/SPY": true}}
+	s := State{Cordoned: map[string]Cordon{}, Paused: map[string]Mark{}, Maintenance: &Mark{By: "a@b", Reason: "upgrade"}}
+	for _, a := range []Action{ActionPause, ActionResume, ActionRestart} {
+		if err := Check(s, k, Intent{Action: a, Task: "fetch/SPY"}); !errors.Is(err, ErrInMaintenance) || !contains(err.Error(), "exit maintenance first") {
+			t.Errorf("%s in maintenance: %v; want ErrInMaintenance", a, err)
+		}
+	}
+	long := strings.Repeat("r", MaxReason+1)
+	if err := Check(State{}, k, Intent{Action: ActionMaintenanceEnter, Reason: long}); !errors.Is(err, ErrBadIntent) || !contains(err.Error(), "1025 bytes") {
+		t.Errorf("a reason of %d bytes: %v; want ErrBadIntent naming its size", len(long), err)
+	}
+	_, recs := Apply(State{}, []Pending{{ID: "i-1", Intent: Intent{Action: ActionMaintenanceEnter, Reason: strings.Repeat("é", 3*MaxReason), By: "x"}}}, k, nil, 1, t0)
+	if len(recs) != 1 || recs[0].Result != ResultRejected || len(recs[0].Reason) > MaxReason || !strings.HasSuffix(recs[0].Reason, "…") {
+		t.Fatalf("record of a hand-written huge intent: %d bytes, %s; want rejected and clipped to %d", len(recs[0].Reason), recs[0].Result, MaxReason)
+	}
+}

@@ -134,33 +134,61 @@ func (p Paths) Write(c zkapi.Conn, in Intent) (string, error) {
 // settled by the master, which rejects whichever comes second (see the
 // audit list).
 func Submit(c zkapi.Conn, root string, in Intent) (string, error) {
-	p := NewPaths(root)
-	if err := in.Validate(); err != nil {
+	ids, err := SubmitAll(c, root, []Intent{in})
+	if err != nil {
 		return "", err
+	}
+	return ids[0], nil
+}
+
+// SubmitAll is Submit for several intents at once: each is checked against
+// the state with the pending intents and the ones before it applied (so
+// the same pause twice is refused as already paused), and only if all pass
+// are they written, in order; otherwise nothing is written and the error
+// names the first that failed. It returns the intents' znode names.
+func SubmitAll(c zkapi.Conn, root string, ins []Intent) ([]string, error) {
+	p := NewPaths(root)
+	needTasks := false
+	for _, in := range ins {
+		if err := in.Validate(); err != nil {
+			return nil, err
+		}
+		needTasks = needTasks || in.Action.TaskAction()
 	}
 	members, err := Members(c, root)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	s, _, err := p.ReadState(c)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	pending, err := p.ReadPending(c)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	k := Known{Members: members}
-	if in.Action.TaskAction() {
+	if needTasks {
 		if k.Tasks, err = KnownTasks(c, root); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	s, _ = Apply(s, pending, k, nil, s.Epoch, time.Now().UTC())
-	if err := Check(s, k, in); err != nil {
-		return "", err
+	for i, in := range ins {
+		if err := Check(s, k, in); err != nil {
+			return nil, err
+		}
+		s, _ = Apply(s, []Pending{{ID: fmt.Sprintf("new-%d", i), Intent: in}}, k, nil, s.Epoch, time.Now().UTC())
 	}
-	return p.Write(c, in)
+	ids := make([]string, 0, len(ins))
+	for _, in := range ins {
+		id, err := p.Write(c, in)
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // KnownTasks returns the cluster's task ids as its master plans them: one

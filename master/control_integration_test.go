@@ -414,6 +414,16 @@ func TestIntegration_ControlPauseResumeRestart(t *testing.T) {
 		s, _, err := control.NewPaths(c.root).ReadState(admin)
 		return err == nil && len(s.Restarting) == 0
 	})
+	// The audit list kept every action (a restart's completion rewrites
+	// the state, never the list).
+	h, err := control.NewPaths(c.root).ReadHistory(admin)
+	var acts []string
+	for _, r := range h.Actions {
+		acts = append(acts, string(r.Action)+" "+r.Task+" "+r.Result)
+	}
+	if err != nil || strings.Join(acts, ", ") != "pause fetch/C0 applied, resume fetch/C0 applied, restart ingest/1 applied" {
+		t.Fatalf("audit list %v, %v; want the pause, the resume and the restart, applied", acts, err)
+	}
 	if v := c.tr.Violations(); len(v) > 0 {
 		t.Fatalf("a task ran on two nodes: %v", v)
 	}

@@ -676,6 +676,10 @@ func (m *Master) reconcile(ctx context.Context) error {
 	now := time.Now().UTC()
 	m.countLosses(v, now)
 	d := decide(v, m.epoch, now)
+	for _, id := range d.flapped {
+		m.log.Warn("master: flap damping: node cordoned", zap.String("member", id), zap.String("reason", v.flapping[id]),
+			zap.Duration("for", v.flapFor))
+	}
 	if d.throttled > 0 {
 		m.log.Info("master: moves throttled", zap.Int("revoked", d.moves), zap.Int("held_back", d.throttled),
 			zap.Int("max_moves_in_flight", m.cfg.MaxMovesInFlight))
@@ -788,11 +792,13 @@ func (m *Master) controlOps(b *batch, d decision, v *view) error {
 	if d.control == nil {
 		return nil
 	}
-	for _, w := range []struct {
-		p string
-		v any
-	}{{m.cp.State, d.control}, {m.cp.History, d.history}} {
-		op, n, err := m.upsert(w.p, w.v, v)
+	op, n, err := m.upsert(m.cp.State, d.control, v)
+	if err != nil {
+		return err
+	}
+	b.add(op, n)
+	if d.history != nil { // read with the intents it records: never written from an unread (empty) list
+		op, n, err := m.upsert(m.cp.History, d.history, v)
 		if err != nil {
 			return err
 		}
@@ -801,9 +807,12 @@ func (m *Master) controlOps(b *batch, d decision, v *view) error {
 	for _, id := range d.consumed {
 		b.add(&zk.DeleteRequest{Path: m.cp.Intent(id), Version: -1}, len(id)+64)
 	}
+	if d.history == nil {
+		return nil
+	}
 	for _, r := range d.history.Actions[len(d.history.Actions)-min(len(d.consumed), len(d.history.Actions)):] {
 		m.log.Info("master: operator intent", zap.String("intent", r.ID), zap.String("action", string(r.Action)),
-			zap.String("node", r.Node), zap.String("by", r.By), zap.String("reason", r.Reason),
+			zap.String("target_node", r.Node), zap.String("task", r.Task), zap.String("by", r.By), zap.String("reason", r.Reason),
 			zap.String("result", r.Result), zap.String("error", r.Error))
 	}
 	return nil
@@ -901,6 +910,8 @@ type decision struct {
 	// throttled the moves the plan wanted and the bound on moves in
 	// flight held back (their tasks stay where they are for now).
 	moves, throttled int
+	// flapped lists the members flap damping cordoned this round.
+	flapped []string
 
 	// control is the next control state when intents were applied this
 	// round (nil: none pending), history the audit list with their records
@@ -968,6 +979,7 @@ func decide(v *view, epoch int64, now time.Time) decision {
 				auto = state.Clone()
 			}
 			auto.Cordoned[id] = control.Cordon{Mark: control.Mark{By: control.ByFlapDamping, At: now, Reason: why}, Until: now.Add(v.flapFor)}
+			ctl.flapped = append(ctl.flapped, id)
 		}
 	}
 	for id, c := range state.Cordoned {
@@ -980,11 +992,7 @@ func decide(v *view, epoch int64, now time.Time) decision {
 	}
 	if !auto.Equal(state) {
 		auto.Epoch, auto.Written = epoch, now
-		if ctl.history == nil {
-			h := v.history
-			ctl.history = &h
-		}
-		ctl.control = &auto
+		ctl.control = &auto // the history is written only with applied intents (it was read then)
 		state = auto
 	}
 	if state.Maintenance != nil {
@@ -1067,10 +1075,6 @@ func decide(v *view, epoch int64, now time.Time) decision {
 		}
 		if len(prefer) > 0 {
 			done.Epoch, done.Written = epoch, now
-			if ctl.history == nil {
-				h := v.history
-				ctl.history = &h
-			}
 			ctl.control = &done
 			state = done
 		}
@@ -1154,7 +1158,7 @@ func decide(v *view, epoch int64, now time.Time) decision {
 		}
 	}
 
-	out := decision{docs: map[string]tasks.AssignmentDoc{}, moves: moves, throttled: held,
+	out := decision{docs: map[string]tasks.AssignmentDoc{}, moves: moves, throttled: held, flapped: ctl.flapped,
 		control: ctl.control, history: ctl.history, consumed: ctl.consumed}
 	for node, mem := range v.members {
 		ids := next[node]

@@ -1,10 +1,13 @@
 package node
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -57,6 +60,11 @@ type IntentAnswer struct {
 	Record  *control.Record `json:"record,omitempty"`
 }
 
+// TaskStates are the states a task can be listed in (status.Task.State):
+// the worker's, and status's own for tasks no worker reports.
+var TaskStates = []string{"unassigned", "assigned", tasks.StateStarting, tasks.StateRunning, tasks.StateStopping,
+	tasks.StateStopped, tasks.StateFailed}
+
 // apiWait is how long a POST waits for the master by default.
 const apiWait = 5 * time.Second
 
@@ -69,6 +77,10 @@ func (n *Node) api(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /v1/tasks", func(w http.ResponseWriter, r *http.Request) {
 		state := r.URL.Query().Get("state")
+		if state != "" && !slices.Contains(TaskStates, state) {
+			apiErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("state %q: want one of %s", state, strings.Join(TaskStates, ", ")))
+			return
+		}
 		rep, ok := n.apiReport(w)
 		if !ok {
 			return
@@ -223,10 +235,25 @@ func (n *Node) submit(r *http.Request, in control.Intent) (IntentAnswer, int, er
 		Reason *string `json:"reason"`
 	}
 	if r.Body != nil && r.ContentLength != 0 {
-		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			return IntentAnswer{}, 0, badRequest{fmt.Sprintf("request body: %v (want {\"reason\": \"...\"})", err)}
+		data, err := io.ReadAll(io.LimitReader(r.Body, 16<<10+1))
+		if err != nil {
+			return IntentAnswer{}, 0, badRequest{fmt.Sprintf("request body: %v", err)}
+		}
+		if len(data) > 16<<10 {
+			return IntentAnswer{}, 0, badRequest{"request body: more than 16 KiB (want {\"reason\": \"...\"}, a reason of at most 1024 bytes)"}
+		}
+		if t := bytes.TrimSpace(data); len(t) > 0 {
+			if t[0] != '{' {
+				return IntentAnswer{}, 0, badRequest{fmt.Sprintf("request body %.40q: not a JSON object (want {\"reason\": \"...\"})", t)}
+			}
+			dec := json.NewDecoder(bytes.NewReader(t))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&body); err != nil {
+				return IntentAnswer{}, 0, badRequest{fmt.Sprintf("request body: %v (want {\"reason\": \"...\"})", err)}
+			}
+			if dec.More() {
+				return IntentAnswer{}, 0, badRequest{"request body: data after the JSON object (want one {\"reason\": \"...\"})"}
+			}
 		}
 	}
 	if body.Reason != nil {
@@ -247,7 +274,11 @@ func (n *Node) submit(r *http.Request, in control.Intent) (IntentAnswer, int, er
 	if s == nil {
 		return IntentAnswer{}, 0, errNoSession
 	}
-	in.By, in.At = "api:"+r.RemoteAddr+" via "+n.cfg.ID, time.Now().UTC()
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	in.By, in.At = "api@"+host+" via "+n.cfg.ID, time.Now().UTC()
 	id, err := control.Submit(s.Conn(), n.cfg.Root, in)
 	if err != nil {
 		return IntentAnswer{}, 0, err

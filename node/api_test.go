@@ -124,6 +124,14 @@ func TestIntegration_ControlREST(t *testing.T) {
 		{srvA, "POST", "/v1/maintenance/enter", "s3cret", `{"reason": "  "}`, 400, "empty_reason", "reason"},
 		{srvA, "POST", "/v1/tasks/fetch/SPY/pause", "s3cret", `{"reasn": "x"}`, 400, "bad_request", `"reasn"`},
 		{srvA, "POST", "/v1/tasks/fetch/SPY/pause?wait=soon", "s3cret", "", 400, "bad_request", `"soon"`},
+		{srvA, "POST", "/v1/tasks/fetch/SPY/pause", "s3cret", `{"reason": "a"} {"reason": "b"}`, 400, "bad_request", "data after the JSON object"},
+		{srvA, "POST", "/v1/tasks/fetch/SPY/pause", "s3cret", `[]`, 400, "bad_request", "not a JSON object"},
+		{srvA, "POST", "/v1/tasks/fetch/SPY/pause", "s3cret", `{"reason": "` + strings.Repeat("r", 2000) + `"}`, 400, "bad_intent", "2000 bytes"},
+		{srvA, "GET", "/v1/tasks/fetch/SPY/pause", "", "", 405, "method_not_allowed", "allowed: POST"},
+		{srvA, "POST", "/v1/status", "s3cret", "", 405, "method_not_allowed", "POST /v1/status"},
+		{srvA, "GET", "/v1/nosuch", "", "", 404, "not_found", "/v1/nosuch"},
+		{srvA, "POST", "/v1/tasks/fetch/a/b/pause", "s3cret", "", 404, "not_found", "/v1/tasks/fetch/a/b/pause"},
+		{srvA, "GET", "/v1/tasks?state=bogus", "", "", 400, "bad_request", `"bogus"`},
 	} {
 		code, obj, _ := call(t, c.srv, c.method, c.path, c.token, c.body)
 		if code != c.code || obj["code"] != c.errCode || !strings.Contains(obj["message"].(string), c.msg) {
@@ -135,8 +143,8 @@ func TestIntegration_ControlREST(t *testing.T) {
 	}
 	code, obj, _ := call(t, srvA, "POST", "/v1/tasks/fetch/SPY/pause", "s3cret", `{"reason": "bad feed"}`)
 	rec, _ := obj["record"].(map[string]any)
-	if code != 200 || rec["result"] != "applied" || rec["task"] != "fetch/SPY" || rec["reason"] != "bad feed" || !strings.HasPrefix(rec["by"].(string), "api:") {
-		t.Fatalf("pause with the token: %d %v; want 200 applied, the task, the reason, by api:...", code, obj)
+	if code != 200 || rec["result"] != "applied" || rec["task"] != "fetch/SPY" || rec["reason"] != "bad feed" || !strings.HasPrefix(rec["by"].(string), "api@127.0.0.1 via ") {
+		t.Fatalf("pause with the token: %d %v; want 200 applied, the task, the reason, by api@127.0.0.1 via <node>", code, obj)
 	}
 	waitFor(t, "fetch/SPY paused and unassigned in /v1/tasks", 5*time.Second, func() bool {
 		_, _, arr := call(t, srvB, "GET", "/v1/tasks", "", "") // reads on any node, no token

@@ -2,8 +2,11 @@ package node
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -96,7 +99,33 @@ func (n *Node) Handler(m *metrics.Metrics) http.Handler {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
+	return jsonMisses(mux)
+}
+
+// jsonMisses answers a /v1/ request that no route takes (an unknown path,
+// a method the path does not allow, a path the mux would redirect) with the
+// API's JSON error instead of the mux's plain text.
+func jsonMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/v1/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.Header().Get("Allow"))
+			apiErr(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				fmt.Sprintf("%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, rec.Header().Get("Allow")))
+			return
+		}
+		apiErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("%s %s: no such API path (see the README's REST API)", r.Method, r.URL.Path))
+	})
 }
 
 // UpdateMetrics sets the gauges of m from the node's state; call it

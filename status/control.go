@@ -223,8 +223,12 @@ func Stoppable(r *Report, node string) (Stoppability, error) {
 	case len(out.Tasks) > 0:
 		why := fmt.Sprintf("it holds %d task(s) (%s): they would have no owner until its session expires and the master moves them; drain it first (stocksys node drain %s)",
 			len(out.Tasks), list(out.Tasks, 5), node)
-		if maint {
+		switch {
+		case maint:
 			why = fmt.Sprintf("it holds %d task(s) (%s) and the cluster is in maintenance mode: they would stay unassigned until maintenance exit",
+				len(out.Tasks), list(out.Tasks, 5))
+		case mem.Drained:
+			why = fmt.Sprintf("it is drained, and its %d task(s) (%s) are still being released and moved: ask again in a moment",
 				len(out.Tasks), list(out.Tasks, 5))
 		}
 		out.Reasons = append(out.Reasons, why)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/spf13/cobra"
 
 	"github.com/stock-system/stocksys/control"
@@ -167,6 +168,13 @@ applied. Errors (nothing written): no or an empty --reason, already in maintenan
 // by the master, or no master applying it in time, is an error (the intent
 // then stays pending).
 func submitIntent(cmd *cobra.Command, g *globals, in control.Intent, wait time.Duration) error {
+	return submitIntents(cmd, g, []control.Intent{in}, wait)
+}
+
+// submitIntents checks every intent of ins first and writes them only if
+// all pass (control.SubmitAll: nothing is written on an error), then waits
+// up to wait for the master to apply each, as submitIntent.
+func submitIntents(cmd *cobra.Command, g *globals, ins []control.Intent, wait time.Duration) error {
 	if wait < 0 {
 		return fmt.Errorf("--wait %v: must not be negative", wait)
 	}
@@ -174,16 +182,30 @@ func submitIntent(cmd *cobra.Command, g *globals, in control.Intent, wait time.D
 	if err != nil {
 		return err
 	}
-	in.By, in.At = control.Who(), time.Now().UTC()
+	for i := range ins {
+		ins[i].By, ins[i].At = control.Who(), time.Now().UTC()
+	}
 	c, err := g.connectZK(5 * time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	id, err := control.Submit(c, root, in)
+	ids, err := control.SubmitAll(c, root, ins)
 	if err != nil {
 		return err
 	}
+	for i, id := range ids {
+		if err := awaitIntent(cmd, c, root, ins[i], id, wait); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// awaitIntent waits up to wait for the master to apply the intent id (in)
+// and prints the result; a rejection, or no master applying it in time, is
+// an error (the intent then stays pending).
+func awaitIntent(cmd *cobra.Command, c *zk.Conn, root string, in control.Intent, id string, wait time.Duration) error {
 	what := string(in.Action)
 	if in.Node != "" {
 		what += " " + in.Node

@@ -131,6 +131,21 @@ func TestIntegration_ControlBadInput(t *testing.T) {
 	if err := session.EnsurePath(zc, root+"/symbols/SPY", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
+	// Several tasks: all are checked before any is written.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"task", "pause", "fetch/SPY", "fetch/ZZZ"}, `unknown task "fetch/ZZZ"`},
+		{[]string{"task", "pause", "fetch/SPY", "fetch/SPY"}, `task id "fetch/SPY" given twice`},
+	} {
+		if _, err := runCLI(t, append(c.args, g...)...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("stocksys %s: %v; want an error containing %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+	if intents, _, _ = zc.Children(root + "/intents"); len(intents) != 1 {
+		t.Fatalf("intents %v after refused multi-task commands; want still one", intents)
+	}
 	if out, err := runCLI(t, append([]string{"task", "pause", "fetch/SPY", "--reason", "bad feed", "--wait", "0"}, g...)...); err != nil ||
 		!strings.Contains(out, "pause fetch/SPY: intent") {
 		t.Fatalf("task pause fetch/SPY: %q, %v; want the intent written", out, err)

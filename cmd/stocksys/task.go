@@ -10,14 +10,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stock-system/stocksys/control"
+	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/status"
 	"github.com/stock-system/stocksys/tasks"
 )
 
-// taskStates are the states stocksys task ls --state accepts: the
-// worker's (tasks.State*), and status's own for tasks no worker reports.
-var taskStates = []string{"unassigned", "assigned", tasks.StateStarting, tasks.StateRunning, tasks.StateStopping,
-	tasks.StateStopped, tasks.StateFailed}
+// taskStates are the states stocksys task ls --state accepts.
+var taskStates = node.TaskStates
 
 func newTaskCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -121,12 +120,16 @@ task its last error and when it is retried; an unassigned task says why (paused,
 				if cmd.Flags().Changed("reason") && strings.TrimSpace(reason) == "" {
 					return fmt.Errorf("--reason %q: %w (omit --reason, or say why)", reason, control.ErrEmptyReason)
 				}
+				seen := map[string]bool{}
+				var ins []control.Intent
 				for _, id := range args {
-					if err := submitIntent(cmd, g, control.Intent{Action: a, Task: id, Reason: strings.TrimSpace(reason)}, wait); err != nil {
-						return err
+					if seen[id] {
+						return fmt.Errorf("task id %q given twice", id)
 					}
+					seen[id] = true
+					ins = append(ins, control.Intent{Action: a, Task: id, Reason: strings.TrimSpace(reason)})
 				}
-				return nil
+				return submitIntents(cmd, g, ins, wait) // all checked before any is written
 			},
 		}
 		c.Flags().StringVar(&reason, "reason", "", "why (shown in stocksys status and the audit list)")
@@ -139,7 +142,8 @@ task its last error and when it is retried; an unassigned task says why (paused,
 	pause := action(control.ActionPause, "pause ID...", "Stop tasks and assign them to no one until resumed",
 		`pause writes one intent per task; the master applies it: the task is revoked from its owner
 (its runner stops; a fetch task's source stops, its checkpoint stays) and given to no node until
-resume. Errors (nothing written): an unknown task, one already paused, an empty --reason.`, false)
+resume. Every task given is checked before any intent is written. Errors (nothing written): an
+unknown task, one already paused or given twice, maintenance mode, an empty --reason.`, false)
 	resume := action(control.ActionResume, "resume ID...", "Plan paused tasks again",
 		`resume writes one intent per task; the master applies it: the task is planned again at once and
 its new owner continues from its checkpoint (fetch) or committed offset (ingest), so no quote is
