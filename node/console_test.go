@@ -195,3 +195,85 @@ func TestIntegration_ConsoleCluster(t *testing.T) {
 		t.Fatalf("JavaScript errors on the page: %v", errs)
 	}
 }
+
+// TestIntegration_Console200Symbols (issue 12): the console of a cluster
+// with 200 symbols (2 in-process nodes, 206 tasks) in headless Chromium:
+// every task is drawn, the symbol picker lists the 200 and its search
+// narrows them; the page's load time (navigation to every task drawn), the
+// event stream's rate and size are logged (measured, not asserted: this
+// machine is shared). No JavaScript error.
+func TestIntegration_Console200Symbols(t *testing.T) {
+	ctx, jsErrors := browsertest.Start(t)
+	root := testenv.ZKRoot(t)
+	admin := testenv.ZKConn(t, 10*time.Second)
+	p := tasks.NewPaths(root)
+	if err := p.EnsureLayout(admin); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		s := tasks.Symbol(fmt.Sprintf("S%03d", i))
+		js, _ := json.Marshal(tasks.SymbolSpec{Symbol: s})
+		if err := session.EnsurePath(admin, p.Symbol(s), js); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var srv *httptest.Server
+	for _, id := range []string{"node-a", "node-b"} {
+		n, err := node.New(node.Config{ID: id, Root: root, ZK: testenv.ZKServers(t), SessionTimeout: 3 * time.Second,
+			StatusInterval: 200 * time.Millisecond, Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+			Partitions: func(context.Context) ([]int32, error) { return []int32{0, 1, 2, 3, 4, 5}, nil },
+			Runners:    map[tasks.Type]worker.Runner{tasks.TypeFetch: worker.Placeholder(100 * time.Millisecond), tasks.TypeIngest: worker.Placeholder(100 * time.Millisecond)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(rctx) }()
+		s := httptest.NewServer(n.Handler(nil))
+		t.Cleanup(func() { cancel(); <-done; s.Close() })
+		srv = s
+	}
+	waitFor(t, "206 tasks running", 30*time.Second, func() bool {
+		r, err := status.Read(admin, "test", root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := 0
+		for _, tk := range r.Tasks {
+			if tk.State == tasks.StateRunning {
+				running++
+			}
+		}
+		return running == 206
+	})
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/ui/")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "206 task rows", 10*time.Second, func() bool { return text(t, ctx, `document.querySelectorAll('#tasks tbody tr').length`) == "206" })
+	load := time.Since(start)
+	if got := text(t, ctx, `document.querySelectorAll('#symbol option').length`); got != "200" {
+		t.Fatalf("symbol picker: %s options; want 200", got)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.querySelector('#symbol-search'); s.value = 's19'; s.dispatchEvent(new Event('input')); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(t, ctx, `Array.from(document.querySelectorAll('#symbol option')).map(o => o.value).join(' ')`); got != "S190 S191 S192 S193 S194 S195 S196 S197 S198 S199" {
+		t.Fatalf("symbol search s19: options %q; want S190..S199", got)
+	}
+	e0 := text(t, ctx, `window.stocksys.events`)
+	time.Sleep(5 * time.Second)
+	e1 := text(t, ctx, `window.stocksys.events`)
+	var n0, n1 int
+	fmt.Sscan(e0, &n0)
+	fmt.Sscan(e1, &n1)
+	size := text(t, ctx, `JSON.stringify(window.stocksys.last).length`)
+	t.Logf("200 symbols, 206 tasks: page load (navigation -> every task drawn) %v; event stream %.1f cluster events/s over 5 s, %s bytes each",
+		load.Round(time.Millisecond), float64(n1-n0)/5, size)
+	if n1 <= n0 {
+		t.Errorf("no cluster event in 5 s of running tasks (progress changes): %d -> %d", n0, n1)
+	}
+	if errs := jsErrors(); len(errs) > 0 {
+		t.Fatalf("JavaScript errors on the page: %v", errs)
+	}
+}

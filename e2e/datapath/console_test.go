@@ -90,12 +90,6 @@ func TestIntegration_ConsoleReplay(t *testing.T) {
 	oldEpoch := r.Master.Epoch
 	killed := time.Now()
 	c.MustScript("kill", master)
-	rest := []string{}
-	for _, id := range all {
-		if id != master {
-			rest = append(rest, id)
-		}
-	}
 	r, _ = c.WaitStatus(sessionTimeout+10*time.Second, "a new master", func(r *status.Report) bool {
 		return r.Master != nil && r.Master.ID != master && r.Master.Epoch > oldEpoch
 	})

@@ -194,16 +194,28 @@
     if (resp.status !== 200) { $("#chart-info").textContent = body.code + ": " + body.message; return; }
     if (sym === state.chart.symbol && iv === state.chart.interval) setBars(body);
   }
+  // The symbol picker: every fetch task's symbol, narrowed by the search
+  // box (a cluster may have hundreds).
+  state.symbols = [];
   function fillSymbols(st) {
-    const sel = $("#symbol");
     const syms = st.tasks.filter((t) => t.type === "fetch").map((t) => t.id.slice("fetch/".length)).sort();
+    if (syms.join() === state.symbols.join()) return;
+    state.symbols = syms;
+    pickSymbols();
+  }
+  function pickSymbols() {
+    const sel = $("#symbol");
+    const q = $("#symbol-search").value.trim().toUpperCase();
+    const shown = state.symbols.filter((s) => !q || s.includes(q));
     const have = Array.from(sel.options).map((o) => o.value);
-    if (syms.join() === have.join()) return;
-    const cur = sel.value;
-    sel.innerHTML = syms.map((s) => `<option>${esc(s)}</option>`).join("");
-    if (syms.includes(cur)) sel.value = cur;
+    if (shown.join() !== have.join()) {
+      const cur = sel.value;
+      sel.innerHTML = shown.map((s) => `<option>${esc(s)}</option>`).join("");
+      if (shown.includes(cur)) sel.value = cur;
+    }
     if (sel.value !== state.chart.symbol) loadChart();
   }
+  $("#symbol-search").addEventListener("input", pickSymbols);
   $("#symbol").addEventListener("change", loadChart);
   $("#interval").addEventListener("change", loadChart);
 
