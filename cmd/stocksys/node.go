@@ -76,7 +76,8 @@ On SIGTERM/SIGINT it resigns (the next node takes over at once), stops its tasks
 producer flushes, stored batches have their offsets committed), closes its session and
 exits 0.
 
-HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's view).`,
+HTTP (--http): /metrics (Prometheus), /healthz, /readyz, /status (this node's view), /ui/ (the web
+console), /v1/... (the REST API: reads open, POSTs need the token of --api-token-file; see the README).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runNode(cmd, g, o) },
 	}
