@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,14 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
-	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/node"
-	"github.com/stock-system/stocksys/session"
-	"github.com/stock-system/stocksys/tasks"
-	"github.com/stock-system/stocksys/worker"
 )
 
 // call sends method path (body: JSON or "") with token ("" none) and
@@ -59,40 +51,10 @@ func call(t *testing.T, srv *httptest.Server, method, path, token, body string) 
 // in /v1/tasks on both nodes; errors are JSON with a code and a
 // message naming the input.
 func TestIntegration_ControlREST(t *testing.T) {
-	root := testenv.ZKRoot(t)
-	admin := testenv.ZKConn(t, 10*time.Second)
-	p := tasks.NewPaths(root)
-	if err := p.EnsureLayout(admin); err != nil {
-		t.Fatal(err)
-	}
-	js, _ := json.Marshal(tasks.SymbolSpec{Symbol: "SPY"})
-	if err := session.EnsurePath(admin, p.Symbol("SPY"), js); err != nil {
-		t.Fatal(err)
-	}
-	mk := func(id, token string) (*node.Node, *httptest.Server, func()) {
-		n, err := node.New(node.Config{ID: id, Root: root, ZK: testenv.ZKServers(t), SessionTimeout: 3 * time.Second, APIToken: token,
-			StatusInterval: 100 * time.Millisecond, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-			Partitions: func(context.Context) ([]int32, error) { return []int32{0}, nil },
-			Runners:    map[tasks.Type]worker.Runner{tasks.TypeFetch: worker.Placeholder(20 * time.Millisecond), tasks.TypeIngest: worker.Placeholder(20 * time.Millisecond)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Run(ctx) }()
-		srv := httptest.NewServer(n.Handler(nil))
-		return n, srv, func() {
-			srv.Close()
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("%s: Run = %v", id, err)
-			}
-		}
-	}
-	a, srvA, stopA := mk("node-a", "s3cret")
-	defer stopA()
-	b, srvB, stopB := mk("node-b", "")
-	defer stopB()
+	root, admin := seed(t, "SPY")
+	ra := start(t, root, "node-a", partitions(0), func(c *node.Config) { c.APIToken = "s3cret" })
+	rb := start(t, root, "node-b", partitions(0))
+	a, srvA, b, srvB := ra.n, ra.srv, rb.n, rb.srv
 	waitFor(t, "a master, both tasks running", 20*time.Second, func() bool {
 		code, _, arr := call(t, srvA, "GET", "/v1/tasks?state=running", "", "")
 		return (a.Role() == "master" || b.Role() == "master") && code == 200 && len(arr) == 2

@@ -2,12 +2,10 @@ package node_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,9 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/stock-system/stocksys/internal/browsertest"
-	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/node"
-	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/status"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/worker"
@@ -39,49 +35,13 @@ func text(t *testing.T, ctx context.Context, expr string) string {
 // docs/console.png).
 func TestIntegration_ConsoleCluster(t *testing.T) {
 	ctx, jsErrors := browsertest.Start(t)
-	root := testenv.ZKRoot(t)
-	admin := testenv.ZKConn(t, 10*time.Second)
-	p := tasks.NewPaths(root)
-	if err := p.EnsureLayout(admin); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{"SPY", "MSFT", "AAPL"} {
-		js, _ := json.Marshal(tasks.SymbolSpec{Symbol: tasks.Symbol(s)})
-		if err := session.EnsurePath(admin, p.Symbol(tasks.Symbol(s)), js); err != nil {
-			t.Fatal(err)
-		}
-	}
-	type live struct {
-		n    *node.Node
-		srv  *httptest.Server
-		stop func()
-	}
-	nodes := map[string]*live{}
+	root, admin := seed(t, "SPY", "MSFT", "AAPL")
+	nodes := map[string]*running{}
 	for _, id := range []string{"node-a", "node-b", "node-c"} {
-		n, err := node.New(node.Config{ID: id, Root: root, ZK: testenv.ZKServers(t), SessionTimeout: 3 * time.Second, APIToken: "s3cret",
-			StatusInterval: 100 * time.Millisecond, Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
-			Partitions: func(context.Context) ([]int32, error) { return []int32{0, 1}, nil },
-			Runners:    map[tasks.Type]worker.Runner{tasks.TypeFetch: worker.Placeholder(50 * time.Millisecond), tasks.TypeIngest: worker.Placeholder(50 * time.Millisecond)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Run(rctx) }()
-		srv := httptest.NewServer(n.Handler(nil))
-		var once sync.Once
-		l := &live{n: n, srv: srv}
-		l.stop = func() {
-			once.Do(func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("%s: Run = %v", id, err)
-				}
-				srv.Close() // the node's event streams have ended with its Run
-			})
-		}
-		t.Cleanup(l.stop)
-		nodes[id] = l
+		nodes[id] = start(t, root, id, partitions(0, 1), func(c *node.Config) {
+			c.APIToken = "s3cret"
+			c.Logger = zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
+		})
 	}
 	read := func() *status.Report {
 		r, err := status.Read(admin, "test", root)
@@ -138,7 +98,7 @@ func TestIntegration_ConsoleCluster(t *testing.T) {
 	}
 	oldEpoch := r.Master.Epoch
 	stopped := time.Now()
-	nodes[master].stop()
+	nodes[master].halt(t)
 	waitFor(t, "a new master in status", 10*time.Second, func() bool { r = read(); return r.Master != nil && r.Master.Epoch > oldEpoch })
 	waitFor(t, fmt.Sprintf("the page showing the new master %s epoch %d", r.Master.ID, r.Master.Epoch), 2*time.Second, shows(r.Master.ID, r.Master.Epoch))
 	t.Logf("master %s stopped: the page showed %s (epoch %d) %v later", master, r.Master.ID, r.Master.Epoch, time.Since(stopped).Round(time.Millisecond))
@@ -204,34 +164,18 @@ func TestIntegration_ConsoleCluster(t *testing.T) {
 // machine is shared). No JavaScript error.
 func TestIntegration_Console200Symbols(t *testing.T) {
 	ctx, jsErrors := browsertest.Start(t)
-	root := testenv.ZKRoot(t)
-	admin := testenv.ZKConn(t, 10*time.Second)
-	p := tasks.NewPaths(root)
-	if err := p.EnsureLayout(admin); err != nil {
-		t.Fatal(err)
+	syms := make([]string, 200)
+	for i := range syms {
+		syms[i] = fmt.Sprintf("S%03d", i)
 	}
-	for i := range 200 {
-		s := tasks.Symbol(fmt.Sprintf("S%03d", i))
-		js, _ := json.Marshal(tasks.SymbolSpec{Symbol: s})
-		if err := session.EnsurePath(admin, p.Symbol(s), js); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root, admin := seed(t, syms...)
 	var srv *httptest.Server
 	for _, id := range []string{"node-a", "node-b"} {
-		n, err := node.New(node.Config{ID: id, Root: root, ZK: testenv.ZKServers(t), SessionTimeout: 3 * time.Second,
-			StatusInterval: 200 * time.Millisecond, Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
-			Partitions: func(context.Context) ([]int32, error) { return []int32{0, 1, 2, 3, 4, 5}, nil },
-			Runners:    map[tasks.Type]worker.Runner{tasks.TypeFetch: worker.Placeholder(100 * time.Millisecond), tasks.TypeIngest: worker.Placeholder(100 * time.Millisecond)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Run(rctx) }()
-		s := httptest.NewServer(n.Handler(nil))
-		t.Cleanup(func() { cancel(); <-done; s.Close() })
-		srv = s
+		srv = start(t, root, id, partitions(0, 1, 2, 3, 4, 5), func(c *node.Config) {
+			c.StatusInterval = 200 * time.Millisecond
+			c.Logger = zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
+			c.Runners = map[tasks.Type]worker.Runner{tasks.TypeFetch: worker.Placeholder(100 * time.Millisecond), tasks.TypeIngest: worker.Placeholder(100 * time.Millisecond)}
+		}).srv
 	}
 	waitFor(t, "206 tasks running", 30*time.Second, func() bool {
 		r, err := status.Read(admin, "test", root)

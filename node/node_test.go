@@ -1,8 +1,6 @@
 package node_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,57 +8,13 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/stock-system/stocksys/internal/testenv"
-	"github.com/stock-system/stocksys/node"
-	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
-	"github.com/stock-system/stocksys/worker"
 )
 
 // A node's Run owns every goroutine it starts (member, session, candidate,
 // master, worker, runners, prefetch): none is left once Run has returned.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type running struct {
-	n    *node.Node
-	stop context.CancelFunc
-	done chan error
-}
-
-func start(t *testing.T, root, id string) *running {
-	t.Helper()
-	n, err := node.New(node.Config{ID: id, Root: root, ZK: testenv.ZKServers(t), SessionTimeout: 3 * time.Second,
-		StatusInterval: 100 * time.Millisecond, Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		Partitions: func(context.Context) ([]int32, error) { return []int32{0, 1, 2}, nil },
-		Runners: map[tasks.Type]worker.Runner{
-			tasks.TypeFetch:  worker.Placeholder(20 * time.Millisecond),
-			tasks.TypeIngest: worker.Placeholder(20 * time.Millisecond),
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{n: n, stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- n.Run(ctx) }()
-	return r
-}
-
-// halt cancels the node and checks that Run returns nil within 10 s.
-func (r *running) halt(t *testing.T) {
-	t.Helper()
-	r.stop()
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Fatalf("Run after cancel = %v; want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return within 10 s of its cancel")
-	}
-}
 
 // runningOn lists "task@node" for every task running on the given nodes'
 // workers, sorted.
@@ -97,16 +51,8 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 // which then runs all four alone; both Runs return nil and leave no
 // goroutine behind (TestMain).
 func TestIntegration_NodeLifecycle(t *testing.T) {
-	root := testenv.ZKRoot(t)
-	admin := testenv.ZKConn(t, 10*time.Second)
+	root, admin := seed(t, "SPY")
 	p := tasks.NewPaths(root)
-	if err := p.EnsureLayout(admin); err != nil {
-		t.Fatal(err)
-	}
-	js, _ := json.Marshal(tasks.SymbolSpec{Symbol: "SPY"})
-	if err := session.EnsurePath(admin, p.Symbol("SPY"), js); err != nil {
-		t.Fatal(err)
-	}
 	a, b := start(t, root, "node-a"), start(t, root, "node-b")
 	all := func(nodes ...*running) func() bool {
 		return func() bool {
