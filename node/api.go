@@ -334,18 +334,13 @@ func apiControlErr(w http.ResponseWriter, err error) {
 		apiErr(w, http.StatusBadRequest, "bad_request", br.msg)
 		return
 	}
-	i := slices.IndexFunc(apiCodes, func(c struct {
-		err    error
-		status int
-		code   string
-	}) bool {
-		return errors.Is(err, c.err)
-	})
-	if i < 0 {
-		apiErr(w, http.StatusServiceUnavailable, "zookeeper", err.Error())
-		return
+	for _, c := range apiCodes {
+		if errors.Is(err, c.err) {
+			apiErr(w, c.status, c.code, err.Error())
+			return
+		}
 	}
-	apiErr(w, apiCodes[i].status, apiCodes[i].code, err.Error())
+	apiErr(w, http.StatusServiceUnavailable, "zookeeper", err.Error())
 }
 
 func apiErr(w http.ResponseWriter, code int, c, msg string) {

@@ -121,6 +121,7 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 	}
 	tick := time.NewTicker(eventsEvery)
 	defer tick.Stop()
+	var prev *ConsoleEvent
 	for i := 0; ; i++ {
 		if sym != "" && n.cfg.Bars != nil && i%4 == 0 { // the chart's newest bars, every second
 			if bars, err := n.lastBars(r.Context(), sym, interval, 500); err == nil {
@@ -147,12 +148,13 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		ev, err := n.consoleEvent()
+		ev, err := n.consoleEvent(prev)
 		var name string
 		var data []byte
 		if err != nil {
 			name, data = "error", mustJSON(APIError{Code: "zookeeper", Message: err.Error()})
 		} else {
+			prev = &ev
 			ev.At = time.Time{}
 			key := mustJSON(ev) // without the time: unchanged state sends nothing
 			if !bytes.Equal(key, last) {
@@ -187,8 +189,11 @@ type BarsEvent struct {
 	Bars     []store.Bar `json:"bars"`
 }
 
-// consoleEvent reads what the console shows.
-func (n *Node) consoleEvent() (ConsoleEvent, error) {
+// consoleEvent reads what the console shows. The terms are read again only
+// when the master or the latest failover changed since prev (nil: none):
+// a term's record changes only with a change of master (its win, its
+// resignation), the latest first write only with the failover document.
+func (n *Node) consoleEvent(prev *ConsoleEvent) (ConsoleEvent, error) {
 	s := n.Session()
 	if s == nil {
 		return ConsoleEvent{}, errNoSession
@@ -198,6 +203,9 @@ func (n *Node) consoleEvent() (ConsoleEvent, error) {
 		return ConsoleEvent{}, err
 	}
 	rep.Read = time.Time{} // changes at every read
+	if prev != nil && sameTerms(prev.Status, rep) {
+		return ConsoleEvent{Status: rep, History: prev.History, Node: n.cfg.ID}, nil
+	}
 	h, err := status.MasterHistory(s.Conn(), n.cfg.Root)
 	if err != nil {
 		return ConsoleEvent{}, err
@@ -217,4 +225,16 @@ func mustJSON(v any) []byte {
 		return []byte(`{"code":"internal","message":` + fmt.Sprintf("%q", err.Error()) + `}`)
 	}
 	return b
+}
+
+// sameTerms reports whether a and b show the same master and latest
+// failover (so the recorded terms are the same).
+func sameTerms(a, b *status.Report) bool {
+	if (a.Master == nil) != (b.Master == nil) || (a.LastFailover == nil) != (b.LastFailover == nil) {
+		return false
+	}
+	if a.Master != nil && (a.Master.Epoch != b.Master.Epoch || a.Master.Session != b.Master.Session) {
+		return false
+	}
+	return a.LastFailover == nil || (a.LastFailover.Epoch == b.LastFailover.Epoch && a.LastFailover.FirstAssignment.Equal(b.LastFailover.FirstAssignment))
 }

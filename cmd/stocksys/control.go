@@ -76,11 +76,7 @@ Exit status 0 for yes, 1 for no or an error (an unknown node id).`,
 			if err := session.ValidateNodeID(id); err != nil {
 				return fmt.Errorf("node id %q: %w", id, err)
 			}
-			root, err := g.root()
-			if err != nil {
-				return err
-			}
-			c, err := g.connectZK(5 * time.Second)
+			c, root, err := g.openCluster()
 			if err != nil {
 				return err
 			}
@@ -178,14 +174,10 @@ func submitIntents(cmd *cobra.Command, g *globals, ins []control.Intent, wait ti
 	if wait < 0 {
 		return fmt.Errorf("--wait %v: must not be negative", wait)
 	}
-	root, err := g.root()
-	if err != nil {
-		return err
-	}
 	for i := range ins {
 		ins[i].By, ins[i].At = control.Who(), time.Now().UTC()
 	}
-	c, err := g.connectZK(5 * time.Second)
+	c, root, err := g.openCluster()
 	if err != nil {
 		return err
 	}

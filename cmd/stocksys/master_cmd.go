@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,11 +28,7 @@ a lost session or fencing leaves no end in the record). --json prints the terms 
 			if last < 0 {
 				return fmt.Errorf("--last %d: must not be negative", last)
 			}
-			root, err := g.root()
-			if err != nil {
-				return err
-			}
-			c, err := g.connectZK(5 * time.Second)
+			c, root, err := g.openCluster()
 			if err != nil {
 				return err
 			}

@@ -161,11 +161,7 @@ task is also retried by its worker after its backoff: stocksys task ls shows whe
 // readReport reads the cluster's status report (status.Read) on a new
 // connection.
 func readReport(g *globals) (*status.Report, error) {
-	root, err := g.root()
-	if err != nil {
-		return nil, err
-	}
-	c, err := g.connectZK(5 * time.Second)
+	c, root, err := g.openCluster()
 	if err != nil {
 		return nil, err
 	}

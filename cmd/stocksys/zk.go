@@ -19,6 +19,21 @@ func (g *globals) root() (string, error) {
 	return "/stocksys/" + g.cluster, nil
 }
 
+// openCluster checks the cluster name and opens a command's ZooKeeper
+// connection (connectZK, 5 s): the cluster's root znode and the connection,
+// which the caller closes.
+func (g *globals) openCluster() (*zk.Conn, string, error) {
+	root, err := g.root()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := g.connectZK(5 * time.Second)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, root, nil
+}
+
 // connectZK opens a plain ZooKeeper connection for a command (no node
 // identity) and waits up to timeout for its session.
 func (g *globals) connectZK(timeout time.Duration) (*zk.Conn, error) {
