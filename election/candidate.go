@@ -436,13 +436,25 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 
 // winMulti sends the winning Multi: ops (from winOps, and the deletion of a
 // master znode of our own session), then the master znode and a terms/
-// record for epoch (ahead: from winAhead), and starts the pruning of old
+// record for epoch (ahead: from winAhead), then the ops of Config.WinOps
+// (sent once more without them if refused), and starts the pruning of old
 // records. It returns the new term; errRetry when the Multi was
 // refused (a race lost: the state moved since it was read); a connection or
 // session error as is (pending stays set, so the next try adopts the term
 // if the Multi did apply).
 func (c *Candidate) winMulti(ctx context.Context, conn *zk.Conn, ops []any, epoch int64, nextVersion int32, ahead bool) (*Term, error) {
-	now := time.Now()
+	c.mu.Lock()
+	c.pending = epoch
+	c.mu.Unlock()
+	var build func(time.Time) []any
+	if c.cfg.WinOps != nil {
+		build = c.cfg.WinOps(ctx, epoch)
+	}
+	now := time.Now() // after WinOps' reads: the term starts with the Multi that wins it
+	var extra []any
+	if build != nil {
+		extra = build(now)
+	}
 	m := Master{ID: c.cfg.NodeID, Epoch: epoch, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Since: now}
 	mjs, _ := json.Marshal(m)
 	rec, _ := json.Marshal(TermRecord{Epoch: epoch, Node: c.cfg.NodeID, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Started: now})
@@ -450,13 +462,16 @@ func (c *Candidate) winMulti(ctx context.Context, conn *zk.Conn, ops []any, epoc
 		&zk.CreateRequest{Path: c.p.master, Data: mjs, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagEphemeral},
 		&zk.CreateRequest{Path: c.p.terms + "/t-", Data: rec, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagSequence},
 	)
-	c.mu.Lock()
-	c.pending = epoch
-	c.mu.Unlock()
-	if c.cfg.BeforeWin != nil {
-		c.cfg.BeforeWin()
+	nOwn := len(ops)
+	resp, err := conn.Multi(append(ops[:nOwn:nOwn], extra...)...)
+	if err != nil && len(extra) > 0 && !isConnErr(err) && !isSessionErr(err) {
+		// Refused: the election's ops (a race lost) or the caller's (read
+		// before the win; a view gone stale). Once more without them.
+		c.log.Info("election: winning Multi with the first plan refused; sending it without", zap.Error(err))
+		extra = nil
+		resp, err = conn.Multi(ops...)
 	}
-	resp, err := conn.Multi(ops...)
+	done := time.Now()
 	if err != nil {
 		if isConnErr(err) || isSessionErr(err) {
 			return nil, err // pending stays set: the next try checks for adoption
@@ -467,10 +482,14 @@ func (c *Candidate) winMulti(ctx context.Context, conn *zk.Conn, ops []any, epoc
 		c.log.Debug("election: win lost a race; retrying", zap.Bool("ahead", ahead), zap.Error(err))
 		return nil, errRetry
 	}
+	if hook := c.cfg.OnFenced; hook != nil && len(extra) > 0 {
+		hook(epoch, len(extra), now, done, nil)
+	}
 	t := c.startTerm(epoch, nextVersion, now)
-	t.record = resp[len(resp)-1].String
+	t.record = resp[nOwn-1].String
+	t.WinOps = len(extra)
 	c.log.Info("election: elected master", zap.Int64("epoch", t.Epoch), zap.Bool("ahead", ahead),
-		zap.Duration("multi", time.Since(now)))
+		zap.Duration("multi", done.Sub(now)), zap.Int("win_ops", len(extra)))
 	if ahead {
 		c.ahead.Add(1)
 	}

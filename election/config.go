@@ -1,6 +1,7 @@
 package election
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -32,12 +33,19 @@ type Config struct {
 	// before sending are not reported. Called on the writer's goroutine: it
 	// must be quick. Optional (for an audit trail).
 	OnFenced func(epoch int64, nOps int, sent, done time.Time, err error)
-	// BeforeWin, if set, is called on the campaign's goroutine just before
-	// each winning Multi is sent (the win may still fail, and it may be
-	// called again for the next try). It must be quick: it is for work that
-	// should overlap the Multi's quorum write, such as a would-be master's
-	// first reads (master.Prefetch). Optional.
-	BeforeWin func()
+	// WinOps, if set, is called on the campaign's goroutine before each
+	// winning Multi, with the epoch that Multi writes; it may block for
+	// reads (the win waits for it; ctx is the campaign's). The function it
+	// returns (nil: none) is called with the term's start time just before
+	// the Multi is sent, and must be quick: the ops it returns
+	// (*zk.CreateRequest, *zk.SetDataRequest, *zk.DeleteRequest,
+	// *zk.CheckVersionRequest) go into the same Multi after the election's
+	// own, so they are applied if and only if the term is won: a new
+	// master's first plan in the round trip of its win (master.Prefetch.Ops).
+	// If a Multi carrying them is refused, it is sent once more without
+	// them (they may be what failed), and the term's WinOps is 0. An applied
+	// set is reported to OnFenced as a write of the new epoch. Optional.
+	WinOps func(ctx context.Context, epoch int64) func(started time.Time) []any
 }
 
 // DefaultConfig returns a Config for nodeID in the default cluster.

@@ -32,9 +32,11 @@
 //     znode remains, the candidate znode is gone), after which the ordinary
 //     step reads everything and tries again. A handover's win is then one
 //     quorum write after the watch event, not three round trips and a write.
-//     Config.BeforeWin runs just before each winning Multi is sent (the
-//     node starts the would-be master's first reads there, so that they
-//     overlap the Multi: master.Prefetch).
+//     Config.WinOps adds the caller's ops to each winning Multi, applied if
+//     and only if the term is won (the node puts the would-be master's
+//     first plan there: master.Prefetch.Ops; a handover then costs one
+//     quorum write, not two). A Multi refused with them is sent once more
+//     without them.
 //  4. The winner holds a Term. The term ends, for good, when the session
 //     expires, the session's safe deadline passes, a fenced write is
 //     rejected, the epoch znode changes or vanishes under it (the term

@@ -621,3 +621,77 @@ func TestIntegration_EpochBumpedEndsTerm(t *testing.T) {
 		t.Fatalf("a write after the bump: %v; want ErrFenced", err)
 	}
 }
+
+// Config.WinOps: the ops it gives go into the winning Multi (applied with
+// the win, reported to OnFenced as a write of the new epoch, counted in
+// Term.WinOps); ops that ZooKeeper refuses do not cost the win: the Multi is
+// sent again without them.
+func TestIntegration_WinOps(t *testing.T) {
+	servers := testenv.ZKServers(t)
+	root := testenv.ZKRoot(t)
+	admin := testenv.ZKConn(t, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name    string
+		path    string // what WinOps creates
+		applied bool
+	}{
+		{"applied", root + "/plan", true},
+		{"refused", root + "/no-such-parent/plan", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSession(t, servers, 4*time.Second)
+			cfg := DefaultConfig("node-1")
+			cfg.Root, cfg.Logger = root, testLogger(t)
+			var gotEpoch int64
+			var gotStart time.Time
+			cfg.WinOps = func(_ context.Context, epoch int64) func(time.Time) []any {
+				gotEpoch = epoch
+				return func(started time.Time) []any {
+					gotStart = started
+					return []any{&zk.CreateRequest{Path: tc.path, Data: []byte(strconv.FormatInt(epoch, 10)), Acl: zk.WorldACL(zk.PermAll)}}
+				}
+			}
+			type fenced struct {
+				epoch int64
+				n     int
+				err   error
+			}
+			var writes []fenced
+			cfg.OnFenced = func(epoch int64, n int, _, _ time.Time, err error) { writes = append(writes, fenced{epoch, n, err}) }
+			c, err := NewCandidate(s, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := waitTerm(t, campaignAsync(t, ctx, c), 10*time.Second)
+			if gotEpoch != r.term.Epoch || r.term.Epoch != mustEpoch(t, admin, root) {
+				t.Fatalf("WinOps saw epoch %d; the term has %d, the epoch znode %d", gotEpoch, r.term.Epoch, mustEpoch(t, admin, root))
+			}
+			if !gotStart.Equal(r.term.Started) {
+				t.Fatalf("WinOps' ops were built for a start at %v; the term started at %v", gotStart, r.term.Started)
+			}
+			data, _, err := admin.Get(tc.path)
+			switch {
+			case tc.applied && (err != nil || string(data) != strconv.FormatInt(r.term.Epoch, 10)):
+				t.Fatalf("%s after the win: %q, %v; want the epoch %d", tc.path, data, err, r.term.Epoch)
+			case !tc.applied && !errors.Is(err, zk.ErrNoNode):
+				t.Fatalf("%s after a win whose extra op was refused: %q, %v; want no node", tc.path, data, err)
+			}
+			want := map[bool]int{true: 1, false: 0}[tc.applied]
+			if r.term.WinOps != want {
+				t.Errorf("Term.WinOps = %d, want %d", r.term.WinOps, want)
+			}
+			if tc.applied && (len(writes) != 1 || writes[0] != (fenced{r.term.Epoch, 1, nil})) {
+				t.Errorf("OnFenced saw %+v; want one applied write of 1 op at epoch %d", writes, r.term.Epoch)
+			}
+			if !tc.applied && len(writes) != 0 {
+				t.Errorf("OnFenced saw %+v for a win without its extra ops; want none", writes)
+			}
+			if m := mustMaster(t, admin, root); m.Epoch != r.term.Epoch || m.ID != "node-1" {
+				t.Errorf("master znode %+v; want node-1 at epoch %d", m, r.term.Epoch)
+			}
+			c.Close()
+		})
+	}
+}

@@ -21,8 +21,12 @@ type Term struct {
 	// znode it wrote). Give it to workers and downstream stores, which refuse
 	// older epochs.
 	Epoch int64
-	// Started is when the term was won (this node's clock).
+	// Started is when the term was won (this node's clock): just before
+	// the winning Multi was sent.
 	Started time.Time
+	// WinOps is how many ops of Config.WinOps the winning Multi applied
+	// (0: none were given, or the Multi was sent again without them).
+	WinOps int
 
 	c            *Candidate
 	epochVersion int32  // version of the epoch znode written by the win

@@ -22,14 +22,15 @@
 //
 // A new term's first round reads, besides, the newest terms/ records and
 // whether failover and partitions exist, beside its other reads, so that its
-// one-time writes need no read of their own. Its view can come from a
-// Prefetch, taken beside the winning Multi (election.Config.BeforeWin): a
-// handover then costs the win's quorum write and the first round's write,
-// with the reads partly overlapping the win (see Prefetch for what the
-// server's per-session ordering leaves). A prefetch reads the master znode
-// first and is void if one of another session remains (that master's last
-// writes could still come); it sets no watches, so the round after it
-// follows at once and reads again with watches.
+// one-time writes need no read of their own. On a handover the would-be
+// master reads and plans before its winning Multi (Prefetch, Prefetch.Ops
+// through election.Config.WinOps), and that first plan goes into the
+// winning Multi: a handover costs the reads and one quorum write, not a
+// write, reads queued behind it and a second write. A prefetch reads the
+// master znode first and is void if one of another session remains (that
+// master's last writes could still come); it sets no watches, so the
+// term's first round reads again, with watches (and writes nothing new if
+// nothing changed since).
 //
 // A plan is tasks.Plan(live members, tasks, current), where current is what
 // the live members' assignment documents (written for their current session)

@@ -171,9 +171,11 @@ type Master struct {
 	armed   map[string]bool
 	// unwatched: read sets no watches (a Prefetch's reader).
 	unwatched bool
-	// pre, if set, is the first round's view, read beside the winning
-	// Multi (UsePrefetch); taken by the first round.
-	pre *Prefetch
+	// pre, if set, is the first round's view, read before the winning
+	// Multi (UsePrefetch); taken by the first round. wonWith is how many
+	// ops of a first plan the winning Multi applied (Prefetch.Ops).
+	pre     *Prefetch
+	wonWith int
 
 	mu         sync.Mutex
 	stats      Stats
@@ -184,14 +186,23 @@ type Master struct {
 	sessions map[string]int64
 	losses   map[string][]time.Time
 	written  []int32 // partitions as last written to the partitions znode
-	gen      int64   // last part generation (nextGen)
-	lastErr  string  // last plan error logged at Error level (not repeated)
+	// failover is the term's failover document as written by its first
+	// round; allRunning is set once it records all_running.
+	failover   tasks.FailoverDoc
+	allRunning bool
+	gen        int64  // last part generation (nextGen)
+	lastErr    string // last plan error logged at Error level (not repeated)
 }
 
 // New returns the master loop for term, which must have been won on s. It
 // returns cfg.Validate's error for an invalid cfg.
 func New(s *session.Session, term *election.Term, cfg Config) (*Master, error) {
-	return newMaster(s.Conn(), term, term.Epoch, term.Started, cfg)
+	m, err := newMaster(s.Conn(), term, term.Epoch, term.Started, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.wonWith = term.WinOps
+	return m, nil
 }
 
 // term is what the master needs of its election.Term: its end, and fenced
@@ -453,6 +464,11 @@ type view struct {
 	// lasts.
 	flapping map[string]string
 	flapFor  time.Duration
+
+	// running holds the tasks a live member runs as its current document
+	// assigns them (its status applied that version), with when the run
+	// started (the worker's clock).
+	running map[tasks.ID]time.Time
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
@@ -648,11 +664,19 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 			continue
 		}
 		v.applied[n] = d.AppliedVersion
-		for id := range d.Tasks {
+		doc, hasDoc := v.docs[n]
+		current := hasDoc && v.version[n] == d.AppliedVersion
+		for id, ts := range d.Tasks {
 			if v.held[id] == nil {
 				v.held[id] = map[string]bool{}
 			}
 			v.held[id][n] = true
+			if current && ts.State == tasks.StateRunning && slices.Contains(doc.Tasks, id) {
+				if v.running == nil {
+					v.running = map[tasks.ID]time.Time{}
+				}
+				v.running[id] = ts.Started
+			}
 		}
 	}
 	return v, nil
@@ -673,7 +697,61 @@ func (m *Master) reconcile(ctx context.Context) error {
 		return err
 	}
 	readDone := time.Now()
-	now := time.Now().UTC()
+	m.mu.Lock()
+	first := !m.firstDone
+	m.mu.Unlock()
+	pl, err := m.plan(v, time.Now().UTC(), first)
+	if err != nil {
+		return err
+	}
+	if len(pl.b.ops) == 0 {
+		return nil
+	}
+	sent := time.Now()
+	if err := m.write(ctx, pl.b.ops, pl.b.sizes); err != nil {
+		return err
+	}
+	m.wrote(pl)
+	if first {
+		// Where a new term's first round spent its time (issue 19's phase 2).
+		m.log.Info("master: first plan written", zap.Duration("since_won", time.Since(m.started)),
+			zap.Duration("to_round", began.Sub(m.started)), zap.String("prefetch", prefetch),
+			zap.Duration("read", readDone.Sub(began)), zap.Duration("plan", sent.Sub(readDone)),
+			zap.Duration("write", time.Since(sent)), zap.Int("ops", len(pl.b.ops)))
+	}
+	m.log.Debug("master: assignments written", zap.Int("ops", len(pl.b.ops)), zap.Int("revoked", pl.d.moves))
+	return nil
+}
+
+// wrote records what pl wrote: the first round is done, the partitions
+// and the failover document as written.
+func (m *Master) wrote(pl planned) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.firstDone = true
+	m.written = pl.parts
+	if pl.failover != nil {
+		m.failover = *pl.failover
+		m.allRunning = !pl.failover.AllRunning.IsZero()
+	}
+}
+
+// planned is one round's write, decided: the ops, the decision they come
+// from, and the partitions the term's ops write (recorded once written).
+type planned struct {
+	b     batch
+	d     decision
+	parts []int32
+	// failover, if set, is the failover document these ops write
+	// (recorded once written).
+	failover *tasks.FailoverDoc
+}
+
+// plan runs a round's steps between the read and the write on v: the flap
+// count, decide, and the diff into ops (controlOps, documentOps, termOps;
+// first: the term's first round). It logs the round's notable decisions.
+// No ZooKeeper I/O unless v lacks whether a one-time znode exists (upsert).
+func (m *Master) plan(v *view, now time.Time, first bool) (planned, error) {
 	m.countLosses(v, now)
 	d := decide(v, m.epoch, now)
 	for _, id := range d.flapped {
@@ -684,42 +762,47 @@ func (m *Master) reconcile(ctx context.Context) error {
 		m.log.Info("master: moves throttled", zap.Int("revoked", d.moves), zap.Int("held_back", d.throttled),
 			zap.Int("max_moves_in_flight", m.cfg.MaxMovesInFlight))
 	}
-	var b batch
-	if err := m.controlOps(&b, d, v); err != nil {
-		return err
+	pl := planned{d: d}
+	if err := m.controlOps(&pl.b, d, v); err != nil {
+		return planned{}, err
 	}
-	if err := m.documentOps(&b, d, v); err != nil {
-		return err
+	if err := m.documentOps(&pl.b, d, v); err != nil {
+		return planned{}, err
 	}
 	m.mu.Lock()
 	m.stats.Plans++
 	m.stats.Moves += d.moves
-	first := !m.firstDone
 	m.mu.Unlock()
-	parts, err := m.termOps(&b, v, now, first)
-	if err != nil {
-		return err
+	var err error
+	if pl.parts, pl.failover, err = m.termOps(&pl.b, v, d, now, first); err != nil {
+		return planned{}, err
 	}
-	if len(b.ops) == 0 {
-		return nil
+	return pl, nil
+}
+
+// allRunningAt returns when every task came to run where the plan wants it
+// (nothing left to move: d changes no document; each task but the paused
+// runs on its owner per that owner's applied document, v.running): the
+// latest run's start, at least the term's win. Zero if not all run (or no
+// task).
+func (m *Master) allRunningAt(v *view, d decision) time.Time {
+	if len(d.docs) > 0 || len(d.gone) > 0 || d.frozen || len(v.tasks) == 0 {
+		return time.Time{}
 	}
-	sent := time.Now()
-	if err := m.write(ctx, b.ops, b.sizes); err != nil {
-		return err
+	at := m.started
+	for _, t := range v.tasks {
+		if _, paused := v.control.Paused[string(t.ID())]; paused {
+			continue // the plan runs it nowhere
+		}
+		st, ok := v.running[t.ID()]
+		if !ok {
+			return time.Time{}
+		}
+		if st.After(at) {
+			at = st
+		}
 	}
-	m.mu.Lock()
-	m.firstDone = true
-	m.written = parts
-	m.mu.Unlock()
-	if first {
-		// Where a new term's first round spent its time (issue 19's phase 2).
-		m.log.Info("master: first plan written", zap.Duration("since_won", time.Since(m.started)),
-			zap.Duration("to_round", began.Sub(m.started)), zap.String("prefetch", prefetch),
-			zap.Duration("read", readDone.Sub(began)), zap.Duration("plan", sent.Sub(readDone)),
-			zap.Duration("write", time.Since(sent)), zap.Int("ops", len(b.ops)))
-	}
-	m.log.Debug("master: assignments written", zap.Int("ops", len(b.ops)), zap.Int("revoked", d.moves))
-	return nil
+	return at.UTC()
 }
 
 // countLosses records the session losses v shows against the previous
@@ -877,13 +960,34 @@ func (m *Master) documentOps(b *batch, d decision, v *view) error {
 // first round, and the partitions document in its first round and whenever
 // the partitions changed since the last write. It returns the partitions
 // written (recorded once the write succeeds).
-func (m *Master) termOps(b *batch, v *view, now time.Time, first bool) ([]int32, error) {
-	if first {
-		op, n, err := m.failoverOp(now, v)
+func (m *Master) termOps(b *batch, v *view, d decision, now time.Time, first bool) ([]int32, *tasks.FailoverDoc, error) {
+	var fo *tasks.FailoverDoc
+	m.mu.Lock()
+	recorded := m.allRunning
+	m.mu.Unlock()
+	switch {
+	case first:
+		doc := m.failoverDoc(now, v)
+		doc.AllRunning = m.allRunningAt(v, d)
+		op, n, err := m.upsert(m.p.Failover, doc, v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		b.add(op, n)
+		fo = &doc
+	case !recorded:
+		if at := m.allRunningAt(v, d); !at.IsZero() {
+			m.mu.Lock()
+			doc := m.failover
+			m.mu.Unlock()
+			doc.AllRunning = at
+			data, err := json.Marshal(doc)
+			if err != nil {
+				return nil, nil, err
+			}
+			b.add(&zk.SetDataRequest{Path: m.p.Failover, Data: data, Version: -1}, len(data)+64)
+			fo = &doc
+		}
 	}
 	m.mu.Lock()
 	parts := m.partitions
@@ -892,11 +996,11 @@ func (m *Master) termOps(b *batch, v *view, now time.Time, first bool) ([]int32,
 	if changed {
 		op, n, err := m.upsert(m.p.Partitions, tasks.PartitionsDoc{Epoch: m.epoch, Partitions: parts, Written: now}, v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		b.add(op, n)
 	}
-	return parts, nil
+	return parts, fo, nil
 }
 
 // decision is what one round decides from a view.
@@ -1319,16 +1423,16 @@ func (m *Master) firstReads(v *view) error {
 	return g.Wait()
 }
 
-// failoverOp returns the write of the failover document for this term, its
-// previous term named from v's newest term records.
-func (m *Master) failoverOp(now time.Time, v *view) (any, int, error) {
+// failoverDoc returns this term's failover document, its previous term
+// named from v's newest term records.
+func (m *Master) failoverDoc(now time.Time, v *view) tasks.FailoverDoc {
 	doc := tasks.FailoverDoc{Epoch: m.epoch, Node: m.cfg.NodeID, PrevEpoch: m.epoch - 1, Elected: m.started.UTC(), FirstAssignment: now}
 	for _, r := range v.terms {
 		if r.Epoch == doc.PrevEpoch {
 			doc.PrevNode, doc.PrevEnded = r.Node, r.Ended.UTC()
 		}
 	}
-	return m.upsert(m.p.Failover, doc, v)
+	return doc
 }
 
 // upsert returns the op that writes x as JSON to p, creating p if missing,

@@ -2,11 +2,15 @@ package master
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path"
 	"testing"
+	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/stock-system/stocksys/tasks"
 )
 
 // A prefetched view is the first round's: a member that joins after the
@@ -116,5 +120,184 @@ func TestPrefetchOwnMasterZnode(t *testing.T) {
 	}
 	if _, ok := p.view.members["node-1"]; !ok {
 		t.Errorf("prefetched view lacks node-1: %+v", p.view.members)
+	}
+}
+
+// Ops: the first plan, made from the prefetched view for the epoch the win
+// writes, as ops that the winning Multi carries. Applied with the win (here
+// through the term's fenced write, as the Multi would), the master adopts
+// it: its first round writes nothing again (the failover document stays at
+// its first version), reads with watches, and counts the win's write.
+func TestPrefetchOpsWrittenWithTheWin(t *testing.T) {
+	c := newTwinCluster(t, "AAPL", "MSFT", "SPY")
+	c.join("node-1")
+	c.join("node-2")
+	m, term := c.master()
+	p := startPrefetch(m.conn, m.cfg)
+	ops := p.Ops(t.Context(), m.epoch)(m.started)
+	if len(ops) == 0 {
+		t.Fatalf("no first plan from a prefetched view (err %v)", p.err)
+	}
+	if _, err := term.Fenced(t.Context(), ops...); err != nil {
+		t.Fatal(err)
+	}
+	if fo := readFailover(t, c); !fo.FirstAssignment.Equal(m.started.UTC()) || !fo.Elected.Equal(m.started.UTC()) {
+		t.Errorf("failover document of a plan written with the win: elected %v, first assignment %v; want both the term's start %v",
+			fo.Elected, fo.FirstAssignment, m.started.UTC())
+	}
+	own, docs := c.owners()
+	if len(own) != 5 || len(docs["node-1"].Tasks) < 2 || len(docs["node-2"].Tasks) < 2 {
+		t.Fatalf("the win's plan: %v; want the 5 tasks over both members", own)
+	}
+	for node, d := range docs {
+		if d.Epoch != m.epoch {
+			t.Errorf("%s's document has epoch %d, want the win's %d", node, d.Epoch, m.epoch)
+		}
+	}
+	var fo tasks.FailoverDoc
+	data, st, err := c.admin.Get(c.p.Failover)
+	if err != nil || json.Unmarshal(data, &fo) != nil || fo.Epoch != m.epoch || fo.Node != "m" {
+		t.Fatalf("failover document after the win: %s, %v; want epoch %d by m", data, err, m.epoch)
+	}
+	m.wonWith = len(ops)
+	m.UsePrefetch(p)
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, st2, _ := c.admin.Get(c.p.Failover); st2.Version != st.Version {
+		t.Errorf("the first round rewrote the failover document (version %d -> %d): the plan was not adopted", st.Version, st2.Version)
+	}
+	if !m.armed["c:"+c.p.Members] {
+		t.Errorf("the first round after an adopted plan set no watch on members/: %v", m.armed)
+	}
+	if s := m.Stats(); s.Multis != 1 || s.Writes != len(ops) {
+		t.Errorf("stats %+v; want the win's 1 Multi of %d ops and no other", s, len(ops))
+	}
+	select {
+	case <-m.trigger:
+		t.Error("an adopted first plan asked for another round (its round already read with watches)")
+	default:
+	}
+}
+
+// A win sent without the plan (WinOps 0: the Multi carrying it was refused
+// and sent again) leaves the first round to plan and write from the view.
+func TestPrefetchOpsNotWrittenWithTheWin(t *testing.T) {
+	c := newTwinCluster(t, "AAPL", "MSFT")
+	c.join("node-1")
+	m, _ := c.master()
+	p := startPrefetch(m.conn, m.cfg)
+	if ops := p.Ops(t.Context(), m.epoch)(m.started); len(ops) == 0 {
+		t.Fatal("no first plan")
+	}
+	m.UsePrefetch(p) // wonWith stays 0
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if own, _ := c.owners(); len(own) != 4 {
+		t.Fatalf("first round after a win without the plan: %v; want the 4 tasks on node-1", own)
+	}
+	if ok, _, _ := c.admin.Exists(c.p.Failover); !ok {
+		t.Error("no failover document after the first round")
+	}
+}
+
+// A plan too large for one Multi beside the election's ops is not offered:
+// the first round writes it in parts, as usual.
+func TestPrefetchOpsTooLargeForTheWin(t *testing.T) {
+	c := newTwinCluster(t, "AAPL", "MSFT", "SPY")
+	c.join("node-1")
+	m, _ := c.master()
+	m.cfg.MaxMultiBytes = winReserve + 100
+	p := startPrefetch(m.conn, m.cfg)
+	if ops := p.Ops(t.Context(), m.epoch)(m.started); ops != nil {
+		t.Fatalf("a plan over MaxMultiBytes-winReserve offered to the win: %d ops", len(ops))
+	}
+	// A void prefetch offers nothing either.
+	if _, err := m.conn.Create(path.Join(c.root, "master"), nil, zk.FlagEphemeral, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := c.mem.Session()
+	q := startPrefetch(other, m.cfg)
+	if build := q.Ops(t.Context(), m.epoch); build != nil || !errors.Is(q.err, errMasterPresent) {
+		t.Fatalf("void prefetch offered a plan (err %v)", q.err)
+	}
+}
+
+func readFailover(t *testing.T, c *twinCluster) tasks.FailoverDoc {
+	t.Helper()
+	var fo tasks.FailoverDoc
+	data, _, err := c.admin.Get(c.p.Failover)
+	if err != nil || json.Unmarshal(data, &fo) != nil {
+		t.Fatalf("failover document: %s, %v", data, err)
+	}
+	return fo
+}
+
+// The failover document records when every task came to run where the
+// term's plan put it: in the first round that sees it (each owner's status
+// applied its document and reports the task running), as the latest run's
+// start; once (a later round does not rewrite it), and not while a task
+// still waits for its owner.
+func TestTwinFailoverRecordsAllRunning(t *testing.T) {
+	c := newTwinCluster(t, "AAPL", "MSFT", "SPY")
+	c.join("node-1")
+	c.join("node-2")
+	m, _ := c.master()
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if fo := readFailover(t, c); !fo.AllRunning.IsZero() {
+		t.Fatalf("all_running %v before any status", fo.AllRunning)
+	}
+	own, _ := c.owners()
+	c.runStart = map[tasks.ID]time.Time{}
+	i := 0
+	for id := range own {
+		i++
+		c.runStart[id] = m.started.Add(time.Duration(i) * 7 * time.Millisecond)
+	}
+	// One task not yet running: its owner's status leaves it out.
+	c.ackAll()
+	var missing tasks.ID
+	for id, n := range own {
+		missing = id
+		sd, _, err := c.p.ReadStatus(c.admin, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(sd.Tasks, id)
+		js, _ := json.Marshal(sd)
+		if _, err := c.members[n].Set(c.p.StatusOf(n), js, -1); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if fo := readFailover(t, c); !fo.AllRunning.IsZero() {
+		t.Fatalf("all_running %v while %s is not running", fo.AllRunning, missing)
+	}
+	c.ackAll()
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	fo := readFailover(t, c)
+	var want time.Time
+	for _, st := range c.runStart {
+		if st.After(want) {
+			want = st
+		}
+	}
+	if !fo.AllRunning.Equal(want.UTC()) || fo.Epoch != m.epoch {
+		t.Fatalf("all_running %v (epoch %d); want the latest run start %v", fo.AllRunning, fo.Epoch, want.UTC())
+	}
+	_, st, _ := c.admin.Get(c.p.Failover)
+	if err := m.reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, st2, _ := c.admin.Get(c.p.Failover); st2.Version != st.Version {
+		t.Errorf("a later round rewrote the failover document (version %d -> %d)", st.Version, st2.Version)
 	}
 }

@@ -63,6 +63,9 @@ type twinCluster struct {
 	root    string
 	p       tasks.Paths
 	members map[string]*zkapi.MemConn
+	// runStart is each task's run start as ackAll reports it (zero if
+	// unset).
+	runStart map[tasks.ID]time.Time
 }
 
 func newTwinCluster(t *testing.T, symbols ...string) *twinCluster {
@@ -352,7 +355,7 @@ func (c *twinCluster) ackAll() {
 		}
 		sd := tasks.StatusDoc{Node: node, Session: d.Session, Epoch: d.Epoch, AppliedVersion: st.Version, Tasks: map[tasks.ID]tasks.TaskStatus{}}
 		for _, id := range d.Tasks {
-			sd.Tasks[id] = tasks.TaskStatus{State: tasks.StateRunning, Epoch: d.Epoch}
+			sd.Tasks[id] = tasks.TaskStatus{State: tasks.StateRunning, Epoch: d.Epoch, Started: c.runStart[id]}
 		}
 		js, _ := json.Marshal(sd)
 		p := c.p.StatusOf(node)

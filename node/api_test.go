@@ -94,6 +94,12 @@ func TestIntegration_ControlREST(t *testing.T) {
 		{srvA, "GET", "/v1/nosuch", "", "", 404, "not_found", "/v1/nosuch"},
 		{srvA, "POST", "/v1/tasks/fetch/a/b/pause", "s3cret", "", 404, "not_found", "/v1/tasks/fetch/a/b/pause"},
 		{srvA, "GET", "/v1/tasks?state=bogus", "", "", 400, "bad_request", `"bogus"`},
+		{srvA, "GET", "/v1/alerts/not%20a%20symbol?from=2020-11-24T00:00:00Z&to=2020-11-25T00:00:00Z", "", "", 400, "bad_symbol", `"not a symbol"`},
+		{srvA, "GET", "/v1/alerts/SPY?to=2020-11-25T00:00:00Z", "", "", 400, "bad_request", "from: required"},
+		{srvA, "GET", "/v1/alerts/SPY?from=yesterday&to=2020-11-25T00:00:00Z", "", "", 400, "bad_request", `"yesterday"`},
+		{srvA, "GET", "/v1/alerts/SPY?from=2020-11-01T00:00:00Z&to=2020-11-25T00:00:00Z", "", "", 400, "bad_request", "at most 7 days"},
+		{srvA, "GET", "/v1/alerts/SPY?from=2020-11-25T00:00:00Z&to=2020-11-24T00:00:00Z", "", "", 400, "bad_request", "want from < to"},
+		{srvA, "GET", "/v1/alerts/SPY?from=2020-11-24T00:00:00Z&to=2020-11-25T00:00:00Z", "", "", 404, "no_charts", "no store"},
 	} {
 		code, obj, _ := call(t, c.srv, c.method, c.path, c.token, c.body)
 		if code != c.code || obj["code"] != c.errCode || !strings.Contains(obj["message"].(string), c.msg) {

@@ -43,6 +43,45 @@ func (n *Node) console(mux *http.ServeMux) {
 	mux.Handle("GET /ui/", http.StripPrefix("/ui/", http.FileServerFS(sub)))
 	mux.HandleFunc("GET /ui", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusFound) })
 	mux.HandleFunc("GET /v1/events", n.events)
+	mux.HandleFunc("GET /v1/alerts/{symbol}", func(w http.ResponseWriter, r *http.Request) {
+		sym, err := tasks.ParseSymbol(r.PathValue("symbol"))
+		if err != nil {
+			apiErr(w, http.StatusBadRequest, "bad_symbol", fmt.Sprintf("symbol %q: %v", r.PathValue("symbol"), err))
+			return
+		}
+		var from, to time.Time
+		for _, q := range []struct {
+			name string
+			t    *time.Time
+		}{{"from", &from}, {"to", &to}} {
+			v := r.URL.Query().Get(q.name)
+			if v == "" {
+				apiErr(w, http.StatusBadRequest, "bad_request", q.name+": required (RFC 3339)")
+				return
+			}
+			if *q.t, err = time.Parse(time.RFC3339, v); err != nil {
+				apiErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("%s %q: want RFC 3339 (2020-11-24T14:30:00Z)", q.name, v))
+				return
+			}
+		}
+		if !from.Before(to) || to.Sub(from) > alertDays*24*time.Hour {
+			apiErr(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("from %s to %s: want from < to, at most %d days apart", from.Format(time.RFC3339), to.Format(time.RFC3339), alertDays))
+			return
+		}
+		if n.cfg.Alerts == nil {
+			apiErr(w, http.StatusNotFound, "no_charts", errNoCharts.Error())
+			return
+		}
+		as, err := n.cfg.Alerts(r.Context(), string(sym), from, to)
+		if err != nil {
+			apiErr(w, http.StatusServiceUnavailable, "cassandra", err.Error())
+			return
+		}
+		if as == nil {
+			as = []store.Alert{}
+		}
+		writeAPI(w, http.StatusOK, as)
+	})
 	mux.HandleFunc("GET /v1/bars/{symbol}", func(w http.ResponseWriter, r *http.Request) {
 		sym, err := tasks.ParseSymbol(r.PathValue("symbol"))
 		if err != nil {
@@ -75,6 +114,28 @@ func (n *Node) console(mux *http.ServeMux) {
 }
 
 var errNoCharts = errors.New("this node serves no charts (it has no store)")
+
+// alertDays bounds the days of alerts read for a chart (one Cassandra query
+// per day): the newest alertDays of the bars shown.
+const alertDays = 7
+
+// chartAlerts returns the alerts of symbol for bars (oldest first; bars of
+// interval): those from the first bar's start, or alertDays before the
+// last one if later, to the end of the last bar. None (nil) if the node has
+// no Alerts or there are no bars.
+func (n *Node) chartAlerts(ctx context.Context, symbol, interval string, bars []store.Bar) ([]store.Alert, error) {
+	if n.cfg.Alerts == nil || len(bars) == 0 {
+		return nil, nil
+	}
+	step := map[string]time.Duration{store.Interval1m: time.Minute, store.Interval5m: 5 * time.Minute,
+		store.Interval1h: time.Hour, store.Interval1d: 24 * time.Hour}[interval]
+	last := bars[len(bars)-1].TS
+	from := bars[0].TS
+	if lim := last.AddDate(0, 0, -alertDays); from.Before(lim) {
+		from = lim
+	}
+	return n.cfg.Alerts(ctx, symbol, from, last.Add(step))
+}
 
 // lastBars returns the newest limit bars of symbol and interval, oldest
 // first (all stored days are read: the replays' data is years old).
@@ -138,7 +199,9 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 				if len(bars) > 0 {
 					since = bars[len(bars)-1].TS
 				}
-				data := mustJSON(BarsEvent{Symbol: sym, Interval: interval, Bars: bars})
+				ev := BarsEvent{Symbol: sym, Interval: interval, Bars: bars}
+				ev.Alerts, _ = n.chartAlerts(r.Context(), sym, interval, bars) // unreadable: none this time
+				data := mustJSON(ev)
 				if !bytes.Equal(data, lastBars) {
 					lastBars = data
 					if _, err := fmt.Fprintf(w, "event: bars\ndata: %s\n\n", data); err != nil {
@@ -181,12 +244,15 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 
 // BarsEvent is the data of a /v1/events "bars" event (?symbol=S and
 // &interval=I, default 1m): the chart symbol's bars from the newest one
-// sent before on (the newest 3 at first; at most 500), sent when they
-// change (read every second).
+// sent before on (the newest 3 at first; at most 500) and the alerts within
+// them, sent when they change (read every second).
 type BarsEvent struct {
 	Symbol   string      `json:"symbol"`
 	Interval string      `json:"interval"`
 	Bars     []store.Bar `json:"bars"`
+	// Alerts are the symbol's stored alerts within those bars (chartAlerts;
+	// omitted: none), drawn as markers.
+	Alerts []store.Alert `json:"alerts,omitempty"`
 }
 
 // consoleEvent reads what the console shows. The terms are read again only

@@ -92,6 +92,10 @@ type Config struct {
 	// 1m, 5m, 1h or 1d, start in [from, to), TS order) for the console's
 	// charts (/v1/bars, the events' "bars"); nil: no charts (404).
 	Bars func(ctx context.Context, symbol, interval string, from, to time.Time) ([]store.Bar, error)
+	// Alerts reads the stored alerts (implausible moves, store.Store.Alerts)
+	// of a symbol with from <= TS < to, TS order, for the charts' markers
+	// (/v1/alerts, the events' "bars"); nil: none shown.
+	Alerts func(ctx context.Context, symbol string, from, to time.Time) ([]store.Alert, error)
 	// APIToken is the bearer token the REST API's mutating requests must
 	// carry (Handler, /v1/); "" refuses them all (403). Read endpoints need
 	// none.
@@ -244,13 +248,18 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 			a.FencedWrite(epoch, nOps, sent, done, fencedResult(err), err)
 		}
 	}
-	// A would-be master's first read goes out beside its winning Multi
-	// (master.Prefetch); the campaign hands the last one to the master.
+	// A would-be master reads and plans before its winning Multi, and its
+	// first plan goes into that Multi (master.Prefetch.Ops); the campaign
+	// hands the last prefetch to the master.
 	mcfg := master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, MaxMovesInFlight: n.cfg.MaxMovesInFlight,
 		FlapLosses: n.cfg.FlapLosses, FlapWindow: n.cfg.FlapWindow, FlapCordon: n.cfg.FlapCordon, Logger: log}
 	var pre prefetchSlot
 	defer pre.swap(nil)
-	ecfg.BeforeWin = func() { pre.swap(master.StartPrefetch(s, mcfg)) }
+	ecfg.WinOps = func(ctx context.Context, epoch int64) func(time.Time) []any {
+		p := master.StartPrefetch(s, mcfg)
+		pre.swap(p)
+		return p.Ops(ctx, epoch)
+	}
 	cand, err := election.NewCandidate(s, ecfg)
 	if err != nil {
 		log.Error("node: candidate", zap.Error(err))

@@ -47,6 +47,11 @@ type Term struct {
 	// unless it is the latest change of master).
 	HandoverMS        *float64 `json:"handover_ms,omitempty"`
 	FirstAssignmentMS *float64 `json:"first_assignment_ms,omitempty"`
+	// AllRunningMS is this term's win -> every task running where its plan
+	// put them (the failover document's all_running; nil unless it is the
+	// latest change of master and the master recorded it). 0 when the
+	// first plan moved nothing.
+	AllRunningMS *float64 `json:"all_running_ms,omitempty"`
 }
 
 // MasterHistory reads the newest terms (at most MaxTermHistory, oldest
@@ -107,6 +112,10 @@ func MasterHistory(c *zk.Conn, root string) ([]Term, error) {
 		if hasFailover && fo.Epoch == r.Epoch && !fo.FirstAssignment.IsZero() {
 			fa := ms(fo.FirstAssignment.Sub(r.Started))
 			t.FirstAssignmentMS = &fa
+			if !fo.AllRunning.IsZero() {
+				ar := ms(fo.AllRunning.Sub(r.Started))
+				t.AllRunningMS = &ar
+			}
 		}
 		out = append(out, t)
 	}
@@ -122,7 +131,7 @@ func WriteMasterHistory(b *strings.Builder, terms []Term) {
 		return
 	}
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EPOCH\tNODE\tSESSION\tSTARTED\tHELD\tBEGAN\tHANDOVER\tFIRST WRITE\tEND")
+	fmt.Fprintln(tw, "EPOCH\tNODE\tSESSION\tSTARTED\tHELD\tBEGAN\tHANDOVER\tFIRST WRITE\tALL RUNNING\tEND")
 	for _, t := range terms {
 		end := "not recorded (crash, lost session or fencing)"
 		switch {
@@ -131,8 +140,9 @@ func WriteMasterHistory(b *strings.Builder, terms []Term) {
 		case t.Ended != nil:
 			end = "resigned " + t.Ended.Format(time.RFC3339Nano)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Epoch, t.Node, t.Session, t.Started.Format(time.RFC3339Nano),
-			time.Duration(t.HeldMS*float64(time.Millisecond)).Round(time.Millisecond), t.Began, optMS(t.HandoverMS), optMS(t.FirstAssignmentMS), end)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Epoch, t.Node, t.Session, t.Started.Format(time.RFC3339Nano),
+			time.Duration(t.HeldMS*float64(time.Millisecond)).Round(time.Millisecond), t.Began, optMS(t.HandoverMS), optMS(t.FirstAssignmentMS),
+			optMS(t.AllRunningMS), end)
 	}
 	_ = tw.Flush()
 }

@@ -80,6 +80,9 @@ type Failover struct {
 	PrevEnded       *time.Time `json:"prev_ended"`
 	Elected         time.Time  `json:"elected"`
 	FirstAssignment time.Time  `json:"first_assignment"`
+	// AllRunning is when every task came to run where the new master's plan
+	// put it (tasks.FailoverDoc.AllRunning); nil until the master saw it.
+	AllRunning *time.Time `json:"all_running,omitempty"`
 	// Session and PrevSession are the new and the old master's ZooKeeper
 	// sessions (0x-prefixed hex) from their terms/ records; "" if unknown.
 	Session     string `json:"session,omitempty"`
@@ -215,6 +218,10 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 	if _, err := tasks.ReadJSON(c, p.Failover, &f); err == nil {
 		r.LastFailover = &Failover{Epoch: f.Epoch, Node: f.Node, PrevEpoch: f.PrevEpoch, PrevNode: f.PrevNode,
 			Elected: f.Elected, FirstAssignment: f.FirstAssignment}
+		if !f.AllRunning.IsZero() {
+			t := f.AllRunning
+			r.LastFailover.AllRunning = &t
+		}
 		if !f.PrevEnded.IsZero() {
 			t := f.PrevEnded
 			r.LastFailover.PrevEnded = &t

@@ -42,9 +42,13 @@ func WriteText(w io.Writer, r *Report, now time.Time) error {
 		if f.Node != "" {
 			next = " (" + f.Node + ")"
 		}
-		fmt.Fprintf(b, "last failover  epoch %d%s -> %d%s at %s: %s; first assignment %s after election\n",
+		running := "; not all tasks running yet"
+		if f.AllRunning != nil {
+			running = fmt.Sprintf("; all tasks running %s after election", f.AllRunning.Sub(f.Elected).Round(time.Millisecond))
+		}
+		fmt.Fprintf(b, "last failover  epoch %d%s -> %d%s at %s: %s; first assignment %s after election%s\n",
 			f.PrevEpoch, prev, f.Epoch, next, f.Elected.Format("15:04:05.000"), ended,
-			f.FirstAssignment.Sub(f.Elected).Round(time.Millisecond))
+			f.FirstAssignment.Sub(f.Elected).Round(time.Millisecond), running)
 	}
 
 	writeQueue(b, r)

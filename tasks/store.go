@@ -185,6 +185,11 @@ type FailoverDoc struct {
 	PrevEnded       time.Time `json:"prev_ended,omitzero"` // zero when the old term's end is unknown (crash)
 	Elected         time.Time `json:"elected"`
 	FirstAssignment time.Time `json:"first_assignment"`
+	// AllRunning is when every task came to run where the new master's plan
+	// put it (the latest run's start as its worker reported it, at least
+	// Elected); written by the master in the first round that sees it
+	// (zero until then, or if the term ended first).
+	AllRunning time.Time `json:"all_running,omitzero"`
 }
 
 // PartitionsDoc is the JSON content of partitions: the partitions of the

@@ -340,6 +340,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	}
 	var partitions func(context.Context) ([]int32, error)
 	var bars func(ctx context.Context, symbol, interval string, from, to time.Time) ([]store.Bar, error)
+	var alerts func(ctx context.Context, symbol string, from, to time.Time) ([]store.Alert, error)
 	var n *node.Node // set below; the source lookup runs only once the node runs
 	if !o.placeholder {
 		if producer, err = stream.NewProducer(scfg); err != nil {
@@ -375,6 +376,23 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 			}
 			return st.Bars(ctx, symbol, interval, from, to, 0)
 		}
+		alerts = func(ctx context.Context, symbol string, from, to time.Time) ([]store.Alert, error) { // the charts' markers
+			st, err := ls.get(ctx)
+			if err != nil {
+				return nil, err
+			}
+			all, err := st.Alerts(ctx, from, to, 0)
+			if err != nil {
+				return nil, err
+			}
+			var out []store.Alert
+			for _, a := range all {
+				if a.Symbol == symbol {
+					out = append(out, a)
+				}
+			}
+			return out, nil
+		}
 		runners[tasks.TypeIngest] = &pipeline.Ingest{Stream: scfg, Sink: ls, Counters: m.Ingester(), Logger: nlog}
 	}
 	var trail *audit.Writer
@@ -387,7 +405,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	}
 	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
 		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, MaxMovesInFlight: o.maxMoves,
-		APIToken: apiToken, Bars: bars, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
+		APIToken: apiToken, Bars: bars, Alerts: alerts, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
 		Runners: runners})
 	if err != nil {
 		return err

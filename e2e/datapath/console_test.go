@@ -32,6 +32,10 @@ func TestIntegration_ConsoleReplay(t *testing.T) {
 	dir := t.TempDir()
 	spyFiles := leanDays(t, dir, "20131007", "20131008")
 	msftFile := msftSubset(t, dir, "2020-11-24", "2020-11-25")
+	// A bad print in the real MSFT minutes (o/h/l/c x1.3 on 11-25 at 15:00,
+	// within the chart's last 500 1m bars): the stored alerts, and the
+	// chart's markers, must hold the moves it makes.
+	wantAlerts := spike(t, msftFile, "2020-11-25 15:00:00", 1.3)
 	last := map[string]time.Time{"SPY": lastTS(sourceQuotes(t, "SPY", spyFiles...)), "MSFT": lastTS(sourceQuotes(t, "MSFT", msftFile))}
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
@@ -100,6 +104,83 @@ func TestIntegration_ConsoleReplay(t *testing.T) {
 		t.Fatal("the page reloaded")
 	}
 
+	// The handover in phases: the page draws what master history records,
+	// and "all running" is the latest task start in status after the
+	// election (the test's own reading of the status report).
+	var term status.Term
+	waitFor("master history recording every task running in epoch "+fmt.Sprint(r.Master.Epoch), 20*time.Second, func() bool {
+		out, _, code := c.Stocksys(t.Context(), "master", "history", "--json")
+		var hist []status.Term
+		if code != 0 || json.Unmarshal([]byte(out), &hist) != nil {
+			return false
+		}
+		for _, h := range hist {
+			if h.Epoch == r.Master.Epoch && h.AllRunningMS != nil && h.FirstAssignmentMS != nil {
+				term = h
+				return true
+			}
+		}
+		return false
+	})
+	rep, _ := c.WaitStatus(10*time.Second, "status", func(*status.Report) bool { return true })
+	latest := term.Started
+	for _, tk := range rep.Tasks {
+		if tk.Started.After(latest) {
+			latest = tk.Started
+		}
+	}
+	if got := float64(latest.Sub(term.Started).Microseconds()) / 1000; *term.AllRunningMS < *term.FirstAssignmentMS || absf(got-*term.AllRunningMS) > 1 {
+		t.Fatalf("epoch %d: all running %.1f ms after the win (first write %.1f ms); the latest task start in status is %.1f ms after it",
+			term.Epoch, *term.AllRunningMS, *term.FirstAssignmentMS, got)
+	}
+	var phases struct {
+		Epoch  int64 `json:"epoch"`
+		Points []struct {
+			Name string  `json:"name"`
+			MS   float64 `json:"ms"`
+		} `json:"points"`
+	}
+	waitFor("the page's handover phases of epoch "+fmt.Sprint(term.Epoch), 5*time.Second, func() bool {
+		return json.Unmarshal([]byte(page(`JSON.stringify(window.stocksys.phases)`)), &phases) == nil && phases.Epoch == term.Epoch && len(phases.Points) == 3
+	})
+	at := func(i int) float64 { return phases.Points[i].MS - phases.Points[0].MS }
+	if !strings.HasPrefix(phases.Points[0].Name, "elected") || absf(at(1)-*term.FirstAssignmentMS) > 0.05 || absf(at(2)-*term.AllRunningMS) > 0.05 {
+		t.Fatalf("the page's phases %+v; want elected, first write +%.1f ms, all running +%.1f ms (master history)", phases.Points, *term.FirstAssignmentMS, *term.AllRunningMS)
+	}
+	t.Logf("handover of epoch %d (%s): first fenced write +%.1f ms, all tasks running +%.1f ms after the election (page = master history)",
+		term.Epoch, term.Began, *term.FirstAssignmentMS, *term.AllRunningMS)
+
+	// The drain button (token typed in) on the other live node: its tasks
+	// move to the viewer, and the map shows it drained, holding nothing.
+	other := ""
+	for _, id := range all {
+		if id != master && id != viewer {
+			other = id
+		}
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#token`), "s3cret"),
+		chromedp.SetValue(chromedp.CSS(`#reason`), "console e2e"),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-act="drain"][data-node=%q]`, other))),
+	); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = c.WaitStatus(20*time.Second, other+" drained, every task running on "+viewer, func(r *status.Report) bool {
+		for _, m := range r.Members {
+			if m.ID == other && !m.Drained {
+				return false
+			}
+		}
+		return len(r.Tasks) == 5 && proctest.AllRunning(r, viewer)
+	})
+	row := fmt.Sprintf(`document.querySelector('#members tr[data-node=%q]')`, other)
+	waitFor("the map showing "+other+" drained, holding nothing", 3*time.Second, func() bool {
+		return page(row+`.querySelector('.kind').textContent`) == "drained" && page(row+`.querySelector('.held').textContent`) == ""
+	})
+	if msg := page(`document.querySelector('#message').textContent`); !strings.Contains(msg, "applied by the master") {
+		t.Fatalf("message after the drain: %q", msg)
+	}
+
 	// The replay finishes: the chart's last candle is the stored last 1m bar.
 	st := openStore(t, srv, c.Keyspace)
 	waitDone(t, srv, st, c.Topic, last, 120*time.Second)
@@ -135,6 +216,54 @@ func TestIntegration_ConsoleReplay(t *testing.T) {
 	}
 	t.Logf("SPY chart: %d bars when first drawn, %d live at the end; last candle %s O %.2f H %.2f L %.2f C %.2f V %d = query bars",
 		before, after, want.TS.Format(time.RFC3339), want.Open, want.High, want.Low, want.Close, want.Volume)
+
+	// MSFT's alerts as markers: the stored alerts (stocksys query alerts)
+	// are the moves of the test's own reading of the file, and the chart
+	// marks each on its candle.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.querySelector('#symbol'); s.value = 'MSFT'; s.dispatchEvent(new Event('change')); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = c.Stocksys(t.Context(), "query", "alerts", "--from", "2020-11-24", "--to", "2020-11-26", "--limit", "0", "--json",
+		"--keyspace", c.Keyspace, "--consistency", "ONE")
+	if code != 0 {
+		t.Fatalf("query alerts: exit %d: %s", code, errOut)
+	}
+	var stored []struct {
+		TS      time.Time `json:"ts"`
+		Symbol  string    `json:"symbol"`
+		Close   float64   `json:"close"`
+		MovePct float64   `json:"move_pct"`
+	}
+	if err := json.Unmarshal([]byte(out), &stored); err != nil {
+		t.Fatalf("query alerts --json: %v: %.300s", err, out)
+	}
+	var msft []string
+	for _, a := range stored {
+		if a.Symbol != "MSFT" {
+			continue
+		}
+		if _, ok := wantAlerts[a.Close]; !ok {
+			t.Errorf("stored alert %+v: no such move in the file (want closes %v)", a, wantAlerts)
+		}
+		msft = append(msft, a.TS.UTC().Format(time.RFC3339))
+	}
+	if len(msft) != len(wantAlerts) {
+		t.Fatalf("stored MSFT alerts %v; the file has %d moves over 20%% (closes %v)", msft, len(wantAlerts), wantAlerts)
+	}
+	var marks []struct {
+		TS    string `json:"ts"`
+		Alert string `json:"alert"`
+	}
+	waitFor(fmt.Sprintf("%d alert markers on the MSFT chart", len(msft)), 10*time.Second, func() bool {
+		return page(`window.stocksys.chart.symbol`) == "MSFT" && json.Unmarshal([]byte(page(`JSON.stringify(window.stocksys.chart.markers)`)), &marks) == nil && len(marks) == len(msft)
+	})
+	for i, m := range marks {
+		at, err := time.Parse(time.RFC3339, m.Alert)
+		if err != nil || at.UTC().Format(time.RFC3339) != msft[i] || m.TS != m.Alert {
+			t.Errorf("marker %d: %+v; want the stored alert at %s on its own 1m candle", i, m, msft[i])
+		}
+	}
+	t.Logf("MSFT: %d alerts stored for the bad print (closes %v), %d markers on the chart", len(msft), wantAlerts, len(marks))
 	t.Logf("screenshot: %s", browsertest.Screenshot(t, ctx, "console-replay.png"))
 	if errs := jsErrors(); len(errs) > 0 {
 		t.Fatalf("JavaScript errors on the page: %v", errs)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -480,3 +481,57 @@ func metric(base int, node int, name string) (float64, error) {
 
 // lastTS returns the TS of the last quote of qs.
 func lastTS(qs []quote.Quote) time.Time { return qs[len(qs)-1].TS }
+
+// spike rewrites the row of file (an Alpha Vantage CSV, newest first) at
+// the time at, multiplying its open, high, low and close by factor (a bad
+// print), and returns the closes of the rows, in time order over the whole
+// file, that moved more than 20% from the previous row's close (the
+// store's default MoveAlertPct), computed here from the rewritten file.
+func spike(t *testing.T, file, at string, factor float64) map[float64]bool {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	found := false
+	for i, line := range lines[1:] {
+		f := strings.Split(line, ",")
+		if f[0] != at {
+			continue
+		}
+		for j := 1; j <= 4; j++ {
+			v, err := strconv.ParseFloat(f[j], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f[j] = strconv.FormatFloat(math.Round(v*factor*100)/100, 'f', 2, 64)
+		}
+		lines[i+1] = strings.Join(f, ",")
+		found = true
+	}
+	if !found {
+		t.Fatalf("%s: no row at %s", file, at)
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	moves := map[float64]bool{}
+	prev := 0.0
+	for i := len(lines) - 1; i >= 1; i-- { // oldest first
+		c, err := strconv.ParseFloat(strings.Split(lines[i], ",")[4], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev > 0 && math.Abs(c-prev)/prev > 0.20 {
+			moves[c] = true
+		}
+		prev = c
+	}
+	if len(moves) == 0 {
+		t.Fatalf("spike at %s x%v: no move over 20%%", at, factor)
+	}
+	return moves
+}
+
+func absf(x float64) float64 { return math.Abs(x) }

@@ -123,7 +123,38 @@
     svg.innerHTML = out;
     $("#terms tbody").innerHTML = terms.slice().reverse().map((t) =>
       `<tr data-epoch="${t.epoch}"><td>${t.epoch}</td><td>${esc(t.node)}</td><td>${esc(t.began)}</td><td>${new Date(t.started).toLocaleTimeString()}</td>` +
-      `<td>${dur(t.handover_ms)}</td><td>${dur(t.first_assignment_ms)}</td><td>${t.current ? "current" : t.ended ? "resigned" : "not recorded"}</td></tr>`).join("");
+      `<td>${dur(t.handover_ms)}</td><td>${dur(t.first_assignment_ms)}</td><td>${dur(t.all_running_ms)}</td><td>${t.current ? "current" : t.ended ? "resigned" : "not recorded"}</td></tr>`).join("");
+    drawPhases(terms);
+  }
+
+  // The latest change of master in its phases, to scale (ms from the old
+  // term's recorded end, or from the election when the end was not
+  // recorded: a crash is known only by its session's expiry):
+  // old term ended, new master elected, first fenced write, every task
+  // running. state.phases holds what is drawn.
+  function drawPhases(terms) {
+    const svg = $("#phases");
+    const t = terms.slice().reverse().find((x) => x.first_assignment_ms != null && x.began !== "first_term");
+    state.phases = null;
+    if (!t) { svg.innerHTML = ""; $("#phases-caption").textContent = "no change of master recorded"; return; }
+    const pre = t.handover_ms != null ? t.handover_ms : 0;
+    const points = [];
+    if (t.handover_ms != null) points.push({ name: "old term ended", ms: 0 });
+    points.push({ name: t.handover_ms != null ? "elected" : "elected (" + t.began + ")", ms: pre });
+    points.push({ name: "first fenced write", ms: pre + t.first_assignment_ms });
+    if (t.all_running_ms != null) points.push({ name: "all tasks running", ms: pre + t.all_running_ms });
+    state.phases = { epoch: t.epoch, points };
+    const total = Math.max(points[points.length - 1].ms, 1);
+    const width = svg.clientWidth || 800;
+    const x = (ms) => (ms / total) * (width - 200) + 10; // room for the last label
+    let out = `<line x1="${x(0)}" y1="30" x2="${x(total)}" y2="30" class="axis"></line>`;
+    points.forEach((p, i) => {
+      const y = 14 + (i % 2) * 34;
+      out += `<line data-phase="${i}" x1="${x(p.ms)}" y1="22" x2="${x(p.ms)}" y2="38" class="phase"></line>` +
+        `<text x="${x(p.ms) + 2}" y="${i % 2 ? y + 10 : y}">${esc(p.name)} ${p.ms.toFixed(1)} ms</text>`;
+    });
+    svg.innerHTML = out;
+    $("#phases-caption").textContent = `epoch ${t.epoch} on ${t.node}: ${t.began}`;
   }
 
   function draw(ev) {
@@ -139,8 +170,8 @@
   // Charts: candlesticks, volume and VWAP of the stored bars
   // (lightweight-charts), history from /v1/bars on open, the newest bars
   // live from the event stream. state.chart holds what is drawn.
-  state.chart = { symbol: "", interval: "1m", bars: [] };
-  let chart = null, candles = null, volume = null, vwap = null;
+  state.chart = { symbol: "", interval: "1m", bars: [], alerts: [], markers: [] };
+  let chart = null, candles = null, volume = null, vwap = null, markers = null;
   function initChart() {
     if (chart || !window.LightweightCharts) return;
     const L = window.LightweightCharts;
@@ -149,6 +180,41 @@
     vwap = chart.addSeries(L.LineSeries, { color: "#fa8c16", lineWidth: 1, priceLineVisible: false, lastValueVisible: false });
     volume = chart.addSeries(L.HistogramSeries, { priceScaleId: "vol", priceFormat: { type: "volume" }, color: "#bfbfbf" });
     chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    markers = L.createSeriesMarkers(candles, []);
+  }
+  // Alerts (implausible moves, from /v1/alerts and the bars events) as
+  // markers on the candle that holds each alert's minute.
+  const stepMs = { "1m": 60e3, "5m": 300e3, "1h": 3600e3, "1d": 86400e3 };
+  function addAlerts(list) {
+    const have = new Set(state.chart.alerts.map((a) => a.ts));
+    for (const a of list || []) if (!have.has(a.ts)) { state.chart.alerts.push(a); have.add(a.ts); }
+    state.chart.alerts.sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
+    drawMarkers();
+  }
+  function drawMarkers() {
+    const bars = state.chart.bars;
+    const out = [];
+    for (const a of state.chart.alerts) {
+      const t = Date.parse(a.ts);
+      let i = bars.length - 1;
+      while (i >= 0 && Date.parse(bars[i].ts) > t) i--;
+      if (i < 0) continue; // before the bars shown
+      out.push({ ts: bars[i].ts, alert: a.ts, move_pct: a.move_pct, reason: a.reason });
+    }
+    state.chart.markers = out;
+    if (markers) markers.setMarkers(out.map((m) => ({ time: Math.floor(Date.parse(m.ts) / 1000), position: m.move_pct > 0 ? "aboveBar" : "belowBar",
+      color: "#cf1322", shape: m.move_pct > 0 ? "arrowDown" : "arrowUp", text: (m.move_pct > 0 ? "+" : "") + m.move_pct.toFixed(1) + "%" })));
+    info();
+  }
+  async function loadAlerts(sym, iv, bars) {
+    if (!bars.length) return;
+    const last = Date.parse(bars[bars.length - 1].ts);
+    const from = Math.max(Date.parse(bars[0].ts), last - 7 * 86400e3);
+    const q = `from=${new Date(from).toISOString().replace(".000", "")}&to=${new Date(last + stepMs[iv]).toISOString().replace(".000", "")}`;
+    const resp = await fetch(`/v1/alerts/${encodeURIComponent(sym)}?${q}`);
+    if (resp.status !== 200) return; // a node without a store: no markers
+    const list = await resp.json();
+    if (sym === state.chart.symbol && iv === state.chart.interval) addAlerts(list);
   }
   const sec = (b) => Math.floor(Date.parse(b.ts) / 1000);
   function setBars(bars) {
@@ -158,11 +224,13 @@
     candles.setData(bars.map((b) => ({ time: sec(b), open: b.open, high: b.high, low: b.low, close: b.close })));
     volume.setData(bars.map((b) => ({ time: sec(b), value: b.volume })));
     vwap.setData(bars.map((b) => ({ time: sec(b), value: b.vwap })));
-    info();
+    drawMarkers();
   }
   function info() {
     const b = state.chart.bars[state.chart.bars.length - 1];
-    $("#chart-info").textContent = b ? `${state.chart.symbol} ${state.chart.interval}: ${state.chart.bars.length} bars, last ${b.ts} close ${b.close} VWAP ${b.vwap.toFixed(2)}` : "no bars stored";
+    const n = state.chart.markers.length;
+    $("#chart-info").textContent = b ? `${state.chart.symbol} ${state.chart.interval}: ${state.chart.bars.length} bars, last ${b.ts} close ${b.close} VWAP ${b.vwap.toFixed(2)}` +
+      (n ? `, ${n} alert${n > 1 ? "s" : ""}` : "") : "no bars stored";
   }
   function mergeBars(ev) {
     if (ev.symbol !== state.chart.symbol || ev.interval !== state.chart.interval) return;
@@ -181,18 +249,22 @@
         vwap.update({ time: sec(b), value: b.vwap });
       }
     }
-    info();
+    addAlerts(ev.alerts);
   }
   async function loadChart() {
     const sym = $("#symbol").value, iv = $("#interval").value;
     state.chart.symbol = sym;
     state.chart.interval = iv;
+    state.chart.alerts = [];
     connect();
     if (!sym) return;
     const resp = await fetch(`/v1/bars/${encodeURIComponent(sym)}?interval=${iv}&limit=500`);
     const body = await resp.json();
     if (resp.status !== 200) { $("#chart-info").textContent = body.code + ": " + body.message; return; }
-    if (sym === state.chart.symbol && iv === state.chart.interval) setBars(body);
+    if (sym === state.chart.symbol && iv === state.chart.interval) {
+      setBars(body);
+      await loadAlerts(sym, iv, body);
+    }
   }
   // The symbol picker: every fetch task's symbol, narrowed by the search
   // box (a cluster may have hundreds).
