@@ -107,6 +107,22 @@ type Config struct {
 	ConnectTimeout time.Duration
 }
 
+// DefaultConnectTimeout is Config.ConnectTimeout in DefaultConfig (stocksys
+// node --connect-timeout).
+const DefaultConnectTimeout = 30 * time.Second
+
+// DefaultConfig returns the Config of node id on the ZooKeeper servers zk in
+// the default cluster, with the defaults that `stocksys node` uses: session
+// timeout DefaultSessionTimeout, capacity 1, connect timeout
+// DefaultConnectTimeout, the worker's status interval and the master's flap
+// damping. No runners, partitions, store or token.
+func DefaultConfig(id string, zk ...string) Config {
+	m, w := master.DefaultConfig(""), worker.DefaultConfig(id, "")
+	return Config{ID: id, Cluster: "default", ZK: zk, SessionTimeout: DefaultSessionTimeout, Capacity: 1,
+		ConnectTimeout: DefaultConnectTimeout, StatusInterval: w.StatusInterval,
+		FlapLosses: m.FlapLosses, FlapWindow: m.FlapWindow, FlapCordon: m.FlapCordon}
+}
+
 // ErrNoZooKeeper: the node got no ZooKeeper session (or could not register)
 // within Config.ConnectTimeout of starting.
 var ErrNoZooKeeper = errors.New("node: no ZooKeeper session")
@@ -129,6 +145,9 @@ func (c Config) Validate() error {
 	}
 	if c.Capacity < 0 {
 		return fmt.Errorf("node: --capacity %d: must not be negative", c.Capacity)
+	}
+	if c.ConnectTimeout < 0 || c.StatusInterval < 0 {
+		return fmt.Errorf("node: negative duration (--connect-timeout %v, status interval %v)", c.ConnectTimeout, c.StatusInterval)
 	}
 	return nil
 }

@@ -53,7 +53,25 @@ type Config struct {
 	ignoreSafeDeadline bool
 }
 
-// Validate checks the config; errors wrap ErrInvalidConfig.
+// Defaults of Config (DefaultConfig).
+const (
+	DefaultStatusInterval    = time.Second
+	DefaultAckInterval       = 20 * time.Millisecond
+	DefaultKeepAliveInterval = 10 * time.Second
+	DefaultStopTimeout       = 10 * time.Second
+	DefaultRetryDelay        = 2 * time.Second
+)
+
+// DefaultConfig returns the Config of the worker of node nodeID in the
+// cluster under root, with every default filled in (ProgressInterval is 5
+// x StatusInterval) and no Runners.
+func DefaultConfig(nodeID, root string) Config {
+	return Config{NodeID: nodeID, Root: root, StatusInterval: DefaultStatusInterval, ProgressInterval: 5 * DefaultStatusInterval,
+		AckInterval: DefaultAckInterval, KeepAliveInterval: DefaultKeepAliveInterval, StopTimeout: DefaultStopTimeout, RetryDelay: DefaultRetryDelay}
+}
+
+// Validate checks the config; zero durations mean their defaults. Errors
+// wrap ErrInvalidConfig.
 func (c Config) Validate() error {
 	if err := session.ValidateNodeID(c.NodeID); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -61,30 +79,38 @@ func (c Config) Validate() error {
 	if err := session.ValidateRoot(c.Root); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	if c.StatusInterval < 0 || c.StopTimeout < 0 || c.RetryDelay < 0 || c.AckInterval < 0 {
-		return fmt.Errorf("%w: negative duration", ErrInvalidConfig)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"StatusInterval", c.StatusInterval}, {"ProgressInterval", c.ProgressInterval}, {"AckInterval", c.AckInterval},
+		{"KeepAliveInterval", c.KeepAliveInterval}, {"StopTimeout", c.StopTimeout}, {"RetryDelay", c.RetryDelay}} {
+		if d.v < 0 {
+			return fmt.Errorf("%w: %s %v: negative", ErrInvalidConfig, d.name, d.v)
+		}
 	}
 	return nil
 }
 
+// withDefaults fills the zero fields from DefaultConfig.
 func (c Config) withDefaults() Config {
+	d := DefaultConfig(c.NodeID, c.Root)
 	if c.StatusInterval == 0 {
-		c.StatusInterval = time.Second
+		c.StatusInterval = d.StatusInterval
 	}
 	if c.AckInterval == 0 {
-		c.AckInterval = 20 * time.Millisecond
+		c.AckInterval = d.AckInterval
 	}
 	if c.KeepAliveInterval == 0 {
-		c.KeepAliveInterval = 10 * time.Second
+		c.KeepAliveInterval = d.KeepAliveInterval
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = 5 * c.StatusInterval
 	}
 	if c.StopTimeout == 0 {
-		c.StopTimeout = 10 * time.Second
+		c.StopTimeout = d.StopTimeout
 	}
 	if c.RetryDelay == 0 {
-		c.RetryDelay = 2 * time.Second
+		c.RetryDelay = d.RetryDelay
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

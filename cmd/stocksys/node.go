@@ -24,7 +24,6 @@ import (
 
 	"github.com/stock-system/stocksys/audit"
 	"github.com/stock-system/stocksys/internal/ports"
-	"github.com/stock-system/stocksys/master"
 	"github.com/stock-system/stocksys/metrics"
 	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/pipeline"
@@ -81,25 +80,27 @@ console), /v1/... (the REST API: reads open, POSTs need the token of --api-token
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runNode(cmd, g, o) },
 	}
+	// Defaults from the packages' DefaultConfig, stated once there.
+	nd, sd, std := node.DefaultConfig(""), stream.DefaultConfig(), store.DefaultConfig()
 	f := cmd.Flags()
 	f.StringVar(&o.id, "id", "", "node id, 1-64 characters of [A-Za-z0-9._-] (required; env STOCKSYS_ID)")
 	f.StringVar(&o.http, "http", "", "HTTP listen address (default 127.0.0.1:<8080+N> for an id ending in N, else 127.0.0.1:8080)")
-	f.DurationVar(&o.sessionTimeout, "session-timeout", node.DefaultSessionTimeout, "ZooKeeper session timeout: crash detection time (1s..40s on scripts/infra.sh's ZooKeeper)")
-	f.DurationVar(&o.connectTimeout, "connect-timeout", 30*time.Second, "exit non-zero if no ZooKeeper session (and registration) within this time of starting; 0 waits for ever")
+	f.DurationVar(&o.sessionTimeout, "session-timeout", nd.SessionTimeout, "ZooKeeper session timeout: crash detection time (1s..40s on scripts/infra.sh's ZooKeeper)")
+	f.DurationVar(&o.connectTimeout, "connect-timeout", nd.ConnectTimeout, "exit non-zero if no ZooKeeper session (and registration) within this time of starting; 0 waits for ever")
 	f.StringVar(&o.source, "source", "synthetic", "default quote source for symbols without one: replay:<path>[?speed=N], yahoo, alphavantage, synthetic[?seed=S&rate=R]")
-	f.IntVar(&o.capacity, "capacity", 1, "this node's weight in task assignment (>= 1)")
+	f.IntVar(&o.capacity, "capacity", nd.Capacity, "this node's weight in task assignment (>= 1)")
 	f.StringVar(&o.apiTokenFile, "api-token-file", "", "file holding the bearer token the REST API's mutating requests (/v1/..., POST) must carry; none: they are refused")
-	f.IntVar(&o.flapLosses, "flap-losses", master.DefaultFlapLosses, "while master: cordon a node whose session was lost this many times within --flap-window; -1 disables flap damping")
-	f.DurationVar(&o.flapWindow, "flap-window", master.DefaultFlapWindow, "while master: the window of --flap-losses")
-	f.DurationVar(&o.flapCordon, "flap-cordon", master.DefaultFlapCordon, "while master: how long a flapping node stays cordoned (an uncordon lifts it sooner)")
-	f.IntVar(&o.maxMoves, "max-moves-in-flight", 0, "while master: at most this many task moves in flight (revoked, not yet granted); 0: a quarter of the tasks, at least 32; -1: no bound")
-	f.StringVar(&o.topic, "topic", "quotes", "Kafka topic of quotes")
-	f.StringVar(&o.dlqTopic, "dlq-topic", "quotes.dlq", "Kafka dead-letter topic")
-	f.IntVar(&o.partitions, "partitions", 6, "partitions of the quotes topic when this node creates it (one ingest task each)")
-	f.IntVar(&o.replication, "replication", 1, "replication factor of the Kafka topics when this node creates them")
-	f.StringVar(&o.keyspace, "keyspace", "stocksys", "Cassandra keyspace (created if absent)")
-	f.IntVar(&o.cassReplicas, "cassandra-replication", 1, "replication factor of the keyspace when this node creates it (SimpleStrategy)")
-	f.StringVar(&o.consistency, "consistency", "LOCAL_QUORUM", "Cassandra consistency: ONE, LOCAL_ONE, LOCAL_QUORUM, QUORUM, ALL ...")
+	f.IntVar(&o.flapLosses, "flap-losses", nd.FlapLosses, "while master: cordon a node whose session was lost this many times within --flap-window; -1 disables flap damping")
+	f.DurationVar(&o.flapWindow, "flap-window", nd.FlapWindow, "while master: the window of --flap-losses")
+	f.DurationVar(&o.flapCordon, "flap-cordon", nd.FlapCordon, "while master: how long a flapping node stays cordoned (an uncordon lifts it sooner)")
+	f.IntVar(&o.maxMoves, "max-moves-in-flight", nd.MaxMovesInFlight, "while master: at most this many task moves in flight (revoked, not yet granted); 0: a quarter of the tasks, at least 32; -1: no bound")
+	f.StringVar(&o.topic, "topic", sd.Topic, "Kafka topic of quotes")
+	f.StringVar(&o.dlqTopic, "dlq-topic", sd.DLQTopic, "Kafka dead-letter topic")
+	f.IntVar(&o.partitions, "partitions", int(sd.Partitions), "partitions of the quotes topic when this node creates it (one ingest task each)")
+	f.IntVar(&o.replication, "replication", int(sd.ReplicationFactor), "replication factor of the Kafka topics when this node creates them")
+	f.StringVar(&o.keyspace, "keyspace", std.Keyspace, "Cassandra keyspace (created if absent)")
+	f.IntVar(&o.cassReplicas, "cassandra-replication", std.ReplicationFactor, "replication factor of the keyspace when this node creates it (SimpleStrategy)")
+	f.StringVar(&o.consistency, "consistency", std.Consistency, "Cassandra consistency: ONE, LOCAL_ONE, LOCAL_QUORUM, QUORUM, ALL ...")
 	f.StringVar(&o.logFormat, "log-format", "auto", "log format: auto (console on a terminal, JSON otherwise), console, json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.audit, "audit", "", "append this node's audit trail (terms, fenced writes, task runs; JSON lines) to this file, for stocksys verify")

@@ -68,8 +68,8 @@ func newQueryCmd(g *globals) *cobra.Command {
 		RunE:  needSubcommand,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.keyspace, "keyspace", "stocksys", "Cassandra keyspace")
-	pf.StringVar(&o.consistency, "consistency", "LOCAL_QUORUM", "read consistency: ONE, LOCAL_QUORUM, ...")
+	pf.StringVar(&o.keyspace, "keyspace", store.DefaultConfig().Keyspace, "Cassandra keyspace")
+	pf.StringVar(&o.consistency, "consistency", store.DefaultConfig().Consistency, "read consistency: ONE, LOCAL_QUORUM, ...")
 	pf.BoolVar(&o.asJSON, "json", false, "print JSON")
 
 	withStore := func(f func(context.Context, *store.Store, io.Writer) error) func(*cobra.Command, []string) error {

@@ -35,8 +35,8 @@ never changed. Safe while nodes run: the result equals what they write.`,
 		RunE: needSubcommand,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.keyspace, "keyspace", "stocksys", "Cassandra keyspace (must exist)")
-	pf.StringVar(&o.consistency, "consistency", "LOCAL_QUORUM", "consistency: ONE, LOCAL_QUORUM, ...")
+	pf.StringVar(&o.keyspace, "keyspace", store.DefaultConfig().Keyspace, "Cassandra keyspace (must exist)")
+	pf.StringVar(&o.consistency, "consistency", store.DefaultConfig().Consistency, "consistency: ONE, LOCAL_QUORUM, ...")
 	bars := &cobra.Command{
 		Use:   "bars SYMBOL...",
 		Short: "Recompute bars and alerts of the stored days in [--from, --to] and the latest row",
