@@ -3,7 +3,7 @@
 // maintenance mode, pause, resume or restart a task), the control state the
 // master keeps, and the audit list
 // of the actions it applied. Every function here is pure except those taking
-// a *zk.Conn (zk.go).
+// a zkapi.Conn (zk.go).
 //
 // # Recipe
 //

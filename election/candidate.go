@@ -1,6 +1,8 @@
 package election
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -155,7 +157,7 @@ var errRetry = errors.New("retry")
 
 // step makes one move: create the candidate znode, wait for the
 // predecessor, or try to win. It returns a term when won.
-func (c *Candidate) step(ctx context.Context, conn *zk.Conn) (*Term, error) {
+func (c *Candidate) step(ctx context.Context, conn zkapi.Conn) (*Term, error) {
 	c.mu.Lock()
 	own := c.znode
 	c.mu.Unlock()
@@ -275,7 +277,7 @@ func (c *Candidate) step(ctx context.Context, conn *zk.Conn) (*Term, error) {
 // Like go-zookeeper's CreateProtectedEphemeralSequential it searches for its
 // GUID when the reply to a create is lost; unlike it, it keeps the same GUID
 // and keeps searching across reconnects, so a node never ends up with two.
-func (c *Candidate) createCandidate(conn *zk.Conn) (string, error) {
+func (c *Candidate) createCandidate(conn zkapi.Conn) (string, error) {
 	c.mu.Lock()
 	if c.guid == "" {
 		var b [16]byte
@@ -317,7 +319,7 @@ type winInputs struct {
 
 // readWinInputs reads the epoch znode and the recorded floor together (they
 // are independent; go-zookeeper pipelines them on the one connection).
-func (c *Candidate) readWinInputs(conn *zk.Conn) (winInputs, error) {
+func (c *Candidate) readWinInputs(conn zkapi.Conn) (winInputs, error) {
 	var (
 		g        errgroup.Group
 		in       winInputs
@@ -369,7 +371,7 @@ func (c *Candidate) winOps(own string, in winInputs) (ops []any, epoch int64, ne
 // itself checks what the reads would have: it fails if the epoch moved
 // since in was read (its version), if a master znode remains (the create),
 // or if own is gone; then the ordinary step follows at once (nil, nil).
-func (c *Candidate) winAhead(ctx context.Context, conn *zk.Conn, own string, in winInputs) (*Term, error) {
+func (c *Candidate) winAhead(ctx context.Context, conn zkapi.Conn, own string, in winInputs) (*Term, error) {
 	ops, epoch, nextVersion := c.winOps(own, in)
 	t, err := c.winMulti(ctx, conn, ops, epoch, nextVersion, true)
 	if errors.Is(err, errRetry) {
@@ -379,7 +381,7 @@ func (c *Candidate) winAhead(ctx context.Context, conn *zk.Conn, own string, in 
 }
 
 // win reads the election's state and performs the winning Multi.
-func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, error) {
+func (c *Candidate) win(ctx context.Context, conn zkapi.Conn, own string) (*Term, error) {
 	// The reads below go out together (they are independent; go-zookeeper
 	// pipelines them on the one connection): a handover waits for the
 	// slowest, not for their sum.
@@ -442,7 +444,7 @@ func (c *Candidate) win(ctx context.Context, conn *zk.Conn, own string) (*Term, 
 // refused (a race lost: the state moved since it was read); a connection or
 // session error as is (pending stays set, so the next try adopts the term
 // if the Multi did apply).
-func (c *Candidate) winMulti(ctx context.Context, conn *zk.Conn, ops []any, epoch int64, nextVersion int32, ahead bool) (*Term, error) {
+func (c *Candidate) winMulti(ctx context.Context, conn zkapi.Conn, ops []any, epoch int64, nextVersion int32, ahead bool) (*Term, error) {
 	c.mu.Lock()
 	c.pending = epoch
 	c.mu.Unlock()
@@ -504,7 +506,7 @@ func (c *Candidate) winMulti(ctx context.Context, conn *zk.Conn, ops []any, epoc
 // records (terms/, newest few by sequence: NewestTerms) and in the failover
 // document written by masters; 0 if none. The failover document is read
 // beside the records.
-func (c *Candidate) highestRecorded(conn *zk.Conn) (int64, error) {
+func (c *Candidate) highestRecorded(conn zkapi.Conn) (int64, error) {
 	var (
 		g       errgroup.Group
 		fromDoc int64

@@ -1,6 +1,8 @@
 package election
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"bufio"
 	"context"
 	"errors"
@@ -109,7 +111,7 @@ func waitTerm(t testing.TB, ch <-chan campaignResult, within time.Duration) camp
 	return campaignResult{}
 }
 
-func mustEpoch(t testing.TB, c *zk.Conn, root string) int64 {
+func mustEpoch(t testing.TB, c zkapi.Conn, root string) int64 {
 	t.Helper()
 	e, _, err := Epoch(c, root)
 	if err != nil {
@@ -118,7 +120,7 @@ func mustEpoch(t testing.TB, c *zk.Conn, root string) int64 {
 	return e
 }
 
-func mustMaster(t testing.TB, c *zk.Conn, root string) Master {
+func mustMaster(t testing.TB, c zkapi.Conn, root string) Master {
 	t.Helper()
 	m, err := Current(c, root)
 	if err != nil {

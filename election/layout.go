@@ -50,7 +50,7 @@ func newPaths(root string) paths {
 }
 
 // ensureLayout creates root, election/, terms/ and epoch ("0") if missing.
-func ensureLayout(c *zk.Conn, p paths) error {
+func ensureLayout(c zkapi.Conn, p paths) error {
 	for _, n := range []struct {
 		p    string
 		data []byte
@@ -82,7 +82,7 @@ func sortBySeq(names []string) {
 
 // Current reads the master znode under root. It returns ErrNoMaster if there
 // is none. Safe for concurrent use; a plain read (it may lag the leader).
-func Current(c *zk.Conn, root string) (Master, error) {
+func Current(c zkapi.Conn, root string) (Master, error) {
 	data, _, err := c.Get(path.Join(root, "master"))
 	if errors.Is(err, zk.ErrNoNode) {
 		return Master{}, ErrNoMaster
@@ -100,7 +100,7 @@ func Current(c *zk.Conn, root string) (Master, error) {
 // Epoch reads the epoch znode under root: the epoch of the latest elected
 // master (0 before the first election) and the znode version that fenced
 // writes check.
-func Epoch(c *zk.Conn, root string) (epoch int64, version int32, err error) {
+func Epoch(c zkapi.Conn, root string) (epoch int64, version int32, err error) {
 	data, st, err := c.Get(path.Join(root, "epoch"))
 	if err != nil {
 		return 0, 0, err
@@ -113,7 +113,7 @@ func Epoch(c *zk.Conn, root string) (epoch int64, version int32, err error) {
 }
 
 // Terms returns the term history under root, oldest first.
-func Terms(c *zk.Conn, root string) ([]TermRecord, error) {
+func Terms(c zkapi.Conn, root string) ([]TermRecord, error) {
 	p := newPaths(root)
 	names, _, err := c.Children(p.terms)
 	if err != nil {

@@ -1,6 +1,8 @@
 package election
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"errors"
 	"fmt"
 	"path"
@@ -21,7 +23,7 @@ type QueueEntry struct {
 // (or about to become it), the second is next in line. A candidate whose znode
 // vanishes while being read is left out; a missing election/ reads as an empty
 // queue. Safe for concurrent use; plain reads (they may lag the leader).
-func Queue(c *zk.Conn, root string) ([]QueueEntry, error) {
+func Queue(c zkapi.Conn, root string) ([]QueueEntry, error) {
 	dir := newPaths(root).election
 	names, _, err := c.Children(dir)
 	if errors.Is(err, zk.ErrNoNode) {

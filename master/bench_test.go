@@ -1,6 +1,8 @@
 package master_test
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -167,7 +169,7 @@ func parallel(b *testing.B, n int, f func(i int) error) {
 	}
 }
 
-func readAssignment(b *testing.B, c *zk.Conn, p tasks.Paths) tasks.Assignment {
+func readAssignment(b *testing.B, c zkapi.Conn, p tasks.Paths) tasks.Assignment {
 	b.Helper()
 	names, _, err := c.Children(p.Assignments)
 	if err != nil {
@@ -188,7 +190,7 @@ func readAssignment(b *testing.B, c *zk.Conn, p tasks.Paths) tasks.Assignment {
 
 // waitAssigned waits until nDocs assignment documents of epoch hold nTasks
 // tasks in all, and gone has no document.
-func waitAssigned(b *testing.B, c *zk.Conn, p tasks.Paths, nDocs, nTasks int, epoch int64, gone string) {
+func waitAssigned(b *testing.B, c zkapi.Conn, p tasks.Paths, nDocs, nTasks int, epoch int64, gone string) {
 	b.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {

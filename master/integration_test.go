@@ -1,6 +1,8 @@
 package master_test
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -935,7 +937,7 @@ func TestIntegration_PausedNodeDoesNotBlockHandover(t *testing.T) {
 }
 
 // readOwners returns task -> node from the assignment documents.
-func readOwners(t *testing.T, c *zk.Conn, p tasks.Paths) map[tasks.ID]string {
+func readOwners(t *testing.T, c zkapi.Conn, p tasks.Paths) map[tasks.ID]string {
 	t.Helper()
 	names, _, err := c.Children(p.Assignments)
 	if err != nil {

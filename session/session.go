@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Session is one ZooKeeper session. See the package doc for the recipe and
@@ -108,10 +110,11 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 	return s, nil
 }
 
-// Conn returns the underlying connection. Use it for reads and for writes of
-// znodes this session owns; master writes go through election.Term.Fenced.
-// Do not call Close on it; call Session.Close.
-func (s *Session) Conn() *zk.Conn { return s.conn }
+// Conn returns the session's connection as the znode operations the
+// cluster's packages use (zkapi.Conn; the only go-zookeeper type they see).
+// Use it for reads and for writes of znodes this session owns; master writes
+// go through election.Term.Fenced. Session.Close closes it.
+func (s *Session) Conn() zkapi.Conn { return s.conn }
 
 // ID returns the ZooKeeper session id (the ephemeralOwner of the znodes this
 // session creates). It does not change: a Session is one session.

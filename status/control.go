@@ -1,12 +1,12 @@
 package status
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"fmt"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/go-zookeeper/zk"
 
 	"github.com/stock-system/stocksys/control"
 )
@@ -79,7 +79,7 @@ const (
 // under root into r.Control and marks r's members cordoned or drained and
 // its unassigned tasks with a reason. A missing znode reads as empty; an
 // unparsable state or history is an error.
-func readControl(c *zk.Conn, root string, r *Report) error {
+func readControl(c zkapi.Conn, root string, r *Report) error {
 	p := control.NewPaths(root)
 	s, _, err := p.ReadState(c)
 	if err != nil {

@@ -1,6 +1,8 @@
 package status
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,7 +54,7 @@ const (
 // record with that epoch) and of the term before it (the record before it in
 // sequence order, which is the order terms were won in); either nil if not
 // found. It reads from the newest record back, usually two.
-func failoverTerms(c *zk.Conn, root string, epoch int64) (prev, cur *election.TermRecord, err error) {
+func failoverTerms(c zkapi.Conn, root string, epoch int64) (prev, cur *election.TermRecord, err error) {
 	dir := path.Join(root, "terms")
 	names, err := children(c, dir)
 	if err != nil {

@@ -1,6 +1,8 @@
 package status
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,7 +61,7 @@ type Term struct {
 // records, the master znode (the current term) and the failover document
 // (the latest change's first assignment). Missing znodes read as none; a
 // read error is returned naming the znode.
-func MasterHistory(c *zk.Conn, root string) ([]Term, error) {
+func MasterHistory(c zkapi.Conn, root string) ([]Term, error) {
 	recs, err := election.NewestTerms(c, root, MaxTermHistory)
 	if err != nil {
 		return nil, fmt.Errorf("status: terms under %s: %w", root, err)

@@ -1,9 +1,9 @@
 package status
 
 import (
-	"fmt"
+	"github.com/stock-system/stocksys/zkapi"
 
-	"github.com/go-zookeeper/zk"
+	"fmt"
 
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/tasks"
@@ -20,7 +20,7 @@ type Candidate struct {
 
 // readQueue reads the election queue under root, lowest sequence number
 // (the master, or the next to win) first.
-func readQueue(c *zk.Conn, root string) ([]Candidate, error) {
+func readQueue(c zkapi.Conn, root string) ([]Candidate, error) {
 	q, err := election.Queue(c, root)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)

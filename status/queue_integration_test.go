@@ -1,6 +1,8 @@
 package status
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,7 +84,7 @@ func (n *queueNode) waitTerm(t *testing.T) *election.Term {
 
 // electionZnodes reads the candidate znodes under root as ZooKeeper holds
 // them, sorted by sequence number: what the queue must equal.
-func electionZnodes(t *testing.T, c *zk.Conn, root string) []Candidate {
+func electionZnodes(t *testing.T, c zkapi.Conn, root string) []Candidate {
 	t.Helper()
 	names, _, err := c.Children(path.Join(root, "election"))
 	if err != nil {
@@ -132,7 +134,7 @@ func checkQueue(t *testing.T, r *Report, want []Candidate, nodes []*queueNode, i
 // writeFailover writes the failover document as a new master does (the
 // master package assumes the previous epoch is epoch-1 and names no
 // sessions).
-func writeFailover(t *testing.T, c *zk.Conn, root string, epoch int64, node string) {
+func writeFailover(t *testing.T, c zkapi.Conn, root string, epoch int64, node string) {
 	t.Helper()
 	now := time.Now().UTC()
 	data, _ := json.Marshal(tasks.FailoverDoc{Epoch: epoch, Node: node, PrevEpoch: epoch - 1, Elected: now, FirstAssignment: now})

@@ -9,6 +9,8 @@
 package status
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -194,7 +196,7 @@ type memberDoc struct {
 // Read reads the cluster under root. cluster is the name shown. Missing
 // znodes read as empty (a cluster nobody started yet); other ZooKeeper errors
 // are returned.
-func Read(c *zk.Conn, cluster, root string) (*Report, error) {
+func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 	p := tasks.NewPaths(root)
 	r := &Report{Cluster: cluster, Root: root, Read: time.Now().UTC(), Members: []Member{}, Tasks: []Task{}, Unassigned: []string{}}
 
@@ -395,7 +397,7 @@ func Read(c *zk.Conn, cluster, root string) (*Report, error) {
 	return r, nil
 }
 
-func children(c *zk.Conn, p string) ([]string, error) {
+func children(c zkapi.Conn, p string) ([]string, error) {
 	names, _, err := c.Children(p)
 	if errors.Is(err, zk.ErrNoNode) {
 		return nil, nil

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -169,7 +171,7 @@ func wantTasks(m *chaos.Manifest) []string {
 	return out
 }
 
-func readTerms(c *zk.Conn, root string) ([]election.TermRecord, int64, error) {
+func readTerms(c zkapi.Conn, root string) ([]election.TermRecord, int64, error) {
 	data, _, err := c.Get(path.Join(root, "epoch"))
 	if err != nil {
 		return nil, 0, fmt.Errorf("verify: epoch znode: %w", err)
@@ -192,7 +194,7 @@ func readTerms(c *zk.Conn, root string) ([]election.TermRecord, int64, error) {
 // checkFinalOwners checks, in ZooKeeper now, that every task is in exactly
 // one live member's assignment (for its current session) and that exactly
 // that member's status reports it running.
-func checkFinalOwners(c *zk.Conn, root string, want []string) (map[string]string, []Violation, error) {
+func checkFinalOwners(c zkapi.Conn, root string, want []string) (map[string]string, []Violation, error) {
 	p := tasks.NewPaths(root)
 	members, _, err := c.Children(p.Members)
 	if err != nil {

@@ -1,6 +1,8 @@
 package worker_test
 
 import (
+	"github.com/stock-system/stocksys/zkapi"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -536,7 +538,7 @@ func head(xs []string) []string {
 	return xs
 }
 
-func readEpoch(t *testing.T, c *zk.Conn, root string) int64 {
+func readEpoch(t *testing.T, c zkapi.Conn, root string) int64 {
 	t.Helper()
 	data, _, err := c.Get(path.Join(root, "epoch"))
 	if err != nil {

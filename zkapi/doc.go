@@ -3,6 +3,10 @@
 // and Mem, an in-memory twin of a ZooKeeper ensemble behind the same calls,
 // so that decisions built on znodes (the master's plan, the worker's accept
 // or reject of a document) can be tested in milliseconds without a server.
+// session.Session.Conn hands out a Conn, not the *zk.Conn behind it, so the
+// election, the master, the worker, status and verify read and write
+// znodes only through these calls (the go-zookeeper types they still name
+// are its Stat, Event, request and error values).
 //
 // # What the twin honours
 //
