@@ -59,7 +59,33 @@ type Metrics struct {
 	// node won: phase="elected" (old term's end or its session's expiry to
 	// election), "first_assignment" (election to its first fenced write).
 	FailoverSeconds *prometheus.GaugeVec
+
+	// BuildInfo is stocksys_build_info{version,goversion} = 1.
+	BuildInfo *prometheus.GaugeVec
+	// LastProduced is, per symbol, the Unix time (seconds) at which this
+	// node last had a quote of it acknowledged by Kafka; absent for a
+	// symbol it never produced. The stale-quote alert takes the max over
+	// the nodes.
+	LastProduced *prometheus.GaugeVec
+	// IngestLag is, per partition of an ingest task running here, the
+	// partition's high-water mark minus the next offset to consume
+	// (messages), as the task last reported it.
+	IngestLag *prometheus.GaugeVec
+	// ClusterTasks counts the cluster's tasks by state (running, starting,
+	// stopping, failed, unassigned, paused), exported by the master only
+	// (absent on the other nodes), from its status read (every
+	// ClusterEvery).
+	ClusterTasks *prometheus.GaugeVec
+	// SymbolTrading is, per registered symbol, 1 while quotes of it are
+	// expected (its source has no trading hours: replay, synthetic; or its
+	// exchange's regular session is open: quote.TradingNow), else 0;
+	// exported by the master only.
+	SymbolTrading *prometheus.GaugeVec
 }
+
+// ClusterEvery is how often the master refreshes ClusterTasks and
+// SymbolTrading (a status read of the whole cluster).
+const ClusterEvery = 5 * time.Second
 
 // New returns a node's metrics in a fresh registry, with the Go and process
 // collectors.
@@ -94,9 +120,19 @@ func New() *Metrics {
 		FailoverSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_last_failover_seconds",
 			Help: "Phases of the last failover this node won as master."}, []string{"phase"}),
 	}
+	m.BuildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_build_info", Help: "1, labelled with the binary's version and Go version."}, []string{"version", "goversion"})
+	m.LastProduced = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_last_quote_produced_timestamp_seconds",
+		Help: "Unix time at which this node last had a quote of the symbol acknowledged by Kafka."}, []string{"symbol"})
+	m.IngestLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_ingest_lag_messages",
+		Help: "Per partition ingested here: high-water mark minus the next offset to consume, as last reported."}, []string{"partition"})
+	m.ClusterTasks = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_cluster_tasks",
+		Help: "The cluster's tasks by state (running, starting, stopping, failed, unassigned, paused); exported by the master only."}, []string{"state"})
+	m.SymbolTrading = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_symbol_trading",
+		Help: "1 while quotes of the symbol are expected now (a source without trading hours, or its exchange open); exported by the master only."}, []string{"symbol"})
 	r.MustRegister(m.Role, m.Epoch, m.SessionState, m.SessionSafe, m.TasksByState, m.Fetched, m.Produced, m.Ingested,
 		m.Rejected, m.DeadLettered, m.ProduceLatency, m.IngestLatency, m.ReadableLatency,
-		m.IngestDelivery, m.IngestWait, m.IngestWrite, m.FailoverSeconds)
+		m.IngestDelivery, m.IngestWait, m.IngestWrite, m.FailoverSeconds,
+		m.BuildInfo, m.LastProduced, m.IngestLag, m.ClusterTasks, m.SymbolTrading)
 	return m
 }
 
@@ -124,6 +160,7 @@ func (c *FetchCounters) Fetched(symbol string, n int) {
 // Produced counts quotes acknowledged by Kafka and observes the send latency.
 func (c *FetchCounters) Produced(symbol string, n int, latency time.Duration) {
 	c.m.Produced.WithLabelValues(symbol).Add(float64(n))
+	c.m.LastProduced.WithLabelValues(symbol).Set(float64(time.Now().UnixNano()) / 1e9)
 	c.m.ProduceLatency.Observe(latency.Seconds())
 }
 
@@ -138,6 +175,9 @@ type IngestCounters struct{ m *Metrics }
 // Ingested counts stored quotes and observes the end-to-end latency.
 func (c *IngestCounters) Ingested(partition int32, n int, latency time.Duration) {
 	c.m.Ingested.WithLabelValues(itoa(partition)).Add(float64(n))
+	// The partition's dead-letter count from 0, so that increase() sees
+	// its first dead letter (a series born at 1 shows no increase).
+	c.m.DeadLettered.WithLabelValues(itoa(partition)).Add(0)
 	c.m.IngestLatency.Observe(latency.Seconds())
 }
 

@@ -6,12 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/pprof"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stock-system/stocksys/metrics"
+	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/status"
 	"github.com/stock-system/stocksys/tasks"
 )
 
@@ -160,12 +163,87 @@ func (n *Node) UpdateMetrics(m *metrics.Metrics) {
 			}
 		}
 	}
+	m.BuildInfo.WithLabelValues(n.cfg.Version, runtime.Version()).Set(1)
+	m.IngestLag.Reset()
+	if w := n.Worker(); w != nil {
+		for id, ts := range w.Snapshot().Tasks {
+			if t, err := tasks.ParseID(string(id)); err == nil && t.Type() == tasks.TypeIngest && ts.Lag != nil {
+				m.IngestLag.WithLabelValues(strings.TrimPrefix(string(id), string(tasks.TypeIngest)+"/")).Set(float64(*ts.Lag))
+			}
+		}
+	}
+	n.updateClusterMetrics(m, role == "master")
 	m.FailoverSeconds.Reset() // only the acting master reports its failover
 	if f := n.lastFailover(); f != nil {
 		if !f.PrevEnded.IsZero() {
 			m.FailoverSeconds.WithLabelValues("elected").Set(f.Elected.Sub(f.PrevEnded).Seconds())
 		}
 		m.FailoverSeconds.WithLabelValues("first_assignment").Set(f.FirstAssignment.Sub(f.Elected).Seconds())
+	}
+}
+
+// updateClusterMetrics sets ClusterTasks and SymbolTrading while this node
+// is master (from a status read and the symbol documents, every
+// metrics.ClusterEvery; a failed read keeps the last values) and removes
+// them otherwise.
+func (n *Node) updateClusterMetrics(m *metrics.Metrics, master bool) {
+	n.mu.Lock()
+	due := master && time.Since(n.clusterAt) >= metrics.ClusterEvery
+	if !master {
+		n.clusterAt = time.Time{}
+	} else if due {
+		n.clusterAt = time.Now()
+	}
+	n.mu.Unlock()
+	if !master {
+		m.ClusterTasks.Reset()
+		m.SymbolTrading.Reset()
+		return
+	}
+	s := n.Session()
+	if !due || s == nil {
+		return
+	}
+	r, err := status.Read(s.Conn(), n.cfg.Cluster, n.cfg.Root)
+	if err != nil {
+		return
+	}
+	counts := map[string]int{tasks.StateRunning: 0, tasks.StateStarting: 0, tasks.StateStopping: 0, tasks.StateFailed: 0, "unassigned": 0, "paused": 0}
+	for _, t := range r.Tasks {
+		switch {
+		case t.Paused:
+			counts["paused"]++
+		case t.Owner == nil:
+			counts["unassigned"]++
+		case t.State != "":
+			counts[t.State]++
+		}
+	}
+	m.ClusterTasks.Reset()
+	for st, c := range counts {
+		m.ClusterTasks.WithLabelValues(st).Set(float64(c))
+	}
+	p := tasks.NewPaths(n.cfg.Root)
+	syms, _, err := p.ListSymbols(s.Conn())
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	m.SymbolTrading.Reset()
+	for _, sym := range syms {
+		var spec tasks.SymbolSpec
+		if _, err := tasks.ReadJSON(s.Conn(), p.Symbol(sym), &spec); err != nil {
+			continue
+		}
+		src := spec.Source
+		if src == "" {
+			src = n.cfg.DefaultSource
+		}
+		v := 0.0
+		if quote.TradingNow(src, now) {
+			v = 1
+		}
+		m.SymbolTrading.WithLabelValues(string(sym)).Set(v)
 	}
 }
 

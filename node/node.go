@@ -96,6 +96,10 @@ type Config struct {
 	// of a symbol with from <= TS < to, TS order, for the charts' markers
 	// (/v1/alerts, the events' "bars"); nil: none shown.
 	Alerts func(ctx context.Context, symbol string, from, to time.Time) ([]store.Alert, error)
+	// DefaultSource is the quote source of symbols registered without one
+	// (stocksys node --source), for the trading-hours metric
+	// (metrics.SymbolTrading; "": none, always trading).
+	DefaultSource string
 	// APIToken is the bearer token the REST API's mutating requests must
 	// carry (Handler, /v1/); "" refuses them all (403). Read endpoints need
 	// none.
@@ -174,8 +178,9 @@ type Node struct {
 	log    *zap.Logger
 	member *membership.Member
 
-	mu      sync.Mutex
-	s       *session.Session
+	mu        sync.Mutex
+	clusterAt time.Time // last cluster metrics read (updateClusterMetrics)
+	s         *session.Session
 	w       *worker.Worker
 	term    *election.Term
 	masterL *master.Master

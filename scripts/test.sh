@@ -48,6 +48,18 @@ if [[ -z ${STOCKSYS_CHROMIUM:-} ]] && ! command -v chromium >/dev/null; then
     echo "test: could not install chromium: the console tests will fail under CI=true" >&2
 fi
 
+# The monitoring test runs Debian's prometheus (and its promtool) against a
+# local cluster (e2e/datapath/monitoring_test.go).
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+  echo "test: installing Debian's prometheus for the monitoring test" >&2
+  sudo=""
+  [[ $(id -u) == 0 ]] || sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 ||
+    { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends prometheus >/dev/null; } ||
+    echo "test: could not install prometheus: the monitoring test will fail under CI=true" >&2
+fi
+
 echo "test: go vet ./..." >&2
 go vet ./...
 echo "test: staticcheck ./... (go tool, pinned in go.mod)" >&2

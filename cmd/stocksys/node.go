@@ -406,7 +406,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	}
 	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
 		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, MaxMovesInFlight: o.maxMoves,
-		APIToken: apiToken, Bars: bars, Alerts: alerts, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
+		APIToken: apiToken, Bars: bars, Alerts: alerts, DefaultSource: o.source, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
 		Runners: runners})
 	if err != nil {
 		return err
