@@ -213,6 +213,9 @@ func (c *Candidate) step(ctx context.Context, conn zkapi.Conn) (*Term, error) {
 		// (its predecessor is now the lowest) and reads its inputs afresh.
 		// The epoch watch is set before the inputs are read, so a term won
 		// after the read is not missed.
+		if hook := c.cfg.NextInLine; hook != nil {
+			hook(idx == 1 && ownErr == nil && ownOK && ownSt.EphemeralOwner == c.s.ID())
+		}
 		var pre *winInputs
 		_, _, epochCh, err := conn.ExistsW(c.p.epoch)
 		if err != nil {

@@ -46,6 +46,13 @@ type Config struct {
 	// them (they may be what failed), and the term's WinOps is 0. An applied
 	// set is reported to OnFenced as a write of the new epoch. Optional.
 	WinOps func(ctx context.Context, epoch int64) func(started time.Time) []any
+	// NextInLine, if set, is called on the campaign's goroutine with true
+	// whenever the candidate finds itself next in line (its predecessor is
+	// the lowest candidate: the master's, or the would-be master's) and
+	// with false whenever it finds itself further back: for work worth
+	// doing only where a win may come soon (a standby view of the cluster:
+	// master.Standby). It must be quick. Optional.
+	NextInLine func(next bool)
 }
 
 // DefaultConfig returns a Config for nodeID in the default cluster.

@@ -164,11 +164,18 @@ type Master struct {
 	log     *zap.Logger
 
 	trigger chan struct{}
+	// raw is the connection itself; conn is what read uses: raw, or for a
+	// Standby a watching view of it (watchedConn).
+	raw zkapi.Conn
 	// owned counts Run's goroutines (the term watcher, one per armed watch:
 	// forward); Run returns only after they have.
 	owned   sync.WaitGroup
 	watchMu sync.Mutex
 	armed   map[string]bool
+	// armedCh holds each armed watch's channel (by key), sb a Standby's
+	// freshness state (nil for a term's master); under watchMu.
+	armedCh map[string]<-chan zk.Event
+	sb      *standbyState
 	// unwatched: read sets no watches (a Prefetch's reader).
 	unwatched bool
 	// pre, if set, is the first round's view, read before the winning
@@ -221,7 +228,7 @@ func newMaster(conn zkapi.Conn, t term, epoch int64, started time.Time, cfg Conf
 	cfg = cfg.withDefaults()
 	return &Master{cfg: cfg, conn: conn, term: t, epoch: epoch, started: started, p: tasks.NewPaths(cfg.Root), cp: control.NewPaths(cfg.Root),
 		log:     cfg.Logger.With(zap.Int64("epoch", epoch)),
-		trigger: make(chan struct{}, 1), armed: map[string]bool{}}, nil
+		trigger: make(chan struct{}, 1), armed: map[string]bool{}, armedCh: map[string]<-chan zk.Event{}, raw: conn}, nil
 }
 
 // Stats returns the counts so far. Safe for concurrent use.
@@ -350,7 +357,8 @@ func (m *Master) arm(key string) bool {
 	return true
 }
 
-// forward pokes the loop when ev fires, then disarms key.
+// forward pokes the loop when ev fires, then disarms key (and marks a
+// Standby's view stale).
 func (m *Master) forward(ctx context.Context, key string, ev <-chan zk.Event) {
 	m.owned.Add(1)
 	go func() {
@@ -359,6 +367,10 @@ func (m *Master) forward(ctx context.Context, key string, ev <-chan zk.Event) {
 		case <-ev:
 			m.watchMu.Lock()
 			delete(m.armed, key)
+			delete(m.armedCh, key)
+			if m.sb != nil {
+				m.sb.dirty = true
+			}
 			m.watchMu.Unlock()
 			m.poke()
 		case <-ctx.Done():
@@ -366,40 +378,103 @@ func (m *Master) forward(ctx context.Context, key string, ev <-chan zk.Event) {
 	}()
 }
 
+// armed records key's watch channel (set after arm said it is armed now).
+func (m *Master) armedWith(key string, ev <-chan zk.Event) {
+	m.watchMu.Lock()
+	m.armedCh[key] = ev
+	m.watchMu.Unlock()
+}
+
+func (m *Master) disarm(key string) {
+	m.watchMu.Lock()
+	delete(m.armed, key)
+	m.watchMu.Unlock()
+}
+
 func (m *Master) children(ctx context.Context, p string) ([]string, error) {
-	conn := m.conn
+	names, _, err := m.childrenStat(ctx, p)
+	return names, err
+}
+
+func (m *Master) childrenStat(ctx context.Context, p string) ([]string, *zk.Stat, error) {
 	key := "c:" + p
 	if m.unwatched || !m.arm(key) {
-		names, _, err := conn.Children(p)
-		return names, err
+		return m.raw.Children(p)
 	}
-	names, _, ev, err := conn.ChildrenW(p)
+	names, st, ev, err := m.raw.ChildrenW(p)
 	if err != nil {
-		m.watchMu.Lock()
-		delete(m.armed, key)
-		m.watchMu.Unlock()
-		return nil, err
+		m.disarm(key)
+		return nil, nil, err
 	}
+	m.armedWith(key, ev)
 	m.forward(ctx, key, ev)
-	return names, nil
+	return names, st, nil
 }
 
 func (m *Master) getWatched(ctx context.Context, p string) ([]byte, *zk.Stat, error) {
-	conn := m.conn
 	key := "d:" + p
 	if m.unwatched || !m.arm(key) {
-		return conn.Get(p)
+		return m.raw.Get(p)
 	}
-	data, st, ev, err := conn.GetW(p)
+	data, st, ev, err := m.raw.GetW(p)
 	if err != nil {
-		m.watchMu.Lock()
-		delete(m.armed, key)
-		m.watchMu.Unlock()
+		m.disarm(key)
 		return nil, nil, err
 	}
+	m.armedWith(key, ev)
 	m.forward(ctx, key, ev)
 	return data, st, nil
 }
+
+func (m *Master) existsWatched(ctx context.Context, p string) (bool, *zk.Stat, error) {
+	key := "e:" + p
+	if m.unwatched || !m.arm(key) {
+		return m.raw.Exists(p)
+	}
+	ok, st, ev, err := m.raw.ExistsW(p)
+	if err != nil {
+		m.disarm(key)
+		return false, nil, err
+	}
+	m.armedWith(key, ev)
+	m.forward(ctx, key, ev)
+	return ok, st, nil
+}
+
+// watchedConn is a Master's connection with a watch on every znode its
+// reads touch (Get, Children, Exists through getWatched, childrenStat and
+// existsWatched): a Standby's view, whose freshness is that none fired.
+// Writes and the W calls go to the connection itself.
+type watchedConn struct {
+	m   *Master
+	ctx context.Context
+}
+
+func (w watchedConn) Get(p string) ([]byte, *zk.Stat, error) { return w.m.getWatched(w.ctx, p) }
+func (w watchedConn) GetW(p string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
+	return w.m.raw.GetW(p)
+}
+func (w watchedConn) Children(p string) ([]string, *zk.Stat, error) {
+	return w.m.childrenStat(w.ctx, p)
+}
+func (w watchedConn) ChildrenW(p string) ([]string, *zk.Stat, <-chan zk.Event, error) {
+	return w.m.raw.ChildrenW(p)
+}
+func (w watchedConn) Exists(p string) (bool, *zk.Stat, error) { return w.m.existsWatched(w.ctx, p) }
+func (w watchedConn) ExistsW(p string) (bool, *zk.Stat, <-chan zk.Event, error) {
+	return w.m.raw.ExistsW(p)
+}
+func (w watchedConn) Create(p string, data []byte, flags int32, acl []zk.ACL) (string, error) {
+	return w.m.raw.Create(p, data, flags, acl)
+}
+func (w watchedConn) Set(p string, data []byte, version int32) (*zk.Stat, error) {
+	return w.m.raw.Set(p, data, version)
+}
+func (w watchedConn) Delete(p string, version int32) error { return w.m.raw.Delete(p, version) }
+func (w watchedConn) Multi(ops ...interface{}) ([]zk.MultiResponse, error) {
+	return w.m.raw.Multi(ops...)
+}
+func (w watchedConn) SessionID() int64 { return w.m.raw.SessionID() }
 
 // readParallelism bounds the ZooKeeper reads one round has in flight (the
 // connection pipelines them: a round costs a few round trips, not one per
@@ -1414,7 +1489,15 @@ func (m *Master) firstReads(v *view) error {
 			return nil
 		})
 	}
-	recs, err := election.NewestTerms(conn, m.cfg.Root, newestTerms)
+	termsConn := conn
+	if m.sb != nil {
+		// A standby reads the terms unwatched: the resignation it takes
+		// over from rewrites the newest record (its end) in the Multi that
+		// wakes it, which must not make its view stale. Only the
+		// failover document's previous term comes from them.
+		termsConn = m.raw
+	}
+	recs, err := election.NewestTerms(termsConn, m.cfg.Root, newestTerms)
 	if err != nil {
 		_ = g.Wait()
 		return fmt.Errorf("master: terms: %w", err)

@@ -46,6 +46,7 @@ type Prefetch struct {
 	partitions []int32
 	err        error
 	readTook   time.Duration
+	from       string // "standby" (Standby.Take), else "" (read after the predecessor went)
 
 	// Set by Ops: the first plan offered to the winning Multi.
 	plan     *planned
@@ -224,6 +225,10 @@ func (m *Master) adopt(p *Prefetch) {
 		m.partitions = p.partitions
 	}
 	m.mu.Unlock()
-	m.log.Info("master: first plan written with the win", zap.Duration("read", p.readTook), zap.Duration("plan", p.planTook),
+	from := p.from
+	if from == "" {
+		from = "read"
+	}
+	m.log.Info("master: first plan written with the win", zap.String("view", from), zap.Duration("read", p.readTook), zap.Duration("plan", p.planTook),
 		zap.Int("ops", p.offered), zap.Int("revoked", p.plan.d.moves))
 }

@@ -181,11 +181,11 @@ type Node struct {
 	mu        sync.Mutex
 	clusterAt time.Time // last cluster metrics read (updateClusterMetrics)
 	s         *session.Session
-	w       *worker.Worker
-	term    *election.Term
-	masterL *master.Master
-	epochs  atomic.Int64 // latest epoch seen as master
-	terms   int
+	w         *worker.Worker
+	term      *election.Term
+	masterL   *master.Master
+	epochs    atomic.Int64 // latest epoch seen as master
+	terms     int
 
 	done     chan struct{} // closed when Run returns (the console's event streams end)
 	doneOnce sync.Once
@@ -279,8 +279,22 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 		FlapLosses: n.cfg.FlapLosses, FlapWindow: n.cfg.FlapWindow, FlapCordon: n.cfg.FlapCordon, Logger: log}
 	var pre prefetchSlot
 	defer pre.swap(nil)
+	// While next in line it keeps a standby view (master.Standby): if that
+	// is still current when the predecessor goes, the win needs no read.
+	var sb standbySlot
+	defer sb.set(nil)
+	ecfg.NextInLine = func(next bool) {
+		if !next {
+			sb.set(nil)
+		} else if !sb.has() {
+			sb.set(master.StartStandby(s, mcfg))
+		}
+	}
 	ecfg.WinOps = func(ctx context.Context, epoch int64) func(time.Time) []any {
-		p := master.StartPrefetch(s, mcfg)
+		p := sb.take()
+		if p == nil {
+			p = master.StartPrefetch(s, mcfg)
+		}
 		pre.swap(p)
 		return p.Ops(ctx, epoch)
 	}
@@ -515,4 +529,41 @@ func (ps *prefetchSlot) take() *master.Prefetch {
 	p := ps.p
 	ps.p = nil
 	return p
+}
+
+// standbySlot holds the standby view kept while this node is next in line
+// (election.Config.NextInLine); the campaign's goroutine uses it.
+type standbySlot struct {
+	mu sync.Mutex
+	sb *master.Standby
+}
+
+// set stores sb (nil: none) and stops the one it replaces.
+func (ss *standbySlot) set(sb *master.Standby) {
+	ss.mu.Lock()
+	old := ss.sb
+	ss.sb = sb
+	ss.mu.Unlock()
+	if old != nil {
+		old.Stop()
+	}
+}
+
+func (ss *standbySlot) has() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.sb != nil
+}
+
+// take ends the standby and returns its view if current (Standby.Take),
+// else nil; the slot is empty afterwards.
+func (ss *standbySlot) take() *master.Prefetch {
+	ss.mu.Lock()
+	sb := ss.sb
+	ss.sb = nil
+	ss.mu.Unlock()
+	if sb == nil {
+		return nil
+	}
+	return sb.Take()
 }
