@@ -23,10 +23,13 @@
 // A new term's first round reads, besides, the newest terms/ records and
 // whether failover and partitions exist, beside its other reads, so that its
 // one-time writes need no read of their own. On a handover the would-be
-// master reads and plans before its winning Multi (Prefetch, Prefetch.Ops
-// through election.Config.WinOps), and that first plan goes into the
-// winning Multi: a handover costs the reads and one quorum write, not a
-// write, reads queued behind it and a second write. A prefetch reads the
+// master plans before its winning Multi (Prefetch.Ops through
+// election.Config.WinOps), and that first plan goes into the winning
+// Multi: a handover costs one quorum write, not a write, reads queued
+// behind it and a second write. The plan's view is the next in line's
+// standby view (Standby: kept with a watch on every znode it read; used
+// only if none fired but the master znode's deletion) or, if that went
+// stale, a read after the predecessor went (Prefetch). A prefetch reads the
 // master znode first and is void if one of another session remains (that
 // master's last writes could still come); it sets no watches, so the
 // term's first round reads again, with watches (and writes nothing new if
