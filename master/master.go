@@ -172,10 +172,9 @@ type Master struct {
 	owned   sync.WaitGroup
 	watchMu sync.Mutex
 	armed   map[string]bool
-	// armedCh holds each armed watch's channel (by key), sb a Standby's
-	// freshness state (nil for a term's master); under watchMu.
-	armedCh map[string]<-chan zk.Event
-	sb      *standbyState
+	// standby is set for a Standby's reader (its reads go through a
+	// zkapi.Watched: conn; the terms/ records are read unwatched).
+	standby bool
 	// unwatched: read sets no watches (a Prefetch's reader).
 	unwatched bool
 	// pre, if set, is the first round's view, read before the winning
@@ -228,7 +227,7 @@ func newMaster(conn zkapi.Conn, t term, epoch int64, started time.Time, cfg Conf
 	cfg = cfg.withDefaults()
 	return &Master{cfg: cfg, conn: conn, term: t, epoch: epoch, started: started, p: tasks.NewPaths(cfg.Root), cp: control.NewPaths(cfg.Root),
 		log:     cfg.Logger.With(zap.Int64("epoch", epoch)),
-		trigger: make(chan struct{}, 1), armed: map[string]bool{}, armedCh: map[string]<-chan zk.Event{}, raw: conn}, nil
+		trigger: make(chan struct{}, 1), armed: map[string]bool{}, raw: conn}, nil
 }
 
 // Stats returns the counts so far. Safe for concurrent use.
@@ -357,32 +356,18 @@ func (m *Master) arm(key string) bool {
 	return true
 }
 
-// forward pokes the loop when ev fires, then disarms key (and marks a
-// Standby's view stale).
+// forward pokes the loop when ev fires, then disarms key.
 func (m *Master) forward(ctx context.Context, key string, ev <-chan zk.Event) {
 	m.owned.Add(1)
 	go func() {
 		defer m.owned.Done()
 		select {
 		case <-ev:
-			m.watchMu.Lock()
-			delete(m.armed, key)
-			delete(m.armedCh, key)
-			if m.sb != nil {
-				m.sb.dirty = true
-			}
-			m.watchMu.Unlock()
+			m.disarm(key)
 			m.poke()
 		case <-ctx.Done():
 		}
 	}()
-}
-
-// armed records key's watch channel (set after arm said it is armed now).
-func (m *Master) armedWith(key string, ev <-chan zk.Event) {
-	m.watchMu.Lock()
-	m.armedCh[key] = ev
-	m.watchMu.Unlock()
 }
 
 func (m *Master) disarm(key string) {
@@ -391,90 +376,37 @@ func (m *Master) disarm(key string) {
 	m.watchMu.Unlock()
 }
 
+// children lists p, arming a watch on it unless one is armed or m reads
+// unwatched (then through m.conn: for a Standby, a zkapi.Watched).
 func (m *Master) children(ctx context.Context, p string) ([]string, error) {
-	names, _, err := m.childrenStat(ctx, p)
-	return names, err
-}
-
-func (m *Master) childrenStat(ctx context.Context, p string) ([]string, *zk.Stat, error) {
 	key := "c:" + p
 	if m.unwatched || !m.arm(key) {
-		return m.raw.Children(p)
+		names, _, err := m.conn.Children(p)
+		return names, err
 	}
-	names, st, ev, err := m.raw.ChildrenW(p)
+	names, _, ev, err := m.raw.ChildrenW(p)
 	if err != nil {
 		m.disarm(key)
-		return nil, nil, err
+		return nil, err
 	}
-	m.armedWith(key, ev)
 	m.forward(ctx, key, ev)
-	return names, st, nil
+	return names, nil
 }
 
+// getWatched reads p as children does.
 func (m *Master) getWatched(ctx context.Context, p string) ([]byte, *zk.Stat, error) {
 	key := "d:" + p
 	if m.unwatched || !m.arm(key) {
-		return m.raw.Get(p)
+		return m.conn.Get(p)
 	}
 	data, st, ev, err := m.raw.GetW(p)
 	if err != nil {
 		m.disarm(key)
 		return nil, nil, err
 	}
-	m.armedWith(key, ev)
 	m.forward(ctx, key, ev)
 	return data, st, nil
 }
-
-func (m *Master) existsWatched(ctx context.Context, p string) (bool, *zk.Stat, error) {
-	key := "e:" + p
-	if m.unwatched || !m.arm(key) {
-		return m.raw.Exists(p)
-	}
-	ok, st, ev, err := m.raw.ExistsW(p)
-	if err != nil {
-		m.disarm(key)
-		return false, nil, err
-	}
-	m.armedWith(key, ev)
-	m.forward(ctx, key, ev)
-	return ok, st, nil
-}
-
-// watchedConn is a Master's connection with a watch on every znode its
-// reads touch (Get, Children, Exists through getWatched, childrenStat and
-// existsWatched): a Standby's view, whose freshness is that none fired.
-// Writes and the W calls go to the connection itself.
-type watchedConn struct {
-	m   *Master
-	ctx context.Context
-}
-
-func (w watchedConn) Get(p string) ([]byte, *zk.Stat, error) { return w.m.getWatched(w.ctx, p) }
-func (w watchedConn) GetW(p string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
-	return w.m.raw.GetW(p)
-}
-func (w watchedConn) Children(p string) ([]string, *zk.Stat, error) {
-	return w.m.childrenStat(w.ctx, p)
-}
-func (w watchedConn) ChildrenW(p string) ([]string, *zk.Stat, <-chan zk.Event, error) {
-	return w.m.raw.ChildrenW(p)
-}
-func (w watchedConn) Exists(p string) (bool, *zk.Stat, error) { return w.m.existsWatched(w.ctx, p) }
-func (w watchedConn) ExistsW(p string) (bool, *zk.Stat, <-chan zk.Event, error) {
-	return w.m.raw.ExistsW(p)
-}
-func (w watchedConn) Create(p string, data []byte, flags int32, acl []zk.ACL) (string, error) {
-	return w.m.raw.Create(p, data, flags, acl)
-}
-func (w watchedConn) Set(p string, data []byte, version int32) (*zk.Stat, error) {
-	return w.m.raw.Set(p, data, version)
-}
-func (w watchedConn) Delete(p string, version int32) error { return w.m.raw.Delete(p, version) }
-func (w watchedConn) Multi(ops ...interface{}) ([]zk.MultiResponse, error) {
-	return w.m.raw.Multi(ops...)
-}
-func (w watchedConn) SessionID() int64 { return w.m.raw.SessionID() }
 
 // readParallelism bounds the ZooKeeper reads one round has in flight (the
 // connection pipelines them: a round costs a few round trips, not one per
@@ -1490,7 +1422,7 @@ func (m *Master) firstReads(v *view) error {
 		})
 	}
 	termsConn := conn
-	if m.sb != nil {
+	if m.standby {
 		// A standby reads the terms unwatched: the resignation it takes
 		// over from rewrites the newest record (its end) in the Multi that
 		// wakes it, which must not make its view stale. Only the

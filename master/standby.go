@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -23,8 +24,8 @@ import (
 // go-zookeeper hands each to its channel (and closes it) before it reads
 // the next event. So when the predecessor's candidate znode deletion
 // arrives, the watch of every earlier change to a znode of the view has
-// fired: if none has (Take checks every armed channel), each znode is as
-// the view read it. The master znode is watched too, and its deletion must
+// fired: if none has (zkapi.Watched.Current, which says why this holds),
+// each znode is as the view read it. The master znode is watched too, and its deletion must
 // have come first (Resign deletes it before the candidate znode, in its
 // last fenced Multi, after the master's last write), as Prefetch's read of
 // it ensures. The newest terms/ records are read unwatched (the
@@ -39,20 +40,18 @@ import (
 // statuses change about once a second per node), as the master does; only
 // the next in line keeps one (election.Config.NextInLine).
 type Standby struct {
-	r      *Master
-	cancel context.CancelFunc
-	done   chan struct{}
-	master string // the master znode's path
-}
+	r       *Master
+	watched *zkapi.Watched // r's reads: every znode of the view watched
+	cancel  context.CancelFunc
+	done    chan struct{}
+	master  string // the master znode's path
 
-// standbyState is a Standby's view and what says whether it is current;
-// under the reader's watchMu.
-type standbyState struct {
-	dirty, reading bool // a watch fired since the view's read; a read is under way
-	view           *view
-	partitions     []int32
-	masterCh       <-chan zk.Event // the master znode's watch (not forwarded)
-	masterGone     bool            // the master znode was absent when masterCh was set
+	mu         sync.Mutex
+	reading    bool // a read is under way
+	view       *view
+	partitions []int32
+	masterCh   <-chan zk.Event // the master znode's watch (its firing is the handover, not staleness)
+	masterGone bool            // the master znode was absent when masterCh was set
 }
 
 // StartStandby starts keeping a standby view on s for the master cfg
@@ -68,8 +67,8 @@ func startStandby(conn zkapi.Conn, cfg Config) *Standby {
 		close(sb.done)
 		return sb
 	}
-	r.sb = &standbyState{dirty: true}
-	r.conn = watchedConn{m: r, ctx: ctx}
+	sb.watched = zkapi.NewWatched(conn)
+	r.conn, r.unwatched, r.standby = sb.watched, true, true
 	sb.r, sb.master = r, path.Join(r.cfg.Root, "master")
 	go sb.loop(ctx)
 	return sb
@@ -80,31 +79,27 @@ const standbyRetry = 200 * time.Millisecond
 
 func (sb *Standby) loop(ctx context.Context) {
 	defer close(sb.done)
+	defer sb.watched.Close()
 	r := sb.r
-	defer r.owned.Wait() // the forward goroutines end with ctx
-	r.poke()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.trigger:
-		}
-		r.watchMu.Lock()
-		st := r.sb
-		st.dirty, st.reading = false, true
-		rearm := st.masterCh == nil
+		// Under way before Reset: a Take in between must not see the last
+		// view (stale: a watch fired) as current once Reset cleared it.
+		sb.mu.Lock()
+		sb.reading, sb.view = true, nil
+		sb.watched.Reset()
+		rearm := sb.masterCh == nil
 		if !rearm {
 			select {
-			case <-st.masterCh: // fired: a new master, or this one gone
+			case <-sb.masterCh: // fired: a new master, or this one gone
 				rearm = true
 			default:
 			}
 		}
-		r.watchMu.Unlock()
+		sb.mu.Unlock()
 		var err error
 		var ch <-chan zk.Event
 		gone := false
-		if rearm { // one watch on the master znode at a time (a read is every second)
+		if rearm { // one watch on the master znode at a time
 			var ok bool
 			ok, _, ch, err = r.raw.ExistsW(sb.master)
 			gone = !ok
@@ -116,66 +111,58 @@ func (sb *Standby) loop(ctx context.Context) {
 		r.mu.Lock()
 		parts := r.partitions
 		r.mu.Unlock()
-		r.watchMu.Lock()
-		st.reading = false
+		sb.mu.Lock()
+		sb.reading = false
 		if rearm && ch != nil {
-			st.masterCh, st.masterGone = ch, gone
+			sb.masterCh, sb.masterGone = ch, gone
 		}
+		sb.view, sb.partitions = v, parts
 		if err != nil {
-			st.view, st.dirty = nil, true
-		} else {
-			st.view, st.partitions = v, parts
+			sb.view = nil
 		}
-		r.watchMu.Unlock()
+		sb.mu.Unlock()
+		wait := sb.watched.Changed()
+		var retry <-chan time.Time
 		if err != nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(standbyRetry):
-				r.poke()
-			}
+			retry = time.After(standbyRetry)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wait:
+		case <-retry:
 		}
 	}
 }
 
 // Take ends the standby and returns its view as a Prefetch for the winning
 // Multi (Ops; the master adopts it as from StartPrefetch) if the view is
-// current: read, no read under way, none of its watches fired since, and
-// the master znode gone (its deletion seen, or absent at the read and not
-// created since). Otherwise nil: the caller reads (StartPrefetch). Call it
-// after the predecessor's deletion was seen, on the campaign's goroutine.
+// current: read, no read under way, none of its watches fired since
+// (zkapi.Watched.Current), and the master znode gone (its deletion seen, or
+// absent at the read and not created since). Otherwise nil: the caller
+// reads (StartPrefetch). Call it after the predecessor's deletion was
+// seen, on the campaign's goroutine.
 func (sb *Standby) Take() *Prefetch {
 	if sb.r == nil {
 		return nil
 	}
-	r := sb.r
-	r.watchMu.Lock()
-	st := r.sb
-	ok := st.view != nil && !st.dirty && !st.reading
-	for _, ch := range r.armedCh {
-		if !ok {
-			break
-		}
-		select {
-		case <-ch:
-			ok = false
-		default:
-		}
-	}
+	sb.mu.Lock()
+	ok := sb.view != nil && !sb.reading && sb.watched.Current()
 	if ok {
 		select {
-		case ev, open := <-st.masterCh:
+		case ev, open := <-sb.masterCh:
 			ok = open && ev.Type == zk.EventNodeDeleted
 		default:
-			ok = st.masterGone && st.masterCh != nil
+			ok = sb.masterGone && sb.masterCh != nil
 		}
 	}
-	v, parts := st.view, st.partitions
-	r.watchMu.Unlock()
+	v, parts := sb.view, sb.partitions
+	sb.mu.Unlock()
 	sb.Stop()
 	if !ok {
 		return nil
 	}
+	r := sb.r
 	r.conn = r.raw // plans with the plain connection from here on
 	done := make(chan struct{})
 	close(done)
@@ -183,7 +170,7 @@ func (sb *Standby) Take() *Prefetch {
 }
 
 // Stop ends the standby and waits for its goroutines. Idempotent; safe for
-// concurrent use with Take's callers.
+// concurrent use.
 func (sb *Standby) Stop() {
 	sb.cancel()
 	<-sb.done

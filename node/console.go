@@ -15,6 +15,7 @@ import (
 	"github.com/stock-system/stocksys/status"
 	"github.com/stock-system/stocksys/store"
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // The web console (/ui/): static files embedded in the binary (ui/, no CDN
@@ -22,9 +23,6 @@ import (
 
 //go:embed ui
 var uiFiles embed.FS
-
-// eventsEvery is how often /v1/events reads the cluster for a change.
-const eventsEvery = 250 * time.Millisecond
 
 // ConsoleEvent is the data of one /v1/events "cluster" event: the status
 // report and the recorded terms, as the console draws them.
@@ -157,10 +155,12 @@ func (n *Node) lastBars(ctx context.Context, symbol, interval string, limit int)
 }
 
 // events streams server-sent events (text/event-stream): a "cluster" event
-// (ConsoleEvent JSON) at once and whenever the cluster's state changes
-// (read every eventsEvery; the read time aside), and an "error" event
-// (APIError JSON) while the node cannot read it. It ends when the client
-// goes or the node's Run returns.
+// (ConsoleEvent JSON) at once and whenever the cluster's state changes, as
+// the node's feed reads it (one watched reader shared by every stream:
+// read again when a znode it read changes, at most every 50 ms, at least
+// every 5 s), an "error" event (APIError JSON) while the node cannot read
+// it, and with ?symbol= the chart's "bars" events (read every second). It
+// ends when the client goes or the node's Run returns.
 func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -180,50 +180,62 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 	if _, err := tasks.ParseSymbol(sym); err != nil {
 		sym = "" // no chart stream
 	}
-	tick := time.NewTicker(eventsEvery)
-	defer tick.Stop()
-	var prev *ConsoleEvent
-	for i := 0; ; i++ {
-		if sym != "" && n.cfg.Bars != nil && i%4 == 0 { // the chart's newest bars, every second
-			if bars, err := n.lastBars(r.Context(), sym, interval, 500); err == nil {
-				// From the last bar sent on (it may have changed), else the
-				// newest 3: a fast replay adds many a second.
-				from := max(len(bars)-3, 0)
-				if !since.IsZero() {
-					from = len(bars)
-					for from > 0 && !bars[from-1].TS.Before(since) {
-						from--
-					}
-				}
-				bars = bars[from:]
-				if len(bars) > 0 {
-					since = bars[len(bars)-1].TS
-				}
-				ev := BarsEvent{Symbol: sym, Interval: interval, Bars: bars}
-				ev.Alerts, _ = n.chartAlerts(r.Context(), sym, interval, bars) // unreadable: none this time
-				data := mustJSON(ev)
-				if !bytes.Equal(data, lastBars) {
-					lastBars = data
-					if _, err := fmt.Fprintf(w, "event: bars\ndata: %s\n\n", data); err != nil {
-						return
-					}
-					fl.Flush()
-				}
+	latest, unsubscribe := n.feed.subscribe()
+	defer unsubscribe()
+	barsTick := time.NewTicker(time.Second)
+	defer barsTick.Stop()
+	sendBars := func() bool {
+		if sym == "" || n.cfg.Bars == nil {
+			return true
+		}
+		bars, err := n.lastBars(r.Context(), sym, interval, 500)
+		if err != nil {
+			return true
+		}
+		// From the last bar sent on (it may have changed), else the newest
+		// 3: a fast replay adds many a second.
+		from := max(len(bars)-3, 0)
+		if !since.IsZero() {
+			from = len(bars)
+			for from > 0 && !bars[from-1].TS.Before(since) {
+				from--
 			}
 		}
-		ev, err := n.consoleEvent(prev)
+		bars = bars[from:]
+		if len(bars) > 0 {
+			since = bars[len(bars)-1].TS
+		}
+		ev := BarsEvent{Symbol: sym, Interval: interval, Bars: bars}
+		ev.Alerts, _ = n.chartAlerts(r.Context(), sym, interval, bars) // unreadable: none this time
+		data := mustJSON(ev)
+		if bytes.Equal(data, lastBars) {
+			return true
+		}
+		lastBars = data
+		if _, err := fmt.Fprintf(w, "event: bars\ndata: %s\n\n", data); err != nil {
+			return false
+		}
+		fl.Flush()
+		return true
+	}
+	if !sendBars() {
+		return
+	}
+	for {
+		ev, err, changed := latest()
 		var name string
 		var data []byte
-		if err != nil {
+		switch {
+		case err != nil:
 			name, data = "error", mustJSON(APIError{Code: "zookeeper", Message: err.Error()})
-		} else {
-			prev = &ev
-			ev.At = time.Time{}
-			key := mustJSON(ev) // without the time: unchanged state sends nothing
+			last = nil // the state is sent again once readable
+		case ev != nil:
+			key := mustJSON(ev)
 			if !bytes.Equal(key, last) {
 				last = key
-				ev.At = time.Now().UTC()
-				name, data = "cluster", mustJSON(ev)
+				e := *ev
+				e.At = time.Now().UTC()
+				name, data = "cluster", mustJSON(e)
 			}
 		}
 		if name != "" {
@@ -237,7 +249,11 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-n.done: // the node stopped: end the stream (the browser reconnects elsewhere or shows it)
 			return
-		case <-tick.C:
+		case <-changed:
+		case <-barsTick.C:
+			if !sendBars() {
+				return
+			}
 		}
 	}
 }
@@ -259,12 +275,8 @@ type BarsEvent struct {
 // when the master or the latest failover changed since prev (nil: none):
 // a term's record changes only with a change of master (its win, its
 // resignation), the latest first write only with the failover document.
-func (n *Node) consoleEvent(prev *ConsoleEvent) (ConsoleEvent, error) {
-	s := n.Session()
-	if s == nil {
-		return ConsoleEvent{}, errNoSession
-	}
-	rep, err := status.Read(s.Conn(), n.cfg.Cluster, n.cfg.Root)
+func (n *Node) consoleEvent(c zkapi.Conn, prev *ConsoleEvent) (ConsoleEvent, error) {
+	rep, err := status.Read(c, n.cfg.Cluster, n.cfg.Root)
 	if err != nil {
 		return ConsoleEvent{}, err
 	}
@@ -272,7 +284,7 @@ func (n *Node) consoleEvent(prev *ConsoleEvent) (ConsoleEvent, error) {
 	if prev != nil && sameTerms(prev.Status, rep) {
 		return ConsoleEvent{Status: rep, History: prev.History, Node: n.cfg.ID}, nil
 	}
-	h, err := status.MasterHistory(s.Conn(), n.cfg.Root)
+	h, err := status.MasterHistory(c, n.cfg.Root)
 	if err != nil {
 		return ConsoleEvent{}, err
 	}

@@ -178,6 +178,7 @@ type Node struct {
 	log    *zap.Logger
 	member *membership.Member
 
+	feed      feed // the console streams' one reader of the cluster (feed.go)
 	mu        sync.Mutex
 	clusterAt time.Time // last cluster metrics read (updateClusterMetrics)
 	s         *session.Session
@@ -207,7 +208,9 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: log, member: m, done: make(chan struct{})}, nil
+	n := &Node{cfg: cfg, log: log, member: m, done: make(chan struct{})}
+	n.feed.n = n
+	return n, nil
 }
 
 // Run runs the node until ctx is cancelled (graceful shutdown, returns nil)
