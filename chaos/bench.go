@@ -24,6 +24,10 @@ type Trial struct {
 	Epoch     int64 // the deposed master's epoch
 	Signalled time.Time
 	Recovered time.Time // new master and every task running, as polled
+	// Raw is ZooKeeper's own close-session -> watch latency (CloseToWatch,
+	// one sample) taken in the steady stream a second before the signal:
+	// the floor under the same load as the trial; 0 if the probe failed.
+	Raw time.Duration
 }
 
 // rejoinAfter is how long after a trial's recovery BenchTrials restarts the
@@ -43,7 +47,14 @@ func (r *Runner) BenchTrials(ctx context.Context, trials int, sigs []syscall.Sig
 			if err := r.waitAllRunning(ctx, 60*time.Second); err != nil {
 				return out, err
 			}
-			if err := sleepCtx(ctx, 2*time.Second); err != nil { // a steady stream before the fault
+			if err := sleepCtx(ctx, time.Second); err != nil { // a steady stream before the fault
+				return out, err
+			}
+			var raw time.Duration
+			if ds, err := CloseToWatch(r.Env.Ports.ZKServers(), "/stocksys/chaos-bench-probe", 1); err == nil && len(ds) == 1 {
+				raw = ds[0]
+			}
+			if err := sleepCtx(ctx, time.Second); err != nil {
 				return out, err
 			}
 			st, err := r.Status()
@@ -52,7 +63,7 @@ func (r *Runner) BenchTrials(ctx context.Context, trials int, sigs []syscall.Sig
 			}
 			id, epoch := st.Master.ID, st.Master.Epoch
 			name := map[syscall.Signal]string{syscall.SIGKILL: "KILL", syscall.SIGTERM: "TERM"}[sig]
-			t := Trial{Signal: name, Node: id, Epoch: epoch, Signalled: time.Now()}
+			t := Trial{Signal: name, Node: id, Epoch: epoch, Signalled: time.Now(), Raw: raw}
 			if t.PID, err = r.Env.Signal(id, sig); err != nil {
 				return out, err
 			}

@@ -37,7 +37,8 @@ acting (its first accepted fenced write), (b) every task running again, (c) the 
 stored quotes of a symbol (Cassandra WRITETIME of consecutive quotes, less the replay's pacing)
 from the signal until 1 s after (b), and (c') the same over as long a window of the steady stream
 just before the signal (at most 1.8 s: the data path's own stalls, without a failover), beside
-ZooKeeper's raw close-session -> watch latency measured in the same run, and a table of the
+ZooKeeper's raw close-session -> watch latency measured in the same run (once a second before
+each signal, under the trials' load, and 2N times after the trials), and a table of the
 phases of each path: signal -> new term won (session closed or expired, watch, election),
 won -> first fenced write (the new master's first plan written), first write -> every task
 running (documents read by the workers, runners started). Uses the chaos flags (--dir, --nodes,
@@ -91,6 +92,12 @@ func runBench(cmd *cobra.Command, o *chaosOpts, trials int, asJSON bool) error {
 		func(s string) { fmt.Fprintln(out, "  "+s) })
 	if err != nil {
 		return err
+	}
+	var during []time.Duration // one probe in the steady second before each signal
+	for _, t := range ts {
+		if t.Raw > 0 {
+			during = append(during, t.Raw)
+		}
 	}
 	raw, err := chaos.CloseToWatch(r.Env.Ports.ZKServers(), "/stocksys/chaos-bench-probe", 2*trials)
 	if err != nil {
@@ -148,11 +155,11 @@ func runBench(cmd *cobra.Command, o *chaosOpts, trials int, asJSON bool) error {
 		inv.Violations = append(inv.Violations, "["+v.Check+"] "+v.Detail)
 	}
 	if asJSON {
-		if err := writeBenchJSON(cmd.OutOrStdout(), cfg.Plan.SessionTimeout, trials, series, raw, inv); err != nil {
+		if err := writeBenchJSON(cmd.OutOrStdout(), cfg.Plan.SessionTimeout, trials, series, raw, during, inv); err != nil {
 			return err
 		}
 	} else {
-		writeBenchTable(out, cfg.Plan.SessionTimeout, trials, series, raw)
+		writeBenchTable(out, cfg.Plan.SessionTimeout, trials, series, raw, during)
 		fmt.Fprintf(out, "\ninvariants (audit trails): %d task runs of %d tasks, least handover %.1f ms, %d commits (%d refused by the token fence), %d violations\n",
 			inv.Runs, inv.Tasks, inv.MinHandoverMS, inv.Commits, inv.Refused, len(inv.Violations))
 		for _, v := range inv.Violations {
@@ -209,15 +216,17 @@ func statOf(ds []time.Duration, st time.Duration) benchStat {
 }
 
 // writeBenchJSON writes {"session_timeout_ms", "trials", "kill": {measure:
-// stat}, "term": {...}, "zk_close_to_watch": stat, "invariants":
-// benchInvariants}; the measures are acting,
+// stat}, "term": {...}, "zk_close_to_watch": stat (probed after the
+// trials), "zk_close_to_watch_during": stat (one probe before each signal,
+// under the trials' load), "invariants": benchInvariants}; the measures are acting,
 // running, gap, gap_steady (the largest gap in a window as long before the
 // signal) and the phases phase_won, phase_write, phase_running.
-func writeBenchJSON(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw []time.Duration, inv benchInvariants) error {
+func writeBenchJSON(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw, during []time.Duration, inv benchInvariants) error {
 	if inv.Violations == nil {
 		inv.Violations = []string{}
 	}
-	out := map[string]any{"session_timeout_ms": st.Milliseconds(), "trials": trials, "zk_close_to_watch": statOf(raw, st), "invariants": inv}
+	out := map[string]any{"session_timeout_ms": st.Milliseconds(), "trials": trials, "zk_close_to_watch": statOf(raw, st),
+		"zk_close_to_watch_during": statOf(during, st), "invariants": inv}
 	for sig, ms := range series {
 		m := map[string]benchStat{}
 		for name, ds := range ms {
@@ -240,7 +249,7 @@ func pct(ds []time.Duration, p float64) time.Duration {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
-func writeBenchTable(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw []time.Duration) {
+func writeBenchTable(w io.Writer, st time.Duration, trials int, series map[string]map[string][]time.Duration, raw, during []time.Duration) {
 	fmt.Fprintf(w, "\nfailover benchmark: %d trials per signal, 3 nodes, session timeout %v (ZooKeeper tick %s)\n\n", trials, st, zkTick())
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	fmt.Fprintln(tw, "| fault | measure | n | p50 | p95 | p99 | max |")
@@ -258,7 +267,8 @@ func writeBenchTable(w io.Writer, st time.Duration, trials int, series map[strin
 			row("SIG"+sig+" master", names[m], series[sig][m])
 		}
 	}
-	row("—", "ZooKeeper close-session -> watch (raw)", raw)
+	row("—", "ZooKeeper close-session -> watch (raw), after the trials", raw)
+	row("—", "the same, a second before each signal (the trials' load)", during)
 	tw.Flush()
 	fmt.Fprintf(w, "\nphases (each from the end of the one before; from the audit trails):\n\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
