@@ -222,7 +222,7 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for {
-		ev, err, changed := latest()
+		ev, changed, err := latest()
 		var name string
 		var data []byte
 		switch {

@@ -38,7 +38,7 @@ const (
 // subscribe registers a stream and starts the loop for the first one. It
 // returns the latest value, a channel closed at the next change, and the
 // unsubscribe function (the last one stops the loop and waits for it).
-func (f *feed) subscribe() (latest func() (*ConsoleEvent, error, <-chan struct{}), cancel func()) {
+func (f *feed) subscribe() (latest func() (*ConsoleEvent, <-chan struct{}, error), cancel func()) {
 	f.mu.Lock()
 	f.subs++
 	if f.subs == 1 {
@@ -50,10 +50,10 @@ func (f *feed) subscribe() (latest func() (*ConsoleEvent, error, <-chan struct{}
 	}
 	f.mu.Unlock()
 	var once sync.Once
-	return func() (*ConsoleEvent, error, <-chan struct{}) {
+	return func() (*ConsoleEvent, <-chan struct{}, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			return f.ev, f.err, f.changed
+			return f.ev, f.changed, f.err
 		}, func() {
 			once.Do(func() {
 				f.mu.Lock()
