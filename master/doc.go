@@ -7,7 +7,8 @@
 // ephemeralOwner is the member's session), symbols/ (one fetch task each),
 // the partitions of the quotes topic (one ingest task each), assignments/ and
 // status/, with watches on members/, symbols/, status/ and every status
-// document. The reads of one round go out together, so that a round costs a
+// document (read through a zkapi.Watched, the one watched-read type that the
+// standby view and the console's feed use too). The reads of one round go out together, so that a round costs a
 // few round trips rather than one per znode: members/, symbols/ (and the
 // partition list), assignments/, assignment-parts/, status/ and the control
 // znodes at once, each folder's documents up to 16 at a time; then the

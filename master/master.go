@@ -167,13 +167,17 @@ type Master struct {
 	// raw is the connection itself; conn is what read uses: raw, or for a
 	// Standby a watching view of it (watchedConn).
 	raw zkapi.Conn
-	// owned counts Run's goroutines (the term watcher, one per armed watch:
-	// forward); Run returns only after they have.
-	owned   sync.WaitGroup
+	// owned counts Run's goroutines (the term watcher, the forwarder of
+	// w's changes); Run returns only after they have.
+	owned sync.WaitGroup
+	// w is the watched view of raw that the rounds read their watched
+	// znodes through (members/, symbols/, status/ and each status, intents/;
+	// created on first use, closed when Run returns, or by closeWatched);
+	// nil while unwatched. Under watchMu.
 	watchMu sync.Mutex
-	armed   map[string]bool
-	// standby is set for a Standby's reader (its reads go through a
-	// zkapi.Watched: conn; the terms/ records are read unwatched).
+	w       *zkapi.Watched
+	// standby is set for a Standby's reader (every read goes through its
+	// zkapi.Watched; the terms/ records are read unwatched).
 	standby bool
 	// unwatched: read sets no watches (a Prefetch's reader).
 	unwatched bool
@@ -227,7 +231,7 @@ func newMaster(conn zkapi.Conn, t term, epoch int64, started time.Time, cfg Conf
 	cfg = cfg.withDefaults()
 	return &Master{cfg: cfg, conn: conn, term: t, epoch: epoch, started: started, p: tasks.NewPaths(cfg.Root), cp: control.NewPaths(cfg.Root),
 		log:     cfg.Logger.With(zap.Int64("epoch", epoch)),
-		trigger: make(chan struct{}, 1), armed: map[string]bool{}, raw: conn}, nil
+		trigger: make(chan struct{}, 1), raw: conn}, nil
 }
 
 // Stats returns the counts so far. Safe for concurrent use.
@@ -242,8 +246,23 @@ func (m *Master) Stats() Stats {
 // returns nil).
 func (m *Master) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer m.owned.Wait() // after cancel: every goroutine of this Run has returned
+	defer m.closeWatched() // last: the watches' forwarders
+	defer m.owned.Wait()   // after cancel: every goroutine of this Run has returned
 	defer cancel()
+	if w := m.watched(); w != nil {
+		m.owned.Add(1)
+		go func() { // a fired watch asks for the next round
+			defer m.owned.Done()
+			for {
+				select {
+				case <-w.Changed():
+					m.poke()
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
 	m.owned.Add(1)
 	go func() { // end our work with the term
 		defer m.owned.Done()
@@ -345,67 +364,59 @@ func (m *Master) poke() {
 	}
 }
 
-// arm reports whether a watch on key must be set now, and marks it set.
-func (m *Master) arm(key string) bool {
+// watched returns the view the rounds' watched reads go through (nil:
+// unwatched, or closed).
+func (m *Master) watched() *zkapi.Watched {
 	m.watchMu.Lock()
 	defer m.watchMu.Unlock()
-	if m.armed[key] {
-		return false
+	if m.unwatched {
+		return nil
 	}
-	m.armed[key] = true
-	return true
+	if m.w == nil {
+		m.w = zkapi.NewWatched(m.raw)
+	}
+	return m.w
 }
 
-// forward pokes the loop when ev fires, then disarms key.
-func (m *Master) forward(ctx context.Context, key string, ev <-chan zk.Event) {
-	m.owned.Add(1)
-	go func() {
-		defer m.owned.Done()
-		select {
-		case <-ev:
-			m.disarm(key)
-			m.poke()
-		case <-ctx.Done():
-		}
-	}()
-}
-
-func (m *Master) disarm(key string) {
+// closeWatched closes w (its watches' forwarders); reads after it set no
+// watch. Idempotent.
+func (m *Master) closeWatched() {
 	m.watchMu.Lock()
-	delete(m.armed, key)
+	w := m.w
+	m.w, m.unwatched = nil, true
 	m.watchMu.Unlock()
+	if w != nil {
+		w.Close()
+	}
 }
 
-// children lists p, arming a watch on it unless one is armed or m reads
-// unwatched (then through m.conn: for a Standby, a zkapi.Watched).
-func (m *Master) children(ctx context.Context, p string) ([]string, error) {
-	key := "c:" + p
-	if m.unwatched || !m.arm(key) {
-		names, _, err := m.conn.Children(p)
-		return names, err
-	}
-	names, _, ev, err := m.raw.ChildrenW(p)
-	if err != nil {
-		m.disarm(key)
-		return nil, err
-	}
-	m.forward(ctx, key, ev)
-	return names, nil
+// watching reports whether a watch on p (children: a child watch) is armed
+// (tests).
+func (m *Master) watching(p string, children bool) bool {
+	m.watchMu.Lock()
+	w := m.w
+	m.watchMu.Unlock()
+	return w != nil && w.Watching(p, children)
 }
 
-// getWatched reads p as children does.
-func (m *Master) getWatched(ctx context.Context, p string) ([]byte, *zk.Stat, error) {
-	key := "d:" + p
-	if m.unwatched || !m.arm(key) {
-		return m.conn.Get(p)
+// children lists p with a child watch on it (through watched), or plainly
+// through m.conn when unwatched (for a Standby, conn is its own Watched).
+func (m *Master) children(_ context.Context, p string) ([]string, error) {
+	var c zkapi.Conn = m.conn
+	if w := m.watched(); w != nil {
+		c = w
 	}
-	data, st, ev, err := m.raw.GetW(p)
-	if err != nil {
-		m.disarm(key)
-		return nil, nil, err
+	names, _, err := c.Children(p)
+	return names, err
+}
+
+// getWatched reads p with a data watch on it, as children does.
+func (m *Master) getWatched(_ context.Context, p string) ([]byte, *zk.Stat, error) {
+	var c zkapi.Conn = m.conn
+	if w := m.watched(); w != nil {
+		c = w
 	}
-	m.forward(ctx, key, ev)
-	return data, st, nil
+	return c.Get(p)
 }
 
 // readParallelism bounds the ZooKeeper reads one round has in flight (the

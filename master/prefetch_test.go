@@ -26,8 +26,8 @@ func TestPrefetchIsTheFirstRoundsView(t *testing.T) {
 	if p.err != nil || p.view == nil {
 		t.Fatalf("prefetch: view %v, err %v", p.view, p.err)
 	}
-	if len(m.armed) != 0 {
-		t.Fatalf("the master armed watches before its first round: %v", m.armed)
+	if m.w != nil && m.w.Armed() != 0 {
+		t.Fatalf("the master armed %d watches before its first round", m.w.Armed())
 	}
 	c.join("node-2") // after the prefetch
 	m.UsePrefetch(p)
@@ -49,8 +49,8 @@ func TestPrefetchIsTheFirstRoundsView(t *testing.T) {
 	if err := m.reconcile(t.Context()); err != nil { // reads again, with watches
 		t.Fatal(err)
 	}
-	if !m.armed["c:"+c.p.Members] {
-		t.Errorf("the round after the prefetch set no watch on members/: %v", m.armed)
+	if !m.watching(c.p.Members, true) {
+		t.Error("the round after the prefetch set no watch on members/")
 	}
 	_, docs = c.owners()
 	// node-2's share leaves node-1 first (the handover gate), so it shows
@@ -167,8 +167,8 @@ func TestPrefetchOpsWrittenWithTheWin(t *testing.T) {
 	if _, st2, _ := c.admin.Get(c.p.Failover); st2.Version != st.Version {
 		t.Errorf("the first round rewrote the failover document (version %d -> %d): the plan was not adopted", st.Version, st2.Version)
 	}
-	if !m.armed["c:"+c.p.Members] {
-		t.Errorf("the first round after an adopted plan set no watch on members/: %v", m.armed)
+	if !m.watching(c.p.Members, true) {
+		t.Error("the first round after an adopted plan set no watch on members/")
 	}
 	if s := m.Stats(); s.Multis != 1 || s.Writes != len(ops) {
 		t.Errorf("stats %+v; want the win's 1 Multi of %d ops and no other", s, len(ops))

@@ -68,7 +68,7 @@ func startStandby(conn zkapi.Conn, cfg Config) *Standby {
 		return sb
 	}
 	sb.watched = zkapi.NewWatched(conn)
-	r.conn, r.unwatched, r.standby = sb.watched, true, true
+	r.conn, r.unwatched, r.standby = sb.watched, true, true // every read through sb.watched
 	sb.r, sb.master = r, path.Join(r.cfg.Root, "master")
 	go sb.loop(ctx)
 	return sb

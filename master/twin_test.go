@@ -118,6 +118,7 @@ func (c *twinCluster) master() (*Master, *memTerm) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	c.t.Cleanup(m.closeWatched) // the rounds' watches (Run closes them; the tests call reconcile)
 	return m, term
 }
 

@@ -117,6 +117,23 @@ func (w *Watched) Exists(p string) (bool, *zk.Stat, error) {
 	return ok, st, err
 }
 
+// Watching reports whether a watch on p is armed (children: a child
+// watch, else a data watch) and has not fired.
+func (w *Watched) Watching(p string, children bool) bool {
+	kind := byte('d')
+	if children {
+		kind = 'c'
+	}
+	return w.isArmed(watchedKey{p, kind})
+}
+
+// Armed returns how many watches are armed and not fired.
+func (w *Watched) Armed() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.armed)
+}
+
 func (w *Watched) isArmed(k watchedKey) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
