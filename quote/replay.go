@@ -2,6 +2,7 @@ package quote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -576,4 +577,58 @@ func (r *Replay) Fetch(ctx context.Context, symbol string, after time.Time) ([]Q
 			return nil, err
 		}
 	}
+}
+
+// ErrUnreadable is wrapped by Check's errors: the replay cannot feed the
+// symbol.
+var ErrUnreadable = errors.New("quote: replay cannot feed the symbol")
+
+// Check opens the first file the replay reads for symbol (Files' first) and
+// parses it as the replay will, without replaying anything: for
+// `stocksys symbols add`, which refuses a source that cannot feed the
+// symbol before it registers anything. It returns the valid quotes (bars or
+// trade ticks) in that file and the rows rejected, or an error wrapping
+// ErrUnreadable that names the path: no file for the symbol, a file that
+// cannot be read, or no valid row in it (with the first rejected row).
+// Nothing is logged or passed to Options.Rejected.
+func (r *Replay) Check(symbol string) (valid, rejected int, err error) {
+	files, bad, err := r.files(symbol)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	if len(files) == 0 {
+		if len(bad) > 0 {
+			return 0, 0, fmt.Errorf("%w: replay %s: %s: %v", ErrUnreadable, r.path, bad[0].path, bad[0].err)
+		}
+		return 0, 0, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip or *.csv with %q in its path)",
+			ErrUnreadable, r.path, symbol, strings.ToLower(symbol))
+	}
+	f := files[0]
+	var first string
+	if f.tick {
+		tf, _, err := loadTickFile(f.path)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: replay %s: %w", ErrUnreadable, f.path, err)
+		}
+		valid, rejected = len(tf.rows), len(tf.rejects)
+		if rejected > 0 {
+			first = fmt.Sprint(tf.rejects[0])
+		}
+	} else {
+		qs, rejects, err := ReadFileRejects(f.path, symbol)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%w: replay %s: %w", ErrUnreadable, f.path, err)
+		}
+		valid, rejected = len(qs), len(rejects)
+		if rejected > 0 {
+			first = rejects[0].Error()
+		}
+	}
+	if valid == 0 {
+		if first == "" {
+			first = "the file holds no row"
+		}
+		return 0, rejected, fmt.Errorf("%w: replay %s: no valid row for %s (%d rejected; first: %s)", ErrUnreadable, f.path, symbol, rejected, first)
+	}
+	return valid, rejected, nil
 }

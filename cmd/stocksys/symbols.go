@@ -37,8 +37,26 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if cmd.Flags().Changed("source") {
-				if _, err := quote.ParseSpec(source); err != nil {
+				spec, err := quote.ParseSpec(source)
+				if err != nil {
 					return fmt.Errorf("--source: %w", err)
+				}
+				// A replay is opened and its first file parsed for every
+				// symbol before anything is registered: a source that
+				// cannot feed a symbol is refused here, not retried by its
+				// task for ever.
+				if spec.Kind == quote.KindReplay {
+					src, err := quote.NewFromSpec(spec, quote.Options{})
+					if err != nil {
+						return fmt.Errorf("--source %s: %w", source, err)
+					}
+					if r, ok := src.(*quote.Replay); ok {
+						for _, s := range syms {
+							if _, _, err := r.Check(string(s)); err != nil {
+								return fmt.Errorf("--source %s for %s: %w (nothing registered)", source, s, err)
+							}
+						}
+					}
 				}
 			}
 			opts := map[string]string{}
