@@ -3,7 +3,6 @@ package quote
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,26 +10,8 @@ import (
 	"github.com/stock-system/stocksys/internal/testenv"
 )
 
-// sharedFixture returns the path of rel inside the recorded API responses:
-// STOCKSYS_FIXTURES if set, else ../shared/fixtures beside the repository
-// root. Like testenv.SharedData, it skips when the file is missing, and fails
-// under CI=true.
-func sharedFixture(t *testing.T, rel string) string {
-	t.Helper()
-	dir := os.Getenv("STOCKSYS_FIXTURES")
-	if dir == "" {
-		dir = filepath.Join(testenv.RepoRoot(t), "..", "shared", "fixtures")
-	}
-	p := filepath.Join(dir, rel)
-	if _, err := os.Stat(p); err != nil {
-		msg := "recorded fixture not found (set STOCKSYS_FIXTURES): " + err.Error()
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
+// sharedFixture is testenv.SharedFixture.
+func sharedFixture(t *testing.T, rel string) string { return testenv.SharedFixture(t, rel) }
 
 func readFixture(t *testing.T, rel string) []byte {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"net/http"
 	"os"
 	"os/signal"
@@ -44,6 +45,9 @@ type nodeOpts struct {
 	capacity       int
 	maxMoves       int
 	apiTokenFile   string
+	yahooURL       string
+	avURL          string
+	avKeyFile      string
 	flapLosses     int
 	flapWindow     time.Duration
 	flapCordon     time.Duration
@@ -89,6 +93,9 @@ console), /v1/... (the REST API: reads open, POSTs need the token of --api-token
 	f.DurationVar(&o.connectTimeout, "connect-timeout", nd.ConnectTimeout, "exit non-zero if no ZooKeeper session (and registration) within this time of starting; 0 waits for ever")
 	f.StringVar(&o.source, "source", "synthetic", "default quote source for symbols without one: replay:<path>[?speed=N], yahoo, alphavantage, synthetic[?seed=S&rate=R]")
 	f.IntVar(&o.capacity, "capacity", nd.Capacity, "this node's weight in task assignment (>= 1)")
+	f.StringVar(&o.yahooURL, "yahoo-url", quote.DefaultYahooBaseURL, "base URL (scheme, host, optional path prefix) of the yahoo source: a proxy or a test server")
+	f.StringVar(&o.avURL, "alphavantage-url", quote.DefaultAVBaseURL, "base URL of the alphavantage source")
+	f.StringVar(&o.avKeyFile, "alphavantage-key-file", "", "file holding the Alpha Vantage API key (default: $"+quote.EnvAlphaVantageKey+"); the key is never printed")
 	f.StringVar(&o.apiTokenFile, "api-token-file", "", "file holding the bearer token the REST API's mutating requests (/v1/..., POST) must carry; none: they are refused")
 	f.IntVar(&o.flapLosses, "flap-losses", nd.FlapLosses, "while master: cordon a node whose session was lost this many times within --flap-window; -1 disables flap damping")
 	f.DurationVar(&o.flapWindow, "flap-window", nd.FlapWindow, "while master: the window of --flap-losses")
@@ -272,6 +279,10 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 			return err
 		}
 	}
+	srcOpts, err := sourceOptions(o)
+	if err != nil {
+		return err
+	}
 	computed := o.http == ""
 	if computed {
 		o.http = defaultHTTP(o.id)
@@ -363,7 +374,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		fc := m.Fetcher()
 		// A replay's bad lines are counted by reason (and logged, with file
 		// and line, by the source) when the file is read.
-		srcOpts := quote.Options{Logger: nlog, Rejected: func(sym string, reason quote.RejectReason, _ error) { fc.Rejected(sym, reason) }}
+		srcOpts.Logger, srcOpts.Rejected = nlog, func(sym string, reason quote.RejectReason, _ error) { fc.Rejected(sym, reason) }
 		fetch := &pipeline.Fetch{Sender: producer, Checkpoints: ls, Counters: fc, Logger: nlog,
 			Source: symbolSource(func() *node.Node { return n }, o.source, srcOpts)}
 		if o.fetchTx {
@@ -717,4 +728,34 @@ func (c *partitionCache) get(ctx context.Context) ([]int32, error) {
 		return last, nil
 	}
 	return c.fetch(ctx)
+}
+
+// sourceOptions returns the HTTP sources' settings of the node's flags:
+// the Yahoo and Alpha Vantage base URLs (http or https, with a host; a
+// trailing slash dropped) and the Alpha Vantage key read from
+// --alphavantage-key-file (one key, no blanks; unset: the environment's).
+// Errors name the flag and the value (never the key).
+func sourceOptions(o *nodeOpts) (quote.Options, error) {
+	var so quote.Options
+	for _, u := range []struct {
+		flag, v string
+		dst     *string
+	}{{"yahoo-url", o.yahooURL, &so.YahooBaseURL}, {"alphavantage-url", o.avURL, &so.AlphaVantageBaseURL}} {
+		pu, err := url.Parse(u.v)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" {
+			return so, fmt.Errorf("--%s %q: want an http or https URL with a host and no query, e.g. %s", u.flag, u.v, map[string]string{
+				"yahoo-url": quote.DefaultYahooBaseURL, "alphavantage-url": quote.DefaultAVBaseURL}[u.flag])
+		}
+		*u.dst = strings.TrimRight(u.v, "/")
+	}
+	if o.avKeyFile != "" {
+		b, err := os.ReadFile(o.avKeyFile)
+		if err != nil {
+			return so, fmt.Errorf("--alphavantage-key-file: %w", err)
+		}
+		if so.AlphaVantageKey = strings.TrimSpace(string(b)); so.AlphaVantageKey == "" || strings.ContainsAny(so.AlphaVantageKey, " \t\r\n") {
+			return so, fmt.Errorf("--alphavantage-key-file %s: want one key (no blanks) in the file", o.avKeyFile)
+		}
+	}
+	return so, nil
 }

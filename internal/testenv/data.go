@@ -45,3 +45,24 @@ func RepoRoot(t testing.TB) string {
 		dir = parent
 	}
 }
+
+// SharedFixture returns the path of rel inside the recorded API responses:
+// STOCKSYS_FIXTURES if set, else ../shared/fixtures beside the repository
+// root. Like SharedData, it skips when the file is missing, and fails under
+// CI=true.
+func SharedFixture(t testing.TB, rel string) string {
+	t.Helper()
+	dir := os.Getenv("STOCKSYS_FIXTURES")
+	if dir == "" {
+		dir = filepath.Join(RepoRoot(t), "..", "shared", "fixtures")
+	}
+	p := filepath.Join(dir, rel)
+	if _, err := os.Stat(p); err != nil {
+		msg := "recorded fixture not found (set STOCKSYS_FIXTURES): " + err.Error()
+		if InCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
