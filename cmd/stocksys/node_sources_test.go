@@ -71,7 +71,9 @@ func TestNodeSourceFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := sourceFrom(func(string) (tasks.SymbolSpec, error) { return tasks.SymbolSpec{Symbol: "MSFT", Source: "alphavantage"}, nil }, "synthetic", so)
+	src := sourceFrom(func(string) (tasks.SymbolSpec, error) {
+		return tasks.SymbolSpec{Symbol: "MSFT", Source: "alphavantage"}, nil
+	}, "synthetic", so)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	s, err := src(ctx, "MSFT")
