@@ -487,10 +487,10 @@ func (c *Candidate) winMulti(ctx context.Context, conn zkapi.Conn, ops []any, ep
 		c.log.Debug("election: win lost a race; retrying", zap.Bool("ahead", ahead), zap.Error(err))
 		return nil, errRetry
 	}
+	t := c.startTerm(epoch, nextVersion, now)
 	if hook := c.cfg.OnFenced; hook != nil && len(extra) > 0 {
 		hook(epoch, len(extra), now, done, nil)
 	}
-	t := c.startTerm(epoch, nextVersion, now)
 	t.record = resp[nOwn-1].String
 	t.WinOps = len(extra)
 	c.log.Info("election: elected master", zap.Int64("epoch", t.Epoch), zap.Bool("ahead", ahead),
@@ -555,6 +555,9 @@ func (c *Candidate) startTerm(epoch int64, version int32, since time.Time) *Term
 	c.term = t
 	c.pending = 0
 	c.mu.Unlock()
+	if hook := c.cfg.OnTermStart; hook != nil {
+		hook(epoch, since)
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

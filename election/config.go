@@ -33,6 +33,11 @@ type Config struct {
 	// before sending are not reported. Called on the writer's goroutine: it
 	// must be quick. Optional (for an audit trail).
 	OnFenced func(epoch int64, nOps int, sent, done time.Time, err error)
+	// OnTermStart, if set, is called once per term won (or adopted after a
+	// lost reply), with its epoch and start, before any OnFenced of the
+	// term (the winning Multi's own ops included). Called on the
+	// campaign's goroutine: it must be quick. Optional (for an audit trail).
+	OnTermStart func(epoch int64, started time.Time)
 	// WinOps, if set, is called on the campaign's goroutine before each
 	// winning Multi, with the epoch that Multi writes; it may block for
 	// reads (the win waits for it; ctx is the campaign's). The function it

@@ -171,7 +171,7 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
-	var last, lastBars []byte
+	var lastBars []byte
 	var since time.Time // the newest bar sent
 	sym, interval := r.URL.Query().Get("symbol"), r.URL.Query().Get("interval")
 	if interval == "" {
@@ -221,18 +221,16 @@ func (n *Node) events(w http.ResponseWriter, r *http.Request) {
 	if !sendBars() {
 		return
 	}
+	var sent int64 // the version of the feed's value last sent
 	for {
-		ev, changed, err := latest()
+		ev, ver, changed, err := latest()
 		var name string
 		var data []byte
-		switch {
-		case err != nil:
-			name, data = "error", mustJSON(APIError{Code: "zookeeper", Message: err.Error()})
-			last = nil // the state is sent again once readable
-		case ev != nil:
-			key := mustJSON(ev)
-			if !bytes.Equal(key, last) {
-				last = key
+		if ver != sent && (err != nil || ev != nil) {
+			sent = ver
+			if err != nil {
+				name, data = "error", mustJSON(APIError{Code: "zookeeper", Message: err.Error()})
+			} else {
 				e := *ev
 				e.At = time.Now().UTC()
 				name, data = "cluster", mustJSON(e)

@@ -27,6 +27,7 @@ type feed struct {
 	ev      *ConsoleEvent // the latest read (nil: none yet or err)
 	err     error         // the latest read's error
 	key     []byte        // ev's JSON without its time: unchanged reads publish nothing
+	ver     int64         // counts the values published
 }
 
 const (
@@ -36,9 +37,10 @@ const (
 )
 
 // subscribe registers a stream and starts the loop for the first one. It
-// returns the latest value, a channel closed at the next change, and the
-// unsubscribe function (the last one stops the loop and waits for it).
-func (f *feed) subscribe() (latest func() (*ConsoleEvent, <-chan struct{}, error), cancel func()) {
+// returns a function giving the latest value (its version: a new value
+// has a new one; a channel closed at the next change), and the unsubscribe
+// function (the last one stops the loop and waits for it).
+func (f *feed) subscribe() (latest func() (*ConsoleEvent, int64, <-chan struct{}, error), cancel func()) {
 	f.mu.Lock()
 	f.subs++
 	if f.subs == 1 {
@@ -50,10 +52,10 @@ func (f *feed) subscribe() (latest func() (*ConsoleEvent, <-chan struct{}, error
 	}
 	f.mu.Unlock()
 	var once sync.Once
-	return func() (*ConsoleEvent, <-chan struct{}, error) {
+	return func() (*ConsoleEvent, int64, <-chan struct{}, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			return f.ev, f.changed, f.err
+			return f.ev, f.ver, f.changed, f.err
 		}, func() {
 			once.Do(func() {
 				f.mu.Lock()
@@ -87,6 +89,7 @@ func (f *feed) publish(ev *ConsoleEvent, err error) {
 		return // the same error again
 	}
 	f.ev, f.err, f.key = ev, err, key
+	f.ver++
 	close(f.changed)
 	f.changed = make(chan struct{})
 }

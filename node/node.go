@@ -274,17 +274,20 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 		ecfg.OnFenced = func(epoch int64, nOps int, sent, done time.Time, err error) {
 			a.FencedWrite(epoch, nOps, sent, done, fencedResult(err), err)
 		}
+		ecfg.OnTermStart = func(epoch int64, started time.Time) { // before the win's own write
+			a.TermStart(epoch, tasks.SessionString(s.ID()), started)
+		}
 	}
 	// A would-be master reads and plans before its winning Multi, and its
 	// first plan goes into that Multi (master.Prefetch.Ops); the campaign
 	// hands the last prefetch to the master.
 	mcfg := master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, MaxMovesInFlight: n.cfg.MaxMovesInFlight,
 		FlapLosses: n.cfg.FlapLosses, FlapWindow: n.cfg.FlapWindow, FlapCordon: n.cfg.FlapCordon, Logger: log}
-	var pre prefetchSlot
-	defer pre.swap(nil)
+	var pre slot[*master.Prefetch]
+	defer pre.set(nil)
 	// While next in line it keeps a standby view (master.Standby): if that
 	// is still current when the predecessor goes, the win needs no read.
-	var sb standbySlot
+	var sb slot[*master.Standby] // kept while next in line (master.Standby)
 	defer sb.set(nil)
 	ecfg.NextInLine = func(next bool) {
 		if !next {
@@ -294,11 +297,14 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 		}
 	}
 	ecfg.WinOps = func(ctx context.Context, epoch int64) func(time.Time) []any {
-		p := sb.take()
+		var p *master.Prefetch
+		if standby := sb.take(); standby != nil {
+			p = standby.Take() // nil unless its view is current
+		}
 		if p == nil {
 			p = master.StartPrefetch(s, mcfg)
 		}
-		pre.swap(p)
+		pre.set(p)
 		return p.Ops(ctx, epoch)
 	}
 	cand, err := election.NewCandidate(s, ecfg)
@@ -385,7 +391,7 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 //
 // Each term's audit goroutine (its end recorded) is counted in terms; the
 // caller waits for it once the candidate is closed (which ends every term).
-func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.Candidate, mcfg master.Config, pre *prefetchSlot, terms *sync.WaitGroup, log *zap.Logger) {
+func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.Candidate, mcfg master.Config, pre *slot[*master.Prefetch], terms *sync.WaitGroup, log *zap.Logger) {
 	for ctx.Err() == nil {
 		term, err := cand.Campaign(ctx)
 		if err != nil {
@@ -408,7 +414,6 @@ func (n *Node) campaign(ctx context.Context, s *session.Session, cand *election.
 		n.mu.Unlock()
 		n.epochs.Store(term.Epoch)
 		if a := n.cfg.Audit; a != nil {
-			a.TermStart(term.Epoch, tasks.SessionString(s.ID()), term.Started)
 			terms.Go(func() { // the term ends at the latest when the candidate closes
 				<-term.Done()
 				a.TermEnd(term.Epoch, term.Err())
@@ -506,67 +511,43 @@ func auditRunners(rs map[tasks.Type]worker.Runner, a *audit.Writer) map[tasks.Ty
 	return out
 }
 
-// prefetchSlot holds the latest master.Prefetch started before a winning
-// Multi; a newer one (the next try) stops the one it replaces. Safe for
-// concurrent use.
-type prefetchSlot struct {
+// slot holds one stoppable value (a master.Prefetch started before a
+// winning Multi; the master.Standby kept while next in line): a value set
+// over another stops the one it replaces. Safe for concurrent use.
+type slot[T interface {
+	comparable
+	Stop()
+}] struct {
 	mu sync.Mutex
-	p  *master.Prefetch
+	v  T
 }
 
-// swap stores p (nil: none) and stops the one it replaces.
-func (ps *prefetchSlot) swap(p *master.Prefetch) {
-	ps.mu.Lock()
-	old := ps.p
-	ps.p = p
-	ps.mu.Unlock()
-	if old != nil {
+// set stores v (the zero value: none) and stops the one it replaces.
+func (s *slot[T]) set(v T) {
+	s.mu.Lock()
+	old := s.v
+	s.v = v
+	s.mu.Unlock()
+	var none T
+	if old != none && old != v {
 		old.Stop()
 	}
 }
 
-// take returns the stored prefetch (or nil) and empties the slot.
-func (ps *prefetchSlot) take() *master.Prefetch {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	p := ps.p
-	ps.p = nil
-	return p
+// has reports whether the slot holds a value.
+func (s *slot[T]) has() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var none T
+	return s.v != none
 }
 
-// standbySlot holds the standby view kept while this node is next in line
-// (election.Config.NextInLine); the campaign's goroutine uses it.
-type standbySlot struct {
-	mu sync.Mutex
-	sb *master.Standby
-}
-
-// set stores sb (nil: none) and stops the one it replaces.
-func (ss *standbySlot) set(sb *master.Standby) {
-	ss.mu.Lock()
-	old := ss.sb
-	ss.sb = sb
-	ss.mu.Unlock()
-	if old != nil {
-		old.Stop()
-	}
-}
-
-func (ss *standbySlot) has() bool {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.sb != nil
-}
-
-// take ends the standby and returns its view if current (Standby.Take),
-// else nil; the slot is empty afterwards.
-func (ss *standbySlot) take() *master.Prefetch {
-	ss.mu.Lock()
-	sb := ss.sb
-	ss.sb = nil
-	ss.mu.Unlock()
-	if sb == nil {
-		return nil
-	}
-	return sb.Take()
+// take returns the stored value (or the zero value) and empties the slot.
+func (s *slot[T]) take() T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.v
+	var none T
+	s.v = none
+	return v
 }

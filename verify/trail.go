@@ -157,13 +157,6 @@ func (tr *Trail) addProc(p *Proc) {
 				open[r.Task] = idx[1:]
 			}
 		case audit.KindTermStart:
-			if t := terms[r.Epoch]; t != nil && t.Start.IsZero() && len(t.Writes) > 0 && t.Writes[0].TSent.Equal(r.T) {
-				// The win's own write, recorded just before its term_start:
-				// the winning Multi carried the first plan (it was sent at
-				// the term's start).
-				t.Session, t.Start = r.Session, r.T
-				continue
-			}
 			t := &Term{Epoch: r.Epoch, Node: p.Node, PID: p.PID, Session: r.Session, Start: r.T, End: p.End}
 			terms[r.Epoch] = t
 			tr.Terms = append(tr.Terms, t)
