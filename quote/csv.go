@@ -11,32 +11,88 @@ import (
 	"time"
 )
 
-// CSV layouts recognised by ReadCSV from the header (names are compared
-// case-insensitively, after trimming spaces and a UTF-8 byte order mark):
+// CSV layouts recognised by ReadCSV, from the header and the first row
+// (header names are compared case-insensitively, after trimming spaces,
+// quotes and a UTF-8 byte order mark):
 //
-//   - Intraday, "time,open,high,low,close,volume": the layout of Alpha
-//     Vantage's intraday CSV (TIME_SERIES_INTRADAY(_EXTENDED), datatype=csv).
-//     Times are "2006-01-02 15:04:05" local to US/Eastern with no zone in the
-//     file. Alpha Vantage labels each bar by its END: the extended-hours day
-//     runs 04:00-20:00 and its files go from 04:01 to 20:00, and the opening
-//     and closing auction volume sits in the 09:31 and 16:01 (13:01 on a half
-//     day) bars. Quote.TS is the bar's start, so the reader subtracts the bar
-//     interval, taken as the smallest gap between two rows (1 minute for a
-//     1-minute file, and when the file has fewer than two rows).
-//   - Daily, "Date,Open,High,Low,Close[,Adj Close],Volume": Yahoo Finance's
-//     download CSV and most daily exports. Date is the trading date
-//     ("2006-01-02"); the bar is stamped at the 09:30 US/Eastern market open
-//     of that date, as Yahoo's own v8 chart API stamps daily bars, so that
-//     Quote.Day() is that date. Close is the raw close; Adj Close is ignored.
-//     Rows with "null" fields (Yahoo writes them for days without trading)
-//     are skipped.
+//   - Columns: a time column named time, timestamp, date or datetime; open,
+//     high, low, close (or last) and volume. Other columns (adj close,
+//     indicators, counts, ...) are ignored; ReadFileInfo names them and the
+//     replay logs them once per file. A header without one of the six is
+//     refused (ErrUnknownFormat, naming the header and what it lacks).
+//   - Times, in the exchange's time (US/Eastern; no zone or offset in the
+//     file: one is refused, ReasonTimeZone): "2006-01-02 15:04:05",
+//     "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04", or US
+//     dates "1/2/2006 15:04:05", "1/2/2006 15:04" (month first, as US
+//     exports write them; day-first dates are not read).
+//   - Dates alone, "2006-01-02" or "1/2/2006" (Yahoo Finance's download CSV
+//     and most daily exports): a daily file. The bar is stamped at the 09:30
+//     US/Eastern market open of that date, as Yahoo's own v8 chart API stamps
+//     daily bars, so that Quote.Day() is that date. Rows with "null" fields
+//     (Yahoo writes them for days without trading) are skipped.
+//
+// The first valid row fixes the file's kind (intraday or daily): a row of
+// the other kind is refused (ReasonBadTime).
+//
+// Intraday bars are labelled by one end of their interval, and Quote.TS is
+// the bar's start. Which end a file uses is a fact of its source, read from
+// the spec (label=start|end, Label) or else from unambiguous evidence in the
+// file's own times of day (US/Eastern), never guessed:
+//
+//   - a file with bars outside 09:30-16:00 (extended hours): end if a bar
+//     is labelled 20:00 (the extended session's end), start if one is
+//     labelled 04:00 (its start). Alpha Vantage labels its bars by their
+//     end: its extended-hours files run 04:01-20:00.
+//   - a file of the regular session only: end if a bar is labelled 16:00 and
+//     none 09:30 (09:31 to 16:00), start if one is labelled 09:30 and none
+//     16:00 (09:30 to 15:59).
+//
+// With evidence both ways (a 24-hour file) or none (part of a session), the
+// file is refused (ErrAmbiguousLabels) unless the spec says which. An
+// end-labelled bar's start is its label minus the bar interval, taken as the
+// smallest gap between two rows (1 minute for a file of one row).
 //
 // Rows are returned in ascending time whatever their order in the file (Alpha
 // Vantage writes newest first).
 const (
 	layoutIntraday = "intraday"
 	layoutDaily    = "daily"
+	// sourceDailyCSV is the Source of a daily CSV's bars.
+	sourceDailyCSV = "replay:" + layoutDaily + "-csv"
 )
+
+// Label says which end of its interval an intraday bar's time names (see
+// the CSV layouts above). The zero value, LabelDetect, reads it from the
+// file's evidence.
+type Label string
+
+// Bar labels.
+const (
+	LabelDetect Label = ""
+	LabelStart  Label = "start"
+	LabelEnd    Label = "end"
+)
+
+// ParseLabel parses "start" or "end" (or "" for LabelDetect). Errors quote
+// the value and wrap ErrBadSpec.
+func ParseLabel(v string) (Label, error) {
+	switch l := Label(strings.ToLower(strings.TrimSpace(v))); l {
+	case LabelDetect, LabelStart, LabelEnd:
+		return l, nil
+	}
+	return "", fmt.Errorf("%w: label %q: want start or end", ErrBadSpec, v)
+}
+
+// FileInfo is what a file reader found out about a file beside its rows.
+type FileInfo struct {
+	// Ignored are the CSV header's columns that were not read.
+	Ignored []string
+	// Label is the intraday bars' label (the spec's, or detected); empty
+	// for daily and Lean files.
+	Label Label
+	// Detected is true when Label came from the file's evidence.
+	Detected bool
+}
 
 // marketOpen is the regular-session open of US equities, in US/Eastern.
 const marketOpenHour, marketOpenMin = 9, 30
@@ -78,6 +134,29 @@ func ReadFile(path, symbol string) ([]Quote, error) {
 // (nothing is returned with them); they wrap ErrFormat or ErrUnknownFormat
 // (or are the I/O or zip error) and name the file.
 func ReadFileRejects(path, symbol string) ([]Quote, []RowReject, error) {
+	qs, rejects, _, err := ReadFileInfo(path, symbol, LabelDetect)
+	return qs, rejects, err
+}
+
+// ReadFileInfo is ReadFileRejects with the intraday bars' label given
+// (LabelDetect: read from the file's evidence, see ReadCSV) and what it found
+// out about the file. A CSV whose labels are ambiguous, with LabelDetect, is
+// an error wrapping ErrAmbiguousLabels (and ErrUnknownFormat).
+func ReadFileInfo(path, symbol string, label Label) ([]Quote, []RowReject, FileInfo, error) {
+	if strings.HasSuffix(strings.ToLower(filepath.Base(path)), ".zip") {
+		qs, rejects, err := readZip(path, symbol)
+		return qs, rejects, FileInfo{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, FileInfo{}, fmt.Errorf("quote: %w", err)
+	}
+	defer f.Close()
+	return readCSV(f, path, symbol, label)
+}
+
+// readZip reads a Lean zip (see ReadFileRejects).
+func readZip(path, symbol string) ([]Quote, []RowReject, error) {
 	base := strings.ToLower(filepath.Base(path))
 	switch {
 	case strings.HasSuffix(base, "_trade.zip"):
@@ -108,47 +187,43 @@ func ReadFileRejects(path, symbol string) ([]Quote, []RowReject, error) {
 			}
 		}
 		return qs, rejects, nil
-	case strings.HasSuffix(base, ".zip"):
-		return nil, nil, fmt.Errorf("%w: %s: a zip other than a Lean <yyyymmdd>_trade.zip", ErrUnknownFormat, path)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("quote: %w", err)
-	}
-	defer f.Close()
-	return readCSV(f, path, symbol)
+	return nil, nil, fmt.Errorf("%w: %s: a zip other than a Lean <yyyymmdd>_trade.zip", ErrUnknownFormat, path)
 }
 
-// ReadCSV reads the bars of symbol from a CSV with a header naming one of the
-// layouts described above (see layoutIntraday and layoutDaily), and returns
-// them in ascending time. name is used in errors only (the file name).
+// ReadCSV reads the bars of symbol from a CSV of the layouts described
+// above, labels detected, and returns them in ascending time. name is used
+// in errors only (the file name).
 //
 // It reads row by row and leaves out the rows ReadFileRejects refuses
 // (silently: ReadFileRejects returns them). Fields may be quoted ("...")
-// but hold no comma. Errors wrap ErrUnknownFormat for an empty file or an
-// unrecognised header (naming name and line 1); otherwise they are read
-// errors. No partial result is returned with an error.
+// but hold no comma. Errors wrap ErrUnknownFormat for an empty file, an
+// unrecognised header (naming name and line 1) or ambiguous labels
+// (ErrAmbiguousLabels too); otherwise they are read errors. No partial
+// result is returned with an error.
 func ReadCSV(r io.Reader, name, symbol string) ([]Quote, error) {
-	qs, _, err := readCSV(r, name, symbol)
+	qs, _, _, err := readCSV(r, name, symbol, LabelDetect)
 	return qs, err
 }
 
-// readCSV is ReadCSV with the rows it refused.
-func readCSV(r io.Reader, name, symbol string) ([]Quote, []RowReject, error) {
+// readCSV is ReadCSV with the bars' label given, the rows it refused and
+// what it found out.
+func readCSV(r io.Reader, name, symbol string, label Label) ([]Quote, []RowReject, FileInfo, error) {
+	var info FileInfo
 	lr := newLineReader(r)
 	var header []string
 	read := 0
 	for header == nil {
 		b, tooLong, err := lr.next()
 		if err == io.EOF {
-			return nil, nil, fmt.Errorf("%w: %s: empty file", ErrUnknownFormat, name)
+			return nil, nil, info, fmt.Errorf("%w: %s: empty file", ErrUnknownFormat, name)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("quote: %s line %d: %w", name, read+1, err)
+			return nil, nil, info, fmt.Errorf("quote: %s line %d: %w", name, read+1, err)
 		}
 		read++
 		if tooLong {
-			return nil, nil, fmt.Errorf("%w: %s line %d: header longer than the read buffer", ErrUnknownFormat, name, read)
+			return nil, nil, info, fmt.Errorf("%w: %s line %d: header longer than the read buffer", ErrUnknownFormat, name, read)
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
@@ -157,14 +232,15 @@ func readCSV(r io.Reader, name, symbol string) ([]Quote, []RowReject, error) {
 			header = append(header, string(unquote(h)))
 		}
 	}
-	layout, cols, err := detectLayout(header)
+	cols, ignored, err := detectLayout(header)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s line %d: %v", ErrUnknownFormat, name, read, err)
+		return nil, nil, info, fmt.Errorf("%w: %s line %d: %v", ErrUnknownFormat, name, read, err)
 	}
-	source := "replay:" + layout + "-csv"
+	info.Ignored = ignored
 	want := len(header)
 	columns := strings.Join(header, ",")
 	var out []Quote
+	layout := "" // fixed by the first valid row
 	rejects, err := readLinesFrom(lr, read, name, make([][]byte, want), func(_ int, fs [][]byte, n int) (RejectReason, string) {
 		if reason, detail := fieldCount(n, want, columns); reason != "" {
 			return reason, detail
@@ -172,25 +248,69 @@ func readCSV(r io.Reader, name, symbol string) ([]Quote, []RowReject, error) {
 		for i := range fs {
 			fs[i] = unquote(fs[i])
 		}
-		q, skip, reason, detail := parseRow(fs, cols, layout)
+		q, rowLayout, skip, reason, detail := parseRow(fs, cols, layout)
 		if reason != "" || skip {
 			return reason, detail
 		}
-		q.Symbol, q.Source = symbol, source
+		layout = rowLayout
+		q.Symbol = symbol
 		out = append(out, q)
 		return "", ""
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, info, err
 	}
 	sortAscending(out)
+	source := "replay:" + layout + "-csv"
+	for i := range out {
+		out[i].Source = source
+	}
 	if layout == layoutIntraday {
-		step := minGap(out)
-		for i := range out {
-			out[i].TS = out[i].TS.Add(-step)
+		info.Label = label
+		if label == LabelDetect {
+			l, why := detectLabel(out)
+			if l == LabelDetect {
+				return nil, nil, info, fmt.Errorf("%w: %s: %w: %s; say which end the file's times name with label=start or label=end on the source (replay:%s?label=start)",
+					ErrUnknownFormat, name, ErrAmbiguousLabels, why, name)
+			}
+			info.Label, info.Detected = l, true
+		}
+		if info.Label == LabelEnd {
+			step := minGap(out)
+			for i := range out {
+				out[i].TS = out[i].TS.Add(-step)
+			}
 		}
 	}
-	return out, rejects, nil
+	return out, rejects, info, nil
+}
+
+// detectLabel reads the bars' label from the evidence described above
+// (times of day in US/Eastern of bars labelled as in the file), or returns
+// LabelDetect and why there is none.
+func detectLabel(qs []Quote) (Label, string) {
+	const open, close, extOpen, extClose = 9*60 + 30, 16 * 60, 4 * 60, 20 * 60
+	seen := map[int]bool{}
+	extended := false // a bar outside 09:30-16:00 (both labels' regular session)
+	for _, q := range qs {
+		t := q.TS.In(Eastern)
+		m := t.Hour()*60 + t.Minute()
+		seen[m] = true
+		extended = extended || m < open || m > close
+	}
+	end, start := seen[extClose], seen[extOpen]
+	if !extended {
+		end, start = seen[close] && !seen[open], seen[open] && !seen[close]
+	}
+	switch {
+	case end && !start:
+		return LabelEnd, ""
+	case start && !end:
+		return LabelStart, ""
+	case start && end:
+		return LabelDetect, "bar times of day speak for both labels (bars at 04:00 or 09:30 and at 16:00 or 20:00 US/Eastern, as in a 24-hour file)"
+	}
+	return LabelDetect, "no bar at a session's first or last minute (04:00, 09:30, 16:00, 20:00 US/Eastern) tells whether a time names a bar's start or its end"
 }
 
 // unquote trims spaces, a UTF-8 byte order mark and one pair of surrounding
@@ -206,17 +326,18 @@ func unquote(b []byte) []byte {
 // colIndex holds the column of each field in a CSV row.
 type colIndex struct{ ts, open, high, low, close, volume int }
 
-func detectLayout(header []string) (string, colIndex, error) {
+// detectLayout maps the header's columns (see the layouts above) and
+// returns the ones it ignores.
+func detectLayout(header []string) (colIndex, []string, error) {
 	c := colIndex{-1, -1, -1, -1, -1, -1}
-	layout := ""
+	var ignored []string
+	lastCol := -1
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		var p *int
 		switch h {
-		case "time", "timestamp":
-			p, layout = &c.ts, layoutIntraday
-		case "date":
-			p, layout = &c.ts, layoutDaily
+		case "time", "timestamp", "date", "datetime":
+			p = &c.ts
 		case "open":
 			p = &c.open
 		case "high":
@@ -225,37 +346,48 @@ func detectLayout(header []string) (string, colIndex, error) {
 			p = &c.low
 		case "close":
 			p = &c.close
+		case "last":
+			lastCol = i
+			continue
 		case "volume":
 			p = &c.volume
-		case "adj close", "adj_close", "adjclose":
-			continue
 		default:
-			return "", c, fmt.Errorf("unknown column %q (want time|date,open,high,low,close,volume)", h)
+			ignored = append(ignored, header[i])
+			continue
 		}
 		if *p >= 0 {
-			return "", c, fmt.Errorf("column %q twice", h)
+			return c, nil, fmt.Errorf("columns %q and %q name the same field", header[*p], header[i])
 		}
 		*p = i
 	}
-	for _, v := range []int{c.ts, c.open, c.high, c.low, c.close, c.volume} {
-		if v < 0 {
-			return "", c, fmt.Errorf("header %q lacks a column (want time|date,open,high,low,close,volume)", strings.Join(header, ","))
+	if lastCol >= 0 {
+		if c.close < 0 {
+			c.close = lastCol
+		} else {
+			ignored = append(ignored, header[lastCol]) // close is read
 		}
 	}
-	return layout, c, nil
+	for _, v := range []int{c.ts, c.open, c.high, c.low, c.close, c.volume} {
+		if v < 0 {
+			return c, nil, fmt.Errorf("header %q lacks a column (want time|timestamp|date|datetime, open, high, low, close|last, volume)", strings.Join(header, ","))
+		}
+	}
+	return c, ignored, nil
 }
 
 // parseRow parses one data row (fields unquoted). skip is true for a Yahoo
 // "null" row; otherwise a reason is given for a row refused (see
 // ReadFileRejects).
-func parseRow(rec [][]byte, c colIndex, layout string) (q Quote, skip bool, reason RejectReason, detail string) {
+// The row's layout (intraday or daily, from its time's form) must be the
+// file's (layout; "" before the first valid row).
+func parseRow(rec [][]byte, c colIndex, layout string) (q Quote, rowLayout string, skip bool, reason RejectReason, detail string) {
 	for _, i := range []int{c.open, c.high, c.low, c.close, c.volume} {
 		if string(rec[i]) == "null" {
-			return q, true, "", ""
+			return q, "", true, "", ""
 		}
 	}
-	if q.TS, reason, detail = parseCSVTime(string(rec[c.ts]), layout); reason != "" {
-		return q, false, reason, detail
+	if q.TS, rowLayout, reason, detail = parseCSVTime(string(rec[c.ts]), layout); reason != "" {
+		return q, "", false, reason, detail
 	}
 	fields := []struct {
 		col  int
@@ -264,14 +396,14 @@ func parseRow(rec [][]byte, c colIndex, layout string) (q Quote, skip bool, reas
 	}{{c.open, "open", &q.Open}, {c.high, "high", &q.High}, {c.low, "low", &q.Low}, {c.close, "close", &q.Close}}
 	for _, f := range fields {
 		if *f.dst, reason, detail = parseDecimalPrice(f.name, rec[f.col]); reason != "" {
-			return q, false, reason, detail
+			return q, "", false, reason, detail
 		}
 	}
 	if q.Volume, reason, detail = parseVolumeField("volume", rec[c.volume]); reason != "" {
-		return q, false, reason, detail
+		return q, "", false, reason, detail
 	}
 	reason, detail = checkRow(q)
-	return q, false, reason, detail
+	return q, rowLayout, false, reason, detail
 }
 
 // parseVolume is parseVolumeField for the HTTP sources: a volume that is
@@ -284,12 +416,21 @@ func parseVolume(s string) (int64, error) {
 	return v, nil
 }
 
-// Layouts of a CSV time, and layouts of the same with a zone or offset
-// (refused: the files' times are US/Eastern without one, and a zone would
-// mean the file is not what its layout says).
+// The forms of a CSV time (see the layouts above), and forms of the same
+// with a zone or offset (refused: the files' times are US/Eastern without
+// one, and a zone would mean the file is not what its layout says).
 var (
-	csvTimeLayouts = map[string]string{layoutIntraday: time.DateTime, layoutDaily: time.DateOnly}
-	csvTimeWant    = map[string]string{layoutIntraday: "yyyy-mm-dd hh:mm:ss", layoutDaily: "yyyy-mm-dd"}
+	csvTimeForms = []struct{ layout, kind string }{
+		{time.DateTime, layoutIntraday}, {"2006-01-02 15:04", layoutIntraday},
+		{"2006-01-02T15:04:05", layoutIntraday}, {"2006-01-02T15:04", layoutIntraday},
+		{"1/2/2006 15:04:05", layoutIntraday}, {"1/2/2006 15:04", layoutIntraday},
+		{time.DateOnly, layoutDaily}, {"1/2/2006", layoutDaily},
+	}
+	csvTimeWant = map[string]string{
+		"":             "yyyy-mm-dd[ hh:mm[:ss]] or m/d/yyyy[ hh:mm[:ss]]",
+		layoutIntraday: "a date and time like the file's first row (yyyy-mm-dd hh:mm[:ss] or m/d/yyyy hh:mm[:ss])",
+		layoutDaily:    "a date like the file's first row (yyyy-mm-dd or m/d/yyyy)",
+	}
 	csvZoneLayouts = []string{
 		time.RFC3339, "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05 Z07:00", "2006-01-02T15:04:05Z0700",
 		"2006-01-02 15:04:05Z0700", "2006-01-02 15:04:05 -0700", "2006-01-02 15:04:05 MST", "2006-01-02T15:04:05 MST",
@@ -298,21 +439,28 @@ var (
 )
 
 // parseCSVTime parses a row's time (intraday) or date (daily, stamped at the
-// 09:30 US/Eastern open) and returns it in UTC.
-func parseCSVTime(s, layout string) (time.Time, RejectReason, string) {
-	t, err := time.ParseInLocation(csvTimeLayouts[layout], s, Eastern)
-	if err != nil {
-		for _, l := range csvZoneLayouts {
-			if _, err := time.Parse(l, s); err == nil {
-				return t, ReasonTimeZone, fmt.Sprintf("time %q has a zone or offset; the file's times are US/Eastern without one (want %s)", s, csvTimeWant[layout])
-			}
+// 09:30 US/Eastern open) and returns it in UTC with its kind, which must be
+// layout unless that is "" (the first row).
+func parseCSVTime(s, layout string) (time.Time, string, RejectReason, string) {
+	for _, f := range csvTimeForms {
+		t, err := time.ParseInLocation(f.layout, s, Eastern)
+		if err != nil {
+			continue
 		}
-		return t, ReasonBadTime, fmt.Sprintf("time %q: want %s", s, csvTimeWant[layout])
+		if layout != "" && f.kind != layout {
+			return time.Time{}, "", ReasonBadTime, fmt.Sprintf("time %q: want %s", s, csvTimeWant[layout])
+		}
+		if f.kind == layoutDaily {
+			t = time.Date(t.Year(), t.Month(), t.Day(), marketOpenHour, marketOpenMin, 0, 0, Eastern)
+		}
+		return t.UTC(), f.kind, "", ""
 	}
-	if layout == layoutDaily {
-		t = time.Date(t.Year(), t.Month(), t.Day(), marketOpenHour, marketOpenMin, 0, 0, Eastern)
+	for _, l := range csvZoneLayouts {
+		if _, err := time.Parse(l, s); err == nil {
+			return time.Time{}, "", ReasonTimeZone, fmt.Sprintf("time %q has a zone or offset; the file's times are US/Eastern without one (want %s)", s, csvTimeWant[layout])
+		}
 	}
-	return t.UTC(), "", ""
+	return time.Time{}, "", ReasonBadTime, fmt.Sprintf("time %q: want %s", s, csvTimeWant[layout])
 }
 
 // sortAscending puts qs in ascending TS order: reversed when the input is in

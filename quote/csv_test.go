@@ -3,6 +3,7 @@ package quote
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -127,10 +128,10 @@ func TestReadCSVLayouts(t *testing.T) {
 			}},
 		{"daily summer, no adj close, BOM", "\ufeffdate,open,high,low,close,volume\n2020-07-01,1,2,0.5,1.5,3.0\n",
 			[]Quote{{Symbol: "X", TS: utc(2020, 7, 1, 13, 30), Open: 1, High: 2, Low: 0.5, Close: 1.5, Volume: 3, Source: "replay:daily-csv"}}},
-		{"intraday 5min ascending", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 09:40:00,2,2,2,2,2\n",
+		{"intraday 5min ascending, end-labelled (a bar at 16:00, none at 09:30)", "time,open,high,low,close,volume\n2020-12-01 15:55:00,1,1,1,1,1\n2020-12-01 16:00:00,2,2,2,2,2\n",
 			[]Quote{
-				{Symbol: "X", TS: utc(2020, 12, 1, 14, 30), Open: 1, High: 1, Low: 1, Close: 1, Volume: 1, Source: "replay:intraday-csv"},
-				{Symbol: "X", TS: utc(2020, 12, 1, 14, 35), Open: 2, High: 2, Low: 2, Close: 2, Volume: 2, Source: "replay:intraday-csv"},
+				{Symbol: "X", TS: utc(2020, 12, 1, 20, 50), Open: 1, High: 1, Low: 1, Close: 1, Volume: 1, Source: "replay:intraday-csv"},
+				{Symbol: "X", TS: utc(2020, 12, 1, 20, 55), Open: 2, High: 2, Low: 2, Close: 2, Volume: 2, Source: "replay:intraday-csv"},
 			}},
 		{"header only", "time,open,high,low,close,volume\n", nil},
 	}
@@ -152,6 +153,97 @@ func TestReadCSVLayouts(t *testing.T) {
 	}
 }
 
+// TestReadCSVCommonLayouts: the layouts real exports use, each a small file
+// written here with the bars it must give computed by hand from its rows
+// (times US/Eastern; December is UTC-5, July UTC-4), the label each file's
+// evidence (or the spec) gives, and the columns left out.
+func TestReadCSVCommonLayouts(t *testing.T) {
+	bar := func(ts time.Time, o, h, l, c float64, v int64, src string) Quote {
+		return Quote{Symbol: "X", TS: ts, Open: o, High: h, Low: l, Close: c, Volume: v, Source: src}
+	}
+	const intra, daily = "replay:intraday-csv", "replay:daily-csv"
+	tests := []struct {
+		name  string
+		in    string
+		label Label
+		want  []Quote
+		info  FileInfo
+	}{
+		{"start-labelled minute file (09:30 present, no 16:00): kept at its own labels",
+			"time,open,high,low,close,volume\n2020-12-01 09:30:00,10,11,9,10.5,100\n2020-12-01 09:31:00,10.5,12,10,11,200\n",
+			LabelDetect,
+			[]Quote{bar(utc(2020, 12, 1, 14, 30), 10, 11, 9, 10.5, 100, intra), bar(utc(2020, 12, 1, 14, 31), 10.5, 12, 10, 11, 200, intra)},
+			FileInfo{Label: LabelStart, Detected: true}},
+		{"start-labelled extended session (a bar at 04:00)",
+			"time,open,high,low,close,volume\n2020-12-01 04:00:00,10,11,9,10.5,100\n2020-12-01 16:00:00,10.5,12,10,11,200\n2020-12-01 16:01:00,11,11,11,11,1\n",
+			LabelDetect,
+			[]Quote{bar(utc(2020, 12, 1, 9, 0), 10, 11, 9, 10.5, 100, intra), bar(utc(2020, 12, 1, 21, 0), 10.5, 12, 10, 11, 200, intra), bar(utc(2020, 12, 1, 21, 1), 11, 11, 11, 11, 1, intra)},
+			FileInfo{Label: LabelStart, Detected: true}},
+		{"end-labelled extended session (a bar at 20:00), as Alpha Vantage",
+			"time,open,high,low,close,volume\n2020-12-01 20:00:00,10,11,9,10.5,100\n2020-12-01 19:59:00,10.5,12,10,11,200\n",
+			LabelDetect,
+			[]Quote{bar(utc(2020, 12, 2, 0, 58), 10.5, 12, 10, 11, 200, intra), bar(utc(2020, 12, 2, 0, 59), 10, 11, 9, 10.5, 100, intra)},
+			FileInfo{Label: LabelEnd, Detected: true}},
+		{"no evidence, label from the spec",
+			"time,open,high,low,close,volume\n2020-12-01 10:00:00,10,11,9,10.5,100\n2020-12-01 10:01:00,10.5,12,10,11,200\n",
+			LabelStart,
+			[]Quote{bar(utc(2020, 12, 1, 15, 0), 10, 11, 9, 10.5, 100, intra), bar(utc(2020, 12, 1, 15, 1), 10.5, 12, 10, 11, 200, intra)},
+			FileInfo{Label: LabelStart}},
+		{"the spec's label wins over the evidence",
+			"time,open,high,low,close,volume\n2020-12-01 09:30:00,10,11,9,10.5,100\n2020-12-01 09:31:00,10.5,12,10,11,200\n",
+			LabelEnd,
+			[]Quote{bar(utc(2020, 12, 1, 14, 29), 10, 11, 9, 10.5, 100, intra), bar(utc(2020, 12, 1, 14, 30), 10.5, 12, 10, 11, 200, intra)},
+			FileInfo{Label: LabelEnd}},
+		{"US dates m/d/yyyy, daily",
+			"Date,Open,High,Low,Close,Volume\n11/24/2020,10,12,9,11,1000\n11/23/2020,9,10,8,9.5,2000\n",
+			LabelDetect,
+			[]Quote{bar(utc(2020, 11, 23, 14, 30), 9, 10, 8, 9.5, 2000, daily), bar(utc(2020, 11, 24, 14, 30), 10, 12, 9, 11, 1000, daily)},
+			FileInfo{}},
+		{"US date and time m/d/yyyy hh:mm, start-labelled",
+			"time,open,high,low,close,volume\n7/1/2020 9:30,10,11,9,10.5,100\n7/1/2020 9:31,10.5,12,10,11,200\n",
+			LabelDetect,
+			[]Quote{bar(utc(2020, 7, 1, 13, 30), 10, 11, 9, 10.5, 100, intra), bar(utc(2020, 7, 1, 13, 31), 10.5, 12, 10, 11, 200, intra)},
+			FileInfo{Label: LabelStart, Detected: true}},
+		{"a datetime in a column named Date, ISO T and no seconds",
+			"Date,Open,High,Low,Close,Volume\n2020-12-01T09:30,10,11,9,10.5,100\n2020-12-01T09:31,10.5,12,10,11,200\n",
+			LabelDetect,
+			[]Quote{bar(utc(2020, 12, 1, 14, 30), 10, 11, 9, 10.5, 100, intra), bar(utc(2020, 12, 1, 14, 31), 10.5, 12, 10, 11, 200, intra)},
+			FileInfo{Label: LabelStart, Detected: true}},
+		{"extra columns (indicators) ignored and named",
+			"timestamp,open,high,low,close,volume,rsi_14,sma_20\n2020-12-01 09:30:00,10,11,9,10.5,100,55.1,10.2\n",
+			LabelDetect,
+			[]Quote{bar(utc(2020, 12, 1, 14, 30), 10, 11, 9, 10.5, 100, intra)},
+			FileInfo{Label: LabelStart, Detected: true, Ignored: []string{"rsi_14", "sma_20"}}},
+		{"Last instead of Close",
+			"Date,Open,High,Low,Last,Volume\n2020-11-24,10,12,9,11,1000\n",
+			LabelDetect,
+			[]Quote{bar(utc(2020, 11, 24, 14, 30), 10, 12, 9, 11, 1000, daily)},
+			FileInfo{}},
+		{"Close and Last: Close read, Last ignored",
+			"Date,Open,High,Low,Close,Last,Volume\n2020-11-24,10,12,9,11,11.5,1000\n",
+			LabelDetect,
+			[]Quote{bar(utc(2020, 11, 24, 14, 30), 10, 12, 9, 11, 1000, daily)},
+			FileInfo{Ignored: []string{"Last"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, rejects, info, err := readCSV(strings.NewReader(tt.in), "f.csv", "X", tt.label)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rejects) > 0 {
+				t.Errorf("rejects %v; want none", rejects)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("bars\n got %+v\nwant %+v", got, tt.want)
+			}
+			if !reflect.DeepEqual(info, tt.info) {
+				t.Errorf("info %+v; want %+v", info, tt.info)
+			}
+		})
+	}
+}
+
 func TestReadCSVErrors(t *testing.T) {
 	tests := []struct {
 		name, in string
@@ -159,7 +251,9 @@ func TestReadCSVErrors(t *testing.T) {
 		msg      string
 	}{
 		{"empty", "", ErrUnknownFormat, "data.csv: empty file"},
-		{"unknown header", "a,b,c\n", ErrUnknownFormat, "data.csv line 1: unknown column \"a\""},
+		{"unknown header", "a,b,c\n", ErrUnknownFormat, "data.csv line 1: header \"a,b,c\" lacks a column"},
+		{"two time columns", "time,date,open,high,low,close,volume\n", ErrUnknownFormat, "data.csv line 1: columns \"time\" and \"date\" name the same field"},
+		{"ambiguous labels", "time,open,high,low,close,volume\n2020-12-01 10:35:00,1,1,1,1,1\n2020-12-01 10:40:00,2,2,2,2,2\n", ErrAmbiguousLabels, "say which end the file's times name with label=start or label=end"},
 		{"missing column", "time,open,high,low,close\n", ErrUnknownFormat, "data.csv line 1: header"},
 	}
 	for _, tt := range tests {
@@ -183,7 +277,7 @@ func TestReadCSVRowRejects(t *testing.T) {
 	}{
 		{"bad price", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 09:36:00,x,1,1,1,1\n",
 			3, ReasonBadPrice, `open "x": not a number`},
-		{"bad time", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01T09:35,1,1,1,1,1\n", 3, ReasonBadTime, `time "2020-12-01T09:35"`},
+		{"bad time", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 9h35,1,1,1,1,1\n", 3, ReasonBadTime, `time "2020-12-01 9h35"`},
 		{"bad volume", "Date,Open,High,Low,Close,Volume\n2020-11-30,1,1,1,1,1\n2020-12-01,1,1,1,1,1.5\n", 3, ReasonBadVolume, `volume "1.5": fractional`},
 		{"field count", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 09:36:00,1,1\n", 3, ReasonBadFields, "3 fields, too few; want 6"},
 		{"bare quote", "time,open,high,low,close,volume\n2020-12-01 09:35:00,1,1,1,1,1\n2020-12-01 09:36:00,1\"x,1,1,1,1\n",
@@ -191,7 +285,7 @@ func TestReadCSVRowRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			qs, rejects, err := readCSV(strings.NewReader(tt.in), "data.csv", "X")
+			qs, rejects, _, err := readCSV(strings.NewReader(tt.in), "data.csv", "X", LabelEnd)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,11 +21,17 @@
 //     (ReadLeanTickZip; see Ticks below). A trade zip holds ticks when its
 //     CSV is named *_Tick.csv or, failing that, when the 4th field of its
 //     first row is not an integer.
-//   - Alpha Vantage intraday CSV `time,open,high,low,close,volume`, newest
-//     first, US/Eastern without zone, bars labelled by their END (ReadCSV
-//     explains the evidence and shifts them to their start).
+//   - Intraday CSV (Alpha Vantage's `time,open,high,low,close,volume`, newest
+//     first, and most minute exports: ISO or US month-first times, the time
+//     in a `date` or `datetime` column, `last` for `close`, extra columns
+//     ignored), US/Eastern without zone. Bars are labelled by their start or
+//     their end: the spec's label=start|end says which, or else unambiguous
+//     evidence in the file (ReadCSV; Alpha Vantage's 04:01-20:00 files are
+//     end-labelled); an ambiguous file is refused (ErrAmbiguousLabels), never
+//     shifted on a guess.
 //   - Daily CSV `Date,Open,High,Low,Close[,Adj Close],Volume` (Yahoo's
-//     download), each bar stamped 09:30 US/Eastern of its date.
+//     download; dates ISO or m/d/yyyy), each bar stamped 09:30 US/Eastern of
+//     its date.
 //
 // # Ticks
 //

@@ -13,6 +13,10 @@ var (
 	// ErrUnknownFormat: ReadFile cannot tell the format of a file from its
 	// name or header.
 	ErrUnknownFormat = errors.New("quote: unknown file format")
+	// ErrAmbiguousLabels: an intraday CSV's times do not tell whether they
+	// name the bars' starts or ends, and the source spec does not say
+	// (label=start|end); see ReadCSV.
+	ErrAmbiguousLabels = errors.New("bar labels ambiguous")
 
 	// ErrBadSpec: a source spec given to ParseSpec or New is malformed. The
 	// wrapping error quotes the spec.

@@ -82,8 +82,10 @@ type Quote struct {
 	// condition as the source gives them (Lean: "P", "20002000").
 	Exchange  string `json:"exchange,omitempty"`
 	Condition string `json:"condition,omitempty"`
-	// Flag is empty for a good tick, else why it is excluded from bars
-	// (FlagSuspicious, FlagOffMedian). Bars are never flagged this way.
+	// Flag is empty for a good tick or bar, else why it is excluded from
+	// bars: a tick's FlagSuspicious or FlagOffMedian (FlagTicks), an
+	// intraday bar's FlagImplausible (FlagBars). The store keeps flagged
+	// rows and alerts on a minute whose only bar is flagged.
 	Flag string `json:"flag,omitempty"`
 }
 

@@ -43,6 +43,7 @@ type Replay struct {
 	max      int
 	log      *zap.Logger
 	rejected func(symbol string, reason RejectReason, err error)
+	label    Label // the CSV bars' label (the spec's label=), LabelDetect: from each file
 
 	mu   sync.Mutex
 	syms map[string]*replaySym
@@ -200,7 +201,7 @@ func newReplay(path string, speed, rate float64, opts Options) (*Replay, error) 
 		return nil, fmt.Errorf("%w: replay path: %v", ErrBadSpec, err)
 	}
 	return &Replay{path: path, dir: st.IsDir(), speed: speed, rate: rate, clock: opts.Clock, max: opts.MaxBatch,
-		log: opts.Logger, rejected: opts.Rejected, syms: map[string]*replaySym{}}, nil
+		log: opts.Logger, rejected: opts.Rejected, label: opts.label, syms: map[string]*replaySym{}}, nil
 }
 
 // replayFile is one file of a symbol's replay.
@@ -345,13 +346,18 @@ func (r *Replay) load(symbol string) (*replaySym, error) {
 func (r *Replay) loadBars(symbol string, files []replayFile) barSeries {
 	var all []Quote
 	for _, f := range files {
-		qs, rejects, err := ReadFileRejects(f.path, symbol)
+		qs, rejects, info, err := ReadFileInfo(f.path, symbol, r.label)
 		if err != nil {
 			r.reportFile(symbol, f.path, err)
 			continue
 		}
 		r.log.Info("replay: bar file loaded", zap.String("symbol", symbol), zap.String("file", f.path),
-			zap.Int("bars", len(qs)), zap.Int("rejected", len(rejects)))
+			zap.Int("bars", len(qs)), zap.Int("rejected", len(rejects)), zap.String("label", string(info.Label)),
+			zap.Bool("label_detected", info.Detected))
+		if len(info.Ignored) > 0 {
+			r.log.Info("replay: columns ignored", zap.String("symbol", symbol), zap.String("file", f.path),
+				zap.Strings("columns", info.Ignored))
+		}
 		r.reportRejects(symbol, "replay: bar line rejected", rejects)
 		all = append(all, qs...)
 	}
@@ -361,6 +367,12 @@ func (r *Replay) loadBars(symbol string, files []replayFile) barSeries {
 		if i == 0 || !q.TS.Equal(uniq[len(uniq)-1].TS) {
 			uniq = append(uniq, q)
 		}
+	}
+	// Over the whole series, so a day's first and last bars have the
+	// neighbouring days' bars as neighbours.
+	if n := FlagBars(uniq, BarNeighbours, BarMedianPct); n > 0 {
+		r.log.Info("replay: implausible bars flagged", zap.String("symbol", symbol), zap.Int("bars", n),
+			zap.Int("neighbours", BarNeighbours), zap.Float64("pct", BarMedianPct))
 	}
 	return uniq
 }
@@ -615,7 +627,7 @@ func (r *Replay) Check(symbol string) (valid, rejected int, err error) {
 			first = fmt.Sprint(tf.rejects[0])
 		}
 	} else {
-		qs, rejects, err := ReadFileRejects(f.path, symbol)
+		qs, rejects, _, err := ReadFileInfo(f.path, symbol, r.label)
 		if err != nil {
 			return 0, 0, fmt.Errorf("%w: replay %s: %w", ErrUnreadable, f.path, err)
 		}

@@ -60,7 +60,7 @@ func replayAll(t *testing.T, path, symbol string) ([]Quote, []rejectCall, *obser
 	t.Helper()
 	core, logs := observer.New(zap.InfoLevel)
 	rec := &rejectRecorder{t: t}
-	r, err := New("replay:"+path+"?speed=max", Options{Logger: zap.New(core), MaxBatch: 3, Rejected: rec.rejected})
+	r, err := New("replay:"+path+"?speed=max&label=end", Options{Logger: zap.New(core), MaxBatch: 3, Rejected: rec.rejected})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,8 @@ func TestReplayRejectsBadMinuteRows(t *testing.T) {
 		{"volume beyond int64", t33 + ",168.7,168.7,168.7,168.7,99999999999999999999", "34320000,1687000,1687000,1687000,1687000,99999999999999999999", ReasonVolumeRange, ""},
 		{"volume 1e30", t33 + ",168.7,168.7,168.7,168.7,1e30", "34320000,1687000,1687000,1687000,1687000,1e30", ReasonVolumeRange, ""},
 		{"time unparsable", "2013-10-07 9h33,168.7,168.7,168.7,168.7,100", "9h33,1687000,1687000,1687000,1687000,100", ReasonBadTime, ""},
-		{"time ISO without zone", "2013-10-07T09:33:00,168.7,168.7,168.7,168.7,100", "", ReasonBadTime, ""},
+		{"time out of range", "2013-10-07 25:33:00,168.7,168.7,168.7,168.7,100", "", ReasonBadTime, ""},
+		{"date in a datetime file", "2013-10-07,168.7,168.7,168.7,168.7,100", "", ReasonBadTime, ""},
 		{"time past midnight (Lean)", "", "86400000,1687000,1687000,1687000,1687000,100", "", ReasonBadTime},
 		{"time negative (Lean)", "", "-60000,1687000,1687000,1687000,1687000,100", "", ReasonBadTime},
 		{"time with offset", t33 + "-04:00,168.7,168.7,168.7,168.7,100", "", ReasonTimeZone, ""},
@@ -221,7 +222,7 @@ func TestReplayRejectsBadMinuteRows(t *testing.T) {
 						t.Fatalf("%d errors logged", n)
 					}
 				}
-				qs, rejects, err := ReadFileRejects(path, "XYZ")
+				qs, rejects, _, err := ReadFileInfo(path, "XYZ", LabelEnd)
 				if err != nil || len(qs) != len(goodBars) || len(rejects) != 1 {
 					t.Fatalf("ReadFileRejects: %d quotes, rejects %+v, %v", len(qs), rejects, err)
 				}

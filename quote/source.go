@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -79,20 +80,27 @@ type Spec struct {
 	// Speed.
 	Seed int64
 	Rate float64
+	// Label is the replay's CSV bar label (label=start|end); LabelDetect
+	// reads it from each file (see ReadCSV).
+	Label Label
 }
 
 // String returns the spec in the form ParseSpec reads.
 func (s Spec) String() string {
 	switch s.Kind {
 	case KindReplay:
+		label := ""
+		if s.Label != LabelDetect {
+			label = "&label=" + string(s.Label)
+		}
 		if s.Rate > 0 {
-			return "replay:" + s.Path + "?rate=" + strconv.FormatFloat(s.Rate, 'g', -1, 64)
+			return "replay:" + s.Path + "?rate=" + strconv.FormatFloat(s.Rate, 'g', -1, 64) + label
 		}
 		sp := "max"
 		if s.Speed > 0 {
 			sp = strconv.FormatFloat(s.Speed, 'g', -1, 64)
 		}
-		return "replay:" + s.Path + "?speed=" + sp
+		return "replay:" + s.Path + "?speed=" + sp + label
 	case KindSynthetic:
 		return fmt.Sprintf("synthetic?seed=%d&rate=%s", s.Seed, strconv.FormatFloat(s.Rate, 'g', -1, 64))
 	}
@@ -103,6 +111,8 @@ func (s Spec) String() string {
 //
 //	replay:<path>[?speed=N|max]      N > 0 market seconds per wall second, default 60
 //	replay:<path>?rate=N             N > 0 rows per wall second per symbol, evenly (exclusive with speed)
+//	replay:<path>?label=start|end    which end of its interval an intraday CSV bar's time names
+//	                                 (default: read from the file's evidence, see ReadCSV; refused when ambiguous)
 //	yahoo
 //	alphavantage
 //	synthetic[?seed=S&rate=R]        S an int64 (default 1), 0 < R <= 1000 quotes/s/symbol (default 1)
@@ -132,7 +142,10 @@ func ParseSpec(spec string) (Spec, error) {
 			return bad("want replay:<path>[?speed=N]")
 		}
 		s.Path, s.Speed = rest, DefaultSpeed
-		allowed["speed"], allowed["rate"] = true, true
+		allowed["speed"], allowed["rate"], allowed["label"] = true, true, true
+		if s.Label, err = ParseLabel(params.Get("label")); err != nil {
+			return bad("label %q: want start or end", params.Get("label"))
+		}
 		if params.Has("speed") && params.Has("rate") {
 			return bad("speed and rate are exclusive")
 		}
@@ -178,11 +191,62 @@ func ParseSpec(spec string) (Spec, error) {
 	}
 	for k, v := range params {
 		if !allowed[k] {
-			return bad("unknown parameter %q for %s", k, kind)
+			return bad("unknown parameter %q for %s (%s)", k, kind, allowedParams(allowed))
 		}
 		if len(v) > 1 {
 			return bad("parameter %q given %d times", k, len(v))
 		}
+	}
+	return s, nil
+}
+
+// allowedParams says which parameters a kind takes.
+func allowedParams(allowed map[string]bool) string {
+	if len(allowed) == 0 {
+		return "it takes none"
+	}
+	keys := make([]string, 0, len(allowed))
+	for k := range allowed {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return "allowed: " + strings.Join(keys, ", ")
+}
+
+// ParseSpecOptions parses spec with the options of a symbol's document
+// (`stocksys symbols add --option K=V`) as parameters of the spec: each key
+// must be a parameter of the spec's kind (see ParseSpec: replay takes
+// speed, rate and label; synthetic seed and rate; yahoo and alphavantage
+// none) and is checked as ParseSpec checks it. An option that the spec
+// already sets to another value is refused. Errors wrap ErrBadSpec and
+// name the option (an unknown key with the keys allowed).
+func ParseSpecOptions(spec string, opts map[string]string) (Spec, error) {
+	if len(opts) == 0 {
+		return ParseSpec(spec)
+	}
+	body, query := spec, ""
+	if i := strings.LastIndexByte(spec, '?'); i >= 0 {
+		body, query = spec[:i], spec[i+1:]
+	}
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return Spec{}, fmt.Errorf("%w %q: query: %v", ErrBadSpec, spec, err)
+	}
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := opts[k]
+		if params.Has(k) && params.Get(k) != v {
+			return Spec{}, fmt.Errorf("%w: option %s=%s: the source %q sets %s=%s", ErrBadSpec, k, v, spec, k, params.Get(k))
+		}
+		params.Set(k, v)
+	}
+	s, err := ParseSpec(body + "?" + params.Encode())
+	if err != nil {
+		return Spec{}, fmt.Errorf("source %q with options %v: %w", spec, opts, err)
 	}
 	return s, nil
 }
@@ -228,6 +292,10 @@ type Options struct {
 	// first Fetch). The rejected line or file is left out and the replay
 	// goes on. Default nil: rejects are only logged.
 	Rejected func(symbol string, reason RejectReason, err error)
+
+	// label is the spec's label= (NewFromSpec sets it for the replay it
+	// makes).
+	label Label
 }
 
 func (o Options) withDefaults() Options {
@@ -281,6 +349,7 @@ func NewFromSpec(s Spec, opts Options) (Source, error) {
 	opts = opts.withDefaults()
 	switch s.Kind {
 	case KindReplay:
+		opts.label = s.Label
 		if s.Rate > 0 {
 			return NewReplayRate(s.Path, s.Rate, opts)
 		}

@@ -105,3 +105,42 @@ func TestNew(t *testing.T) {
 		t.Fatalf("bogus: %v", err)
 	}
 }
+
+func TestParseSpecOptions(t *testing.T) {
+	for _, c := range []struct {
+		spec string
+		opts map[string]string
+		want Spec
+	}{
+		{"replay:/d", map[string]string{"label": "start"}, Spec{Kind: KindReplay, Path: "/d", Speed: DefaultSpeed, Label: LabelStart}},
+		{"replay:/d?speed=max", map[string]string{"label": "END"}, Spec{Kind: KindReplay, Path: "/d", Label: LabelEnd}},
+		{"replay:/d?label=end", map[string]string{"label": "end", "rate": "5"}, Spec{Kind: KindReplay, Path: "/d", Rate: 5, Label: LabelEnd}},
+		{"synthetic", map[string]string{"seed": "7"}, Spec{Kind: KindSynthetic, Seed: 7, Rate: DefaultSyntheticRate}},
+		{"yahoo", nil, Spec{Kind: KindYahoo}},
+	} {
+		got, err := ParseSpecOptions(c.spec, c.opts)
+		if err != nil || got != c.want {
+			t.Errorf("ParseSpecOptions(%q, %v) = %+v, %v; want %+v", c.spec, c.opts, got, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		spec string
+		opts map[string]string
+		msg  string
+	}{
+		{"replay:/d", map[string]string{"lable": "start"}, `unknown parameter "lable" for replay (allowed: label, rate, speed)`},
+		{"replay:/d?label=end", map[string]string{"label": "start"}, `option label=start: the source "replay:/d?label=end" sets label=end`},
+		{"replay:/d", map[string]string{"label": "mid"}, `label "mid": want start or end`},
+		{"replay:/d?speed=2", map[string]string{"rate": "3"}, "speed and rate are exclusive"},
+		{"alphavantage", map[string]string{"interval": "5min"}, `unknown parameter "interval" for alphavantage (it takes none)`},
+		{"synthetic", map[string]string{"rate": "0"}, `rate "0"`},
+	} {
+		_, err := ParseSpecOptions(c.spec, c.opts)
+		if !errors.Is(err, ErrBadSpec) || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("ParseSpecOptions(%q, %v): %v; want ErrBadSpec saying %q", c.spec, c.opts, err, c.msg)
+		}
+	}
+	if s, err := ParseSpec("replay:/d?speed=2&label=start"); err != nil || s.String() != "replay:/d?speed=2&label=start" {
+		t.Errorf("String of a labelled spec: %q, %v", s.String(), err)
+	}
+}

@@ -16,13 +16,15 @@ type Row struct {
 	// Flagged: a minute bar whose close moved more than Config.MoveAlertPct
 	// from the previous close (see DetectMoves); an Alert row exists for it.
 	// Always false for ticks (their alerts are per minute, in alerts only).
+	// Not to be confused with Quote.Flag, the source's mark of a bad tick or
+	// bar (left out of bars).
 	Flagged bool `json:"flagged"`
 	// Epoch of the last writer of the row (informational; a replay by a
 	// newer owner overwrites it).
 	Epoch int64 `json:"epoch"`
 }
 
-const selectQuoteCols = `SELECT ts, open, high, low, close, volume, bid, ask, source, flagged, epoch FROM @quotes `
+const selectQuoteCols = `SELECT ts, open, high, low, close, volume, bid, ask, source, flagged, epoch, flag FROM @quotes `
 
 const selectTickCols = `SELECT ts, seq, price, size, exchange, condition, bid, ask, flag, source, epoch FROM @ticks `
 
@@ -34,9 +36,10 @@ func scanRows(q *gocql.Query, symbol string) ([]Row, error) {
 		r       Row
 		flagged *bool
 		epoch   *int64
+		flag    *string
 	)
-	for it.Scan(&r.TS, &r.Open, &r.High, &r.Low, &r.Close, &r.Volume, &r.Bid, &r.Ask, &r.Source, &flagged, &epoch) {
-		r.Symbol = symbol
+	for it.Scan(&r.TS, &r.Open, &r.High, &r.Low, &r.Close, &r.Volume, &r.Bid, &r.Ask, &r.Source, &flagged, &epoch, &flag) {
+		r.Symbol, r.Flag = symbol, deref(flag)
 		r.TS = r.TS.UTC()
 		r.Flagged = flagged != nil && *flagged
 		r.Epoch = 0

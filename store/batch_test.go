@@ -43,31 +43,31 @@ func TestQuoteBatchSizes(t *testing.T) {
 	plain := q("SPY", et(2020, 11, 27, 9, 30), 1, 1, 1, 1, 1)
 	withBA := plain
 	withBA.Bid, withBA.Ask = &bid, &ask
-	if got := quoteRowBytes(plain); got != 188 { // 16 row + 8 ts + 6*24 + 16 + len("test")
-		t.Fatalf("quoteRowBytes(no bid/ask) = %d; want 188", got)
+	if got := quoteRowBytes(plain); got != 204 { // 16 row + 8 ts + 6*24 + 2*16 (source, flag) + len("test")
+		t.Fatalf("quoteRowBytes(no bid/ask) = %d; want 204", got)
 	}
-	if got := quoteRowBytes(withBA); got != 236 {
-		t.Fatalf("quoteRowBytes(bid/ask) = %d; want 236", got)
+	if got := quoteRowBytes(withBA); got != 252 {
+		t.Fatalf("quoteRowBytes(bid/ask) = %d; want 252", got)
 	}
 	sizes := make([]int, 390)
 	for i := range sizes {
 		sizes[i] = quoteRowBytes(plain)
 	}
 	runs := splitBatches(sizes, DefaultConfig().BatchMaxBytes)
-	if len(runs) != 19 { // 21 rows of 188 bytes = 3948 <= 4096; 390 = 18*21 + 12
-		t.Fatalf("%d batches; want 19", len(runs))
+	if len(runs) != 20 { // 20 rows of 204 bytes = 4080 <= 4096; 390 = 19*20 + 10
+		t.Fatalf("%d batches; want 20", len(runs))
 	}
 	for i, r := range runs {
 		n := r[1] - r[0]
-		if want := 21; i == len(runs)-1 {
-			if n != 12 {
-				t.Errorf("last batch has %d rows; want 12", n)
+		if want := 20; i == len(runs)-1 {
+			if n != 10 {
+				t.Errorf("last batch has %d rows; want 10", n)
 			}
 		} else if n != want {
 			t.Errorf("batch %d has %d rows; want %d", i, n, want)
 		}
-		if n*188 > ServerBatchWarnBytes {
-			t.Errorf("batch %d: %d bytes over the warn threshold", i, n*188)
+		if n*204 > ServerBatchWarnBytes {
+			t.Errorf("batch %d: %d bytes over the warn threshold", i, n*204)
 		}
 	}
 }

@@ -112,6 +112,10 @@ type agg struct {
 	pv, sumClose           float64   // sum(close*volume), sum(close)
 	count                  int       // quotes counted
 	lastTS                 time.Time // TS of the last quote counted
+	// bad is the window's last bar (not tick) flagged by its source
+	// (quote.FlagBars), not counted; nil if none. A minute holding only a
+	// bad bar (count 0) gets an implausible-bar alert (see movesOf).
+	bad *quote.Quote
 }
 
 // add counts q, which comes after every quote counted so far.
@@ -180,11 +184,13 @@ type symbolMinutes struct {
 }
 
 // minuteAggs aggregates qs into 1-minute windows per symbol: normalized (see
-// normalize), flagged ticks (Quote.Flag set) left out, in Position order.
+// normalize), flagged quotes (Quote.Flag set) not counted, in Position order.
+// A flagged bar still makes its minute (count 0 if nothing else counts in it)
+// and is kept as its bad bar; a flagged tick is left out.
 func minuteAggs(qs []quote.Quote) []symbolMinutes {
 	var out []symbolMinutes
 	for _, q := range normalize(qs) {
-		if q.Flag != "" {
+		if q.Flag != "" && q.IsTick() {
 			continue
 		}
 		if n := len(out); n == 0 || out[n-1].symbol != q.Symbol {
@@ -195,7 +201,11 @@ func minuteAggs(qs []quote.Quote) []symbolMinutes {
 		if n := len(sm.minutes); n == 0 || !sm.minutes[n-1].start.Equal(start) {
 			sm.minutes = append(sm.minutes, agg{start: start})
 		}
-		sm.minutes[len(sm.minutes)-1].add(q)
+		if m := &sm.minutes[len(sm.minutes)-1]; q.Flag != "" {
+			m.bad = &q
+		} else {
+			m.add(q)
+		}
 	}
 	return out
 }
@@ -342,6 +352,12 @@ func mean(xs []float64) float64 {
 // close of the next one, so a spike and its reversal are both flagged. A
 // previous close of 0 flags nothing. For a minute file every quote is its own
 // minute, so this compares each quote with the one before it.
+//
+// A minute whose only bar its source flagged (quote.FlagBars: an implausible
+// print) gets an alert too, with that bar's close, the previous counted close
+// (MovePct 0 when there is none or it is 0) and a Reason that says the bar was
+// left out of the bars; it is not a previous close for the next minute, so a
+// bad print and the return from it make one alert, not two.
 func DetectMoves(qs []quote.Quote, prevClose *float64, thresholdPct float64) []Alert {
 	var out []Alert
 	for _, sm := range minuteAggs(qs) {
@@ -359,6 +375,9 @@ func movesOf(symbol string, minutes []agg, prevClose *float64, thresholdPct floa
 	}
 	for _, m := range minutes {
 		if m.count == 0 {
+			if m.bad != nil {
+				out = append(out, implausible(symbol, m.start, *m.bad, havePrev, prev))
+			}
 			continue
 		}
 		if havePrev && prev != 0 {
@@ -378,4 +397,19 @@ func move(symbol string, ts time.Time, close, prev, thresholdPct float64) (Alert
 	}
 	return Alert{Day: quote.Quote{TS: ts}.Day(), TS: ts, Symbol: symbol, PrevClose: prev, Close: close, MovePct: pct,
 		Reason: fmt.Sprintf("close moved %+.2f%% from %g to %g (threshold %g%%)", pct, prev, close, thresholdPct)}, true
+}
+
+// implausible is the alert for a minute whose only bar, b, was flagged by its
+// source; prev is the previous counted close if havePrev.
+func implausible(symbol string, start time.Time, b quote.Quote, havePrev bool, prev float64) Alert {
+	a := Alert{Day: quote.Quote{TS: start}.Day(), TS: start, Symbol: symbol, Close: b.Close}
+	if havePrev && prev != 0 {
+		a.PrevClose, a.MovePct = prev, 100*(b.Close-prev)/prev
+	}
+	a.Reason = fmt.Sprintf("%s bar (open %g high %g low %g close %g) left out of the bars: a price more than %d%% from the median close of the %d bars before it and of the %d after it",
+		b.Flag, b.Open, b.High, b.Low, b.Close, quote.BarMedianPct, quote.BarNeighbours, quote.BarNeighbours)
+	if b.Flag != quote.FlagImplausible {
+		a.Reason = fmt.Sprintf("%s bar (open %g high %g low %g close %g) left out of the bars", b.Flag, b.Open, b.High, b.Low, b.Close)
+	}
+	return a
 }

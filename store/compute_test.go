@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -206,6 +207,18 @@ func TestDetectMoves(t *testing.T) {
 		{"order does not matter", shuffledDup(mk(100, 101, 130)), nil, []Alert{
 			alert(2, 101, 130, "close moved +28.71% from 101 to 130 (threshold 20%)"),
 		}},
+		// A bad print its source flagged: one alert, at the print, against the
+		// last counted close; the return from it is no move (101 -> 100).
+		{"implausible bar", flag(mk(100, 101, 130, 100), 2, quote.FlagImplausible), nil, []Alert{
+			alert(2, 101, 130, "implausible bar (open 130 high 130 low 130 close 130) left out of the bars: "+
+				"a price more than 20% from the median close of the 5 bars before it and of the 5 after it"),
+		}},
+		{"implausible first bar", flag(mk(130, 100), 0, quote.FlagImplausible), nil, []Alert{
+			{Day: day(2020, 11, 27), TS: base, Symbol: "SPY", Close: 130,
+				Reason: "implausible bar (open 130 high 130 low 130 close 130) left out of the bars: " +
+					"a price more than 20% from the median close of the 5 bars before it and of the 5 after it"},
+		}},
+		{"a flagged tick makes no alert", flag(ticks(mk(100, 101, 130, 100)), 2, quote.FlagOffMedian), nil, nil},
 	}
 	for _, tt := range tests {
 		got := DetectMoves(tt.qs, tt.prev, 20)
@@ -230,4 +243,20 @@ func TestComputeBarsVolumeSaturates(t *testing.T) {
 	if math.IsInf(bars[0].VWAP, 0) || math.IsNaN(bars[0].VWAP) || bars[0].VWAP <= 0 {
 		t.Errorf("VWAP %v; want a finite positive value", bars[0].VWAP)
 	}
+}
+
+// flag returns qs with qs[i].Flag = f.
+func flag(qs []quote.Quote, i int, f string) []quote.Quote {
+	qs = slices.Clone(qs)
+	qs[i].Flag = f
+	return qs
+}
+
+// ticks returns qs as trade ticks.
+func ticks(qs []quote.Quote) []quote.Quote {
+	qs = slices.Clone(qs)
+	for i := range qs {
+		qs[i].Kind = quote.KindTrade
+	}
+	return qs
 }

@@ -251,6 +251,63 @@ func TestIntegration_FlaggedMove(t *testing.T) {
 	}
 }
 
+// A bar its source flagged implausible (quote.FlagBars) is stored with its
+// flag, left out of the bars, and makes one alert against the last counted
+// close; the return from it is no move. A rebuild from the stored rows
+// (UpdateAnalytics) keeps exactly that.
+func TestIntegration_ImplausibleBar(t *testing.T) {
+	s, ctx := openTest(t), testCtx(t)
+	base := et(2020, 11, 27, 9, 30)
+	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
+	var qs []quote.Quote
+	for i, c := range []float64{100, 101, 130, 100, 102} {
+		qs = append(qs, q("SPY", at(i), c, c, c, c, 10))
+	}
+	qs[2].Flag = quote.FlagImplausible
+	if err := s.WriteQuotes(ctx, 1, qs); err != nil {
+		t.Fatal(err)
+	}
+	wantAlert := Alert{Day: day(2020, 11, 27), TS: at(2), Symbol: "SPY", PrevClose: 101, Close: 130,
+		MovePct: 100 * (130.0 - 101) / 101,
+		Reason: "implausible bar (open 130 high 130 low 130 close 130) left out of the bars: " +
+			"a price more than 20% from the median close of the 5 bars before it and of the 5 after it"}
+	check := func(when string) {
+		t.Helper()
+		rows, err := s.Rows(ctx, "SPY", base, at(10), 0)
+		if err != nil || len(rows) != 5 {
+			t.Fatalf("%s: Rows = %d rows, %v; want 5", when, len(rows), err)
+		}
+		for i, r := range rows {
+			if want := qs[i].Flag; r.Flag != want || r.Flagged {
+				t.Errorf("%s: row %d flag %q flagged %v; want flag %q, not flagged", when, i, r.Flag, r.Flagged, want)
+			}
+		}
+		bars, err := s.Bars(ctx, "SPY", Interval1m, base, at(10), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var closes []float64
+		for _, b := range bars {
+			closes = append(closes, b.Close)
+		}
+		if want := []float64{100, 101, 100, 102}; !reflect.DeepEqual(closes, want) {
+			t.Errorf("%s: 1m closes %v; want %v (the implausible bar left out)", when, closes, want)
+		}
+		if b5, err := s.Bars(ctx, "SPY", Interval5m, base, at(10), 0); err != nil || len(b5) != 1 || b5[0].High != 102 || b5[0].Count != 4 {
+			t.Errorf("%s: 5m bars %+v, %v; want one of 4 bars, high 102", when, b5, err)
+		}
+		alerts, err := s.Alerts(ctx, base, at(10), 0)
+		if err != nil || len(alerts) != 1 || alerts[0] != wantAlert {
+			t.Errorf("%s: Alerts = %+v, %v; want [%+v]", when, alerts, err, wantAlert)
+		}
+	}
+	check("written")
+	if err := s.UpdateAnalytics(ctx, "SPY", []time.Time{base}); err != nil {
+		t.Fatal(err)
+	}
+	check("rebuilt")
+}
+
 func checkFlags(t *testing.T, s *Store, want map[int]bool, base time.Time) {
 	t.Helper()
 	rows, err := s.Rows(testCtx(t), "SPY", base, base.Add(time.Hour), 0)
@@ -279,8 +336,8 @@ func TestIntegration_BatchUnderWarnThreshold(t *testing.T) {
 		qs = append(qs, x)
 	}
 	batches := s.quoteBatches(ctx, 1, normalize(qs))
-	if len(batches) != 25 { // 236+7 = 243 bytes a row, 16 rows a batch, 390 = 24*16 + 6
-		t.Errorf("%d batches; want 25", len(batches))
+	if len(batches) != 26 { // 252+7 = 259 bytes a row, 15 rows a batch, 390 = 26*15
+		t.Errorf("%d batches; want 26", len(batches))
 	}
 	// gocql returns no Iter for batches, so warnings are seen as the warning
 	// flag on response frame headers, on a session of the test's own.
@@ -308,11 +365,11 @@ func TestIntegration_BatchUnderWarnThreshold(t *testing.T) {
 	}
 	// 30 rows of 30 symbols: 30 partitions, about 7 KiB.
 	var multi []gocql.BatchEntry
-	for i, e := range batches[0].Entries[:16] {
+	for i, e := range batches[0].Entries[:15] {
 		e.Args = append([]any{fmt.Sprintf("S%02d", i)}, e.Args[1:]...)
 		multi = append(multi, e)
 	}
-	for i, e := range batches[1].Entries[:14] {
+	for i, e := range batches[1].Entries[:15] {
 		e.Args = append([]any{fmt.Sprintf("T%02d", i)}, e.Args[1:]...)
 		multi = append(multi, e)
 	}

@@ -36,8 +36,10 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS @quotes (
 		symbol text, day date, ts timestamp,
 		open double, high double, low double, close double, volume bigint,
-		bid double, ask double, source text, flagged boolean, epoch bigint,
+		bid double, ask double, source text, flagged boolean, epoch bigint, flag text,
 		PRIMARY KEY ((symbol, day), ts)) WITH CLUSTERING ORDER BY (ts ASC)`,
+	// Keyspaces made before bars could be flagged by their source.
+	`ALTER TABLE @quotes ADD IF NOT EXISTS (flag text)`,
 	`CREATE TABLE IF NOT EXISTS @ticks (
 		symbol text, day date, ts timestamp, seq int,
 		price double, size bigint, exchange text, condition text,

@@ -10,8 +10,8 @@ import (
 	"github.com/stock-system/stocksys/quote"
 )
 
-const insertQuote = `INSERT INTO @quotes (symbol, day, ts, open, high, low, close, volume, bid, ask, source, epoch)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertQuote = `INSERT INTO @quotes (symbol, day, ts, open, high, low, close, volume, bid, ask, source, epoch, flag)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const insertTick = `INSERT INTO @ticks (symbol, day, ts, seq, price, size, exchange, condition, bid, ask, flag, source, epoch)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -35,7 +35,7 @@ const (
 
 // quoteRowBytes estimates the batch size contribution of one quote row.
 func quoteRowBytes(q quote.Quote) int {
-	n := rowBytes + 8 /* ts */ + 6*(cellBytes+8) /* o h l c volume epoch */ + cellBytes + len(q.Source)
+	n := rowBytes + 8 /* ts */ + 6*(cellBytes+8) /* o h l c volume epoch */ + 2*cellBytes + len(q.Source) + len(q.Flag)
 	if q.Bid != nil {
 		n += cellBytes + 8
 	}
@@ -112,7 +112,7 @@ func (s *Store) quoteBatches(ctx context.Context, epoch int64, qs []quote.Quote)
 					}
 					b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: s.cql(insertQuote), Idempotent: true, Args: []any{
 						q.Symbol, q.Day(), q.TS, q.Open, q.High, q.Low, q.Close, q.Volume,
-						optional(q.Bid), optional(q.Ask), q.Source, epoch}})
+						optional(q.Bid), optional(q.Ask), q.Source, epoch, q.Flag}})
 				}
 				out = append(out, b)
 			}

@@ -492,6 +492,9 @@ func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote, ro
 			}
 			if q.Flag == "" {
 				m.agg.add(q)
+			} else if !q.IsTick() {
+				b := q
+				m.agg.bad = &b
 			}
 		}
 		if len(redo) > 0 && !rowsStored {

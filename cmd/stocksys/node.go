@@ -487,7 +487,11 @@ func sourceFrom(read func(symbol string) (tasks.SymbolSpec, error), def string, 
 		if doc.Source != "" {
 			spec = doc.Source
 		}
-		return quote.New(spec, opts)
+		s, err := quote.ParseSpecOptions(spec, doc.Options) // the document's --option values
+		if err != nil {
+			return nil, fmt.Errorf("the source of %s: %w", symbol, err)
+		}
+		return quote.NewFromSpec(s, opts)
 	}
 }
 

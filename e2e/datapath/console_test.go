@@ -34,7 +34,8 @@ func TestIntegration_ConsoleReplay(t *testing.T) {
 	msftFile := msftSubset(t, dir, "2020-11-24", "2020-11-25")
 	// A bad print in the real MSFT minutes (o/h/l/c x1.3 on 11-25 at 15:00,
 	// within the chart's last 500 1m bars): the stored alerts, and the
-	// chart's markers, must hold the moves it makes.
+	// chart's markers, must hold the alert it makes: the print is flagged
+	// implausible (quote.FlagBars), so one alert, not a move and its return.
 	wantAlerts := spike(t, msftFile, "2020-11-25 15:00:00", 1.3)
 	last := map[string]time.Time{"SPY": lastTS(sourceQuotes(t, "SPY", spyFiles...)), "MSFT": lastTS(sourceQuotes(t, "MSFT", msftFile))}
 	token := filepath.Join(t.TempDir(), "token")
@@ -233,22 +234,28 @@ func TestIntegration_ConsoleReplay(t *testing.T) {
 		Symbol  string    `json:"symbol"`
 		Close   float64   `json:"close"`
 		MovePct float64   `json:"move_pct"`
+		Reason  string    `json:"reason"`
 	}
 	if err := json.Unmarshal([]byte(out), &stored); err != nil {
 		t.Fatalf("query alerts --json: %v: %.300s", err, out)
 	}
 	var msft []string
+	var msftClose []float64
 	for _, a := range stored {
 		if a.Symbol != "MSFT" {
 			continue
 		}
 		if _, ok := wantAlerts[a.Close]; !ok {
-			t.Errorf("stored alert %+v: no such move in the file (want closes %v)", a, wantAlerts)
+			t.Errorf("stored alert %+v: no such alert in the file (want closes %v)", a, wantAlerts)
+		}
+		if implausible := wantAlerts[a.Close]; strings.HasPrefix(a.Reason, "implausible bar") != implausible {
+			t.Errorf("stored alert %+v: want a reason naming an implausible bar: %v", a, implausible)
 		}
 		msft = append(msft, a.TS.UTC().Format(time.RFC3339))
+		msftClose = append(msftClose, a.Close)
 	}
 	if len(msft) != len(wantAlerts) {
-		t.Fatalf("stored MSFT alerts %v; the file has %d moves over 20%% (closes %v)", msft, len(wantAlerts), wantAlerts)
+		t.Fatalf("stored MSFT alerts %v; the file has %d alerts (closes %v)", msft, len(wantAlerts), wantAlerts)
 	}
 	var marks []struct {
 		TS    string `json:"ts"`
@@ -257,10 +264,30 @@ func TestIntegration_ConsoleReplay(t *testing.T) {
 	waitFor(fmt.Sprintf("%d alert markers on the MSFT chart", len(msft)), 10*time.Second, func() bool {
 		return page(`window.stocksys.chart.symbol`) == "MSFT" && json.Unmarshal([]byte(page(`JSON.stringify(window.stocksys.chart.markers)`)), &marks) == nil && len(marks) == len(msft)
 	})
+	// Each marker sits on the candle holding its alert's minute: a move's
+	// own 1m candle, or for an implausible bar (left out of the bars) the
+	// last candle before it.
+	var shown []string
+	if err := json.Unmarshal([]byte(page(`JSON.stringify(window.stocksys.chart.bars.map((b) => b.ts))`)), &shown); err != nil {
+		t.Fatalf("chart bars: %v", err)
+	}
 	for i, m := range marks {
 		at, err := time.Parse(time.RFC3339, m.Alert)
-		if err != nil || at.UTC().Format(time.RFC3339) != msft[i] || m.TS != m.Alert {
-			t.Errorf("marker %d: %+v; want the stored alert at %s on its own 1m candle", i, m, msft[i])
+		if err != nil || at.UTC().Format(time.RFC3339) != msft[i] {
+			t.Errorf("marker %d: %+v; want the stored alert at %s", i, m, msft[i])
+			continue
+		}
+		want := ""
+		for _, ts := range shown {
+			if bt, err := time.Parse(time.RFC3339, ts); err == nil && !bt.After(at) {
+				want = ts
+			}
+		}
+		if m.TS != want {
+			t.Errorf("marker %d: %+v; want it on the candle at %s, the last 1m candle at or before the alert", i, m, want)
+		}
+		if implausible := wantAlerts[msftClose[i]]; (m.TS == m.Alert) == implausible {
+			t.Errorf("marker %d: %+v; an implausible bar has no candle of its own (%v), a move has", i, m, implausible)
 		}
 	}
 	t.Logf("MSFT: %d alerts stored for the bad print (closes %v), %d markers on the chart", len(msft), wantAlerts, len(marks))

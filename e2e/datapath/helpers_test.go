@@ -484,9 +484,13 @@ func lastTS(qs []quote.Quote) time.Time { return qs[len(qs)-1].TS }
 
 // spike rewrites the row of file (an Alpha Vantage CSV, newest first) at
 // the time at, multiplying its open, high, low and close by factor (a bad
-// print), and returns the closes of the rows, in time order over the whole
-// file, that moved more than 20% from the previous row's close (the
-// store's default MoveAlertPct), computed here from the rewritten file.
+// print), and returns the closes of the alerts the stored data must have
+// (true: an implausible bar's alert, false: a move's), computed here from
+// the rewritten file: each implausible row (one of its
+// prices more than 20% from the median close of each of the 5 rows before
+// and the 5 after it that exist: quote.FlagBars's rule, re-stated) and each
+// other row whose close moved more than 20% (the store's default
+// MoveAlertPct) from the previous other row's close.
 func spike(t *testing.T, file, at string, factor float64) map[float64]bool {
 	t.Helper()
 	data, err := os.ReadFile(file)
@@ -516,22 +520,60 @@ func spike(t *testing.T, file, at string, factor float64) map[float64]bool {
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	moves := map[float64]bool{}
+	var ohlc [][4]float64 // oldest first
+	for i := len(lines) - 1; i >= 1; i-- {
+		f := strings.Split(lines[i], ",")
+		var r [4]float64
+		for j := range r {
+			if r[j], err = strconv.ParseFloat(f[j+1], 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ohlc = append(ohlc, r)
+	}
+	medianClose := func(rows [][4]float64) float64 {
+		var cs []float64
+		for _, r := range rows {
+			cs = append(cs, r[3])
+		}
+		sort.Float64s(cs)
+		if n := len(cs); n%2 == 1 {
+			return cs[n/2]
+		} else {
+			return (cs[n/2-1] + cs[n/2]) / 2
+		}
+	}
+	alerts := map[float64]bool{}
 	prev := 0.0
-	for i := len(lines) - 1; i >= 1; i-- { // oldest first
-		c, err := strconv.ParseFloat(strings.Split(lines[i], ",")[4], 64)
-		if err != nil {
-			t.Fatal(err)
+	for i, r := range ohlc {
+		var refs []float64
+		if i > 0 {
+			refs = append(refs, medianClose(ohlc[max(0, i-5):i]))
 		}
-		if prev > 0 && math.Abs(c-prev)/prev > 0.20 {
-			moves[c] = true
+		if i+1 < len(ohlc) {
+			refs = append(refs, medianClose(ohlc[i+1:min(len(ohlc), i+6)]))
 		}
-		prev = c
+		implausible := false
+		for _, p := range r {
+			far := len(refs) > 0
+			for _, m := range refs {
+				far = far && math.Abs(p-m) > 0.20*m
+			}
+			implausible = implausible || far
+		}
+		if implausible {
+			alerts[r[3]] = true
+			continue
+		}
+		if prev > 0 && math.Abs(r[3]-prev)/prev > 0.20 {
+			alerts[r[3]] = false
+		}
+		prev = r[3]
 	}
-	if len(moves) == 0 {
-		t.Fatalf("spike at %s x%v: no move over 20%%", at, factor)
+	if len(alerts) == 0 {
+		t.Fatalf("spike at %s x%v: no alert expected", at, factor)
 	}
-	return moves
+	return alerts
 }
 
 func absf(x float64) float64 { return math.Abs(x) }
