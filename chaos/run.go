@@ -15,9 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/status"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Config configures a chaos run.
@@ -88,7 +87,7 @@ type Runner struct {
 	Env     *Env
 	M       *Manifest
 	proxies []*Proxy
-	conn    *zk.Conn
+	conn    zkapi.Client
 	start   time.Time
 
 	mu     sync.Mutex
@@ -190,14 +189,10 @@ func (r *Runner) setup(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(out, "chaos: servers up in %.0fs\n", time.Since(t0).Seconds())
-	conn, ev, err := zk.Connect(r.Env.Ports.ZKServers(), 10*time.Second, zk.WithLogInfo(false))
+	conn, err := zkapi.Dial(r.Env.Ports.ZKServers(), 10*time.Second, 10*time.Second)
 	if err != nil {
 		return err
 	}
-	go func() {
-		for range ev { // drained so the client never blocks on it
-		}
-	}()
 	r.conn = conn
 	flags := r.NodeFlags()
 	n := r.M.Nodes

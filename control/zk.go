@@ -9,8 +9,6 @@ import (
 	"path"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/zkapi"
@@ -35,10 +33,10 @@ func (p Paths) Intent(name string) string { return path.Join(p.Intents, name) }
 
 // ReadState reads the control state; a missing znode reads as the zero
 // State (nothing set). Other errors are returned, naming the znode.
-func (p Paths) ReadState(c zkapi.Conn) (State, *zk.Stat, error) {
+func (p Paths) ReadState(c zkapi.Conn) (State, *zkapi.Stat, error) {
 	var s State
 	data, st, err := c.Get(p.State)
-	if errors.Is(err, zk.ErrNoNode) {
+	if errors.Is(err, zkapi.ErrNoNode) {
 		return State{Cordoned: map[string]Cordon{}}, nil, nil
 	}
 	if err != nil {
@@ -58,7 +56,7 @@ func (p Paths) ReadState(c zkapi.Conn) (State, *zk.Stat, error) {
 func (p Paths) ReadHistory(c zkapi.Conn) (History, error) {
 	var h History
 	data, _, err := c.Get(p.History)
-	if errors.Is(err, zk.ErrNoNode) {
+	if errors.Is(err, zkapi.ErrNoNode) {
 		return h, nil
 	}
 	if err != nil {
@@ -75,7 +73,7 @@ func (p Paths) ReadHistory(c zkapi.Conn) (History, error) {
 // deleted while reading is skipped. A missing intents/ reads as none.
 func (p Paths) ReadPending(c zkapi.Conn) ([]Pending, error) {
 	names, _, err := c.Children(p.Intents)
-	if errors.Is(err, zk.ErrNoNode) {
+	if errors.Is(err, zkapi.ErrNoNode) {
 		return nil, nil
 	}
 	if err != nil {
@@ -90,7 +88,7 @@ func (p Paths) ReadIntents(c zkapi.Conn, names []string) ([]Pending, error) {
 	out := make([]Pending, 0, len(names))
 	for _, n := range names {
 		data, _, err := c.Get(p.Intent(n))
-		if errors.Is(err, zk.ErrNoNode) {
+		if errors.Is(err, zkapi.ErrNoNode) {
 			continue
 		}
 		if err != nil {
@@ -120,7 +118,7 @@ func (p Paths) Write(c zkapi.Conn, in Intent) (string, error) {
 	if err := session.EnsurePath(c, p.Intents, nil); err != nil {
 		return "", fmt.Errorf("control: %w", err)
 	}
-	created, err := c.Create(p.Intents+"/i-", data, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	created, err := c.Create(p.Intents+"/i-", data, zkapi.FlagSequence, zkapi.OpenACL())
 	if err != nil {
 		return "", fmt.Errorf("control: create intent under %s: %w", p.Intents, err)
 	}
@@ -206,7 +204,7 @@ func KnownTasks(c zkapi.Conn, root string) (map[string]bool, error) {
 		out[string(tasks.FetchTask(s).ID())] = true
 	}
 	var pd tasks.PartitionsDoc
-	if _, err := tasks.ReadJSON(c, tp.Partitions, &pd); err != nil && !errors.Is(err, zk.ErrNoNode) {
+	if _, err := tasks.ReadJSON(c, tp.Partitions, &pd); err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	for _, p := range pd.Partitions {
@@ -219,7 +217,7 @@ func KnownTasks(c zkapi.Conn, root string) (map[string]bool, error) {
 func Members(c zkapi.Conn, root string) (map[string]bool, error) {
 	dir := path.Join(root, "members")
 	names, _, err := c.Children(dir)
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+	if err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 		return nil, fmt.Errorf("control: children %s: %w", dir, err)
 	}
 	out := make(map[string]bool, len(names))

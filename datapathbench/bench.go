@@ -54,6 +54,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // The benchmark's data: SPY's trade ticks of 2013-10-07, and for the
@@ -675,7 +676,7 @@ func (b *bench) newCluster(ctx context.Context, phase string) (*cluster, func() 
 			return b.cass.Query(`DROP KEYSPACE IF EXISTS ` + c.Keyspace).WithContext(ctx).Exec()
 		}),
 		b.cl.add("delete topics "+c.Topic+" and "+c.DLQ, func(context.Context) error { return deleteTopics(b.cfg.Kafka, c.Topic, c.DLQ) }),
-		b.cl.add("delete znodes "+c.Root, func(context.Context) error { return deleteRecursive(zc, c.Root) }),
+		b.cl.add("delete znodes "+c.Root, func(context.Context) error { return zkapi.DeleteAll(zc, c.Root) }),
 		b.cl.add("stop the nodes of "+c.Name, func(context.Context) error { return c.stopNodes() }),
 	}
 	done := func() error {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,10 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/status"
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Node flags of every child node.
@@ -84,7 +82,7 @@ func (n *nodeProc) tail(lines int) string {
 type cluster struct {
 	Name, Root, Topic, DLQ, Keyspace string
 	Nodes                            []*nodeProc
-	zk                               *zk.Conn
+	zk                               zkapi.Client
 	http                             *http.Client
 }
 
@@ -219,7 +217,7 @@ func (c *cluster) addSymbols(specs [][2]string) error {
 			return err
 		}
 		data, _ := json.Marshal(tasks.SymbolSpec{Symbol: sym, Source: s[1], Added: time.Now().UTC()})
-		if _, err := c.zk.Create(p.Symbol(sym), data, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := c.zk.Create(p.Symbol(sym), data, 0, zkapi.OpenACL()); err != nil {
 			return fmt.Errorf("add symbol %s: %w", sym, err)
 		}
 	}
@@ -346,55 +344,9 @@ func (c *cluster) cpu() map[string]time.Duration {
 	return out
 }
 
-// connectZK opens a session and waits for it.
-func connectZK(ctx context.Context, servers []string) (*zk.Conn, error) {
-	c, ev, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quiet{}))
-	if err != nil {
-		return nil, fmt.Errorf("zookeeper %v: %w", servers, err)
-	}
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case e := <-ev:
-			if e.State == zk.StateHasSession {
-				go func() {
-					for range ev {
-					}
-				}()
-				return c, nil
-			}
-		case <-deadline:
-			c.Close()
-			return nil, fmt.Errorf("zookeeper %v: no session within 10 s", servers)
-		case <-ctx.Done():
-			c.Close()
-			return nil, ctx.Err()
-		}
-	}
-}
-
-type quiet struct{}
-
-func (quiet) Printf(string, ...any) {}
-
-// deleteRecursive deletes p and everything below it.
-func deleteRecursive(c *zk.Conn, p string) error {
-	children, _, err := c.Children(p)
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, ch := range children {
-		if err := deleteRecursive(c, path.Join(p, ch)); err != nil {
-			return err
-		}
-	}
-	if err := c.Delete(p, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return err
-	}
-	return nil
+// connectZK opens a session and waits for it (10 s).
+func connectZK(_ context.Context, servers []string) (zkapi.Client, error) {
+	return zkapi.Dial(servers, 10*time.Second, 10*time.Second)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

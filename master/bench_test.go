@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"go.uber.org/zap"
 	"io"
 	"net"
 	"path"
@@ -16,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"go.uber.org/zap"
 
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/internal/testenv"
@@ -40,11 +39,11 @@ func BenchmarkIntegration_Assign10000x100(b *testing.B) {
 	if err := p.EnsureLayout(admin); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := admin.Create(p.Members, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := admin.Create(p.Members, nil, 0, zkapi.OpenACL()); err != nil {
 		b.Fatal(err)
 	}
 	parallel(b, nSymbols, func(i int) error {
-		_, err := admin.Create(p.Symbol(tasks.Symbol(fmt.Sprintf("S%05d", i))), []byte(`{}`), 0, zk.WorldACL(zk.PermAll))
+		_, err := admin.Create(p.Symbol(tasks.Symbol(fmt.Sprintf("S%05d", i))), []byte(`{}`), 0, zkapi.OpenACL())
 		return err
 	})
 	sessions := make([]*session.Session, nWorkers)
@@ -58,7 +57,7 @@ func BenchmarkIntegration_Assign10000x100(b *testing.B) {
 		sessions[i] = s
 		id := fmt.Sprintf("w%03d", i)
 		data, _ := json.Marshal(map[string]any{"id": id, "capacity": 1})
-		_, err = s.Conn().Create(path.Join(p.Members, id), data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+		_, err = s.Conn().Create(path.Join(p.Members, id), data, zkapi.FlagEphemeral, zkapi.OpenACL())
 		return err
 	})
 	defer func() {
@@ -243,7 +242,7 @@ func BenchmarkIntegration_Assign100000x10(b *testing.B) {
 		parallel(b, nSymbols, func(i int) error {
 			s := tasks.Symbol(fmt.Sprintf("S%06d", i))
 			want[i] = tasks.FetchTask(s).ID()
-			_, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll))
+			_, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zkapi.OpenACL())
 			return err
 		})
 		b.ResetTimer()

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -17,11 +16,12 @@ import (
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/status"
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // controlCluster starts 3 in-process nodes over 9 symbols and 3 partitions
 // and waits until every task runs once, balanced.
-func controlCluster(t *testing.T) (*cluster, *zk.Conn, []*testNode, []tasks.ID) {
+func controlCluster(t *testing.T) (*cluster, zkapi.Client, []*testNode, []tasks.ID) {
 	t.Helper()
 	c := &cluster{t: t, servers: testenv.ZKServers(t), root: testenv.ZKRoot(t), tr: newTracker(), partitions: []int32{0, 1, 2},
 		log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))}
@@ -33,7 +33,7 @@ func controlCluster(t *testing.T) (*cluster, *zk.Conn, []*testNode, []tasks.ID) 
 	want := []tasks.ID{tasks.IngestTask(0).ID(), tasks.IngestTask(1).ID(), tasks.IngestTask(2).ID()}
 	for i := range 9 {
 		s := tasks.Symbol(fmt.Sprintf("C%d", i))
-		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, tasks.FetchTask(s).ID())
@@ -57,7 +57,7 @@ func aWorker(nodes []*testNode) *testNode {
 // runningOn reads every live node's assignment and status documents and
 // returns task -> nodes whose assignment lists it and whose status reports
 // it running.
-func runningOn(t *testing.T, admin *zk.Conn, p tasks.Paths, nodes []*testNode) map[tasks.ID][]string {
+func runningOn(t *testing.T, admin zkapi.Client, p tasks.Paths, nodes []*testNode) map[tasks.ID][]string {
 	t.Helper()
 	out := map[tasks.ID][]string{}
 	for _, n := range nodes {

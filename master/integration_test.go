@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
@@ -173,11 +172,11 @@ func (c *cluster) start(id string, viaProxy bool) *testNode {
 		t.Fatal(err)
 	}
 	members := path.Join(c.root, "members")
-	if _, err := s.Conn().Create(members, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+	if _, err := s.Conn().Create(members, nil, 0, zkapi.OpenACL()); err != nil && !errors.Is(err, zkapi.ErrNodeExists) {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(map[string]any{"id": id, "session": tasks.SessionString(s.ID()), "capacity": 1})
-	if _, err := s.Conn().Create(path.Join(members, id), data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := s.Conn().Create(path.Join(members, id), data, zkapi.FlagEphemeral, zkapi.OpenACL()); err != nil {
 		t.Fatalf("register %s: %v", id, err)
 	}
 	n.w, err = worker.New(s, worker.Config{NodeID: id, Root: c.root, Logger: cfg.Logger,
@@ -334,7 +333,7 @@ func TestIntegration_AssignmentChurn(t *testing.T) {
 	var want []tasks.ID
 	for i := 0; i < 50; i++ {
 		sym := tasks.Symbol(fmt.Sprintf("SYM%02d", i))
-		if _, err := admin.Create(p.Symbol(sym), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := admin.Create(p.Symbol(sym), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, tasks.FetchTask(sym).ID())
@@ -450,7 +449,7 @@ func TestIntegration_DeposedMasterCannotAssign(t *testing.T) {
 	}
 	var want []tasks.ID
 	for _, s := range []tasks.Symbol{"SPY", "MSFT", "AAPL", "BRK-B", "^GSPC", "EURUSD=X"} {
-		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, tasks.FetchTask(s).ID())
@@ -519,7 +518,7 @@ func TestIntegration_DeposedMasterCannotAssign(t *testing.T) {
 	}
 	// A write attempt with the old term: refused, nothing sent.
 	data, _ := json.Marshal(tasks.AssignmentDoc{Node: "node-2", Epoch: old.Epoch, Tasks: want})
-	_, err := old.Fenced(context.Background(), &zk.SetDataRequest{Path: p.Assignment("node-2"), Data: data, Version: -1})
+	_, err := old.Fenced(context.Background(), &zkapi.SetDataRequest{Path: p.Assignment("node-2"), Data: data, Version: -1})
 	if !errors.Is(err, election.ErrFenced) {
 		t.Fatalf("old master's write: err = %v; want ErrFenced", err)
 	}
@@ -552,7 +551,7 @@ func TestIntegration_ResyncLeaksNoGoroutine(t *testing.T) {
 	}
 	want := []tasks.ID{tasks.IngestTask(0).ID()}
 	for _, s := range []tasks.Symbol{"SPY", "MSFT"} {
-		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, tasks.FetchTask(s).ID())
@@ -606,7 +605,7 @@ func TestIntegration_LargeAssignmentInParts(t *testing.T) {
 			for i := w; i < nSymbols; i += 16 {
 				s := tasks.Symbol(fmt.Sprintf("S%06d", i))
 				want[i] = tasks.FetchTask(s).ID()
-				if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+				if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 					errs <- err
 					return
 				}
@@ -737,7 +736,7 @@ func TestIntegration_EpochZnodeDeletedOrLowered(t *testing.T) {
 	}
 	want := []tasks.ID{tasks.IngestTask(0).ID()}
 	for _, s := range []tasks.Symbol{"AAA", "BBB", "CCC"} {
-		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, tasks.FetchTask(s).ID())
@@ -797,7 +796,7 @@ func TestIntegration_EpochZnodeDeletedOrLowered(t *testing.T) {
 		// A new symbol: the new master must write documents the workers
 		// accept (epoch above what they saw) for it to run.
 		sym := tasks.Symbol(fmt.Sprintf("NEW%d", tm.Epoch))
-		if _, err := admin.Create(p.Symbol(sym), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := admin.Create(p.Symbol(sym), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, tasks.FetchTask(sym).ID())
@@ -856,7 +855,7 @@ func TestIntegration_PausedNodeDoesNotBlockHandover(t *testing.T) {
 	want := []tasks.ID{tasks.IngestTask(0).ID(), tasks.IngestTask(1).ID()}
 	for i := range 28 {
 		s := tasks.Symbol(fmt.Sprintf("S%02d", i))
-		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, tasks.FetchTask(s).ID())
@@ -975,7 +974,7 @@ func TestIntegration_TokenGrowsWithinTerm(t *testing.T) {
 	want := []tasks.ID{tasks.IngestTask(0).ID(), tasks.IngestTask(1).ID(), tasks.IngestTask(2).ID()}
 	for i := range 9 {
 		s := tasks.Symbol(fmt.Sprintf("T%d", i))
-		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := admin.Create(p.Symbol(s), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, tasks.FetchTask(s).ID())

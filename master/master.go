@@ -12,12 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stock-system/stocksys/control"
 	"github.com/stock-system/stocksys/election"
+	"github.com/stock-system/stocksys/membership"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/zkapi"
@@ -221,7 +221,7 @@ func New(s *session.Session, term *election.Term, cfg Config) (*Master, error) {
 type term interface {
 	Done() <-chan struct{}
 	Err() error
-	Fenced(ctx context.Context, ops ...any) ([]zk.MultiResponse, error)
+	Fenced(ctx context.Context, ops ...any) ([]zkapi.MultiResponse, error)
 }
 
 func newMaster(conn zkapi.Conn, t term, epoch int64, started time.Time, cfg Config) (*Master, error) {
@@ -411,7 +411,7 @@ func (m *Master) children(_ context.Context, p string) ([]string, error) {
 }
 
 // getWatched reads p with a data watch on it, as children does.
-func (m *Master) getWatched(_ context.Context, p string) ([]byte, *zk.Stat, error) {
+func (m *Master) getWatched(_ context.Context, p string) ([]byte, *zkapi.Stat, error) {
 	var c zkapi.Conn = m.conn
 	if w := m.watched(); w != nil {
 		c = w
@@ -434,12 +434,6 @@ func each(n int, fn func(i int) error) error {
 		g.Go(func() error { return fn(i) })
 	}
 	return g.Wait()
-}
-
-// memberDoc is the part of members/<id> the master reads.
-type memberDoc struct {
-	ID       string `json:"id"`
-	Capacity int    `json:"capacity"`
 }
 
 type liveMember struct {
@@ -502,22 +496,21 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 	var g errgroup.Group
 	g.Go(func() error {
 		names, err := m.children(ctx, m.p.Members)
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		if err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 			return fmt.Errorf("master: members: %w", err)
 		}
 		found := make([]*liveMember, len(names))
 		if err := each(len(names), func(i int) error {
 			n := names[i]
-			data, st, err := conn.Get(path.Join(m.p.Members, n))
-			if errors.Is(err, zk.ErrNoNode) {
+			l, err := membership.ReadMember(conn, m.p.Members, n)
+			if errors.Is(err, zkapi.ErrNoNode) {
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("master: member %s: %w", n, err)
+				return fmt.Errorf("master: %w", err)
 			}
-			var d memberDoc
-			_ = json.Unmarshal(data, &d) // capacity is optional; a bad document counts as capacity 1
-			found[i] = &liveMember{id: n, session: st.EphemeralOwner, capacity: d.Capacity}
+			// capacity is optional; a bad document counts as capacity 1
+			found[i] = &liveMember{id: n, session: l.Owner, capacity: l.Capacity}
 			return nil
 		}); err != nil {
 			return err
@@ -567,7 +560,7 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 		type docRead struct {
 			doc   tasks.AssignmentDoc
 			parts []tasks.Part
-			st    *zk.Stat
+			st    *zkapi.Stat
 			err   error
 		}
 		reads := make([]docRead, len(docs))
@@ -580,7 +573,7 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 			d, parts, st, err := reads[i].doc, reads[i].parts, reads[i].st, reads[i].err
 			v.docParts[n] = parts
 			if err != nil {
-				if errors.Is(err, zk.ErrNoNode) {
+				if errors.Is(err, zkapi.ErrNoNode) {
 					continue
 				}
 				m.log.Warn("master: unreadable assignment; it will be rewritten", zap.String("node", n), zap.Error(err))
@@ -597,7 +590,7 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 	// cannot miss one that the heads read here name.
 	g.Go(func() error {
 		parts, _, err := conn.Children(m.p.AssignmentParts)
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		if err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 			return fmt.Errorf("master: assignment parts: %w", err)
 		}
 		v.parts = parts
@@ -624,7 +617,7 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 			m.log.Error("master: unreadable control state; it counts as empty", zap.Error(err))
 		}
 		names, err := m.children(ctx, m.cp.Intents)
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		if err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 			return fmt.Errorf("master: intents: %w", err)
 		}
 		if len(names) > 0 {
@@ -658,7 +651,7 @@ func (m *Master) read(ctx context.Context) (*view, error) {
 			return nil
 		}
 		data, _, err := m.getWatched(ctx, m.p.StatusOf(n))
-		if errors.Is(err, zk.ErrNoNode) {
+		if errors.Is(err, zkapi.ErrNoNode) {
 			return nil
 		}
 		if err != nil {
@@ -906,7 +899,7 @@ func (m *Master) controlOps(b *batch, d decision, v *view) error {
 		b.add(op, n)
 	}
 	for _, id := range d.consumed {
-		b.add(&zk.DeleteRequest{Path: m.cp.Intent(id), Version: -1}, len(id)+64)
+		b.add(&zkapi.DeleteRequest{Path: m.cp.Intent(id), Version: -1}, len(id)+64)
 	}
 	if d.history == nil {
 		return nil
@@ -953,23 +946,23 @@ func (m *Master) documentOps(b *batch, d decision, v *view) error {
 			named[pt.Path] = true
 		}
 		for _, pt := range tasks.NewParts(parts, prev) { // before the head that names them
-			b.add(&zk.CreateRequest{Path: pt.Path, Data: pt.Data, Acl: zk.WorldACL(zk.PermAll)}, len(pt.Data)+len(pt.Path)+64)
+			b.add(&zkapi.CreateRequest{Path: pt.Path, Data: pt.Data, Acl: zkapi.OpenACL()}, len(pt.Data)+len(pt.Path)+64)
 		}
 		if had {
-			b.add(&zk.SetDataRequest{Path: m.p.Assignment(node), Data: data, Version: -1}, len(data)+len(node)+64)
+			b.add(&zkapi.SetDataRequest{Path: m.p.Assignment(node), Data: data, Version: -1}, len(data)+len(node)+64)
 		} else {
-			b.add(&zk.CreateRequest{Path: m.p.Assignment(node), Data: data, Acl: zk.WorldACL(zk.PermAll)}, len(data)+len(node)+64)
+			b.add(&zkapi.CreateRequest{Path: m.p.Assignment(node), Data: data, Acl: zkapi.OpenACL()}, len(data)+len(node)+64)
 		}
 	}
 	for _, node := range d.gone {
-		b.add(&zk.DeleteRequest{Path: m.p.Assignment(node), Version: -1}, len(node)+64)
+		b.add(&zkapi.DeleteRequest{Path: m.p.Assignment(node), Version: -1}, len(node)+64)
 	}
 	for _, name := range v.parts { // after the heads: parts no live head names any more
 		pp := path.Join(m.p.AssignmentParts, name)
 		if named[pp] || d.frozen {
 			continue
 		}
-		b.add(&zk.DeleteRequest{Path: pp, Version: -1}, len(pp)+64)
+		b.add(&zkapi.DeleteRequest{Path: pp, Version: -1}, len(pp)+64)
 	}
 	return nil
 }
@@ -1003,7 +996,7 @@ func (m *Master) termOps(b *batch, v *view, d decision, now time.Time, first boo
 			if err != nil {
 				return nil, nil, err
 			}
-			b.add(&zk.SetDataRequest{Path: m.p.Failover, Data: data, Version: -1}, len(data)+64)
+			b.add(&zkapi.SetDataRequest{Path: m.p.Failover, Data: data, Version: -1}, len(data)+64)
 			fo = &doc
 		}
 	}
@@ -1477,9 +1470,9 @@ func (m *Master) upsert(p string, x any, v *view) (any, int, error) {
 		}
 	}
 	if ok {
-		return &zk.SetDataRequest{Path: p, Data: data, Version: -1}, len(data), nil
+		return &zkapi.SetDataRequest{Path: p, Data: data, Version: -1}, len(data), nil
 	}
-	return &zk.CreateRequest{Path: p, Data: data, Acl: zk.WorldACL(zk.PermAll)}, len(data), nil
+	return &zkapi.CreateRequest{Path: p, Data: data, Acl: zkapi.OpenACL()}, len(data), nil
 }
 
 func equalIDs(a, b []tasks.ID) bool {

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // A prefetched view is the first round's: a member that joins after the
@@ -67,7 +66,7 @@ func TestPrefetchVoidWhileAMasterZnodeRemains(t *testing.T) {
 	c := newTwinCluster(t, "AAPL", "MSFT")
 	c.join("node-1")
 	old := c.mem.Session()
-	if _, err := old.Create(path.Join(c.root, "master"), []byte(`{"id":"old"}`), zk.FlagEphemeral, nil); err != nil {
+	if _, err := old.Create(path.Join(c.root, "master"), []byte(`{"id":"old"}`), zkapi.FlagEphemeral, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := c.master()
@@ -110,7 +109,7 @@ func TestPrefetchOwnMasterZnode(t *testing.T) {
 	c := newTwinCluster(t, "AAPL")
 	c.join("node-1")
 	m, _ := c.master()
-	if _, err := m.conn.Create(path.Join(c.root, "master"), []byte(`{"id":"m"}`), zk.FlagEphemeral, nil); err != nil {
+	if _, err := m.conn.Create(path.Join(c.root, "master"), []byte(`{"id":"m"}`), zkapi.FlagEphemeral, nil); err != nil {
 		t.Fatal(err)
 	}
 	p := startPrefetch(m.conn, m.cfg)
@@ -214,7 +213,7 @@ func TestPrefetchOpsTooLargeForTheWin(t *testing.T) {
 		t.Fatalf("a plan over MaxMultiBytes-winReserve offered to the win: %d ops", len(ops))
 	}
 	// A void prefetch offers nothing either.
-	if _, err := m.conn.Create(path.Join(c.root, "master"), nil, zk.FlagEphemeral, nil); err != nil {
+	if _, err := m.conn.Create(path.Join(c.root, "master"), nil, zkapi.FlagEphemeral, nil); err != nil {
 		t.Fatal(err)
 	}
 	other := c.mem.Session()

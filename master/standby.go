@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/zkapi"
 )
@@ -50,8 +48,8 @@ type Standby struct {
 	reading    bool // a read is under way
 	view       *view
 	partitions []int32
-	masterCh   <-chan zk.Event // the master znode's watch (its firing is the handover, not staleness)
-	masterGone bool            // the master znode was absent when masterCh was set
+	masterCh   <-chan zkapi.Event // the master znode's watch (its firing is the handover, not staleness)
+	masterGone bool               // the master znode was absent when masterCh was set
 }
 
 // StartStandby starts keeping a standby view on s for the master cfg
@@ -97,7 +95,7 @@ func (sb *Standby) loop(ctx context.Context) {
 		}
 		sb.mu.Unlock()
 		var err error
-		var ch <-chan zk.Event
+		var ch <-chan zkapi.Event
 		gone := false
 		if rearm { // one watch on the master znode at a time
 			var ok bool
@@ -151,7 +149,7 @@ func (sb *Standby) Take() *Prefetch {
 	if ok {
 		select {
 		case ev, open := <-sb.masterCh:
-			ok = open && ev.Type == zk.EventNodeDeleted
+			ok = open && ev.Type == zkapi.EventNodeDeleted
 		default:
 			ok = sb.masterGone && sb.masterCh != nil
 		}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // standbyReady waits until sb holds a view with no read under way and no
@@ -36,7 +36,7 @@ func standbyCase(t *testing.T, change func(c *twinCluster), deleteMaster bool) (
 	c.join("node-1")
 	c.join("node-2")
 	old := c.mem.Session()
-	if _, err := old.Create(path.Join(c.root, "master"), []byte(`{"id":"old"}`), zk.FlagEphemeral, nil); err != nil {
+	if _, err := old.Create(path.Join(c.root, "master"), []byte(`{"id":"old"}`), zkapi.FlagEphemeral, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := c.master()

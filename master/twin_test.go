@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/control"
 	"github.com/stock-system/stocksys/election"
+	"github.com/stock-system/stocksys/membership"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/zkapi"
@@ -36,18 +35,18 @@ type memTerm struct {
 
 func (t *memTerm) Done() <-chan struct{} { return t.ctx.Done() }
 func (t *memTerm) Err() error            { return context.Cause(t.ctx) }
-func (t *memTerm) Fenced(_ context.Context, ops ...any) ([]zk.MultiResponse, error) {
+func (t *memTerm) Fenced(_ context.Context, ops ...any) ([]zkapi.MultiResponse, error) {
 	if err := t.Err(); err != nil {
 		return nil, err
 	}
 	if t.calls++; t.calls == t.failOn {
-		return nil, fmt.Errorf("%w: %w", election.ErrUnknownOutcome, zk.ErrConnectionClosed)
+		return nil, fmt.Errorf("%w: %w", election.ErrUnknownOutcome, zkapi.ErrConnectionClosed)
 	}
-	resp, err := t.conn.Multi(append([]any{&zk.CheckVersionRequest{Path: t.epochP, Version: t.version}}, ops...)...)
+	resp, err := t.conn.Multi(append([]any{&zkapi.CheckVersionRequest{Path: t.epochP, Version: t.version}}, ops...)...)
 	if err == nil {
 		return resp[1:], nil
 	}
-	if len(resp) > 0 && errors.Is(resp[0].Error, zk.ErrBadVersion) {
+	if len(resp) > 0 && errors.Is(resp[0].Error, zkapi.ErrBadVersion) {
 		t.cancel(fmt.Errorf("%w: epoch znode changed", election.ErrFenced))
 		return nil, t.Err()
 	}
@@ -95,8 +94,8 @@ func newTwinCluster(t *testing.T, symbols ...string) *twinCluster {
 
 func (c *twinCluster) join(id string) {
 	s := c.mem.Session()
-	js, _ := json.Marshal(memberDoc{ID: id, Capacity: 1})
-	if _, err := s.Create(path.Join(c.p.Members, id), js, zk.FlagEphemeral, nil); err != nil {
+	js, _ := json.Marshal(membership.Info{ID: id, Capacity: 1})
+	if _, err := s.Create(path.Join(c.p.Members, id), js, zkapi.FlagEphemeral, nil); err != nil {
 		c.t.Fatal(err)
 	}
 	c.members[id] = s
@@ -360,8 +359,8 @@ func (c *twinCluster) ackAll() {
 		}
 		js, _ := json.Marshal(sd)
 		p := c.p.StatusOf(node)
-		if _, err := s.Set(p, js, -1); errors.Is(err, zk.ErrNoNode) {
-			_, err = s.Create(p, js, zk.FlagEphemeral, nil)
+		if _, err := s.Set(p, js, -1); errors.Is(err, zkapi.ErrNoNode) {
+			_, err = s.Create(p, js, zkapi.FlagEphemeral, nil)
 			if err != nil {
 				c.t.Fatal(err)
 			}

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/zkapi"
 	"go.uber.org/zap"
 )
 
@@ -172,7 +172,7 @@ func (m *Member) unregister(s *session.Session) {
 // register creates members/<id> for session s (see the package doc).
 func (m *Member) register(ctx context.Context, s *session.Session) error {
 	conn := s.Conn()
-	acl := zk.WorldACL(zk.PermAll)
+	acl := zkapi.OpenACL()
 	for ctx.Err() == nil {
 		select {
 		case <-s.Done():
@@ -188,18 +188,18 @@ func (m *Member) register(ctx context.Context, s *session.Session) error {
 		m.mu.Lock()
 		data, _ := json.Marshal(m.info(s.ID()))
 		m.mu.Unlock()
-		_, err := conn.Create(m.path, data, zk.FlagEphemeral, acl)
+		_, err := conn.Create(m.path, data, zkapi.FlagEphemeral, acl)
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, zk.ErrNodeExists) {
+		if !errors.Is(err, zkapi.ErrNodeExists) {
 			if err := m.pause(ctx, s, err); err != nil {
 				return err
 			}
 			continue
 		}
 		held, st, err := conn.Get(m.path)
-		if errors.Is(err, zk.ErrNoNode) {
+		if errors.Is(err, zkapi.ErrNoNode) {
 			continue
 		}
 		if err != nil {
@@ -247,7 +247,7 @@ func (m *Member) register(ctx context.Context, s *session.Session) error {
 // pause handles a failed request: session errors end registration in this
 // session; others are retried after 100 ms.
 func (m *Member) pause(ctx context.Context, s *session.Session, err error) error {
-	if errors.Is(err, zk.ErrSessionExpired) || errors.Is(err, zk.ErrClosing) {
+	if errors.Is(err, zkapi.ErrSessionExpired) || errors.Is(err, zkapi.ErrClosing) {
 		return fmt.Errorf("%w: %w", ErrSessionLost, err)
 	}
 	m.log.Debug("membership: retrying", zap.Error(err))

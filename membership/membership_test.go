@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/session/sessiontest"
@@ -143,7 +142,7 @@ func members(t *testing.T, conn zkapi.Conn, root string) map[string]Info {
 	t.Helper()
 	dir := path.Join(root, "members")
 	names, _, err := conn.Children(dir)
-	if errors.Is(err, zk.ErrNoNode) {
+	if errors.Is(err, zkapi.ErrNoNode) {
 		return map[string]Info{}
 	}
 	if err != nil {
@@ -152,7 +151,7 @@ func members(t *testing.T, conn zkapi.Conn, root string) map[string]Info {
 	out := map[string]Info{}
 	for _, n := range names {
 		data, _, err := conn.Get(path.Join(dir, n))
-		if errors.Is(err, zk.ErrNoNode) {
+		if errors.Is(err, zkapi.ErrNoNode) {
 			continue // left between the listing and the read
 		}
 		if err != nil {

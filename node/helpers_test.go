@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -17,11 +16,12 @@ import (
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/worker"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // seed creates the cluster layout under a new root with the symbols
 // registered, and returns the root and an admin connection.
-func seed(t *testing.T, symbols ...string) (string, *zk.Conn) {
+func seed(t *testing.T, symbols ...string) (string, zkapi.Client) {
 	t.Helper()
 	root := testenv.ZKRoot(t)
 	admin := testenv.ZKConn(t, 10*time.Second)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/stock-system/stocksys/stream"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/worker"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 func TestDeadLetterError(t *testing.T) {
@@ -138,7 +138,7 @@ func TestIntegration_IngestDeadLetterIsLastError(t *testing.T) {
 	}()
 	data, _ := json.Marshal(tasks.AssignmentDoc{Node: "node-1", Session: tasks.SessionID(s.ID()), Epoch: 1,
 		Tasks: []tasks.ID{"ingest/0"}, Written: time.Now()})
-	if _, err := admin.Create(p.Assignment("node-1"), data, 0, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := admin.Create(p.Assignment("node-1"), data, 0, zkapi.OpenACL()); err != nil {
 		t.Fatalf("assign ingest/0: %v", err)
 	}
 

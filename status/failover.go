@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/tasks"
 )
@@ -64,7 +62,7 @@ func failoverTerms(c zkapi.Conn, root string, epoch int64) (prev, cur *election.
 	sort.SliceStable(names, func(i, j int) bool { return seqOf(names[i]) < seqOf(names[j]) })
 	for i := len(names) - 1; i >= 0; i-- {
 		data, _, err := c.Get(path.Join(dir, names[i]))
-		if errors.Is(err, zk.ErrNoNode) {
+		if errors.Is(err, zkapi.ErrNoNode) {
 			continue
 		}
 		if err != nil {

@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/status"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // TestIntegration_FencedMasterNotShown (issue 14): when the epoch znode has
@@ -21,12 +20,12 @@ import (
 func TestIntegration_FencedMasterNotShown(t *testing.T) {
 	root := testenv.ZKRoot(t)
 	c := testenv.ZKConn(t, 10*time.Second)
-	if _, err := c.Create(root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := c.Create(root, nil, 0, zkapi.OpenACL()); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(election.Master{ID: "node-7", Epoch: 3, Session: 42, Since: time.Now()})
 	for _, z := range []struct{ p, v string }{{"epoch", "3"}, {"master", string(data)}} {
-		if _, err := c.Create(path.Join(root, z.p), []byte(z.v), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := c.Create(path.Join(root, z.p), []byte(z.v), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,8 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/tasks"
 )
@@ -70,14 +68,14 @@ func MasterHistory(c zkapi.Conn, root string) ([]Term, error) {
 	hasMaster := false
 	if data, _, err := c.Get(path.Join(root, "master")); err == nil {
 		hasMaster = json.Unmarshal(data, &cur) == nil
-	} else if !errors.Is(err, zk.ErrNoNode) {
+	} else if !errors.Is(err, zkapi.ErrNoNode) {
 		return nil, fmt.Errorf("status: get %s/master: %w", root, err)
 	}
 	var fo tasks.FailoverDoc
 	hasFailover := false
 	if data, _, err := c.Get(path.Join(root, "failover")); err == nil {
 		hasFailover = json.Unmarshal(data, &fo) == nil
-	} else if !errors.Is(err, zk.ErrNoNode) {
+	} else if !errors.Is(err, zkapi.ErrNoNode) {
 		return nil, fmt.Errorf("status: get %s/failover: %w", root, err)
 	}
 	now := time.Now()

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/session"
@@ -139,7 +137,7 @@ func writeFailover(t *testing.T, c zkapi.Conn, root string, epoch int64, node st
 	now := time.Now().UTC()
 	data, _ := json.Marshal(tasks.FailoverDoc{Epoch: epoch, Node: node, PrevEpoch: epoch - 1, Elected: now, FirstAssignment: now})
 	p := path.Join(root, "failover")
-	if _, err := c.Create(p, data, 0, zk.WorldACL(zk.PermAll)); errors.Is(err, zk.ErrNodeExists) {
+	if _, err := c.Create(p, data, 0, zkapi.OpenACL()); errors.Is(err, zkapi.ErrNodeExists) {
 		_, err = c.Set(p, data, -1)
 		if err != nil {
 			t.Fatal(err)

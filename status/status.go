@@ -9,9 +9,9 @@
 package status
 
 import (
+	"github.com/stock-system/stocksys/membership"
 	"github.com/stock-system/stocksys/zkapi"
 
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -19,8 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/go-zookeeper/zk"
 
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/tasks"
@@ -183,16 +181,6 @@ type Refusal struct {
 	Reason string `json:"reason"`
 }
 
-// memberDoc is the JSON of members/<id> (package membership).
-type memberDoc struct {
-	ID       string          `json:"id"`
-	Addr     string          `json:"addr"`
-	Started  time.Time       `json:"started"`
-	Version  string          `json:"version"`
-	Capacity int             `json:"capacity"`
-	Session  json.RawMessage `json:"session"`
-}
-
 // Read reads the cluster under root. cluster is the name shown. Missing
 // znodes read as empty (a cluster nobody started yet); other ZooKeeper errors
 // are returned.
@@ -202,7 +190,7 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 
 	if data, _, err := c.Get(path.Join(root, "epoch")); err == nil {
 		r.Epoch, _ = strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	} else if !errors.Is(err, zk.ErrNoNode) {
+	} else if !errors.Is(err, zkapi.ErrNoNode) {
 		return nil, fmt.Errorf("status: epoch: %w", err)
 	}
 	var m election.Master
@@ -213,7 +201,7 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 			// node named here is fenced, whatever its znode still says.
 			r.FencedMaster, r.Master = r.Master, nil
 		}
-	} else if !errors.Is(err, zk.ErrNoNode) {
+	} else if !errors.Is(err, zkapi.ErrNoNode) {
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	var f tasks.FailoverDoc
@@ -233,7 +221,7 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 			return nil, err
 		}
 		explainFailover(r.LastFailover, prev, cur)
-	} else if !errors.Is(err, zk.ErrNoNode) {
+	} else if !errors.Is(err, zkapi.ErrNoNode) {
 		return nil, fmt.Errorf("status: %w", err)
 	}
 
@@ -250,17 +238,15 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 		return nil, err
 	}
 	for _, n := range names {
-		data, st, err := c.Get(path.Join(p.Members, n))
-		if errors.Is(err, zk.ErrNoNode) {
+		d, err := membership.ReadMember(c, p.Members, n)
+		if errors.Is(err, zkapi.ErrNoNode) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("status: member %s: %w", n, err)
+			return nil, fmt.Errorf("status: %w", err)
 		}
-		var d memberDoc
-		_ = json.Unmarshal(data, &d)
-		sessions[n] = st.EphemeralOwner
-		r.Members = append(r.Members, Member{ID: n, Session: tasks.SessionString(st.EphemeralOwner), Addr: d.Addr,
+		sessions[n] = d.Owner
+		r.Members = append(r.Members, Member{ID: n, Session: tasks.SessionString(d.Owner), Addr: d.Addr,
 			Started: d.Started, Version: d.Version, Capacity: d.Capacity})
 	}
 
@@ -273,7 +259,7 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 	for _, n := range names {
 		d, _, err := p.ReadStatus(c, n)
 		if err != nil {
-			if errors.Is(err, zk.ErrNoNode) {
+			if errors.Is(err, zkapi.ErrNoNode) {
 				continue
 			}
 			return nil, fmt.Errorf("status: %w", err)
@@ -313,7 +299,7 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 		all[t.ID()] = t
 	}
 	var parts tasks.PartitionsDoc
-	if _, err := tasks.ReadJSON(c, p.Partitions, &parts); err != nil && !errors.Is(err, zk.ErrNoNode) {
+	if _, err := tasks.ReadJSON(c, p.Partitions, &parts); err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	for _, part := range parts.Partitions {
@@ -331,7 +317,7 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 	for _, n := range names {
 		d, st, err := p.ReadAssignment(c, n)
 		if err != nil {
-			if errors.Is(err, zk.ErrNoNode) {
+			if errors.Is(err, zkapi.ErrNoNode) {
 				continue
 			}
 			return nil, fmt.Errorf("status: %w", err)
@@ -399,7 +385,7 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 
 func children(c zkapi.Conn, p string) ([]string, error) {
 	names, _, err := c.Children(p)
-	if errors.Is(err, zk.ErrNoNode) {
+	if errors.Is(err, zkapi.ErrNoNode) {
 		return nil, nil
 	}
 	if err != nil {

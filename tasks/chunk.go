@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/stock-system/stocksys/zkapi"
 )
 
@@ -255,8 +254,8 @@ func EncodeStatus(p Paths, doc StatusDoc, prev []Part, gen int64) (head []byte, 
 	return head, parts, CheckSize(p.StatusOf(doc.Node), head)
 }
 
-// Getter reads one znode's data; zk.ErrNoNode (possibly wrapped) when it is
-// missing. (*zk.Conn).Get fits with its stat dropped: see ConnGetter.
+// Getter reads one znode's data; zkapi.ErrNoNode (possibly wrapped) when it is
+// missing. (zkapi.Client).Get fits with its stat dropped: see ConnGetter.
 type Getter func(path string) ([]byte, error)
 
 // ConnGetter returns the Getter of c.
@@ -334,7 +333,7 @@ func readParts(dir string, names []string, get Getter) ([]Part, error) {
 		}
 		pp := path.Join(dir, n)
 		data, err := get(pp)
-		if errors.Is(err, zk.ErrNoNode) {
+		if errors.Is(err, zkapi.ErrNoNode) {
 			return nil, fmt.Errorf("%w: %s", ErrPartsChanged, pp)
 		}
 		if err != nil {
@@ -349,23 +348,23 @@ func readParts(dir string, names []string, get Getter) ([]Part, error) {
 const readAttempts = 5
 
 // ReadAssignment reads assignments/<node> with its parts. It returns the
-// head's stat; errors as ReadJSON (zk.ErrNoNode wrapped when missing), and
+// head's stat; errors as ReadJSON (zkapi.ErrNoNode wrapped when missing), and
 // ErrPartsChanged when the document changed during each of 5 attempts.
-func (p Paths) ReadAssignment(c zkapi.Conn, node string) (AssignmentDoc, *zk.Stat, error) {
+func (p Paths) ReadAssignment(c zkapi.Conn, node string) (AssignmentDoc, *zkapi.Stat, error) {
 	doc, _, st, err := p.ReadAssignmentParts(c, node)
 	return doc, st, err
 }
 
 // ReadAssignmentParts is ReadAssignment that also returns the parts read
 // (for the next EncodeAssignment).
-func (p Paths) ReadAssignmentParts(c zkapi.Conn, node string) (AssignmentDoc, []Part, *zk.Stat, error) {
+func (p Paths) ReadAssignmentParts(c zkapi.Conn, node string) (AssignmentDoc, []Part, *zkapi.Stat, error) {
 	return readDoc(c, p.Assignment(node), func(head []byte) (AssignmentDoc, []Part, error) {
 		return DecodeAssignment(p, head, ConnGetter(c))
 	})
 }
 
 // ReadStatus is ReadAssignment for status/<node>.
-func (p Paths) ReadStatus(c zkapi.Conn, node string) (StatusDoc, *zk.Stat, error) {
+func (p Paths) ReadStatus(c zkapi.Conn, node string) (StatusDoc, *zkapi.Stat, error) {
 	doc, _, st, err := readDoc(c, p.StatusOf(node), func(head []byte) (StatusDoc, []Part, error) {
 		return DecodeStatus(p, head, ConnGetter(c))
 	})
@@ -374,7 +373,7 @@ func (p Paths) ReadStatus(c zkapi.Conn, node string) (StatusDoc, *zk.Stat, error
 
 // readDoc reads the head at headPath and decodes it with its parts, reading
 // the head again (up to readAttempts times) while a part is missing.
-func readDoc[T any](c zkapi.Conn, headPath string, decode func(head []byte) (T, []Part, error)) (T, []Part, *zk.Stat, error) {
+func readDoc[T any](c zkapi.Conn, headPath string, decode func(head []byte) (T, []Part, error)) (T, []Part, *zkapi.Stat, error) {
 	var zero T
 	var err error
 	for range readAttempts {

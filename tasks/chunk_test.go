@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // store is a znode map standing in for ZooKeeper in these unit tests of the
@@ -22,7 +21,7 @@ type store map[string][]byte
 func (s store) get(p string) ([]byte, error) {
 	d, ok := s[p]
 	if !ok {
-		return nil, zk.ErrNoNode
+		return nil, zkapi.ErrNoNode
 	}
 	return d, nil
 }

@@ -4,14 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stock-system/stocksys/session"
 	"path"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/stock-system/stocksys/session"
+
 	"github.com/stock-system/stocksys/zkapi"
 )
 
@@ -209,8 +209,8 @@ type SessionID = session.SessionID
 func SessionString(id int64) string { return "0x" + strconv.FormatUint(uint64(id), 16) }
 
 // ReadJSON reads a znode and decodes its JSON into v. It returns the znode's
-// stat; zk.ErrNoNode (wrapped) when it is missing.
-func ReadJSON(c zkapi.Conn, p string, v any) (*zk.Stat, error) {
+// stat; zkapi.ErrNoNode (wrapped) when it is missing.
+func ReadJSON(c zkapi.Conn, p string, v any) (*zkapi.Stat, error) {
 	data, st, err := c.Get(p)
 	if err != nil {
 		return nil, fmt.Errorf("tasks: get %s: %w", p, err)
@@ -225,7 +225,7 @@ func ReadJSON(c zkapi.Conn, p string, v any) (*zk.Stat, error) {
 // not valid symbols are skipped and returned in bad.
 func (p Paths) ListSymbols(c zkapi.Conn) (syms []Symbol, bad []string, err error) {
 	names, _, err := c.Children(p.Symbols)
-	if errors.Is(err, zk.ErrNoNode) {
+	if errors.Is(err, zkapi.ErrNoNode) {
 		return nil, nil, nil
 	}
 	if err != nil {

@@ -14,8 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/chaos"
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/tasks"
@@ -82,15 +80,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.FaultKinds[string(e.Kind)]++
 		}
 	}
-	conn, ev, err := zk.Connect(strings.Split(m.ZK, ","), 10*time.Second, zk.WithLogInfo(false))
+	conn, err := zkapi.Dial(strings.Split(m.ZK, ","), 10*time.Second, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	go func() {
-		for range ev {
-		}
-	}()
 	root := "/stocksys/" + m.Cluster
 	zkTerms, zkEpoch, err := readTerms(conn, root)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/stock-system/stocksys/session/sessiontest"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/worker"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // TestIntegration_CutOffWorkerReportsStoppedOnTime (issue 14, item 3): a
@@ -54,7 +54,7 @@ func TestIntegration_CutOffWorkerReportsStoppedOnTime(t *testing.T) {
 
 	ids := []tasks.ID{"fetch/AAA", "fetch/BBB", "fetch/CCC"}
 	data, _ := json.Marshal(tasks.AssignmentDoc{Node: "node-1", Session: tasks.SessionID(s.ID()), Epoch: 1, Tasks: ids, Written: time.Now()})
-	if _, err := admin.Create(p.Assignment("node-1"), data, 0, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := admin.Create(p.Assignment("node-1"), data, 0, zkapi.OpenACL()); err != nil {
 		t.Fatal(err)
 	}
 	states := func() map[string]int {

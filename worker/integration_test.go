@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/worker"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // sarama (the zombie test's Kafka clients) leaves go-metrics' process-wide meter arbiter running.
@@ -29,7 +29,7 @@ type fixture struct {
 	t     *testing.T
 	root  string
 	p     tasks.Paths
-	admin *zk.Conn
+	admin zkapi.Client
 	s     *session.Session
 	w     *worker.Worker
 	done  chan error
@@ -82,8 +82,8 @@ func (f *fixture) assign(epoch int64, sessionID int64, ids ...tasks.ID) {
 	f.t.Helper()
 	data, _ := json.Marshal(tasks.AssignmentDoc{Node: "node-1", Session: tasks.SessionID(sessionID), Epoch: epoch, Tasks: ids, Written: time.Now()})
 	_, err := f.admin.Set(f.p.Assignment("node-1"), data, -1)
-	if errors.Is(err, zk.ErrNoNode) {
-		_, err = f.admin.Create(f.p.Assignment("node-1"), data, 0, zk.WorldACL(zk.PermAll))
+	if errors.Is(err, zkapi.ErrNoNode) {
+		_, err = f.admin.Create(f.p.Assignment("node-1"), data, 0, zkapi.OpenACL())
 	}
 	if err != nil {
 		f.t.Fatal(err)

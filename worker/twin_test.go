@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -184,7 +183,7 @@ func (tw *twin) assign(epoch, sessionID int64, ids []tasks.ID, revoked ...tasks.
 		Tasks: ids, Revoked: revoked, Written: time.Now()})
 	p := tw.p.Assignment("node-1")
 	_, err := tw.admin.Set(p, data, -1)
-	if errors.Is(err, zk.ErrNoNode) {
+	if errors.Is(err, zkapi.ErrNoNode) {
 		_, err = tw.admin.Create(p, data, 0, nil)
 	}
 	if err != nil {
@@ -201,7 +200,7 @@ func (tw *twin) assign(epoch, sessionID int64, ids []tasks.ID, revoked ...tasks.
 func (tw *twin) status() (d tasks.StatusDoc, ok bool) {
 	tw.t.Helper()
 	_, err := tasks.ReadJSON(tw.admin, tw.p.StatusOf("node-1"), &d)
-	if errors.Is(err, zk.ErrNoNode) {
+	if errors.Is(err, zkapi.ErrNoNode) {
 		return d, false
 	}
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 
 	"github.com/stock-system/stocksys/session"
@@ -190,9 +189,15 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 	w.mu.Unlock()
 	ticker := time.NewTicker(w.cfg.StatusInterval / 4)
 	defer ticker.Stop()
+	// The assignment is read through a Watched (the one watch loop the
+	// master, its standby and the console use too): each read leaves a
+	// watch, and Changed says when it fired. A watch ended by the session
+	// (EventNotWatching) fires it as well; the read after it then fails
+	// with the session's error.
+	watched := zkapi.NewWatched(w.conn)
+	defer watched.Close()
 	for {
-		watch, err := w.readAssignment()
-		if err != nil {
+		if err := w.readAssignment(watched); err != nil {
 			return err
 		}
 		w.reconcile()
@@ -204,10 +209,7 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 				return nil
 			case <-unsafe: // the guard has logged it and stopped the runners
 				return session.ErrUnsafe
-			case ev := <-watch:
-				if ev.Type == zk.EventNotWatching {
-					return fmt.Errorf("worker: assignment watch lost: %v", ev.Err)
-				}
+			case <-watched.Changed():
 				break wait
 			case e := <-w.exits:
 				w.handleExit(e)
@@ -234,39 +236,38 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 	}
 }
 
-// readAssignment reads assignments/<node> with a watch and records the
-// desired task set. It returns the watch channel.
-func (w *Worker) readAssignment() (<-chan zk.Event, error) {
+// readAssignment reads assignments/<node> through watched (leaving a data
+// watch on it, present or not) and records the desired task set.
+func (w *Worker) readAssignment(watched *zkapi.Watched) error {
 	p := w.p.Assignment(w.cfg.NodeID)
-	data, st, watch, err := w.conn.GetW(p)
-	if errors.Is(err, zk.ErrNoNode) {
-		var ok bool
-		ok, _, watch, err = w.conn.ExistsW(p)
+	data, st, err := watched.Get(p)
+	if errors.Is(err, zkapi.ErrNoNode) {
+		ok, _, err := watched.Exists(p)
 		if err != nil {
-			return nil, fmt.Errorf("worker: exists %s: %w", p, err)
+			return fmt.Errorf("worker: exists %s: %w", p, err)
 		}
 		if ok { // created meanwhile: read it (the exists watch fires on its next change)
-			return w.readAssignment()
+			return w.readAssignment(watched)
 		}
 		w.accept(nil, -1, 0)
-		return watch, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("worker: get %s: %w", p, err)
+		return fmt.Errorf("worker: get %s: %w", p, err)
 	}
 	conn := w.conn
 	doc, _, err := tasks.DecodeAssignment(w.p, data, tasks.ConnGetter(conn))
 	if errors.Is(err, tasks.ErrPartsChanged) {
 		// Rewritten while read: its watch has fired or will; read again.
 		w.log.Debug("worker: assignment changed while read; reading again", zap.String("path", p), zap.Error(err))
-		return watch, nil
+		return nil
 	}
 	if err != nil {
 		w.log.Error("worker: assignment unreadable; keeping current tasks", zap.String("path", p), zap.Error(err))
-		return watch, nil
+		return nil
 	}
 	w.accept(&doc, st.Version, st.Mzxid)
-	return watch, nil
+	return nil
 }
 
 // verdict is what a worker makes of an assignment document (judge).
@@ -625,10 +626,10 @@ func (w *Worker) publish(force bool) {
 	var written []string
 	for _, part := range tasks.NewParts(parts, w.parts) { // before the head that names them
 		pp := part.Path
-		_, err = conn.Create(pp, part.Data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
-		if errors.Is(err, zk.ErrNoNode) { // a cluster laid out by an older build
+		_, err = conn.Create(pp, part.Data, zkapi.FlagEphemeral, zkapi.OpenACL())
+		if errors.Is(err, zkapi.ErrNoNode) { // a cluster laid out by an older build
 			if err = session.EnsurePath(conn, w.p.StatusParts, nil); err == nil {
-				_, err = conn.Create(pp, part.Data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+				_, err = conn.Create(pp, part.Data, zkapi.FlagEphemeral, zkapi.OpenACL())
 			}
 		}
 		if err != nil {
@@ -644,11 +645,11 @@ func (w *Worker) publish(force bool) {
 		written = append(written, pp)
 	}
 	if !w.statusOK {
-		_, err = conn.Create(p, data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
-		if errors.Is(err, zk.ErrNodeExists) {
+		_, err = conn.Create(p, data, zkapi.FlagEphemeral, zkapi.OpenACL())
+		if errors.Is(err, zkapi.ErrNodeExists) {
 			// Left by an earlier session of this node id (it goes when that
 			// session expires), or ours from before a reconnect.
-			var st *zk.Stat
+			var st *zkapi.Stat
 			if _, st, err = conn.Get(p); err == nil && st.EphemeralOwner == w.s.ID() {
 				_, err = conn.Set(p, data, -1)
 			} else if err == nil {
@@ -658,7 +659,7 @@ func (w *Worker) publish(force bool) {
 		w.statusOK = err == nil
 	} else {
 		_, err = conn.Set(p, data, -1)
-		if errors.Is(err, zk.ErrNoNode) {
+		if errors.Is(err, zkapi.ErrNoNode) {
 			w.statusOK = false
 		}
 	}
@@ -674,7 +675,7 @@ func (w *Worker) publish(force bool) {
 	}
 	w.pubErr = ""
 	for _, q := range tasks.StaleParts(parts, w.parts) { // the previous write's parts, no longer named
-		if err := conn.Delete(q, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		if err := conn.Delete(q, -1); err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 			w.log.Debug("worker: delete old status part", zap.String("path", q), zap.Error(err))
 		}
 	}

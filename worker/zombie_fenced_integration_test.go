@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/go-zookeeper/zk"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -146,7 +145,7 @@ func TestIntegration_ZombieFencedWithinTerm(t *testing.T) {
 	env.partitions.Store(true)
 	src.start.Store(time.Now().UnixNano())
 	for _, s := range syms {
-		if _, err := admin.Create(p.Symbol(tasks.Symbol(s)), []byte(`{}`), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := admin.Create(p.Symbol(tasks.Symbol(s)), []byte(`{}`), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -818,11 +817,11 @@ func (e *zombieEnv) start(id string, viaProxy, noGuard bool) *zombieNode {
 	}
 	n.s = s
 	members := path.Join(e.root, "members")
-	if _, err := s.Conn().Create(members, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+	if _, err := s.Conn().Create(members, nil, 0, zkapi.OpenACL()); err != nil && !errors.Is(err, zkapi.ErrNodeExists) {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(map[string]any{"id": id, "session": tasks.SessionString(s.ID()), "capacity": 1})
-	if _, err := s.Conn().Create(path.Join(members, id), data, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := s.Conn().Create(path.Join(members, id), data, zkapi.FlagEphemeral, zkapi.OpenACL()); err != nil {
 		t.Fatalf("register %s: %v", id, err)
 	}
 	fetch := &pipeline.Fetch{Tx: recTransactions{inner: e.tx, node: id, rec: e.rec}, Checkpoints: e.st, Source: e.source, Logger: log,

@@ -3,10 +3,16 @@
 // and Mem, an in-memory twin of a ZooKeeper ensemble behind the same calls,
 // so that decisions built on znodes (the master's plan, the worker's accept
 // or reject of a document) can be tested in milliseconds without a server.
-// session.Session.Conn hands out a Conn, not the *zk.Conn behind it, so the
-// election, the master, the worker, status and verify read and write
-// znodes only through these calls (the go-zookeeper types they still name
-// are its Stat, Event, request and error values).
+// session.Session.Conn hands out a Conn, not the *zk.Conn behind it, and
+// Dial opens a Client (a Conn with Close) for the commands and tools, so
+// the master, the worker, membership, control, status, verify, chaos and
+// the CLI read and write znodes only through these calls. The go-zookeeper
+// values they name (Stat, Event, the Multi requests, the create flags, the
+// errors) are re-exported here as aliases (types.go): zkapi is the one
+// package that imports go-zookeeper for the cluster's znodes. The session
+// and election recipes keep their own import (they own the connection and
+// its events), and chaos's bench and testenv keep theirs for the raw
+// baselines they measure and the tests' admin connections.
 //
 // # What the twin honours
 //

@@ -7,12 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/spf13/cobra"
 
 	"github.com/stock-system/stocksys/control"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/status"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // defaultIntentWait is how long a control command waits, by default, for
@@ -197,7 +197,7 @@ func submitIntents(cmd *cobra.Command, g *globals, ins []control.Intent, wait ti
 // awaitIntent waits up to wait for the master to apply the intent id (in)
 // and prints the result; a rejection, or no master applying it in time, is
 // an error (the intent then stays pending).
-func awaitIntent(cmd *cobra.Command, c *zk.Conn, root string, in control.Intent, id string, wait time.Duration) error {
+func awaitIntent(cmd *cobra.Command, c zkapi.Client, root string, in control.Intent, id string, wait time.Duration) error {
 	what := string(in.Action)
 	if in.Node != "" {
 		what += " " + in.Node

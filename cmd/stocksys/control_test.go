@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/session"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 func runCLI(t *testing.T, args ...string) (string, error) {
@@ -45,7 +44,7 @@ func TestIntegration_ControlBadInput(t *testing.T) {
 	}
 	// As a master would have written it: node-2 cordoned, no maintenance.
 	state := []byte(`{"epoch":3,"maintenance":null,"cordoned":{"node-2":{"by":"a@b","at":"2026-01-02T03:04:05Z","reason":"disk"}}}`)
-	if _, err := zc.Create(root+"/control", state, 0, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := zc.Create(root+"/control", state, 0, zkapi.OpenACL()); err != nil {
 		t.Fatal(err)
 	}
 	g := []string{"--zk", strings.Join(testenv.ZKServers(t), ","), "--cluster", cluster}
@@ -85,7 +84,7 @@ func TestIntegration_ControlBadInput(t *testing.T) {
 		}
 	}
 	intents, _, err := zc.Children(root + "/intents")
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+	if err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 		t.Fatal(err)
 	}
 	data, _, _ := zc.Get(root + "/control")

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/go-zookeeper/zk"
 
 	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/internal/testenv"
@@ -21,6 +20,7 @@ import (
 	"github.com/stock-system/stocksys/store"
 	"github.com/stock-system/stocksys/stream"
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // runStatus runs `stocksys status ARGS...` in process and returns its output
@@ -141,8 +141,8 @@ func TestIntegration_StatusMeasuresLag(t *testing.T) {
 	put := func(p string, v any, flags int32) {
 		t.Helper()
 		data, _ := json.Marshal(v)
-		_, err := zc.Create(p, data, flags, zk.WorldACL(zk.PermAll))
-		if err == zk.ErrNodeExists {
+		_, err := zc.Create(p, data, flags, zkapi.OpenACL())
+		if err == zkapi.ErrNodeExists {
 			_, err = zc.Set(p, data, -1)
 		}
 		if err != nil {
@@ -150,13 +150,13 @@ func TestIntegration_StatusMeasuresLag(t *testing.T) {
 		}
 	}
 	put(p.Partitions, tasks.PartitionsDoc{Epoch: 3, Partitions: []int32{0, 1, 2}, Written: long}, 0)
-	put(path.Join(p.Members, "node-1"), map[string]any{"id": "node-1", "started": long, "session": sess}, zk.FlagEphemeral)
+	put(path.Join(p.Members, "node-1"), map[string]any{"id": "node-1", "started": long, "session": sess}, zkapi.FlagEphemeral)
 	put(p.Assignment("node-1"), tasks.AssignmentDoc{Node: "node-1", Session: sess, Epoch: 3,
 		Tasks: []tasks.ID{"ingest/0", "ingest/1"}, Written: long}, 0)
 	put(p.StatusOf("node-1"), tasks.StatusDoc{Node: "node-1", Session: sess, Epoch: 3, AppliedVersion: 0, Updated: long,
 		Tasks: map[tasks.ID]tasks.TaskStatus{
 			"ingest/1": {State: tasks.StateRunning, Epoch: 3, Started: long, LastProgress: long, Progress: k, Lag: &reported},
-		}}, zk.FlagEphemeral)
+		}}, zkapi.FlagEphemeral)
 
 	args := []string{"--cluster", cluster, "--topic", scfg.Topic, "--keyspace", ks, "--kafka", strings.Join(scfg.Brokers, ","),
 		"--cassandra", strings.Join(ccfg.Hosts, ",")}

@@ -8,11 +8,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/spf13/cobra"
 
 	"github.com/stock-system/stocksys/quote"
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 func newSymbolsCmd(g *globals) *cobra.Command {
@@ -36,15 +36,31 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("source") {
-				spec, err := quote.ParseSpec(source)
-				if err != nil {
-					return fmt.Errorf("--source: %w", err)
+			opts := map[string]string{}
+			for _, o := range options {
+				k, v, ok := strings.Cut(o, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--option %q: want KEY=VALUE", o)
 				}
-				// A replay is opened and its first file parsed for every
-				// symbol before anything is registered: a source that
-				// cannot feed a symbol is refused here, not retried by its
-				// task for ever.
+				if prev, dup := opts[k]; dup && prev != v {
+					return fmt.Errorf("--option %s given twice (%q and %q)", k, prev, v)
+				}
+				opts[k] = v
+			}
+			if len(opts) > 0 && !cmd.Flags().Changed("source") {
+				// The options are parameters of a source; the nodes' default
+				// is not known here, so it cannot be checked.
+				return fmt.Errorf("--option needs --source (options are parameters of the source, checked against it before anything is registered)")
+			}
+			if cmd.Flags().Changed("source") {
+				spec, err := quote.ParseSpecOptions(source, opts)
+				if err != nil {
+					return fmt.Errorf("--source %s --option: %w (nothing registered)", source, err)
+				}
+				// A replay is opened and its first file parsed (with the
+				// spec's label) for every symbol before anything is
+				// registered: a source that cannot feed a symbol is refused
+				// here, not retried by its task for ever.
 				if spec.Kind == quote.KindReplay {
 					src, err := quote.NewFromSpec(spec, quote.Options{})
 					if err != nil {
@@ -59,25 +75,20 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 					}
 				}
 			}
-			opts := map[string]string{}
-			for _, o := range options {
-				k, v, ok := strings.Cut(o, "=")
-				if !ok || k == "" {
-					return fmt.Errorf("--option %q: want KEY=VALUE", o)
-				}
-				opts[k] = v
+			if len(opts) == 0 {
+				opts = nil
 			}
-			return withTasksZK(g, func(c *zk.Conn, p tasks.Paths) error {
+			return withTasksZK(g, func(c zkapi.Client, p tasks.Paths) error {
 				for _, s := range syms {
 					data, _ := json.Marshal(tasks.SymbolSpec{Symbol: s, Source: source, Options: opts, Added: time.Now().UTC()})
-					_, err := c.Create(p.Symbol(s), data, 0, zk.WorldACL(zk.PermAll))
+					_, err := c.Create(p.Symbol(s), data, 0, zkapi.OpenACL())
 					switch {
-					case errors.Is(err, zk.ErrNodeExists) && replace:
+					case errors.Is(err, zkapi.ErrNodeExists) && replace:
 						if _, err = c.Set(p.Symbol(s), data, -1); err == nil {
 							fmt.Fprintf(cmd.OutOrStdout(), "replaced %s\n", s)
 							continue
 						}
-					case errors.Is(err, zk.ErrNodeExists):
+					case errors.Is(err, zkapi.ErrNodeExists):
 						fmt.Fprintf(cmd.OutOrStdout(), "%s already registered (use --replace to change its source)\n", s)
 						continue
 					}
@@ -91,7 +102,7 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&source, "source", "", "quote source spec, e.g. replay:../shared/data/lean-spy-minute?speed=60 (default: the cluster's)")
-	add.Flags().StringArrayVar(&options, "option", nil, "source option KEY=VALUE (repeatable)")
+	add.Flags().StringArrayVar(&options, "option", nil, "source parameter KEY=VALUE, checked against --source (repeatable): replay speed, rate, label=start|end; synthetic seed, rate")
 	add.Flags().BoolVar(&replace, "replace", false, "overwrite the spec of symbols already registered")
 
 	rm := &cobra.Command{
@@ -104,11 +115,11 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withTasksZK(g, func(c *zk.Conn, p tasks.Paths) error {
+			return withTasksZK(g, func(c zkapi.Client, p tasks.Paths) error {
 				var missing []string
 				for _, s := range syms {
 					err := c.Delete(p.Symbol(s), -1)
-					if errors.Is(err, zk.ErrNoNode) {
+					if errors.Is(err, zkapi.ErrNoNode) {
 						missing = append(missing, string(s))
 						continue
 					}
@@ -131,7 +142,7 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 		Short: "List registered symbols",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withTasksZK(g, func(c *zk.Conn, p tasks.Paths) error {
+			return withTasksZK(g, func(c zkapi.Client, p tasks.Paths) error {
 				syms, bad, err := p.ListSymbols(c)
 				if err != nil {
 					return err
@@ -139,7 +150,7 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 				specs := make([]tasks.SymbolSpec, 0, len(syms))
 				for _, s := range syms {
 					var spec tasks.SymbolSpec
-					if _, err := tasks.ReadJSON(c, p.Symbol(s), &spec); err != nil && !errors.Is(err, zk.ErrNoNode) {
+					if _, err := tasks.ReadJSON(c, p.Symbol(s), &spec); err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 						return err
 					}
 					spec.Symbol = s
@@ -190,7 +201,7 @@ func parseSymbols(args []string) ([]tasks.Symbol, error) {
 	return out, nil
 }
 
-func withTasksZK(g *globals, f func(*zk.Conn, tasks.Paths) error) error {
+func withTasksZK(g *globals, f func(zkapi.Client, tasks.Paths) error) error {
 	root, err := g.root()
 	if err != nil {
 		return err

@@ -1,15 +1,17 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/internal/testenv"
+	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // TestIntegration_SymbolsAddChecksTheReplay (issue 18): `symbols add` with
@@ -53,12 +55,42 @@ func TestIntegration_SymbolsAddChecksTheReplay(t *testing.T) {
 			}
 		}
 	}
+	// Ambiguous bar labels (no bar at a session's first or last minute),
+	// unknown and conflicting options, options without a source.
+	amb := filepath.Join(dir, "amb", "aaa_1min.csv")
+	if err := os.MkdirAll(filepath.Dir(amb), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(amb, []byte("time,open,high,low,close,volume\n2020-11-24 10:00:00,1,2,1,1.5,5\n2020-11-24 10:01:00,1.5,2,1,1,6\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"AAA", "--source", "replay:" + amb}, []string{amb, "bar labels ambiguous", "label=start or label=end", "nothing registered"}},
+		{[]string{"AAA", "--source", "replay:" + amb, "--option", "lable=start"}, []string{`unknown parameter "lable" for replay (allowed: label, rate, speed)`, "nothing registered"}},
+		{[]string{"AAA", "--source", "replay:" + amb, "--option", "label=middle"}, []string{`label "middle": want start or end`}},
+		{[]string{"AAA", "--source", "replay:" + amb + "?label=end", "--option", "label=start"}, []string{"option label=start", "sets label=end"}},
+		{[]string{"AAA", "--source", "yahoo", "--option", "interval=5m"}, []string{`unknown parameter "interval" for yahoo (it takes none)`}},
+		{[]string{"AAA", "--option", "label=start"}, []string{"--option needs --source"}},
+	} {
+		_, err := runCLI(t, append(append(g, "symbols", "add"), c.args...)...)
+		if err == nil {
+			t.Fatalf("symbols add %v: accepted", c.args)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("symbols add %v: %v; want it to say %q", c.args, err, w)
+			}
+		}
+	}
 	if os.Getuid() != 0 { // root reads a 000 file
 		if _, err := runCLI(t, append(g, "symbols", "add", "YYY", "--source", "replay:"+locked)...); err == nil || !strings.Contains(err.Error(), locked) {
 			t.Errorf("an unreadable file: %v; want an error naming %s", err, locked)
 		}
 	}
-	if names, _, err := zc.Children(root + "/symbols"); err != nil && err != zk.ErrNoNode || len(names) != 0 {
+	if names, _, err := zc.Children(root + "/symbols"); err != nil && err != zkapi.ErrNoNode || len(names) != 0 {
 		t.Fatalf("refused adds registered %v (%v)", names, err)
 	}
 	msft := testenv.SharedData(t, "alphavantage-msft-1min")
@@ -68,5 +100,25 @@ func TestIntegration_SymbolsAddChecksTheReplay(t *testing.T) {
 	}
 	if names, _, err := zc.Children(root + "/symbols"); err != nil || len(names) != 1 || names[0] != "MSFT" {
 		t.Fatalf("symbols after the good add: %v (%v); want MSFT", names, err)
+	}
+	// The ambiguous file with its label given as an option is added, the
+	// option stored in the symbol's document for the nodes to apply.
+	out, err = runCLI(t, append(g, "symbols", "add", "AAA", "--source", "replay:"+amb+"?speed=max", "--option", "label=start")...)
+	if err != nil || !strings.Contains(out, "added AAA") {
+		t.Fatalf("symbols add AAA --option label=start: %q, %v", out, err)
+	}
+	var doc tasks.SymbolSpec
+	if _, err := tasks.ReadJSON(zc, root+"/symbols/AAA", &doc); err != nil || doc.Source != "replay:"+amb+"?speed=max" || doc.Options["label"] != "start" || len(doc.Options) != 1 {
+		t.Fatalf("symbols/AAA = %+v, %v; want source replay:%s, options label=start", doc, err, amb)
+	}
+	// What a node makes of it: the bars at their own (start) labels.
+	src, err := sourceFrom(func(string) (tasks.SymbolSpec, error) { return doc, nil }, "synthetic", quote.Options{})(context.Background(), "AAA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := src.Fetch(context.Background(), "AAA", time.Time{})
+	est := time.FixedZone("EST", -5*3600)
+	if err != nil || len(qs) != 2 || !qs[0].TS.Equal(time.Date(2020, 11, 24, 10, 0, 0, 0, est)) || !qs[1].TS.Equal(time.Date(2020, 11, 24, 10, 1, 0, 0, est)) {
+		t.Fatalf("the node's source for AAA gave %+v, %v; want bars starting 10:00 and 10:01 EST", qs, err)
 	}
 }

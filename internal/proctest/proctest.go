@@ -25,11 +25,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/stock-system/stocksys/internal/ports"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/status"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 var (
@@ -105,7 +104,7 @@ func New(t testing.TB) *Cluster {
 			t.Logf("cluster.sh down: %v\n%s", err, out)
 		}
 		c.dumpLogsOnFailure()
-		conn, _, err := zk.Connect(zkServers, 10*time.Second, zk.WithLogInfo(false))
+		conn, err := zkapi.Dial(zkServers, 10*time.Second, 10*time.Second)
 		if err == nil {
 			_ = testenv.DeleteRecursive(conn, "/stocksys/"+c.Name)
 			conn.Close()

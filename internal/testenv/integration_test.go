@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/go-zookeeper/zk"
 	"gopkg.in/inf.v0"
 
 	"github.com/stock-system/stocksys/internal/testenv"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // TestIntegration_ZooKeeperSmoke creates, reads (data and version), updates and
@@ -19,14 +19,14 @@ import (
 func TestIntegration_ZooKeeperSmoke(t *testing.T) {
 	c := testenv.ZKConn(t, 10*time.Second)
 	root := testenv.ZKRoot(t)
-	if _, err := c.Create(testenv.ZKTestRoot, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+	if _, err := c.Create(testenv.ZKTestRoot, nil, 0, zkapi.OpenACL()); err != nil && !errors.Is(err, zkapi.ErrNodeExists) {
 		t.Fatalf("create %s: %v", testenv.ZKTestRoot, err)
 	}
-	if _, err := c.Create(root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+	if _, err := c.Create(root, nil, 0, zkapi.OpenACL()); err != nil {
 		t.Fatalf("create %s: %v", root, err)
 	}
 	p := path.Join(root, "hello")
-	got, err := c.Create(p, []byte("v1"), 0, zk.WorldACL(zk.PermAll))
+	got, err := c.Create(p, []byte("v1"), 0, zkapi.OpenACL())
 	if err != nil || got != p {
 		t.Fatalf("create %s = %q, %v", p, got, err)
 	}
@@ -41,7 +41,7 @@ func TestIntegration_ZooKeeperSmoke(t *testing.T) {
 	if err != nil || st.Version != 1 {
 		t.Fatalf("set with version 0: version %v, %v; want 1", st, err)
 	}
-	if _, err := c.Set(p, []byte("v3"), 0); !errors.Is(err, zk.ErrBadVersion) {
+	if _, err := c.Set(p, []byte("v3"), 0); !errors.Is(err, zkapi.ErrBadVersion) {
 		t.Fatalf("set with stale version 0: err %v; want ErrBadVersion", err)
 	}
 	if err := c.Delete(p, 1); err != nil {

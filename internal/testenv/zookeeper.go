@@ -1,12 +1,12 @@
 package testenv
 
 import (
-	"errors"
 	"path"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // ZKTestRoot is the znode under which every test's own root lives.
@@ -61,27 +61,5 @@ func ZKRoot(t testing.TB) string {
 	return root
 }
 
-// DeleteRecursive deletes p and all its descendants, ignoring znodes that are
-// already gone. Ephemeral znodes of live sessions are deleted too.
-func DeleteRecursive(c *zk.Conn, p string) error {
-	children, _, err := c.Children(p)
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, ch := range children {
-		if err := DeleteRecursive(c, path.Join(p, ch)); err != nil {
-			return err
-		}
-	}
-	err = c.Delete(p, -1)
-	if errors.Is(err, zk.ErrNoNode) {
-		return nil
-	}
-	if errors.Is(err, zk.ErrNotEmpty) { // a child appeared meanwhile
-		return DeleteRecursive(c, p)
-	}
-	return err
-}
+// DeleteRecursive deletes p and all its descendants (zkapi.DeleteAll).
+func DeleteRecursive(c zkapi.Conn, p string) error { return zkapi.DeleteAll(c, p) }
