@@ -452,8 +452,8 @@ func TestIntegration_ControlRestartFailed(t *testing.T) {
 		for _, tk := range r.Tasks {
 			if tk.State == tasks.StateFailed {
 				failed = append(failed, tk.ID)
-				if tk.RetryAt.IsZero() || !strings.Contains(tk.LastError, "C3 feed down") {
-					t.Fatalf("failed task %+v; want its error and its retry time", tk)
+				if tk.RetryAt.IsZero() || tk.Failures < 1 || !strings.Contains(tk.LastError, "C3 feed down") {
+					t.Fatalf("failed task %+v; want its error, its failures and its retry time", tk)
 				}
 			}
 		}

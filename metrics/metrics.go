@@ -21,12 +21,15 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	Role           *prometheus.GaugeVec // role{role="master|worker|starting"} = 1 for the current role
-	Epoch          prometheus.Gauge     // epoch of the term this node holds, 0 when not master
-	SessionState   *prometheus.GaugeVec // session_state{state} = 1 for the current state
-	SessionSafe    prometheus.Gauge     // 1 while the session is before its safe deadline
-	TasksByState   *prometheus.GaugeVec // tasks{type,state}
-	Fetched        *prometheus.CounterVec
+	Role         *prometheus.GaugeVec // role{role="master|worker|starting"} = 1 for the current role
+	Epoch        prometheus.Gauge     // epoch of the term this node holds, 0 when not master
+	SessionState *prometheus.GaugeVec // session_state{state} = 1 for the current state
+	SessionSafe  prometheus.Gauge     // 1 while the session is before its safe deadline
+	TasksByState *prometheus.GaugeVec // tasks{type,state}
+	Fetched      *prometheus.CounterVec
+	// Flagged counts fetched quotes their source flagged, by symbol and
+	// flag (quote.Quote.Flag: implausible, off_median, suspicious).
+	Flagged        *prometheus.CounterVec
 	Produced       *prometheus.CounterVec
 	Ingested       *prometheus.CounterVec
 	Rejected       *prometheus.CounterVec
@@ -102,6 +105,8 @@ func New() *Metrics {
 		Fetched:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_quotes_fetched_total", Help: "Quotes returned by sources."}, []string{"symbol"}),
 		Produced:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_quotes_produced_total", Help: "Quotes acknowledged by Kafka (acks=all)."}, []string{"symbol"}),
 		Ingested:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_quotes_ingested_total", Help: "Quotes stored in Cassandra with their offsets committed."}, []string{"partition"}),
+		Flagged: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_quotes_flagged_total",
+			Help: "Quotes their source flagged (stored, left out of the bars), by symbol and flag."}, []string{"symbol", "flag"}),
 		Rejected:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_quotes_rejected_total", Help: "Quotes refused by validation, by reason."}, []string{"symbol", "reason"}),
 		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_messages_dead_lettered_total", Help: "Messages the ingest could not decode, sent to the dead-letter topic."}, []string{"partition"}),
 		ProduceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "stocksys_produce_latency_seconds",
@@ -129,7 +134,7 @@ func New() *Metrics {
 		Help: "The cluster's tasks by state (running, starting, stopping, failed, unassigned, paused); exported by the master only."}, []string{"state"})
 	m.SymbolTrading = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_symbol_trading",
 		Help: "1 while quotes of the symbol are expected now (a source without trading hours, or its exchange open); exported by the master only."}, []string{"symbol"})
-	r.MustRegister(m.Role, m.Epoch, m.SessionState, m.SessionSafe, m.TasksByState, m.Fetched, m.Produced, m.Ingested,
+	r.MustRegister(m.Role, m.Epoch, m.SessionState, m.SessionSafe, m.TasksByState, m.Fetched, m.Flagged, m.Produced, m.Ingested,
 		m.Rejected, m.DeadLettered, m.ProduceLatency, m.IngestLatency, m.ReadableLatency,
 		m.IngestDelivery, m.IngestWait, m.IngestWrite, m.FailoverSeconds,
 		m.BuildInfo, m.LastProduced, m.IngestLag, m.ClusterTasks, m.SymbolTrading)
@@ -167,6 +172,11 @@ func (c *FetchCounters) Produced(symbol string, n int, latency time.Duration) {
 // Rejected counts a quote refused by validation.
 func (c *FetchCounters) Rejected(symbol string, reason quote.RejectReason) {
 	c.m.Rejected.WithLabelValues(symbol, string(reason)).Inc()
+}
+
+// Flagged counts a fetched quote its source flagged.
+func (c *FetchCounters) Flagged(symbol, flag string) {
+	c.m.Flagged.WithLabelValues(symbol, flag).Inc()
 }
 
 // IngestCounters implements pipeline.IngestCounters.

@@ -62,6 +62,10 @@ type Counters interface {
 	Fetched(symbol string, n int)
 	Produced(symbol string, n int, latency time.Duration)
 	Rejected(symbol string, reason quote.RejectReason)
+	// Flagged counts a fetched quote its source flagged (quote.Quote.Flag:
+	// quote.FlagImplausible, quote.FlagOffMedian, ...); it is still
+	// produced and stored, and left out of the bars by rule.
+	Flagged(symbol, flag string)
 }
 
 // NopCounters counts nothing.
@@ -70,6 +74,7 @@ type NopCounters struct{}
 func (NopCounters) Fetched(string, int)                 {}
 func (NopCounters) Produced(string, int, time.Duration) {}
 func (NopCounters) Rejected(string, quote.RejectReason) {}
+func (NopCounters) Flagged(string, string)              {}
 
 // Fetch is the runner of fetch tasks. Safe for concurrent use by many tasks.
 //
@@ -205,6 +210,11 @@ func (f *Fetch) next(ctx context.Context, src quote.Source, sym string, after ti
 		return nil, false, fmt.Errorf("fetch %s: %w", sym, err)
 	}
 	f.Counters.Fetched(sym, len(qs))
+	for i := range qs {
+		if qs[i].Flag != "" {
+			f.Counters.Flagged(sym, qs[i].Flag)
+		}
+	}
 	if len(qs) == 0 {
 		select {
 		case <-ctx.Done():

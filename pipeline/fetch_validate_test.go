@@ -92,6 +92,8 @@ func (c *countingCounters) Produced(_ string, n int, _ time.Duration) {
 	c.produced += n
 }
 
+func (c *countingCounters) Flagged(string, string) {}
+
 func (c *countingCounters) Rejected(_ string, r quote.RejectReason) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -374,4 +376,57 @@ func series(t *testing.T, m *metrics.Metrics, name string) int {
 		}
 	}
 	return 0
+}
+
+// TestFetchFlagMetrics: quotes their source flagged are produced like the
+// others (kept in storage) and counted by flag in
+// stocksys_quotes_flagged_total{symbol,flag}.
+func TestFetchFlagMetrics(t *testing.T) {
+	now := time.Date(2024, 1, 2, 15, 0, 0, 0, time.UTC)
+	base := time.Date(2013, 10, 7, 13, 30, 0, 0, time.UTC)
+	flags := []string{"", quote.FlagImplausible, "", quote.FlagOffMedian, quote.FlagImplausible, "", quote.FlagSuspicious, ""}
+	var all []quote.Quote
+	want := map[string]int{}
+	for i, fl := range flags {
+		p := 168 + float64(i)/100
+		all = append(all, quote.Quote{Symbol: "SPY", TS: base.Add(time.Duration(i) * time.Minute),
+			Open: p, High: p, Low: p, Close: p, Volume: 100, Source: "test", Flag: fl})
+		if fl != "" {
+			want[fl]++
+		}
+	}
+	m := metrics.New()
+	cp := &recCheckpoints{}
+	sent := &recSender{}
+	f := &pipeline.Fetch{
+		Source:      func(context.Context, string) (quote.Source, error) { return &sliceSource{qs: all, batch: 3}, nil },
+		Sender:      sent,
+		Checkpoints: cp,
+		Counters:    m.Fetcher(),
+		Now:         func() time.Time { return now },
+	}
+	fetchedAll := func() bool {
+		return counter(t, m, "stocksys_quotes_fetched_total", "symbol", "SPY") == float64(len(all))
+	}
+	if err := runFetch(t, f, cp, all[len(all)-1].TS, fetchedAll); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	for fl, n := range want {
+		if got := counter(t, m, "stocksys_quotes_flagged_total", "flag", fl); got != float64(n) {
+			t.Errorf("stocksys_quotes_flagged_total{flag=%q} = %v; want %d", fl, got, n)
+		}
+	}
+	if got := series(t, m, "stocksys_quotes_flagged_total"); got != len(want) {
+		t.Errorf("%d flagged series; want %d", got, len(want))
+	}
+	sent.mu.Lock()
+	defer sent.mu.Unlock()
+	if len(sent.sent) != len(all) {
+		t.Fatalf("sent %d quotes; want all %d (flagged ones are kept)", len(sent.sent), len(all))
+	}
+	for i, q := range sent.sent {
+		if q.Flag != flags[i] {
+			t.Errorf("sent quote %d flag %q; want %q", i, q.Flag, flags[i])
+		}
+	}
 }

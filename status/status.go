@@ -145,6 +145,9 @@ type Task struct {
 	// RetryAt is when a failed task is started again (the worker's
 	// backoff); omitted unless State is failed.
 	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Failures counts the task's consecutive failures on its owner
+	// (tasks.TaskStatus.Failures).
+	Failures int `json:"failures,omitempty"`
 	// Paused is set for a paused task (stocksys task pause; see
 	// Report.Control), Restarting for one whose restart is pending.
 	Paused     bool `json:"paused,omitempty"`
@@ -366,7 +369,7 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 			t.Epoch = docEpoch[n]
 			if ts, ok := statuses[n].Tasks[id]; ok {
 				t.State, t.Epoch, t.Started, t.Token = ts.State, ts.Epoch, ts.Started, ts.Token
-				t.LastProgress, t.Progress, t.LastError, t.RetryAt = ts.LastProgress, ts.Progress, ts.LastError, ts.RetryAt
+				t.LastProgress, t.Progress, t.LastError, t.RetryAt, t.Failures = ts.LastProgress, ts.Progress, ts.LastError, ts.RetryAt, ts.Failures
 				t.Rate, t.Lag, t.ReportedLag = ts.Rate, ts.Lag, ts.Lag
 			}
 		} else {

@@ -143,8 +143,12 @@ type TaskStatus struct {
 	LastError    string    `json:"last_error,omitempty"`
 	// RetryAt is when a failed task is started again (its backoff); zero
 	// unless State is failed.
-	RetryAt  time.Time `json:"retry_at,omitzero"`
-	Progress int64     `json:"progress"` // units of work done (quotes for fetch and ingest)
+	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Failures counts the task's consecutive failures on this node (the
+	// exponent of its backoff, see worker.Config.RetryDelay); 0 while it
+	// has not failed since it last ran for RetryMaxDelay or longer.
+	Failures int   `json:"failures,omitempty"`
+	Progress int64 `json:"progress"` // units of work done (quotes for fetch and ingest)
 	// Rate is units of work per second since the previous publication.
 	Rate float64 `json:"rate"`
 	// Lag is how far behind its input the task is, in messages (ingest:

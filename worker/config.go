@@ -36,8 +36,16 @@ type Config struct {
 	// StopTimeout bounds how long Run waits for runners to return after
 	// cancelling them when it ends. Default 10s.
 	StopTimeout time.Duration
-	// RetryDelay is the wait before a failed task is started again. Default 2s.
+	// RetryDelay is the wait before a failed task is started again after
+	// its first failure; each consecutive failure doubles it, up to
+	// RetryMaxDelay, and every wait is randomised by ±RetryJitter (so 2s,
+	// 4s, 8s, ..., 60s, 60s, ... by default, each ±20%). A run that lasted
+	// RetryMaxDelay or longer before it failed starts the sequence over.
+	// Default 2s.
 	RetryDelay time.Duration
+	// RetryMaxDelay bounds the backoff of a failing task. Default 1m; it is
+	// raised to RetryDelay when smaller.
+	RetryMaxDelay time.Duration
 	// Logger receives structured logs; nil means zap.NewNop().
 	Logger *zap.Logger
 
@@ -60,6 +68,11 @@ const (
 	DefaultKeepAliveInterval = 10 * time.Second
 	DefaultStopTimeout       = 10 * time.Second
 	DefaultRetryDelay        = 2 * time.Second
+	DefaultRetryMaxDelay     = time.Minute
+	// RetryJitter is the randomisation factor of each retry wait
+	// (cenkalti/backoff's RandomizationFactor): a wait of d is drawn from
+	// [d·(1-RetryJitter), d·(1+RetryJitter)].
+	RetryJitter = 0.2
 )
 
 // DefaultConfig returns the Config of the worker of node nodeID in the
@@ -67,7 +80,8 @@ const (
 // x StatusInterval) and no Runners.
 func DefaultConfig(nodeID, root string) Config {
 	return Config{NodeID: nodeID, Root: root, StatusInterval: DefaultStatusInterval, ProgressInterval: 5 * DefaultStatusInterval,
-		AckInterval: DefaultAckInterval, KeepAliveInterval: DefaultKeepAliveInterval, StopTimeout: DefaultStopTimeout, RetryDelay: DefaultRetryDelay}
+		AckInterval: DefaultAckInterval, KeepAliveInterval: DefaultKeepAliveInterval, StopTimeout: DefaultStopTimeout, RetryDelay: DefaultRetryDelay,
+		RetryMaxDelay: DefaultRetryMaxDelay}
 }
 
 // Validate checks the config; zero durations mean their defaults. Errors
@@ -83,7 +97,7 @@ func (c Config) Validate() error {
 		name string
 		v    time.Duration
 	}{{"StatusInterval", c.StatusInterval}, {"ProgressInterval", c.ProgressInterval}, {"AckInterval", c.AckInterval},
-		{"KeepAliveInterval", c.KeepAliveInterval}, {"StopTimeout", c.StopTimeout}, {"RetryDelay", c.RetryDelay}} {
+		{"KeepAliveInterval", c.KeepAliveInterval}, {"StopTimeout", c.StopTimeout}, {"RetryDelay", c.RetryDelay}, {"RetryMaxDelay", c.RetryMaxDelay}} {
 		if d.v < 0 {
 			return fmt.Errorf("%w: %s %v: negative", ErrInvalidConfig, d.name, d.v)
 		}
@@ -112,6 +126,10 @@ func (c Config) withDefaults() Config {
 	if c.RetryDelay == 0 {
 		c.RetryDelay = d.RetryDelay
 	}
+	if c.RetryMaxDelay == 0 {
+		c.RetryMaxDelay = d.RetryMaxDelay
+	}
+	c.RetryMaxDelay = max(c.RetryMaxDelay, c.RetryDelay)
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}

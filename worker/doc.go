@@ -18,7 +18,12 @@
 //
 // The worker publishes status/<node-id> (ephemeral, tasks.StatusDoc) at most
 // once per Config.StatusInterval: per task its state (starting, running,
-// stopping, failed), epoch, start time, last progress and last error. A task is
+// stopping, failed), epoch, start time, last progress and last error, and for
+// a failed task its consecutive failures and next retry time. A failed task
+// that stays assigned is started again with exponential backoff (cenkalti/
+// backoff): Config.RetryDelay (2 s) after its first failure, doubled after
+// each further one up to Config.RetryMaxDelay (1 min), each wait ±20%; a run
+// that lasted RetryMaxDelay before failing starts the sequence over. A task is
 // listed from the moment its runner starts until the runner has returned; the
 // master moves a task to another node only after it has disappeared from this
 // list, or after this node's session is gone.

@@ -12,7 +12,8 @@ import (
 type Runner interface {
 	// Run runs the task until ctx is cancelled (return nil or ctx's error
 	// then) or it fails (return the error; the worker reports it and starts
-	// the task again after Config.RetryDelay while it stays assigned). Run
+	// the task again with backoff while it stays assigned: see
+	// Config.RetryDelay). Run
 	// must return promptly once ctx is cancelled.
 	Run(ctx context.Context, t *Run) error
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 
 	"github.com/stock-system/stocksys/session"
@@ -67,6 +68,10 @@ type runState struct {
 	status  tasks.TaskStatus
 	retryAt time.Time // failed: when to start again
 	exited  bool
+	// failures and backoff carry over from one run of the task to the
+	// next (see Config.RetryDelay); backoff is nil until the first failure.
+	failures int
+	backoff  *backoff.ExponentialBackOff
 }
 
 type exit struct {
@@ -418,8 +423,10 @@ func (w *Worker) start(t tasks.Task, now time.Time) {
 	r.token = w.docZxid
 	rs := &runState{run: r, cancel: cancel, status: tasks.TaskStatus{
 		State: tasks.StateStarting, Epoch: w.docEpoch, Token: strconv.FormatInt(w.docZxid, 10), Started: now.UTC()}}
-	if old, ok := w.runs[t.ID()]; ok { // restart after a failure: keep the error
+	if old, ok := w.runs[t.ID()]; ok { // restart after a failure: keep the error and the backoff
 		rs.status.LastError = old.status.LastError
+		rs.failures, rs.backoff = old.failures, old.backoff
+		rs.status.Failures = old.failures
 	}
 	w.runs[t.ID()] = rs
 	w.starts[t.ID()]++
@@ -474,8 +481,20 @@ func (w *Worker) handleExit(e exit) {
 	rs.cancel = nil
 	rs.status.State = tasks.StateFailed
 	rs.status.LastError = clipError(e.err.Error())
-	rs.retryAt = time.Now().Add(w.cfg.RetryDelay)
-	w.log.Error("worker: task failed", zap.String("task", string(e.id)), zap.Error(e.err))
+	now := time.Now()
+	if rs.backoff == nil || now.Sub(rs.status.Started) >= w.cfg.RetryMaxDelay {
+		// The first failure, or one after a healthy run: start over.
+		rs.failures = 0
+		rs.backoff = backoff.NewExponentialBackOff(backoff.WithInitialInterval(w.cfg.RetryDelay),
+			backoff.WithMultiplier(2), backoff.WithMaxInterval(w.cfg.RetryMaxDelay),
+			backoff.WithRandomizationFactor(RetryJitter), backoff.WithMaxElapsedTime(0))
+	}
+	rs.failures++
+	rs.status.Failures = rs.failures
+	wait := rs.backoff.NextBackOff() // never backoff.Stop: no MaxElapsedTime
+	rs.retryAt = now.Add(wait)
+	w.log.Error("worker: task failed", zap.String("task", string(e.id)), zap.Int("failures", rs.failures),
+		zap.Duration("retry_in", wait), zap.Error(e.err))
 }
 
 // stopAll cancels every runner (reason: why, for the log).

@@ -72,7 +72,7 @@ task its last error and when it is retried; an unassigned task says why (paused,
 					note = strings.TrimSpace(note + " last error: " + t.LastError)
 				}
 				if !t.RetryAt.IsZero() {
-					note += fmt.Sprintf(" (retried in %s)", max(t.RetryAt.Sub(now), 0).Round(time.Millisecond))
+					note += fmt.Sprintf(" (failure %d, retried in %s)", max(t.Failures, 1), max(t.RetryAt.Sub(now), 0).Round(time.Millisecond))
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t%s\n", t.ID, owner, t.State, t.Epoch, t.Progress, t.Rate, note)
 			}

@@ -40,6 +40,7 @@ type produced struct{ n atomic.Int64 }
 func (p *produced) Fetched(string, int)                       {}
 func (p *produced) Produced(_ string, n int, _ time.Duration) { p.n.Add(int64(n)) }
 func (p *produced) Rejected(string, quote.RejectReason)       {}
+func (p *produced) Flagged(string, string)                    {}
 
 // BenchmarkIntegration_FetchTransactions compares, in one run on the same
 // servers, fetch tasks without and with Kafka transactions

@@ -92,7 +92,7 @@
       const cls = !t.owner ? "unassigned" : t.state === "failed" ? "failed" : "";
       let note = t.unassigned_reason || "";
       if (t.last_error) note += " last error: " + t.last_error;
-      if (t.retry_at) note += " (retry " + new Date(t.retry_at).toLocaleTimeString() + ")";
+      if (t.retry_at) note += " (failure " + Math.max(t.failures || 0, 1) + ", retry " + new Date(t.retry_at).toLocaleTimeString() + ")";
       const acts = t.paused
         ? `<button data-act="resume" data-task="${esc(t.id)}">resume</button>`
         : `<button data-act="pause" data-task="${esc(t.id)}">pause</button><button data-act="restart" data-task="${esc(t.id)}">restart</button>`;
