@@ -92,7 +92,7 @@ func ParseAlphaVantageGlobalQuote(body []byte) (Quote, error) {
 	if err != nil {
 		return Quote{}, fmt.Errorf("%w: alphavantage global quote %s: latest trading day %q", ErrFormat, q.Symbol, avField(g, "latest trading day"))
 	}
-	q.TS = time.Date(day.Year(), day.Month(), day.Day(), marketOpenHour, marketOpenMin, 0, 0, Eastern).UTC()
+	q.TS = dailyBarTime(day)
 	for _, f := range []struct {
 		name string
 		dst  *float64

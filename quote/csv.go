@@ -97,6 +97,19 @@ type FileInfo struct {
 // marketOpen is the regular-session open of US equities, in US/Eastern.
 const marketOpenHour, marketOpenMin = 9, 30
 
+// dailyBarTime returns the time a daily bar of the date of t (in t's
+// location, US/Eastern for every reader) is stamped with, in UTC: the 09:30
+// US/Eastern market open of that date, as Yahoo's v8 chart API stamps daily
+// bars, so that Quote.Day() is the date. Every daily layout (daily CSVs,
+// Lean daily zips, Alpha Vantage's global quote) stamps its bars with it.
+func dailyBarTime(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), marketOpenHour, marketOpenMin, 0, 0, Eastern).UTC()
+}
+
+// isDailyBar reports whether q is a daily bar of a replay file (a daily CSV's
+// or a Lean daily zip's), by its Source.
+func isDailyBar(q Quote) bool { return q.Source == sourceDailyCSV || q.Source == sourceLeanDaily }
+
 // ReadFile reads the bars (or ticks) of symbol from the file at path; it is
 // ReadFileRejects without the rejected lines, which it leaves out silently.
 func ReadFile(path, symbol string) ([]Quote, error) {
@@ -116,11 +129,20 @@ func ReadFile(path, symbol string) ([]Quote, error) {
 //     4th field of its first row not an integer): the trade ticks of
 //     ReadLeanTickZip (the day's quote zip folded in), flagged by FlagTicks
 //     with TickMedianWindow and TickMedianPct: the ticks a replay yields.
+//   - <yyyymmdd>_quote.zip without a <yyyymmdd>_trade.zip beside it: the
+//     quote-derived bars of ReadLeanQuoteBars (bid/ask midpoints, volume 0).
+//     Beside its trade zip, or holding quote ticks (its CSV *_Tick.csv or
+//     the 6th field of its first row not an integer), it is refused
+//     (ErrUnknownFormat): it is read with the trade zip.
+//   - any other zip whose name does not start with <yyyymmdd>_, such as
+//     spy.zip: a Lean daily zip (ReadLeanDailyZip; told by its first row
+//     `yyyymmdd 00:00,...`, an hour zip refused), each bar at 09:30 US/Eastern
+//     of its date as a daily CSV's.
 //   - anything else: a CSV of one of the layouts of ReadCSV.
 //
 // The file is read row by row: a bad row is left out and returned as a
 // RowReject (file, 1-based line, reason, text), the valid rows are
-// returned. A minute row is refused for too few or too many fields
+// returned. A minute or daily row is refused for too few or too many fields
 // (ReasonBadFields), a time that does not parse (ReasonBadTime) or has a
 // zone where the layout has none (ReasonTimeZone), a price that is not a
 // number (ReasonBadPrice) or not finite (ReasonNaNPrice), a volume that is
@@ -129,10 +151,11 @@ func ReadFile(path, symbol string) ([]Quote, error) {
 // ReasonAncientTS; a price <= 0, high < low, volume above MaxVolume ...).
 //
 // It returns the bars (or ticks) in ascending time (Position), with Source
-// "replay:lean", "replay:lean-tick", "replay:intraday-csv" or
-// "replay:daily-csv". Errors are for a file that cannot be read at all
-// (nothing is returned with them); they wrap ErrFormat or ErrUnknownFormat
-// (or are the I/O or zip error) and name the file.
+// "replay:lean", "replay:lean-tick", "replay:lean-quote",
+// "replay:lean-daily", "replay:intraday-csv" or "replay:daily-csv". Errors
+// are for a file that cannot be read at all (nothing is returned with them);
+// they wrap ErrFormat or ErrUnknownFormat (or are the I/O or zip error) and
+// name the file.
 func ReadFileRejects(path, symbol string) ([]Quote, []RowReject, error) {
 	qs, rejects, _, err := ReadFileInfo(path, symbol, LabelDetect)
 	return qs, rejects, err
@@ -187,8 +210,24 @@ func readZip(path, symbol string) ([]Quote, []RowReject, error) {
 			}
 		}
 		return qs, rejects, nil
+	case strings.HasSuffix(base, "_quote.zip"):
+		if t := siblingTradeZip(path); t != "" {
+			return nil, nil, fmt.Errorf("%w: %s: a Lean quote zip beside its trade zip %s, which it is read with (as the bars' bid and ask): replay the trade zip",
+				ErrUnknownFormat, path, t)
+		}
+		tick, err := isTickZip(path, 5)
+		if err != nil {
+			return nil, nil, err
+		}
+		if tick {
+			return nil, nil, fmt.Errorf("%w: %s: a Lean tick quote zip without its trade zip (quote ticks are only read folded into the trades)",
+				ErrUnknownFormat, path)
+		}
+		return readLeanQuoteBars(path, symbol)
+	case isLeanDailyName(base):
+		return readLeanDaily(path, symbol)
 	}
-	return nil, nil, fmt.Errorf("%w: %s: a zip other than a Lean <yyyymmdd>_trade.zip", ErrUnknownFormat, path)
+	return nil, nil, fmt.Errorf("%w: %s: a zip other than a Lean <yyyymmdd>_trade.zip, <yyyymmdd>_quote.zip or <ticker>.zip (daily)", ErrUnknownFormat, path)
 }
 
 // ReadCSV reads the bars of symbol from a CSV of the layouts described
@@ -451,7 +490,7 @@ func parseCSVTime(s, layout string) (time.Time, string, RejectReason, string) {
 			return time.Time{}, "", ReasonBadTime, fmt.Sprintf("time %q: want %s", s, csvTimeWant[layout])
 		}
 		if f.kind == layoutDaily {
-			t = time.Date(t.Year(), t.Month(), t.Day(), marketOpenHour, marketOpenMin, 0, 0, Eastern)
+			t = dailyBarTime(t)
 		}
 		return t.UTC(), f.kind, "", ""
 	}

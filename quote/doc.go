@@ -12,7 +12,22 @@
 //     `ms,open,high,low,close,volume` (ReadLeanTradeZip) and quote bars
 //     `ms,bid_open,bid_high,bid_low,bid_close,bid_size,ask_open,...`
 //     (ReadLeanQuoteZip; MergeBidAsk sets a trade bar's Bid and Ask to the
-//     minute's bid and ask close).
+//     minute's bid and ask close; a side whose prices are empty or 0 is
+//     absent from its minute).
+//   - A Lean minute quote zip with no trade zip of its day beside it, read on
+//     its own as quote-derived bars (ReadLeanQuoteBars, Source
+//     "replay:lean-quote"): one bar per minute whose open, high, low and
+//     close are the midpoints (bid + ask) / 2 of the two sides' (the other
+//     side's alone when one is absent), Volume 0, Bid and Ask the sides'
+//     closes. They are not trades: no print was at those prices and their
+//     volume says nothing.
+//   - QuantConnect Lean daily zips, one per symbol (Data/equity/usa/daily/
+//     <ticker>.zip holding <ticker>.csv), rows
+//     `yyyymmdd 00:00,open,high,low,close,volume` (prices x 10000, the date
+//     US/Eastern), told by the name (not <yyyymmdd>_...) and the first row
+//     (a row at another time than 00:00 is an hour zip, refused): each row a
+//     daily bar stamped 09:30 US/Eastern of its date, as a daily CSV's
+//     (ReadLeanDailyZip, Source "replay:lean-daily").
 //   - QuantConnect Lean tick zips, one per symbol and day
 //     (Data/equity/usa/tick/<sym>/<yyyymmdd>_{trade,quote}.zip, inner CSV
 //     like 20131007_spy_Trade_Tick.csv; prices and times as above): trades
@@ -43,8 +58,8 @@
 // RejectReason without failing the file; suspicious = 1 sets Flag
 // FlagSuspicious.
 //
-// Minute files (Lean zips and CSVs) are read the same way, row by row
-// (ReadFileRejects): a row with the wrong number of fields, a time that does
+// Minute and daily files (Lean zips and CSVs) are read the same way, row by
+// row (ReadFileRejects): a row with the wrong number of fields, a time that does
 // not parse or carries a zone the layout has none of, a price or volume
 // that is not a number, not finite, fractional (volume) or out of range, or
 // a bar Validate refuses (year 0000, high < low ...) is a RowReject naming

@@ -25,9 +25,10 @@ const (
 
 // FlagBars marks implausible intraday bars (Flag = FlagImplausible) and
 // returns how many it marked. The rule, per symbol over its unflagged
-// intraday bars in time order (ticks, daily CSV bars, Source
-// "replay:daily-csv", where a real day's move that reverts is common, and
-// bars flagged already are left alone and are not neighbours):
+// intraday bars in time order (ticks, daily bars of a daily CSV or a Lean
+// daily zip, Source "replay:daily-csv" or "replay:lean-daily", where a real
+// day's move that reverts is common, and bars flagged already are left alone
+// and are not neighbours):
 //
 //	before, after = median close of up to `neighbours` bars before / after
 //	a bar is implausible when one of its open, high, low or close lies more
@@ -53,7 +54,7 @@ func FlagBars(qs []Quote, neighbours int, pct float64) int {
 	var order []string
 	for i := range qs {
 		q := &qs[i]
-		if q.IsTick() || q.Flag != "" || q.Source == sourceDailyCSV || !(q.Close > 0) || math.IsInf(q.Close, 0) {
+		if q.IsTick() || q.Flag != "" || isDailyBar(*q) || !(q.Close > 0) || math.IsInf(q.Close, 0) {
 			continue
 		}
 		if _, ok := bySym[q.Symbol]; !ok {

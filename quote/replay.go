@@ -146,9 +146,13 @@ func (s *tickSeries) appendQuotes(out []Quote, i, j int) []Quote {
 // whose path relative to it contains the symbol, case-insensitively, as a
 // whole token (delimited by the ends or by characters other than letters and
 // digits), and that are Lean trade zips (*_trade.zip, with the quote zip of
-// the same day merged in) or CSV files (*.csv). A trade zip holds ticks when
-// its inner CSV is *_Tick.csv (case-insensitive) or, failing that, when the
-// 4th field of its first row is not an integer; otherwise minute bars. When
+// the same day merged in), Lean quote zips with no trade zip of their day
+// beside them (*_quote.zip: quote-derived bars, ReadLeanQuoteBars; one
+// holding quote ticks is reported as a file that cannot be read), Lean daily
+// zips named <symbol>.zip (Lean's equity/usa/daily/spy.zip:
+// ReadLeanDailyZip) or CSV files (*.csv). A trade zip holds ticks when its
+// inner CSV is *_Tick.csv (case-insensitive) or, failing that, when the 4th
+// field of its first row is not an integer; otherwise minute bars. When
 // a symbol has both bar files and tick files there, the replay reads the bar
 // files only (Files), so the shared data folder replays SPY's minute bars as
 // it always did; replay the tick folder itself for ticks. With the shared
@@ -232,8 +236,17 @@ func (r *Replay) Files(symbol string) ([]string, error) {
 func (r *Replay) files(symbol string) (out, bad []replayFile, err error) {
 	classify := func(p string) replayFile {
 		f := replayFile{path: p}
-		if strings.HasSuffix(strings.ToLower(p), "_trade.zip") {
+		switch base := strings.ToLower(filepath.Base(p)); {
+		case strings.HasSuffix(base, "_trade.zip"):
 			f.tick, f.err = isTickZip(p, 3)
+		case strings.HasSuffix(base, "_quote.zip") && siblingTradeZip(p) == "":
+			// Alone: quote-derived bars, unless it holds quote ticks, which
+			// are only read folded into their trades.
+			tick, err := isTickZip(p, 5)
+			if f.err = err; tick {
+				f.err = fmt.Errorf("%w: %s: a Lean tick quote zip without its trade zip (quote ticks are only read folded into the trades)",
+					ErrUnknownFormat, p)
+			}
 		}
 		return f
 	}
@@ -250,8 +263,14 @@ func (r *Replay) files(symbol string) (out, bad []replayFile, err error) {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		base := strings.ToLower(d.Name())
-		if !strings.HasSuffix(base, "_trade.zip") && !strings.HasSuffix(base, ".csv") {
+		switch base := strings.ToLower(d.Name()); {
+		case strings.HasSuffix(base, "_trade.zip"), strings.HasSuffix(base, ".csv"):
+		case strings.HasSuffix(base, "_quote.zip"):
+			if siblingTradeZip(p) != "" {
+				return nil // read with its trade zip
+			}
+		case base == sym+".zip" && isLeanDailyName(base): // Lean's daily zip, <ticker>.zip
+		default:
 			return nil
 		}
 		rel, err := filepath.Rel(r.path, p)
@@ -319,8 +338,8 @@ func (r *Replay) load(symbol string) (*replaySym, error) {
 		r.reportFile(symbol, f.path, f.err)
 	}
 	if len(files) == 0 && len(bad) == 0 {
-		return nil, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip or *.csv with %q in its path)",
-			ErrNoData, r.path, symbol, strings.ToLower(symbol))
+		return nil, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip or *.csv with %q in its path, or %s.zip)",
+			ErrNoData, r.path, symbol, strings.ToLower(symbol), strings.ToLower(symbol))
 	}
 	var rows series = barSeries(nil)
 	switch {
@@ -612,8 +631,8 @@ func (r *Replay) Check(symbol string) (valid, rejected int, err error) {
 		if len(bad) > 0 {
 			return 0, 0, fmt.Errorf("%w: replay %s: %s: %v", ErrUnreadable, r.path, bad[0].path, bad[0].err)
 		}
-		return 0, 0, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip or *.csv with %q in its path)",
-			ErrUnreadable, r.path, symbol, strings.ToLower(symbol))
+		return 0, 0, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip or *.csv with %q in its path, or %s.zip)",
+			ErrUnreadable, r.path, symbol, strings.ToLower(symbol), strings.ToLower(symbol))
 	}
 	f := files[0]
 	var first string

@@ -209,6 +209,21 @@ func siblingQuoteZip(tradePath string) string {
 	return q
 }
 
+// siblingTradeZip returns the <yyyymmdd>_trade.zip beside a quote zip, or ""
+// when there is none.
+func siblingTradeZip(quotePath string) string {
+	base := filepath.Base(quotePath)
+	i := strings.LastIndex(strings.ToLower(base), "_quote.zip")
+	if i < 0 {
+		return ""
+	}
+	t := filepath.Join(filepath.Dir(quotePath), base[:i]+"_trade.zip")
+	if st, err := os.Stat(t); err != nil || st.IsDir() {
+		return ""
+	}
+	return t
+}
+
 // isTickZip tells a Lean tick zip from a minute zip: by the name of the CSV
 // inside (*_tick.csv, case-insensitive), or, when it does not say, by field
 // (0-based) of the first row not being an integer (the exchange code of a
@@ -223,31 +238,20 @@ func isTickZip(path string, field int) (bool, error) {
 	if strings.HasSuffix(strings.ToLower(zf.Name), "_tick.csv") {
 		return true, nil
 	}
-	rc, err := zf.Open()
+	first, err := leanFirstLine(path, zf)
 	if err != nil {
-		return false, fmt.Errorf("quote: lean file %s: %w", path, err)
+		return false, err
 	}
-	defer rc.Close()
-	lr := newLineReader(rc)
-	for {
-		b, _, err := lr.next()
-		if err == io.EOF {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("quote: lean file %s: %w", path, err)
-		}
-		if len(bytes.TrimSpace(b)) == 0 {
-			continue
-		}
-		var fs [12][]byte
-		n := splitFields(b, fs[:])
-		if n <= field || n > len(fs) {
-			return false, nil
-		}
-		_, isInt := atoi(fs[field])
-		return !isInt, nil
+	if first == nil {
+		return false, nil
 	}
+	var fs [12][]byte
+	n := splitFields(first, fs[:])
+	if n <= field || n > len(fs) {
+		return false, nil
+	}
+	_, isInt := atoi(fs[field])
+	return !isInt, nil
 }
 
 // readTickFile reads a trade tick zip and folds in the quote zip of its day
