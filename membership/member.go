@@ -112,8 +112,10 @@ func (m *Member) SetCapacity(ctx context.Context, capacity int) error {
 // Run registers the node and keeps it registered until ctx is done,
 // opening a new session and registering again after each expiry. On return
 // it closes its session, which deletes its znode. It returns nil when ctx is
-// done, ErrDuplicateID if another live node holds the id, or
-// session.ErrTimeoutOutOfRange.
+// done, ErrDuplicateID if another live node holds the id,
+// session.ErrTimeoutOutOfRange, or (wrapped, naming the znode) zkapi.ErrNoAuth
+// when the cluster's ACLs do not let this session's identity register
+// (Config.Session.Auth).
 func (m *Member) Run(ctx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
@@ -134,7 +136,7 @@ func (m *Member) Run(ctx context.Context) error {
 		err = m.register(ctx, s)
 		if err != nil {
 			s.Close()
-			if errors.Is(err, ErrDuplicateID) {
+			if errors.Is(err, ErrDuplicateID) || errors.Is(err, zkapi.ErrNoAuth) {
 				return err
 			}
 			continue
@@ -180,6 +182,9 @@ func (m *Member) register(ctx context.Context, s *session.Session) error {
 		default:
 		}
 		if err := session.EnsurePath(conn, path.Dir(m.path), nil); err != nil {
+			if errors.Is(err, zkapi.ErrNoAuth) { // retrying cannot help
+				return fmt.Errorf("membership: register %s: %w", m.path, err)
+			}
 			if err := m.pause(ctx, s, err); err != nil {
 				return err
 			}
@@ -191,6 +196,9 @@ func (m *Member) register(ctx context.Context, s *session.Session) error {
 		_, err := conn.Create(m.path, data, zkapi.FlagEphemeral, acl)
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, zkapi.ErrNoAuth) {
+			return fmt.Errorf("membership: register %s: %w", m.path, err)
 		}
 		if !errors.Is(err, zkapi.ErrNodeExists) {
 			if err := m.pause(ctx, s, err); err != nil {

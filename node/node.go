@@ -36,6 +36,7 @@ import (
 	"github.com/stock-system/stocksys/store"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/worker"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // DefaultSessionTimeout is a node's ZooKeeper session timeout unless
@@ -54,6 +55,12 @@ type Config struct {
 	Root    string
 	// ZK lists the ZooKeeper servers, host:port. Required.
 	ZK []string
+	// ZKAuth is the digest identity the node's sessions authenticate as
+	// (session.Config.Auth; nil: anonymous), and ZKACL the ACL of every
+	// znode they create (session.Config.ACL; zkapi.ClusterACL for a secured
+	// cluster; nil: open).
+	ZKAuth *zkapi.Credentials
+	ZKACL  []zkapi.ACL
 	// SessionTimeout is the ZooKeeper session timeout: how long a crashed or
 	// partitioned node keeps its tasks and mastership. Default
 	// DefaultSessionTimeout (6 s).
@@ -202,6 +209,7 @@ func New(cfg Config) (*Node, error) {
 	mcfg := membership.DefaultConfig(cfg.ID, cfg.ZK...)
 	mcfg.Session.Timeout = cfg.SessionTimeout
 	mcfg.Session.Logger = log
+	mcfg.Session.Auth, mcfg.Session.ACL, mcfg.Session.ACLRoot = cfg.ZKAuth, cfg.ZKACL, cfg.Root
 	mcfg.Cluster, mcfg.Root, mcfg.Addr = cfg.Cluster, cfg.Root, cfg.Addr
 	mcfg.Version, mcfg.Capacity, mcfg.Logger = cfg.Version, cfg.Capacity, cfg.Logger // it adds the node id
 	m, err := membership.New(mcfg)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Config configures a Session.
@@ -18,6 +20,15 @@ type Config struct {
 	// ConnectTimeout bounds how long New waits for the first session.
 	// Default 15 s.
 	ConnectTimeout time.Duration
+	// Auth, when set, is the identity the session authenticates as
+	// (zkapi.Authenticate, before New returns; re-sent on reconnects). Nil:
+	// anonymous.
+	Auth *zkapi.Credentials
+	// ACL, when set, is the ACL of every znode created through Conn at or
+	// under ACLRoot (zkapi.WithACL; zkapi.ClusterACL for a secured cluster,
+	// whose root is ACLRoot). Nil: the callers' own (zkapi.OpenACL).
+	ACL     []zkapi.ACL
+	ACLRoot string
 	// Logger receives structured logs; nil means zap.NewNop().
 	Logger *zap.Logger
 }

@@ -18,6 +18,7 @@ import (
 // guarantees. All methods are safe for concurrent use.
 type Session struct {
 	conn    *zk.Conn
+	zconn   zkapi.Conn // conn, creating with Config.ACL when set
 	log     *zap.Logger
 	id      int64
 	timeout time.Duration // negotiated
@@ -66,6 +67,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConnect, err)
 	}
 	s.conn = conn
+	s.zconn = zkapi.WithACL(conn, cfg.ACLRoot, cfg.ACL)
 
 	// Wait for the first session, draining events meanwhile.
 	timer := time.NewTimer(cfg.ConnectTimeout)
@@ -102,6 +104,12 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, fmt.Errorf("%w: first heartbeat: %v", ErrConnect, err)
 	}
 	s.heard(sent)
+	if cfg.Auth != nil {
+		if err := zkapi.Authenticate(conn, *cfg.Auth); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%w: %v", ErrConnect, err)
+		}
+	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.heartbeatLoop() }()
 	go func() { defer s.wg.Done(); s.watchdog() }()
@@ -114,7 +122,9 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 // cluster's packages use (zkapi.Conn; the only go-zookeeper type they see).
 // Use it for reads and for writes of znodes this session owns; master writes
 // go through election.Term.Fenced. Session.Close closes it.
-func (s *Session) Conn() zkapi.Conn { return s.conn }
+//
+// With Config.ACL set, every znode created through it gets that ACL.
+func (s *Session) Conn() zkapi.Conn { return s.zconn }
 
 // ID returns the ZooKeeper session id (the ephemeralOwner of the znodes this
 // session creates). It does not change: a Session is one session.

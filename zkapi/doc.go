@@ -14,6 +14,16 @@
 // its events), and chaos's bench and testenv keep theirs for the raw
 // baselines they measure and the tests' admin connections.
 //
+// # A secured cluster's ACLs
+//
+// acl.go: Credentials (a digest identity read from a user:password file,
+// never printed), ClusterACL (the cluster's identity cdrwa; a read
+// identity r, or world r without one), WithACL (a Conn that creates every
+// znode at or under the cluster root with that ACL whatever its caller
+// passed, so the packages above keep passing OpenACL), and Dial's
+// DialAuth / DialACL / DialACLFromRoot for the commands. session.Config's
+// Auth and ACL put them on a node's sessions.
+//
 // # What the twin honours
 //
 // For the calls in Conn, as the ZooKeeper Programmer's Guide describes them

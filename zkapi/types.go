@@ -1,6 +1,7 @@
 package zkapi
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -75,12 +76,78 @@ type Client interface {
 
 var _ Client = (*zk.Conn)(nil)
 
+// DialOption sets up a Dial'ed connection.
+type DialOption func(*dialOpts)
+
+type dialOpts struct {
+	auth    *Credentials
+	aclRoot string
+	acl     []ACL
+	aclFrom bool
+}
+
+// DialAuth makes Dial authenticate as c (Authenticate) once the session is
+// established; nil is no identity.
+func DialAuth(c *Credentials) DialOption { return func(o *dialOpts) { o.auth = c } }
+
+// DialACL makes the Client create the znodes at or under root with acl
+// (WithACL); a nil acl keeps the callers' ACLs.
+func DialACL(root string, acl []ACL) DialOption {
+	return func(o *dialOpts) { o.aclRoot, o.acl = root, acl }
+}
+
+// DialACLFromRoot makes the Client create the znodes at or under DialACL's
+// root with the ACL that root has (read once, after authenticating), so
+// that a command's znodes get the ACL the cluster was created with; while
+// the root does not exist, DialACL's acl. An ACL that cannot be read is an
+// error of Dial.
+func DialACLFromRoot() DialOption { return func(o *dialOpts) { o.aclFrom = true } }
+
 // Dial connects to servers ("host:port" each) with the given session
 // timeout and waits up to wait for the session to be established. The
 // connection's reconnects are not logged (a command reports its own
 // errors). The caller closes the Client. Errors name the servers; a
 // connection without a session after wait is closed and reported as such.
-func Dial(servers []string, sessionTimeout, wait time.Duration) (Client, error) {
+func Dial(servers []string, sessionTimeout, wait time.Duration, opts ...DialOption) (Client, error) {
+	var o dialOpts
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := dial(servers, sessionTimeout, wait)
+	if err != nil {
+		return nil, err
+	}
+	if o.auth != nil {
+		if err := Authenticate(c, *o.auth); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("zookeeper %v: %w", servers, err)
+		}
+	}
+	if o.aclFrom && o.aclRoot != "" {
+		acl, _, err := c.GetACL(o.aclRoot)
+		switch {
+		case err == nil:
+			o.acl = acl
+		case !errors.Is(err, zk.ErrNoNode):
+			c.Close()
+			return nil, fmt.Errorf("zookeeper %v: read the ACL of %s: %w", servers, o.aclRoot, err)
+		}
+	}
+	if len(o.acl) == 0 {
+		return c, nil
+	}
+	ac := WithACL(c, o.aclRoot, o.acl).(aclConn)
+	return aclClient{aclConn: ac, close: c.Close}, nil
+}
+
+type aclClient struct {
+	aclConn
+	close func()
+}
+
+func (a aclClient) Close() { a.close() }
+
+func dial(servers []string, sessionTimeout, wait time.Duration) (*zk.Conn, error) {
 	c, events, err := zk.Connect(servers, sessionTimeout, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
 	if err != nil {
 		return nil, fmt.Errorf("zookeeper %v: %w", servers, err)

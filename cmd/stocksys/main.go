@@ -28,6 +28,10 @@ type globals struct {
 	cluster   string
 	kafka     string
 	cassandra string
+	// zkAuthFile and zkReadAuthFile hold digest identities (user:password,
+	// zkapi.ReadCredentials): the one this process authenticates as, and
+	// the cluster's read-only one (only to name it in the ACL).
+	zkAuthFile, zkReadAuthFile string
 }
 
 func newRootCmd() *cobra.Command {
@@ -46,6 +50,8 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.cluster, "cluster", "default", "cluster name; znodes live under /stocksys/<cluster> (env STOCKSYS_CLUSTER)")
 	pf.StringVar(&g.kafka, "kafka", "127.0.0.1:9092", "Kafka bootstrap brokers, host:port[,host:port] (env STOCKSYS_KAFKA)")
 	pf.StringVar(&g.cassandra, "cassandra", "127.0.0.1:9042", "Cassandra contact points, host:port[,host:port] (env STOCKSYS_CASSANDRA)")
+	pf.StringVar(&g.zkAuthFile, "zk-auth-file", "", "file holding the ZooKeeper digest identity (user:password) to authenticate as; a node creates the cluster's znodes writable by it alone (env STOCKSYS_ZK_AUTH_FILE); never printed")
+	pf.StringVar(&g.zkReadAuthFile, "zk-read-auth-file", "", "with --zk-auth-file: file holding the cluster's read-only identity (user:password); its znodes are then readable by it alone, else by anyone (env STOCKSYS_ZK_READ_AUTH_FILE)")
 	pf.String("config", "", "YAML config file; keys are flag names (env STOCKSYS_CONFIG)")
 
 	root.AddCommand(
@@ -64,7 +70,19 @@ func newRootCmd() *cobra.Command {
 		newRebuildCmd(g),
 		newBenchCmd(g),
 	)
+	wrapNoAuth(root, g)
 	return root
+}
+
+// wrapNoAuth explains every command's ZooKeeper ErrNoAuth by the
+// --zk-auth-file setting (globals.noAuthHint).
+func wrapNoAuth(c *cobra.Command, g *globals) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error { return g.noAuthHint(run(cmd, args)) }
+	}
+	for _, sc := range c.Commands() {
+		wrapNoAuth(sc, g)
+	}
 }
 
 func main() {

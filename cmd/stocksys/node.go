@@ -279,6 +279,10 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 			return err
 		}
 	}
+	zkAuth, zkACL, err := g.zkIdentity()
+	if err != nil {
+		return err
+	}
 	srcOpts, err := sourceOptions(o)
 	if err != nil {
 		return err
@@ -415,7 +419,7 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		defer trail.Close()
 		ls.trail = trail
 	}
-	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), SessionTimeout: o.sessionTimeout,
+	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), ZKAuth: zkAuth, ZKACL: zkACL, SessionTimeout: o.sessionTimeout,
 		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, MaxMovesInFlight: o.maxMoves,
 		APIToken: apiToken, Bars: bars, Alerts: alerts, DefaultSource: o.source, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
 		Runners: runners})
