@@ -140,7 +140,9 @@ func quotesOf(rows []Row) []quote.Quote {
 // bar, flag and alert of symbol on the given trading days (any time of the
 // day; only the Eastern date counts), the next stored day's first alert, and
 // the symbol's latest row. Writers keep these up to date as they write; call
-// this to repair after a failure or to rebuild. It reads each day whole.
+// this to repair after a failure or to rebuild. It reads each day whole;
+// for a daily series also the daily closes its latest row is averaged over
+// (see Latest).
 // Idempotent; safe for concurrent use.
 func (s *Store) UpdateAnalytics(ctx context.Context, symbol string, days []time.Time) error {
 	w := s.NewWriter()
@@ -184,9 +186,18 @@ func (s *Store) UpdateAnalytics(ctx context.Context, symbol string, days []time.
 		if err := w.propagate(ctx, p, symbol, st, d, d.lastClose()); err != nil {
 			return err
 		}
+		// A repaired day may be among a daily series' closes.
+		var backfilled []time.Time
+		if d.day.Before(st.latestDay) {
+			backfilled = []time.Time{d.day}
+		}
+		if err := w.syncDaily(ctx, symbol, st, p, backfilled); err != nil {
+			return err
+		}
 		if err := s.runOps(ctx, w.ops(symbol, st, p)); err != nil {
 			return err
 		}
+		w.commitDaily(st)
 	}
 	return nil
 }

@@ -59,11 +59,22 @@ type Latest struct {
 	PrevClose    *float64 `json:"prev_close"`
 	DayChange    *float64 `json:"day_change"`
 	DayChangePct *float64 `json:"day_change_pct"`
-	// SMA maps a window N to the mean of the day's last N 1-minute closes
-	// (the closes of its 1m bars). EMA maps N to the exponential moving
-	// average over those closes in time order, alpha = 2/(N+1), seeded with
-	// the SMA of the first N. A window is absent while the day has fewer
-	// than N minutes.
+	// SMA and EMA follow the series' own interval (see IsDailyBar).
+	//
+	// Intraday series (the latest day's bars are minute bars or ticks): SMA
+	// maps a window N to the mean of the day's last N 1-minute closes (the
+	// closes of its 1m bars). EMA maps N to the exponential moving average
+	// over the day's closes in time order, alpha = 2/(N+1), seeded with the
+	// SMA of the first N. A window is absent while the day has fewer than N
+	// minutes.
+	//
+	// Daily series (the latest day holds daily bars only): the closes are
+	// daily closes, the close of each stored trading day's 1d bar, across
+	// days and up to the latest day's. SMA N is the mean of the last N daily
+	// closes; EMA N runs over the last DailyEMALookback*N daily closes (all
+	// of them when fewer are stored), alpha = 2/(N+1), seeded with the SMA of
+	// the first N of those. A window is absent while fewer than N days have
+	// a close.
 	SMA     map[int]float64 `json:"sma"`
 	EMA     map[int]float64 `json:"ema"`
 	Updated time.Time       `json:"updated"` // when the row was written (zero from ComputeLatest)
@@ -112,6 +123,7 @@ type agg struct {
 	pv, sumClose           float64   // sum(close*volume), sum(close)
 	count                  int       // quotes counted
 	lastTS                 time.Time // TS of the last quote counted
+	daily                  bool      // every quote counted is a daily bar (IsDailyBar)
 	// bad is the window's last bar (not tick) flagged by its source
 	// (quote.FlagBars), not counted; nil if none. A minute holding only a
 	// bad bar (count 0) gets an implausible-bar alert (see movesOf).
@@ -129,6 +141,7 @@ func (a *agg) add(q quote.Quote) {
 	a.volume = satAdd(a.volume, q.Volume)
 	a.pv += q.Close * float64(q.Volume)
 	a.sumClose += q.Close
+	a.daily = (a.count == 0 || a.daily) && IsDailyBar(q)
 	a.count++
 	a.lastTS = q.TS
 }
@@ -147,6 +160,7 @@ func (a *agg) merge(b agg) {
 	a.volume = satAdd(a.volume, b.volume)
 	a.pv += b.pv
 	a.sumClose += b.sumClose
+	a.daily = (a.count == 0 || a.daily) && b.daily
 	a.count += b.count
 	a.lastTS = b.lastTS
 }
@@ -279,18 +293,93 @@ func ComputeBars(qs []quote.Quote, interval string) []Bar {
 	return bars
 }
 
+// dailySources are the quote sources whose bars are daily bars.
+var dailySources = []string{"replay:daily-csv", "replay:lean-daily", "alphavantage:global"}
+
+// DailyEMALookback bounds a daily series' EMA: an EMA of window N runs over
+// the last DailyEMALookback*N daily closes, seeded with the SMA of the first
+// N of them, so a Writer keeps a bounded number of closes and the value is a
+// function of the last stored days, not of how far back the history goes.
+// Over a full lookback the seed's weight in the result is (1-2/(N+1))^(3N),
+// below e^-6 (0.25%) for every N.
+const DailyEMALookback = 4
+
+// IsDailyBar reports whether q is a daily bar (one bar per trading day, as
+// Yahoo's download CSV gives them) rather than a minute bar or a tick:
+// quote.Quote carries no bar interval, so the store tells a daily bar by its
+// source. The daily sources are the replay of a daily CSV (quote.ReadCSV's
+// date-only layout, Source "replay:daily-csv", each bar stamped 09:30
+// US/Eastern of its date) or of a Lean daily zip ("replay:lean-daily",
+// stamped the same way), and Alpha Vantage's GLOBAL_QUOTE
+// ("alphavantage:global", the day's bar so far). A symbol's series is daily
+// while its latest stored day holds daily bars only; its moving averages are
+// then over daily closes (see Latest), its bars and alerts are formed as for
+// any day (a daily bar is its day's one minute).
+func IsDailyBar(q quote.Quote) bool { return !q.IsTick() && slices.Contains(dailySources, q.Source) }
+
+// dailyDay reports whether a symbol-day's 1-minute aggregates (time order)
+// hold daily bars only: at least one minute counted, and every counted one
+// daily.
+func dailyDay(minutes []agg) bool {
+	n := 0
+	for _, m := range minutes {
+		if m.count > 0 {
+			if !m.daily {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
 // ComputeLatest computes the latest row of one symbol from its quotes or
 // ticks of one trading day (any order, duplicates allowed as in ComputeBars;
 // flagged ticks left out) and the previous trading day's last close (nil if
-// none). SMA and EMA are over the closes of the day's 1-minute bars; sma and
-// ema are the window lengths (see Latest). With no (unflagged) quotes it
-// returns the zero Latest. Updated is left zero.
+// none). SMA and EMA are over the closes of the day's 1-minute bars (the
+// rule of an intraday series; ComputeSeriesLatest applies the rule of the
+// series' own interval); sma and ema are the window lengths (see Latest).
+// With no (unflagged) quotes it returns the zero Latest. Updated is left
+// zero.
 func ComputeLatest(qs []quote.Quote, prevClose *float64, sma, ema []int) Latest {
 	sms := minuteAggs(qs)
 	if len(sms) == 0 {
 		return Latest{}
 	}
 	return latestOf(sms[len(sms)-1].symbol, sms[len(sms)-1].minutes, prevClose, sma, ema)
+}
+
+// ComputeSeriesLatest computes the latest row of one symbol as the store
+// does, by the rule of the series' interval (see Latest): qs are the quotes
+// or ticks of its latest trading day, prevClose as for ComputeLatest, and
+// earlier the daily closes of its stored days before that day that have one
+// (the close of each day's 1d bar), oldest first; only the last few count,
+// see DailyEMALookback. When the day holds daily bars only (IsDailyBar), SMA
+// and EMA are over earlier followed by the day's own close; otherwise earlier
+// is ignored and the result is ComputeLatest's. It is the specification the
+// Writer's latest rows are tested against.
+func ComputeSeriesLatest(qs []quote.Quote, prevClose *float64, earlier []float64, sma, ema []int) Latest {
+	sms := minuteAggs(qs)
+	if len(sms) == 0 {
+		return Latest{}
+	}
+	sm := sms[len(sms)-1]
+	if dailyDay(sm.minutes) {
+		return dailyLatestOf(sm.symbol, sm.minutes, prevClose, earlier, sma, ema)
+	}
+	return latestOf(sm.symbol, sm.minutes, prevClose, sma, ema)
+}
+
+// dailyLatestOf is ComputeSeriesLatest on the 1-minute aggregates of a day
+// of daily bars (time order, at least one counted).
+func dailyLatestOf(symbol string, minutes []agg, prevClose *float64, earlier []float64, sma, ema []int) Latest {
+	l := latestOf(symbol, minutes, prevClose, nil, nil)
+	if l.TS.IsZero() {
+		return l
+	}
+	closes := append(slices.Clone(earlier), l.Price)
+	averages(&l, closes, sma, ema, DailyEMALookback)
+	return l
 }
 
 // latestOf is ComputeLatest on one symbol-day's 1-minute aggregates (time
@@ -317,6 +406,15 @@ func latestOf(symbol string, minutes []agg, prevClose *float64, sma, ema []int) 
 			l.DayChangePct = &pct
 		}
 	}
+	averages(&l, closes, sma, ema, 0)
+	return l
+}
+
+// averages sets l.SMA and l.EMA over closes (time order): SMA N the mean of
+// the last N; EMA N over the last lookback*N closes (all of them when
+// lookback is 0 or there are fewer), alpha = 2/(N+1), seeded with the mean of
+// the first N of those. A window of more than len(closes) is left out.
+func averages(l *Latest, closes []float64, sma, ema []int, lookback int) {
 	for _, n := range sma {
 		if n >= 1 && n <= len(closes) {
 			l.SMA[n] = mean(closes[len(closes)-n:])
@@ -324,15 +422,18 @@ func latestOf(symbol string, minutes []agg, prevClose *float64, sma, ema []int) 
 	}
 	for _, n := range ema {
 		if n >= 1 && n <= len(closes) {
+			cs := closes
+			if lookback > 0 && lookback*n < len(cs) {
+				cs = cs[len(cs)-lookback*n:]
+			}
 			alpha := 2 / float64(n+1)
-			e := mean(closes[:n])
-			for _, c := range closes[n:] {
+			e := mean(cs[:n])
+			for _, c := range cs[n:] {
 				e = alpha*c + (1-alpha)*e
 			}
 			l.EMA[n] = e
 		}
 	}
-	return l
 }
 
 func mean(xs []float64) float64 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -259,4 +261,196 @@ func ticks(qs []quote.Quote) []quote.Quote {
 		qs[i].Kind = quote.KindTrade
 	}
 	return qs
+}
+
+// A daily bar is told by its source: quote.Quote carries no interval.
+func TestIsDailyBar(t *testing.T) {
+	bar := func(src string) quote.Quote {
+		return quote.Quote{Symbol: "SPY", TS: et(2024, 1, 2, 9, 30), Close: 1, Source: src}
+	}
+	tick := bar("replay:daily-csv")
+	tick.Kind = quote.KindTrade
+	tests := []struct {
+		q    quote.Quote
+		want bool
+	}{
+		{bar("replay:daily-csv"), true},
+		{bar("replay:lean-daily"), true},
+		{bar("alphavantage:global"), true},
+		{bar("replay:intraday-csv"), false},
+		{bar("replay:lean"), false},
+		{bar("yahoo"), false},
+		{bar("alphavantage"), false},
+		{bar("synthetic"), false},
+		{bar(""), false},
+		{tick, false},
+	}
+	for _, tt := range tests {
+		if got := IsDailyBar(tt.q); got != tt.want {
+			t.Errorf("IsDailyBar(source %q, kind %q) = %v; want %v", tt.q.Source, tt.q.Kind, got, tt.want)
+		}
+	}
+}
+
+// The contract with package quote: the bars a daily CSV (Yahoo's download)
+// is read into are daily bars, an intraday CSV's are not.
+func TestIsDailyBarOfCSVFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	daily := write("spy-daily.csv", "Date,Open,High,Low,Close,Adj Close,Volume\n"+
+		"2024-01-02,472.16,473.67,470.49,472.65,466.7,123623700\n"+
+		"2024-01-03,470.43,471.19,468.17,468.79,462.9,103585900\n")
+	intraday := write("spy-minute.csv", "time,open,high,low,close,volume\n"+
+		"2024-01-02 09:30:00,472.16,472.5,472.0,472.3,100\n"+
+		"2024-01-02 09:31:00,472.3,472.6,472.1,472.4,200\n")
+	qs, err := quote.ReadFile(daily, "SPY")
+	if err != nil || len(qs) != 2 {
+		t.Fatalf("daily CSV: %d bars, %v", len(qs), err)
+	}
+	for i, x := range qs {
+		if want := et(2024, 1, 2+i, 9, 30); !IsDailyBar(x) || !x.TS.Equal(want) {
+			t.Errorf("daily CSV bar %v (source %q): IsDailyBar %v; want true, at %v", x.TS, x.Source, IsDailyBar(x), want)
+		}
+	}
+	if l := ComputeSeriesLatest(qs[1:], fp(qs[0].Close), []float64{qs[0].Close}, []int{2}, nil); l.SMA[2] != (472.65+468.79)/2 {
+		t.Errorf("SMA2 of the two daily closes = %v; want %v", l.SMA[2], (472.65+468.79)/2)
+	}
+	qs, err = quote.ReadFile(intraday, "SPY")
+	if err != nil || len(qs) != 2 {
+		t.Fatalf("intraday CSV: %d bars, %v", len(qs), err)
+	}
+	for _, x := range qs {
+		if IsDailyBar(x) {
+			t.Errorf("intraday CSV bar %v (source %q) is a daily bar", x.TS, x.Source)
+		}
+	}
+}
+
+// dailyBars returns daily bars (Source "replay:daily-csv", 09:30 Eastern) of
+// SPY with the given closes on consecutive days from 2024-01-02.
+func dailyBars(cs ...float64) []quote.Quote {
+	var qs []quote.Quote
+	for i, c := range cs {
+		x := q("SPY", et(2024, 1, 2+i, 9, 30), c, c, c, c, 1000)
+		x.Source = "replay:daily-csv"
+		qs = append(qs, x)
+	}
+	return qs
+}
+
+func TestComputeSeriesLatest(t *testing.T) {
+	minutes := func(cs ...float64) []quote.Quote {
+		var qs []quote.Quote
+		for i, c := range cs {
+			qs = append(qs, q("SPY", et(2024, 1, 2, 9, 30).Add(time.Duration(i)*time.Minute), c, c, c, c, 100))
+		}
+		return qs
+	}
+	today := func(c float64) []quote.Quote { return dailyBars(c) }
+	ramp := []float64{50, 50, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10} // 13 earlier closes
+	tests := []struct {
+		name     string
+		qs       []quote.Quote
+		prev     *float64
+		earlier  []float64
+		sma, ema []int
+		want     Latest
+	}{
+		// Closes 10..15: SMA3 = (13+14+15)/3, SMA6 = 12.5; SMA7 absent.
+		// EMA1 is the last close. EMA3 (alpha 0.5, lookback 12 >= 6: all
+		// closes): seed (10+11+12)/3 = 11, then 12, 13, 14.
+		{"daily: over the days' closes", today(15), fp(14), []float64{10, 11, 12, 13, 14}, []int{3, 6, 7}, []int{1, 3, 7}, Latest{
+			Symbol: "SPY", TS: et(2024, 1, 2, 9, 30), Price: 15, PrevClose: fp(14), DayChange: fp(1), DayChangePct: fp(100.0 / 14),
+			SMA: map[int]float64{3: 14, 6: 12.5}, EMA: map[int]float64{1: 15, 3: 14}}},
+		// 14 closes (50, 50, then twelve 10s): EMA3 runs over the last 12
+		// only (all 10), so it is exactly 10; over all 14 it would still
+		// carry the 50s (10.01...).
+		{"daily: the EMA's lookback", today(10), fp(10), ramp, []int{3, 14}, []int{3}, Latest{
+			Symbol: "SPY", TS: et(2024, 1, 2, 9, 30), Price: 10, PrevClose: fp(10), DayChange: fp(0), DayChangePct: fp(0),
+			SMA: map[int]float64{3: 10, 14: 220.0 / 14}, EMA: map[int]float64{3: 10}}},
+		{"daily: the first day", today(7), nil, nil, []int{1, 2}, []int{1, 2}, Latest{
+			Symbol: "SPY", TS: et(2024, 1, 2, 9, 30), Price: 7, SMA: map[int]float64{1: 7}, EMA: map[int]float64{1: 7}}},
+		// An intraday day ignores the daily closes: as ComputeLatest.
+		{"intraday: the day's minutes", minutes(10, 11, 12, 13, 14), fp(12), []float64{1, 2, 3, 4, 5, 6}, []int{2, 3, 6}, []int{3}, Latest{
+			Symbol: "SPY", TS: et(2024, 1, 2, 9, 34), Price: 14, PrevClose: fp(12), DayChange: fp(2), DayChangePct: fp(100.0 * 2 / 12),
+			SMA: map[int]float64{2: 13.5, 3: 13}, EMA: map[int]float64{3: 13}}},
+		// A daily bar and a minute bar on one day: not a day of daily bars.
+		{"mixed day is intraday", append(today(20), minutes(0, 22)[1]), nil, []float64{1, 2, 3}, []int{2}, nil, Latest{
+			Symbol: "SPY", TS: et(2024, 1, 2, 9, 31), Price: 22, SMA: map[int]float64{2: 21}, EMA: map[int]float64{}}},
+		{"no quotes", nil, fp(1), []float64{1, 2}, []int{1}, []int{1}, Latest{}},
+	}
+	for _, tt := range tests {
+		got := ComputeSeriesLatest(tt.qs, tt.prev, tt.earlier, tt.sma, tt.ema)
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s:\n got %s\nwant %s", tt.name, fmtLatest(got), fmtLatest(tt.want))
+		}
+	}
+	// ComputeLatest keeps the intraday rule for a daily bar: one close.
+	if l := ComputeLatest(today(15), nil, []int{1, 3}, []int{3}); !reflect.DeepEqual(l.SMA, map[int]float64{1: 15}) || len(l.EMA) != 0 {
+		t.Errorf("ComputeLatest of a daily bar: SMA %v EMA %v; want SMA {1: 15} only", l.SMA, l.EMA)
+	}
+}
+
+// The daily closes a Writer keeps: every stored close on or after from,
+// trimmed from the oldest, with the held days laid over them.
+func TestDailyCloses(t *testing.T) {
+	d := func(i int) time.Time { return day(2024, 1, 1).AddDate(0, 0, i) }
+	h := &dailyCloses{closes: map[int64]float64{}}
+	for i := range 6 {
+		if !h.set(d(i), fp(float64(10+i)), 3) {
+			t.Fatalf("set day %d refused", i)
+		}
+	}
+	if got := lastBefore(h.closes, d(5), 3); !reflect.DeepEqual(got, []float64{12, 13, 14}) {
+		t.Errorf("lastBefore(day 5, 3) = %v; want [12 13 14]", got)
+	}
+	if got := lastBefore(h.closes, d(9), 10); !reflect.DeepEqual(got, []float64{10, 11, 12, 13, 14, 15}) {
+		t.Errorf("lastBefore(day 9, 10) = %v; want all six", got)
+	}
+	h.trim(4)
+	if !h.from.Equal(d(2)) || len(h.closes) != 4 || h.covers(d(1)) || !h.covers(d(2)) {
+		t.Fatalf("after trim(4): from %v, %d closes; want from day 2, 4 closes", h.from, len(h.closes))
+	}
+	if !h.set(d(0), fp(99), 3) || !reflect.DeepEqual(lastBefore(h.closes, d(9), 9), []float64{12, 13, 14, 15}) {
+		t.Errorf("a day before from changed the closes: %v", lastBefore(h.closes, d(9), 9))
+	}
+	if !h.set(d(3), fp(30), 3) || !reflect.DeepEqual(lastBefore(h.closes, d(5), 2), []float64{30, 14}) {
+		t.Errorf("a corrected close: lastBefore(day 5, 2) = %v; want [30 14]", lastBefore(h.closes, d(5), 2))
+	}
+	// Held days are laid over the stored closes, without changing them: a
+	// new day, a changed close, a day that lost its close, one before from.
+	st := &symState{days: map[int64]*dayState{}}
+	hold := func(i int, c float64) {
+		ds := &dayState{day: d(i), minutes: map[int64]*minute{}}
+		if c > 0 {
+			ds.minutes[0] = &minute{agg: agg{start: d(i), close: c, count: 1}}
+		}
+		st.days[d(i).Unix()] = ds
+	}
+	hold(6, 16)
+	hold(5, 25)
+	hold(4, 0)
+	hold(1, 11)
+	m, ok := h.merged(st, 3)
+	if got := lastBefore(m, d(9), 9); !ok || !reflect.DeepEqual(got, []float64{12, 30, 25, 16}) {
+		t.Errorf("merged = %v (whole %v); want [12 30 25 16], whole", got, ok)
+	}
+	if len(h.closes) != 4 || h.closes[d(4).Unix()] != 14 {
+		t.Errorf("merged changed the stored closes: %v", h.closes)
+	}
+	if _, ok := h.merged(st, 5); ok {
+		t.Errorf("merged with 4 closes reported 5 whole")
+	}
+	if !h.set(d(3), nil, 3) || len(h.closes) != 3 {
+		t.Errorf("a day that lost its close: %d closes; want 3", len(h.closes))
+	}
+	if h.set(d(4), nil, 3) {
+		t.Errorf("fewer than keep closes on or after from: set reported the closes still whole")
+	}
 }

@@ -74,10 +74,14 @@ type Config struct {
 	// estimate's error; at most ServerBatchFailBytes.
 	BatchMaxBytes int
 	// SMAWindows are the simple-moving-average lengths kept in latest, in
-	// 1-minute bars. Default 5, 20.
+	// closes of the series' own interval: the latest day's 1-minute closes
+	// for an intraday series, daily closes for a daily series (see Latest).
+	// Default 5, 20.
 	SMAWindows []int
 	// EMAWindows are the exponential-moving-average lengths kept in latest,
-	// in 1-minute bars. Default 12, 26.
+	// in closes of the series' own interval as SMAWindows; a daily series'
+	// EMA N runs over its last DailyEMALookback*N daily closes. Default 12,
+	// 26.
 	EMAWindows []int
 	// MoveAlertPct flags a quote whose close moved more than this many
 	// percent from the previous stored close. Default 20.

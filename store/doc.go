@@ -11,7 +11,7 @@
 //	quote_days        ((symbol), day)           index of the days each symbol has rows (for ranges
 //	                                            and "previous trading day")
 //	bars              ((symbol, interval, day), ts)  open high low close volume vwap count
-//	                                            + for 1m: pv sum_close last_ts hwm flagged has_bar
+//	                                            + for 1m: pv sum_close last_ts hwm flagged has_bar daily
 //	latest            (symbol)                  ts price prev_close day_change day_change_pct sma ema updated
 //	alerts            ((day), ts, symbol)       prev_close close move_pct reason
 //	ingest_offsets    ((topic), partition)      offset (next to consume) epoch node updated
@@ -23,7 +23,9 @@
 // midnight Eastern of its trading date converted to UTC (04:00 or 05:00 UTC),
 // not its first quote's time (see WindowStart). Open creates the keyspace
 // and tables if absent (CREATE ... IF NOT EXISTS, and ALTER TABLE ... ADD IF
-// NOT EXISTS for the 1m state columns of older keyspaces); statements name
+// NOT EXISTS for the 1m state columns of older keyspaces: 1m rows written
+// before the daily column read as minute bars until rewritten, e.g. by
+// UpdateAnalytics); statements name
 // tables in full (keyspace.table) and the session is bound to no keyspace.
 //
 // # Ticks
@@ -43,12 +45,37 @@
 // (each minute from its quotes or ticks in Position order, then minutes
 // merged in time order), so their floating-point sums have one fixed order.
 // VWAP is sum(price*size)/sum(size) (for minute bars the closes stand in for
-// the price). SMA/EMA (latest) and move alerts are over the 1-minute closes:
-// a minute is flagged when its close moved more than Config.MoveAlertPct
-// percent from the previous minute's close, or, for a day's first minute,
-// from the last close of the latest earlier day in quote_days. For a minute
-// file (one bar per minute) this is the bar's own close, and the quotes row
-// carries the flag too.
+// the price). Move alerts are over the 1-minute closes: a minute is flagged
+// when its close moved more than Config.MoveAlertPct percent from the
+// previous minute's close, or, for a day's first minute, from the last close
+// of the latest earlier day in quote_days. For a minute file (one bar per
+// minute) this is the bar's own close, and the quotes row carries the flag
+// too.
+//
+// # Moving averages follow the series' own interval
+//
+// The SMA and EMA windows of latest (Config.SMAWindows, Config.EMAWindows)
+// count closes of the series' own interval (see Latest, ComputeSeriesLatest):
+//
+//   - An intraday series (minute bars or ticks): the latest day's 1-minute
+//     closes, as always. SMA N is the mean of the day's last N; EMA N runs
+//     over all of the day's closes, seeded with the SMA of its first N.
+//     Earlier days do not count.
+//   - A daily series (its latest day holds daily bars only; IsDailyBar tells
+//     them by their source, as quote.Quote carries no interval: a daily
+//     CSV's replay, "replay:daily-csv", a Lean daily zip's,
+//     "replay:lean-daily", or Alpha Vantage's GLOBAL_QUOTE): the daily
+//     closes, one per stored trading day (its 1d bar's close), across days
+//     up to the latest day's. SMA N is the mean of the last N; EMA N runs
+//     over the last DailyEMALookback*N (4N), seeded with the SMA of the
+//     first N of those, so it depends on recent days only (over a full
+//     lookback the seed weighs under 0.25%). A window is absent while fewer
+//     than N days have a close. With the defaults, SMA 5/20 and EMA 12/26
+//     are 5-, 20-, 12- and 26-day averages.
+//
+// Bars (a daily bar is its day's one minute and its 1d bar) and alerts
+// (each day's close against the day before) are formed the same way for
+// both.
 //
 // # Writing: idempotent, order-independent, incremental
 //
@@ -75,7 +102,13 @@
 // minute from the stored rows. It then writes the bars of the windows that
 // changed, the alert changes of the day, the latest row when the day is the
 // symbol's latest, and, when a day's last close changed, re-checks the next
-// stored day's alerts (a backfill). Nothing just written is read back. The
+// stored day's alerts (a backfill). For a daily series the Writer also keeps
+// the daily closes of its last stored days (the longest SMA window, or 4
+// times the longest EMA window, plus 4: 108 with the defaults), read once per
+// Writer from quote_days and the 1d bars of those days (50 days a request),
+// then updated from each Write; a backfilled or corrected day among them
+// rewrites the latest row. Intraday series read and keep none of it. Nothing
+// just written is read back. The
 // result equals the pure functions applied to the stored rows, bit for bit
 // (tested with random permutations, duplicates, replays, late days and task
 // moves), and UpdateAnalytics recomputes a day from its rows to repair.
@@ -83,8 +116,11 @@
 // Cost per Write: the rows; per touched (symbol, day) the changed bar rows
 // (typically one per interval), the latest row, an alert row per changed
 // alert; reads only when a day is first touched (its 1m bars, the previous
-// close, the latest row) and for minutes that got a row at or below their
-// hwm (one read of that minute). A Writer holds at most 4 days per symbol.
+// close, the latest row), for minutes that got a row at or below their hwm
+// (one read of that minute), and, once per Writer and symbol, the daily
+// closes of a daily series (and the latest day, when a Writer's first
+// change is to an earlier day's close). A Writer holds at most 4 days per
+// symbol, and a daily series' recent daily closes.
 //
 // # Fenced offsets and checkpoints
 //

@@ -52,10 +52,12 @@ var schema = []string{
 		symbol text, interval text, day date, ts timestamp,
 		open double, high double, low double, close double, volume bigint,
 		vwap double, count int,
-		pv double, sum_close double, last_ts timestamp, hwm bigint, flagged boolean, has_bar boolean,
+		pv double, sum_close double, last_ts timestamp, hwm bigint, flagged boolean, has_bar boolean, daily boolean,
 		PRIMARY KEY ((symbol, interval, day), ts)) WITH CLUSTERING ORDER BY (ts ASC)`,
 	// Keyspaces made before 1m bars carried the Writer's state.
 	`ALTER TABLE @bars ADD IF NOT EXISTS (pv double, sum_close double, last_ts timestamp, hwm bigint, flagged boolean, has_bar boolean)`,
+	// Keyspaces made before 1m bars told daily bars (IsDailyBar) apart.
+	`ALTER TABLE @bars ADD IF NOT EXISTS (daily boolean)`,
 	`CREATE TABLE IF NOT EXISTS @latest (
 		symbol text PRIMARY KEY, ts timestamp, price double, prev_close double,
 		day_change double, day_change_pct double,

@@ -22,7 +22,7 @@ const insertBar = `INSERT INTO @bars (symbol, interval, day, ts, open, high, low
 // insertMinute writes a 1m bar with the running sums a Writer rebuilds its
 // state from (see Writer).
 const insertMinute = `INSERT INTO @bars (symbol, interval, day, ts, open, high, low, close, volume, vwap, count,
-	pv, sum_close, last_ts, hwm, flagged, has_bar) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	pv, sum_close, last_ts, hwm, flagged, has_bar, daily) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // Estimated data sizes, as Cassandra counts them for the batch thresholds
 // (PartitionUpdate.dataSize: per row the clustering values and an 8-byte
@@ -186,7 +186,7 @@ func (s *Store) rowOps(epoch int64, qs []quote.Quote) []op {
 func (s *Store) writeMinutes(ctx context.Context, sym string, day time.Time, ms []minute) error {
 	sizes := make([]int, len(ms))
 	for i := range sizes {
-		sizes[i] = barRowBytes() + 6*(cellBytes+8)
+		sizes[i] = barRowBytes() + 7*(cellBytes+8)
 	}
 	for _, r := range splitBatches(sizes, s.cfg.BatchMaxBytes) {
 		b := s.session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
@@ -194,7 +194,7 @@ func (s *Store) writeMinutes(ctx context.Context, sym string, day time.Time, ms 
 			bar := m.agg.bar(sym, Interval1m)
 			b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: s.cql(insertMinute), Idempotent: true, Args: []any{
 				sym, Interval1m, day, bar.TS, bar.Open, bar.High, bar.Low, bar.Close, bar.Volume, bar.VWAP, bar.Count,
-				m.pv, m.sumClose, m.lastTS, m.hwm.UnixNano(), m.flagged, m.hasBar}})
+				m.pv, m.sumClose, m.lastTS, m.hwm.UnixNano(), m.flagged, m.hasBar, m.daily}})
 		}
 		if err := s.session.ExecuteBatch(b); err != nil {
 			return fmt.Errorf("store: write %d 1m bars of %s: %w", len(b.Entries), sym, err)

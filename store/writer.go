@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -42,6 +43,17 @@ import (
 // below its minute's hwm, and that minute is recomputed from the stored rows
 // before anything more is derived from it. A day older than the days held (maxDays per symbol) is loaded
 // again the same way, so a late day costs one read more, and nothing is lost.
+//
+// Moving averages of a daily series (its latest day holds daily bars, see
+// IsDailyBar) are over daily closes across days (see Latest), so the Writer
+// also keeps, per daily symbol, the daily closes of its last stored days (at
+// most dailyKeep of them plus maxDays): read once, with the symbol's day
+// list and the 1d bars of those days (dailyChunk days a request), when a
+// Writer first writes the latest row of a daily series, then updated with
+// the closes of the days each Write stores. A day before the latest whose
+// close changes (a backfill, a corrected bar) makes the latest row be
+// written again when that close is among them. Intraday series read and
+// hold none of it.
 //
 // A Writer is not safe for concurrent use: one ingest task owns it (the task
 // owns its partition, hence its symbols). Two Writers on the same symbols
@@ -85,7 +97,158 @@ type symState struct {
 	// zero if the symbol has nothing stored.
 	latestDay time.Time
 	days      map[int64]*dayState // by day, Unix s
+	// daily holds the daily closes of a daily series (see syncDaily); nil
+	// until needed, and for an intraday series.
+	daily *dailyCloses
 }
+
+// dailyCloses is the recent daily closes of one symbol as stored, for the
+// moving averages of a daily series: the close (of its 1d bar) of every
+// stored day on or after from that has one. It is read from the store, and
+// updated from the held days only after a Write stored them (commitDaily),
+// so it never holds what a failed Write planned; the held days are laid
+// over it where it is used (merged). Unless from is zero (every stored day
+// is in), at least keep days on or after from have a close, so the last keep
+// closes are always among them.
+type dailyCloses struct {
+	from   time.Time
+	closes map[int64]float64 // by day, Unix s
+}
+
+// covers reports whether day's close belongs in h.
+func (h *dailyCloses) covers(day time.Time) bool { return h.from.IsZero() || !day.Before(h.from) }
+
+// set records the stored close of day (nil: the day has none). It reports
+// false when h lost a close it cannot do without (fewer than keep left on or
+// after a non-zero from): h must then be read again.
+func (h *dailyCloses) set(day time.Time, c *float64, keep int) bool {
+	if !h.covers(day) {
+		return true
+	}
+	if c == nil {
+		delete(h.closes, day.Unix())
+		return h.from.IsZero() || len(h.closes) >= keep
+	}
+	h.closes[day.Unix()] = *c
+	return true
+}
+
+// trim drops the oldest closes beyond n, moving from up.
+func (h *dailyCloses) trim(n int) {
+	if len(h.closes) <= n {
+		return
+	}
+	days := slices.Sorted(maps.Keys(h.closes))
+	for _, k := range days[:len(days)-n] {
+		delete(h.closes, k)
+	}
+	h.from = time.Unix(days[len(days)-n], 0).UTC()
+}
+
+// merged returns h's closes with those of the days held in st laid over
+// them (as the Writer holds them, written or about to be), and whether they
+// still hold keep closes, or every stored day's.
+func (h *dailyCloses) merged(st *symState, keep int) (map[int64]float64, bool) {
+	m := maps.Clone(h.closes)
+	for _, d := range st.days {
+		if !h.covers(d.day) {
+			continue
+		}
+		if c := d.lastClose(); c != nil {
+			m[d.day.Unix()] = *c
+		} else {
+			delete(m, d.day.Unix())
+		}
+	}
+	return m, h.from.IsZero() || len(m) >= keep
+}
+
+// lastBefore returns the last n closes of closes (by day, Unix s) of the
+// days before day, oldest first.
+func lastBefore(closes map[int64]float64, day time.Time, n int) []float64 {
+	days := slices.Sorted(maps.Keys(closes))
+	i, _ := slices.BinarySearch(days, day.Unix())
+	days = days[max(0, i-n):i]
+	out := make([]float64, len(days))
+	for j, k := range days {
+		out[j] = closes[k]
+	}
+	return out
+}
+
+// dailyKeep is how many daily closes, the latest day's included, the moving
+// averages of a daily series use: the longest SMA window, and
+// DailyEMALookback times the longest EMA window.
+func (s *Store) dailyKeep() int {
+	k := 1
+	for _, n := range s.cfg.SMAWindows {
+		k = max(k, n)
+	}
+	for _, n := range s.cfg.EMAWindows {
+		k = max(k, DailyEMALookback*n)
+	}
+	return k
+}
+
+// dailyChunk is how many days one read of daily closes asks for.
+const dailyChunk = 50
+
+// loadDailyCloses reads the daily closes of sym's newest stored days, newest
+// first, dailyChunk days a request (the day list, then their 1d bars in one
+// query), until at least want are read or every stored day is.
+func (s *Store) loadDailyCloses(ctx context.Context, sym string, want int) (*dailyCloses, error) {
+	h := &dailyCloses{closes: map[int64]float64{}}
+	read := func(days []time.Time) error {
+		it := s.query(ctx, true, `SELECT day, close FROM @bars WHERE symbol = ? AND interval = ? AND day IN ?`,
+			sym, Interval1d, days).Iter()
+		var (
+			d time.Time
+			c float64
+		)
+		for it.Scan(&d, &c) {
+			h.closes[d.UTC().Unix()] = c
+		}
+		if err := it.Close(); err != nil {
+			return fmt.Errorf("store: read daily closes of %s: %w", sym, err)
+		}
+		h.from = days[len(days)-1]
+		return nil
+	}
+	it := s.query(ctx, true, `SELECT day FROM @quote_days WHERE symbol = ? ORDER BY day DESC`, sym).PageSize(dailyChunk).Iter()
+	var (
+		chunk []time.Time
+		d     time.Time
+	)
+	for it.Scan(&d) {
+		if chunk = append(chunk, d.UTC()); len(chunk) < dailyChunk {
+			continue
+		}
+		if err := read(chunk); err != nil {
+			it.Close()
+			return nil, err
+		}
+		chunk = nil
+		if len(h.closes) >= want {
+			if err := it.Close(); err != nil {
+				return nil, fmt.Errorf("store: days of %s: %w", sym, err)
+			}
+			return h, nil
+		}
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("store: days of %s: %w", sym, err)
+	}
+	if len(chunk) > 0 {
+		if err := read(chunk); err != nil {
+			return nil, err
+		}
+	}
+	h.from = time.Time{} // every stored day was read
+	return h, nil
+}
+
+// daily reports whether the day holds daily bars only (see dailyDay).
+func (d *dayState) daily() bool { return dailyDay(aggsOf(d.sorted())) }
 
 // sorted returns the day's minutes in time order.
 func (d *dayState) sorted() []*minute {
@@ -127,8 +290,9 @@ func (d *dayState) lastClose() *float64 {
 // written, else a wrapped gocql error or ctx's error) retrying the same call
 // is safe. Cost per call: the rows, in unlogged single-partition batches; per
 // touched symbol-day and window the changed bar rows, the alert changes and
-// the latest row; reads only for a day not yet held and for minutes that got
-// a quote at or below their hwm.
+// the latest row; reads only for a day not yet held, for minutes that got a
+// quote at or below their hwm, and for a daily series' daily closes when the
+// Writer does not hold them yet (see Writer).
 func (w *Writer) Write(ctx context.Context, epoch int64, qs []quote.Quote) error {
 	for i, q := range qs {
 		if q.Symbol == "" || q.TS.IsZero() {
@@ -181,6 +345,7 @@ func (w *Writer) writeBatch(ctx context.Context, epoch int64, qs []quote.Quote, 
 	defer func() {
 		for _, sym := range syms {
 			if st := w.syms[sym]; st != nil {
+				w.commitDaily(st) // dropped unless the Write succeeded, or reset (errNeedRows)
 				w.evict(st)
 			}
 		}
@@ -213,26 +378,26 @@ func (w *Writer) writeBatch(ctx context.Context, epoch int64, qs []quote.Quote, 
 	}
 	if combined {
 		if err := plan(false); err != nil {
-			w.drop(syms)
+			w.drop(syms, errors.Is(err, errNeedRows))
 			return err
 		}
 		all := append(w.s.rowOps(epoch, qs), dayOps...)
 		if err := w.s.runOps(ctx, append(all, ops...)); err != nil {
-			w.drop(syms)
+			w.drop(syms, false)
 			return err
 		}
 		return nil
 	}
 	if err := w.s.runOps(ctx, append(w.s.rowOps(epoch, qs), dayOps...)); err != nil {
-		w.drop(syms)
+		w.drop(syms, false)
 		return err
 	}
 	if err := plan(true); err != nil {
-		w.drop(syms)
+		w.drop(syms, false)
 		return err
 	}
 	if err := w.s.runOps(ctx, ops); err != nil {
-		w.drop(syms)
+		w.drop(syms, false)
 		return err
 	}
 	return nil
@@ -256,7 +421,8 @@ func (w *Writer) each(ctx context.Context, syms []string, fn func(context.Contex
 	for i, sym := range syms {
 		g.Go(func() error {
 			err := fn(gctx, sym)
-			failed[i] = err != nil
+			// errNeedRows: the caller resets the state (drop).
+			failed[i] = err != nil && !errors.Is(err, errNeedRows)
 			return err
 		})
 	}
@@ -269,8 +435,15 @@ func (w *Writer) each(ctx context.Context, syms []string, fn func(context.Contex
 	return err
 }
 
-func (w *Writer) drop(syms []string) {
+// drop forgets the state of syms. With keepDaily (a batch that needs its
+// rows stored first: nothing was written) their daily closes stay, as they
+// hold only what is stored.
+func (w *Writer) drop(syms []string, keepDaily bool) {
 	for _, s := range syms {
+		if st := w.syms[s]; keepDaily && st != nil && st.daily != nil {
+			w.syms[s] = &symState{days: map[int64]*dayState{}, daily: st.daily}
+			continue
+		}
 		delete(w.syms, s)
 	}
 }
@@ -356,16 +529,16 @@ func heldBefore(st *symState, day time.Time) *dayState {
 func (s *Store) loadDay(ctx context.Context, sym string, day time.Time, fromRows bool) (*dayState, bool, error) {
 	d := &dayState{day: day, minutes: map[int64]*minute{}}
 	if !fromRows {
-		it := s.query(ctx, true, `SELECT ts, open, high, low, close, volume, count, pv, sum_close, last_ts, hwm, flagged, has_bar
+		it := s.query(ctx, true, `SELECT ts, open, high, low, close, volume, count, pv, sum_close, last_ts, hwm, flagged, has_bar, daily
 			FROM @bars WHERE symbol = ? AND interval = ? AND day = ?`, sym, Interval1m, day).Iter()
 		var (
-			m              minute
-			pv, sumC       *float64
-			hwm            *int64
-			flagged, isBar *bool
-			last           *time.Time
+			m                     minute
+			pv, sumC              *float64
+			hwm                   *int64
+			flagged, isBar, daily *bool
+			last                  *time.Time
 		)
-		for it.Scan(&m.start, &m.open, &m.high, &m.low, &m.close, &m.volume, &m.count, &pv, &sumC, &last, &hwm, &flagged, &isBar) {
+		for it.Scan(&m.start, &m.open, &m.high, &m.low, &m.close, &m.volume, &m.count, &pv, &sumC, &last, &hwm, &flagged, &isBar, &daily) {
 			if pv == nil || sumC == nil || hwm == nil || last == nil {
 				continue // not written by a Writer; recomputed below
 			}
@@ -374,6 +547,7 @@ func (s *Store) loadDay(ctx context.Context, sym string, day time.Time, fromRows
 			m.hwm = time.Unix(0, *hwm).UTC()
 			m.flagged = flagged != nil && *flagged
 			m.hasBar = isBar != nil && *isBar
+			m.daily = daily != nil && *daily
 			mm := m
 			d.minutes[m.start.UnixMilli()] = &mm
 			m = minute{}
@@ -463,6 +637,7 @@ var errNeedRows = errors.New("store: a minute needs its stored rows")
 func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote, rowsStored bool) ([]op, error) {
 	st := w.syms[sym]
 	p := newPlan()
+	var backfilled []time.Time // days before the latest whose close changed
 	for _, run := range runs {
 		d := st.days[run[0].Day().Unix()]
 		// An earlier day of this batch may be the previous day now.
@@ -515,12 +690,85 @@ func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote, ro
 		}
 		w.derive(p, st, d, changed)
 		if newLast := d.lastClose(); !equalPtr(oldLast, newLast) {
+			if d.day.Before(st.latestDay) {
+				backfilled = append(backfilled, d.day)
+			}
 			if err := w.propagate(ctx, p, sym, st, d, newLast); err != nil {
 				return nil, err
 			}
 		}
 	}
+	if err := w.syncDaily(ctx, sym, st, p, backfilled); err != nil {
+		return nil, err
+	}
 	return w.ops(sym, st, p), nil
+}
+
+// syncDaily makes sure the latest row of a daily series is planned with its
+// daily closes, st.daily, when it depends on what changed. When the latest
+// row is planned and the latest day holds daily bars, the closes are read if
+// st.daily is nil (the first time a Writer needs them, or after a close they
+// could not do without went). A day in backfilled (before the latest day,
+// its close changed) plans the latest row again when the series is daily and
+// the day is among st.daily; the latest day is loaded for that if it is not
+// held (one read of its 1m bars, and its previous close; for an intraday
+// series that is all, its latest row is left alone). It runs in the symbol's
+// own goroutine and reads only stored state the batch in hand does not
+// change: the batch's days are held, and held days are laid over what is
+// read (dailyCloses.merged).
+func (w *Writer) syncDaily(ctx context.Context, sym string, st *symState, p *plan, backfilled []time.Time) error {
+	latest := st.days[st.latestDay.Unix()]
+	if latest == nil && len(backfilled) > 0 && !st.latestDay.IsZero() {
+		// Whether the series is daily is a matter of its latest day. Held
+		// from now on, as if the batch had touched it (its rows are stored).
+		d, _, err := w.s.loadDay(ctx, sym, st.latestDay, false)
+		if err != nil {
+			return err
+		}
+		if d.prev, d.prevDay, err = w.prevClose(ctx, sym, st, d.day); err != nil {
+			return err
+		}
+		st.days[d.day.Unix()], latest = d, d
+	}
+	if latest == nil || (!p.latest && len(backfilled) == 0) || !latest.daily() {
+		return nil
+	}
+	keep := w.s.dailyKeep()
+	if st.daily != nil {
+		if _, ok := st.daily.merged(st, keep); !ok {
+			st.daily = nil
+		}
+	}
+	if st.daily == nil {
+		h, err := w.s.loadDailyCloses(ctx, sym, keep+len(st.days))
+		if err != nil {
+			return err
+		}
+		st.daily = h
+	}
+	for _, day := range backfilled {
+		if st.daily.covers(day) {
+			p.latest = true
+		}
+	}
+	return nil
+}
+
+// commitDaily records in st.daily, if it is kept, the closes of the held
+// days once a Write stored them, and trims it to keep+maxDays closes (or
+// drops it, see dailyCloses.set).
+func (w *Writer) commitDaily(st *symState) {
+	if st.daily == nil {
+		return
+	}
+	keep := w.s.dailyKeep()
+	for _, d := range st.days {
+		if !st.daily.set(d.day, d.lastClose(), keep) {
+			st.daily = nil
+			return
+		}
+	}
+	st.daily.trim(keep + maxDays)
 }
 
 func equalPtr(a, b *float64) bool {
@@ -682,7 +930,14 @@ func (w *Writer) ops(sym string, st *symState, p *plan) []op {
 		}
 	}
 	if d := st.days[st.latestDay.Unix()]; p.latest && d != nil {
-		if l := latestOf(sym, aggsOf(d.sorted()), d.prev, s.cfg.SMAWindows, s.cfg.EMAWindows); !l.TS.IsZero() {
+		aggs := aggsOf(d.sorted())
+		l := latestOf(sym, aggs, d.prev, s.cfg.SMAWindows, s.cfg.EMAWindows)
+		if dailyDay(aggs) && st.daily != nil {
+			// A daily series: over the daily closes (syncDaily read them).
+			closes, _ := st.daily.merged(st, s.dailyKeep())
+			l = dailyLatestOf(sym, aggs, d.prev, lastBefore(closes, d.day, s.dailyKeep()-1), s.cfg.SMAWindows, s.cfg.EMAWindows)
+		}
+		if !l.TS.IsZero() {
 			l.Updated = s.now().UTC()
 			ops = append(ops, func(gctx context.Context) error {
 				if err := s.query(gctx, true, `INSERT INTO @latest (symbol, ts, price, prev_close, day_change, day_change_pct, sma, ema, updated)

@@ -96,7 +96,8 @@ func deliveries(r *rand.Rand, src []quote.Quote) (batches [][]quote.Quote, moves
 
 // offline computes what the store must hold from the distinct source rows:
 // per day bars of every interval, alerts against the previous day's last
-// close, and latest of the last day.
+// close, and latest of the last day (over the earlier days' daily closes
+// when it is a day of daily bars).
 func offline(src []quote.Quote, movePct float64, sma, ema []int) (bars map[string][]Bar, alerts []Alert, latest Latest) {
 	byDay := map[time.Time][]quote.Quote{}
 	for _, x := range src {
@@ -104,16 +105,20 @@ func offline(src []quote.Quote, movePct float64, sma, ema []int) (bars map[strin
 	}
 	days := sortedDays(byDay)
 	bars = map[string][]Bar{}
-	var prev *float64
+	var (
+		prev    *float64
+		earlier []float64
+	)
 	for _, d := range days {
 		for _, iv := range Intervals {
 			bars[iv] = append(bars[iv], ComputeBars(byDay[d], iv)...)
 		}
 		alerts = append(alerts, DetectMoves(byDay[d], prev, movePct)...)
-		latest = ComputeLatest(byDay[d], prev, sma, ema)
+		latest = ComputeSeriesLatest(byDay[d], prev, earlier, sma, ema)
 		if m := ComputeBars(byDay[d], Interval1m); len(m) > 0 {
 			c := m[len(m)-1].Close
 			prev = &c
+			earlier = append(earlier, c)
 		}
 	}
 	return bars, alerts, latest
