@@ -40,9 +40,12 @@ type Worker struct {
 	suspended bool
 	desired   map[tasks.ID]tasks.Task // from the latest accepted document
 	docEpoch  int64
-	docZxid   int64           // zxid of the write of the assignment version acted on: new runners' fencing token
-	applied   int32           // version of the assignment znode the task set reflects; -1: none
-	period    context.Context // the current safe period; runners' contexts derive from it
+	docZxid   int64 // zxid of the write of the assignment version acted on: new runners' fencing token
+	applied   int32 // version of the assignment znode the task set reflects; -1: none
+	// readVersion is the version of the assignment head last read (loop
+	// only): -1 none, readAgain when its parts changed while read.
+	readVersion int32
+	period      context.Context // the current safe period; runners' contexts derive from it
 
 	starts  map[tasks.ID]int // how many times each task was started (for tests and metrics)
 	ignored int              // documents ignored for an old epoch
@@ -117,7 +120,7 @@ func newWorker(s lifetime, conn zkapi.Conn, cfg Config) (*Worker, error) {
 		runs:    map[tasks.ID]*runState{},
 		refused: map[string]string{},
 		starts:  map[tasks.ID]int{},
-		applied: -1,
+		applied: -1, readVersion: -1,
 	}, nil
 }
 
@@ -201,6 +204,7 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 	// with the session's error.
 	watched := zkapi.NewWatched(w.conn)
 	defer watched.Close()
+	lastCheck := time.Now()
 	for {
 		if err := w.readAssignment(watched); err != nil {
 			return err
@@ -236,9 +240,45 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 			case <-ticker.C:
 				w.reconcile() // restarts failed tasks whose retry time came
 				w.publish(false)
+				// The watch is the way a change arrives; this check is the
+				// backstop: a head whose parts changed while read is read
+				// again at the next tick, and every KeepAliveInterval the
+				// head's version is compared with the one read.
+				if w.readVersion == readAgain {
+					break wait
+				}
+				if time.Since(lastCheck) >= w.cfg.KeepAliveInterval {
+					lastCheck = time.Now()
+					moved, err := w.assignmentMoved()
+					if err != nil {
+						return err
+					}
+					if moved {
+						w.log.Warn("worker: assignment changed without a watch event; reading it again",
+							zap.Int32("read_version", w.readVersion))
+						break wait
+					}
+				}
 			}
 		}
 	}
+}
+
+// readAgain is Worker.readVersion for a head whose parts changed while read.
+const readAgain = -2
+
+// assignmentMoved reports whether the assignment head's version differs
+// from the one last read (created, rewritten or deleted since).
+func (w *Worker) assignmentMoved() (bool, error) {
+	p := w.p.Assignment(w.cfg.NodeID)
+	ok, st, err := w.conn.Exists(p)
+	if err != nil {
+		return false, fmt.Errorf("worker: exists %s: %w", p, err)
+	}
+	if !ok {
+		return w.readVersion != -1, nil
+	}
+	return st.Version != w.readVersion, nil
 }
 
 // readAssignment reads assignments/<node> through watched (leaving a data
@@ -254,17 +294,21 @@ func (w *Worker) readAssignment(watched *zkapi.Watched) error {
 		if ok { // created meanwhile: read it (the exists watch fires on its next change)
 			return w.readAssignment(watched)
 		}
+		w.readVersion = -1
 		w.accept(nil, -1, 0)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("worker: get %s: %w", p, err)
 	}
+	w.readVersion = st.Version
 	conn := w.conn
 	doc, _, err := tasks.DecodeAssignment(w.p, data, tasks.ConnGetter(conn))
 	if errors.Is(err, tasks.ErrPartsChanged) {
-		// Rewritten while read: its watch has fired or will; read again.
+		// Rewritten while read: read again at the next tick (its watch
+		// may also fire).
 		w.log.Debug("worker: assignment changed while read; reading again", zap.String("path", p), zap.Error(err))
+		w.readVersion = readAgain
 		return nil
 	}
 	if err != nil {
