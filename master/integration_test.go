@@ -667,7 +667,11 @@ func TestIntegration_LargeAssignmentInParts(t *testing.T) {
 			t.Logf("%s: assignment %d tasks version %v (%v); status applied %d, %d tasks, %d running, refused %d (%v)", n, len(d.Tasks), st.Version, err, s.AppliedVersion, len(s.Tasks), running, len(s.Refused), err2)
 		}
 	})
-	c.waitConverged("25,000 tasks on 2 nodes", []*testNode{n1, n2}, want, 90*time.Second)
+	// The wait is long for the full test run: under -race beside the
+	// other packages on a 2-core machine, the master's first round after
+	// the join (revoking 6,250 of node-1's 25,000 tasks) came 65 s after
+	// node-2's session (alone: seconds). What is checked is the outcome.
+	c.waitConverged("25,000 tasks on 2 nodes", []*testNode{n1, n2}, want, 240*time.Second)
 	// The parts under each folder are exactly those the heads name: the
 	// ones of earlier writes are deleted.
 	total := 0
