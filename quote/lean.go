@@ -50,18 +50,24 @@ const leanTradeColumns = "ms,open,high,low,close,volume"
 // (ReasonBadTime), and the bar checks of leanBar.
 func readLeanTrade(path, symbol string) ([]Quote, []RowReject, error) {
 	var out []Quote
-	rejects, err := readLeanZip(path, 6, leanTradeColumns, func(ts time.Time, fs [][]byte) (RejectReason, string) {
-		q, reason, detail := leanBar(symbol, sourceLean, ts, fs, leanTradeNames)
-		if reason != "" {
-			return reason, detail
-		}
-		out = append(out, q)
-		return "", ""
-	})
+	rejects, err := readLeanZip(path, 6, leanTradeColumns, appendLeanBar(&out, symbol, sourceLean, leanTradeNames))
 	if err != nil {
 		return nil, nil, err
 	}
 	return out, rejects, nil
+}
+
+// appendLeanBar is the row function of a bar layout (readLeanRows): each
+// row leanBar accepts is appended to *out, a refused one is the reject.
+func appendLeanBar(out *[]Quote, symbol, source string, names []string) func(time.Time, [][]byte) (RejectReason, string) {
+	return func(ts time.Time, fs [][]byte) (RejectReason, string) {
+		q, reason, detail := leanBar(symbol, source, ts, fs, names)
+		if reason != "" {
+			return reason, detail
+		}
+		*out = append(*out, q)
+		return "", ""
+	}
 }
 
 // leanBar parses the price and volume fields of a Lean trade-bar row (fs[1:6]:
@@ -337,14 +343,7 @@ func readLeanDaily(path, symbol string) ([]Quote, []RowReject, error) {
 		}
 	}
 	var out []Quote
-	rejects, err := readLeanRows(path, 6, leanDailyColumns, parseLeanDailyTime, func(ts time.Time, fs [][]byte) (RejectReason, string) {
-		q, reason, detail := leanBar(symbol, sourceLeanDaily, ts, fs, leanDailyNames)
-		if reason != "" {
-			return reason, detail
-		}
-		out = append(out, q)
-		return "", ""
-	})
+	rejects, err := readLeanRows(path, 6, leanDailyColumns, parseLeanDailyTime, appendLeanBar(&out, symbol, sourceLeanDaily, leanDailyNames))
 	if err != nil {
 		return nil, nil, err
 	}

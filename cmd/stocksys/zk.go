@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -87,6 +88,9 @@ func (g *globals) zkIdentity() (*zkapi.Credentials, []zkapi.ACL, error) {
 // noAuthHint explains a ZooKeeper ErrNoAuth (zkapi.NoAuthHint) by the
 // --zk-auth-file setting; other errors pass as they are.
 func (g *globals) noAuthHint(err error) error {
+	if !errors.Is(err, zkapi.ErrNoAuth) {
+		return err // nil included: no file is read on the way out
+	}
 	auth, _, _ := g.zkIdentity()
 	return zkapi.NoAuthHint(err, g.zkServers(), "--zk-auth-file", auth)
 }
