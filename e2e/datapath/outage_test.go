@@ -127,14 +127,14 @@ func healthy(t *testing.T, c *proctest.Cluster, nodes int, when string) {
 // (scripts/infra.sh, free ports, temp dir, down --purge on cleanup) while
 // they replay two real SPY days, and:
 //
-//   - stops Cassandra for 30 s: no quote is counted ingested
-//     (stocksys_quotes_ingested_total, counted only after the offset commit)
-//     while it is down, /healthz answers, and ingest resumes by itself after
-//     `infra.sh start cassandra`;
 //   - SIGSTOPs the Kafka broker for at least 15 s: the fetch task fails with
 //     the producer's send timeout (stream.ErrSendTimeout) within
 //     SendTimeout (10 s) + 5 s of the pause and is retried, /healthz answers
 //     throughout; after SIGCONT data flows again;
+//   - then stops Cassandra for 30 s: no quote is counted ingested
+//     (stocksys_quotes_ingested_total, counted only after the offset commit)
+//     while it is down, /healthz answers, and ingest resumes by itself after
+//     `infra.sh start cassandra`;
 //
 // then, once the replay is done, the stored quotes and bars equal the source
 // exactly (nothing lost), and each node exits 0 on SIGTERM.
@@ -145,64 +145,23 @@ func TestIntegration_Outages(t *testing.T) {
 	infra := startPrivateInfra(t)
 	srv := infra.srv
 	c := newCluster(t, srv)
-	// 1,656 bars evenly over about 92 s (rate= paces rows, not market time,
-	// so no night gap): the fetch task keeps producing through the Cassandra
-	// outage (Kafka is the buffer; its checkpoint commits are retried in the
-	// background), so the replay must outlast that outage to still be
-	// producing when Kafka is paused.
-	addSymbol(t, c, "SPY", "replay:"+dir+"?rate=18")
+	// 1,656 bars evenly over about 118 s (rate= paces rows, not market time,
+	// so no night gap): the replay must still be producing when Kafka is
+	// paused and again when Cassandra stops (the fetch task keeps producing
+	// through the Cassandra outage: Kafka is the buffer, its checkpoint
+	// commits are retried in the background).
+	addSymbol(t, c, "SPY", "replay:"+dir+"?rate=14")
 	c.Up(2, "--session-timeout", sessionTimeout.String(), "--partitions", "2")
 	c.WaitStatus(90*time.Second, "2 nodes running every task", func(r *status.Report) bool {
 		return proctest.Master(r) != "" && len(r.Tasks) == 3 && proctest.AllRunning(r, "node-1", "node-2")
 	})
 	c.WaitStatus(60*time.Second, "50 quotes ingested", func(r *status.Report) bool { return progress(r, "ingest") >= 50 })
 
-	// (a) Cassandra down for 30 s.
-	t0 := time.Now()
-	infra.must("stop", "cassandra")
-	stopped := time.Now()
-	base := ingested(t, c, 2)
-	t.Logf("Cassandra stopped (took %v); %v quotes ingested so far", stopped.Sub(t0).Round(time.Millisecond), base)
-	for time.Since(stopped) < 30*time.Second {
-		time.Sleep(2 * time.Second)
-		if n := ingested(t, c, 2); n != base {
-			t.Errorf("%v quotes counted ingested %v into the Cassandra outage; want %v (no commit while down)",
-				n, time.Since(stopped).Round(time.Millisecond), base)
-			base = n
-		}
-	}
-	healthy(t, c, 2, "with Cassandra down")
-	hwDown, err := highWater(t.Context(), srv.kafka, c.Topic)
-	if err != nil {
-		t.Fatalf("high-water marks: %v", err)
-	}
-	if pending := hwDown[0] + hwDown[1] - int64(base); pending <= 0 {
-		t.Logf("no message was waiting in Kafka during the Cassandra outage (high-water %v, %v ingested)", hwDown, base)
-	} else {
-		t.Logf("%d messages waited in Kafka, not ingested, during the Cassandra outage", pending)
-	}
-	t1 := time.Now()
-	infra.must("start", "cassandra")
-	up := time.Now()
-	for ingested(t, c, 2) <= base {
-		if time.Since(up) > 90*time.Second {
-			t.Fatalf("ingest did not resume within 90 s of Cassandra's restart")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Logf("Cassandra back after %v (start took %v); ingest resumed %v after it answered; high-water during the outage %v",
-		up.Sub(stopped).Round(time.Millisecond), up.Sub(t1).Round(time.Millisecond), time.Since(up).Round(time.Millisecond), hwDown)
+	// (a) Kafka paused (SIGSTOP) for at least 15 s, first: it needs the
+	// replay still producing, and Cassandra's restart below can take a minute
+	// under load (it took 60 s in CI, and a replay paced for the old order ran
+	// out before the pause).
 	st := openStore(t, srv, c.Keyspace)
-	co, err := committed(t.Context(), st, c.Topic, hwDown)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("committed offsets once ingest resumed: %v", co)
-
-	// (b) Kafka paused (SIGSTOP) for at least 15 s.
-	c.WaitStatus(60*time.Second, "the fetch task running again", func(r *status.Report) bool {
-		return proctest.AllRunning(r, "node-1", "node-2") && progress(r, "fetch") > 0
-	})
 	if doneYet(t.Context(), srv, st, c.Topic, map[string]time.Time{"SPY": lastTS(want)}) == "" {
 		t.Fatal("replay finished before the Kafka outage: make it slower")
 	}
@@ -263,8 +222,58 @@ func TestIntegration_Outages(t *testing.T) {
 	}
 	t.Logf("data flowing again %v after SIGCONT", time.Since(cont).Round(time.Millisecond))
 
+	// (b) Cassandra down for 30 s, with the replay still producing (so
+	// messages wait in Kafka and ingest must resume by itself).
+	c.WaitStatus(60*time.Second, "the fetch task running again", func(r *status.Report) bool {
+		return proctest.AllRunning(r, "node-1", "node-2") && progress(r, "fetch") > 0
+	})
+	if hw, err := highWater(t.Context(), srv.kafka, c.Topic); err != nil {
+		t.Fatal(err)
+	} else if hw[0]+hw[1] >= int64(len(want)) {
+		t.Fatalf("the fetch task produced all %d quotes before the Cassandra outage (high-water %v): make the replay slower", len(want), hw)
+	}
+	t0 := time.Now()
+	infra.must("stop", "cassandra")
+	stopped := time.Now()
+	base := ingested(t, c, 2)
+	t.Logf("Cassandra stopped (took %v); %v quotes ingested so far", stopped.Sub(t0).Round(time.Millisecond), base)
+	for time.Since(stopped) < 30*time.Second {
+		time.Sleep(2 * time.Second)
+		if n := ingested(t, c, 2); n != base {
+			t.Errorf("%v quotes counted ingested %v into the Cassandra outage; want %v (no commit while down)",
+				n, time.Since(stopped).Round(time.Millisecond), base)
+			base = n
+		}
+	}
+	healthy(t, c, 2, "with Cassandra down")
+	hwDown, err := highWater(t.Context(), srv.kafka, c.Topic)
+	if err != nil {
+		t.Fatalf("high-water marks: %v", err)
+	}
+	if pending := hwDown[0] + hwDown[1] - int64(base); pending <= 0 {
+		t.Logf("no message was waiting in Kafka during the Cassandra outage (high-water %v, %v ingested)", hwDown, base)
+	} else {
+		t.Logf("%d messages waited in Kafka, not ingested, during the Cassandra outage", pending)
+	}
+	t1 := time.Now()
+	infra.must("start", "cassandra")
+	up := time.Now()
+	for ingested(t, c, 2) <= base {
+		if time.Since(up) > 90*time.Second {
+			t.Fatalf("ingest did not resume within 90 s of Cassandra's restart")
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("Cassandra back after %v (start took %v); ingest resumed %v after it answered; high-water during the outage %v",
+		up.Sub(stopped).Round(time.Millisecond), up.Sub(t1).Round(time.Millisecond), time.Since(up).Round(time.Millisecond), hwDown)
+	co, err := committed(t.Context(), st, c.Topic, hwDown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("committed offsets once ingest resumed: %v", co)
+
 	hw, took := waitDone(t, srv, st, c.Topic, map[string]time.Time{"SPY": lastTS(want)}, 120*time.Second)
-	t.Logf("replay done %v after Kafka's return; offsets %v", took.Round(time.Millisecond), hw)
+	t.Logf("replay done %v after Cassandra's return; offsets %v", took.Round(time.Millisecond), hw)
 	days := checkQuotes(t, st, "SPY", want)
 	bars := checkBars(t, st, "SPY", want)
 	t.Logf("SPY: stored rows per day %v (source %d); bars %v equal to ComputeBars", days, len(want), bars)
