@@ -240,7 +240,7 @@ func (n *Node) updateClusterMetrics(m *metrics.Metrics, master bool) {
 			src = n.cfg.DefaultSource
 		}
 		v := 0.0
-		if quote.TradingNow(src, now) {
+		if quote.TradingNowOptions(src, spec.Options, now) { // tz=, hours= of the symbol
 			v = 1
 		}
 		m.SymbolTrading.WithLabelValues(string(sym)).Set(v)

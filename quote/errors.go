@@ -22,6 +22,11 @@ var (
 	// wrapping error quotes the spec.
 	ErrBadSpec = errors.New("quote: bad source spec")
 
+	// ErrBadZone: an exchange time zone name (a spec's tz= option, a quote's
+	// TZ) is not an IANA zone LoadZone knows. The wrapping error quotes the
+	// name. A spec's bad zone also matches ErrBadSpec.
+	ErrBadZone = errors.New("quote: unknown time zone")
+
 	// ErrNoData: a replay source has no file for the symbol, or a provider
 	// answered without any bar for it.
 	ErrNoData = errors.New("quote: no data")

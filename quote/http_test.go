@@ -100,7 +100,7 @@ func TestParseYahooChart(t *testing.T) {
 	}
 	// timestamp 1598880600 = 2020-08-31 13:30 UTC = 09:30 EDT.
 	first := Quote{Symbol: "AAPL", TS: utc(2020, 8, 31, 13, 30), Open: 127.58000183105469, High: 131, Low: 126,
-		Close: 129.0399932861328, Volume: 225702700, Source: "yahoo"}
+		Close: 129.0399932861328, Volume: 225702700, Source: "yahoo", TZ: "America/New_York"}
 	if c.Quotes[0] != first {
 		t.Fatalf("first bar %+v\nwant %+v", c.Quotes[0], first)
 	}

@@ -87,6 +87,13 @@ type Quote struct {
 	// intraday bar's FlagImplausible (FlagBars). The store keeps flagged
 	// rows and alerts on a minute whose only bar is flagged.
 	Flag string `json:"flag,omitempty"`
+	// TZ is the IANA name of the instrument's exchange time zone
+	// ("Asia/Jakarta", "UTC"), in which its trading day (Day) and its bars'
+	// windows are reckoned; empty means DefaultZone (America/New_York). The
+	// source sets it when it knows the zone (Yahoo's
+	// meta.exchangeTimezoneName), else the spec's tz= option does (see
+	// NewFromSpec); Validate refuses a name LoadZone does not know.
+	TZ string `json:"tz,omitempty"`
 }
 
 // IsTick reports whether q is a tick rather than a bar.
@@ -98,9 +105,9 @@ func (q Quote) IsTick() bool { return q.Kind == KindTrade }
 // `after` are positions.
 func (q Quote) Position() time.Time { return q.TS.Add(time.Duration(q.Seq)) }
 
-// Day returns the exchange's trading date of the bar: its date in US/Eastern
-// time, as midnight UTC of that date (the form Cassandra's date type takes).
-func (q Quote) Day() time.Time {
-	y, m, d := q.TS.In(Eastern).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+// Day returns the exchange's trading date of the bar or tick: the calendar
+// date of TS in the exchange's zone (Location: TZ, US/Eastern when empty), as
+// midnight UTC of that date (the form Cassandra's date type takes). A 24/7
+// instrument's trading day is its calendar day in its zone too (UTC for
+// Yahoo's crypto currencies).
+func (q Quote) Day() time.Time { return DayIn(q.TS, q.Location()) }

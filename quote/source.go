@@ -83,6 +83,33 @@ type Spec struct {
 	// Label is the replay's CSV bar label (label=start|end); LabelDetect
 	// reads it from each file (see ReadCSV).
 	Label Label
+	// TZ is the tz= option of every kind: the IANA name of the symbol's
+	// exchange time zone, checked with LoadZone. It sets Quote.TZ of the
+	// quotes whose source names no zone of its own (Yahoo's chart names
+	// it: meta.exchangeTimezoneName wins), so their trading day and bar
+	// windows are reckoned in it; "" is DefaultZone (America/New_York). It
+	// does not change how a file's wall times are read: the replayed
+	// layouts give US/Eastern times (see the package doc).
+	TZ string
+	// Hours is the hours= option of every kind (see ParseHours): when
+	// quotes of the symbol are expected (TradingAt). Zero: the default.
+	Hours Hours
+}
+
+// zoneQuery returns the tz= and hours= parameters of s, after sep and
+// joined by '&', or "".
+func (s Spec) zoneQuery(sep string) string {
+	var ps []string
+	if s.TZ != "" {
+		ps = append(ps, "tz="+s.TZ)
+	}
+	if h := s.Hours.String(); h != "" {
+		ps = append(ps, "hours="+h)
+	}
+	if len(ps) == 0 {
+		return ""
+	}
+	return sep + strings.Join(ps, "&")
 }
 
 // String returns the spec in the form ParseSpec reads.
@@ -94,17 +121,17 @@ func (s Spec) String() string {
 			label = "&label=" + string(s.Label)
 		}
 		if s.Rate > 0 {
-			return "replay:" + s.Path + "?rate=" + strconv.FormatFloat(s.Rate, 'g', -1, 64) + label
+			return "replay:" + s.Path + "?rate=" + strconv.FormatFloat(s.Rate, 'g', -1, 64) + label + s.zoneQuery("&")
 		}
 		sp := "max"
 		if s.Speed > 0 {
 			sp = strconv.FormatFloat(s.Speed, 'g', -1, 64)
 		}
-		return "replay:" + s.Path + "?speed=" + sp + label
+		return "replay:" + s.Path + "?speed=" + sp + label + s.zoneQuery("&")
 	case KindSynthetic:
-		return fmt.Sprintf("synthetic?seed=%d&rate=%s", s.Seed, strconv.FormatFloat(s.Rate, 'g', -1, 64))
+		return fmt.Sprintf("synthetic?seed=%d&rate=%s", s.Seed, strconv.FormatFloat(s.Rate, 'g', -1, 64)) + s.zoneQuery("&")
 	}
-	return s.Kind
+	return s.Kind + s.zoneQuery("?")
 }
 
 // ParseSpec parses a source spec:
@@ -116,6 +143,15 @@ func (s Spec) String() string {
 //	yahoo
 //	alphavantage
 //	synthetic[?seed=S&rate=R]        S an int64 (default 1), 0 < R <= 1000 quotes/s/symbol (default 1)
+//
+// Every kind also takes (usually as `stocksys symbols add --option`):
+//
+//	tz=<IANA zone>                   the exchange time zone of the symbol's trading day and bar windows,
+//	                                 e.g. Asia/Jakarta, UTC (default America/New_York, DefaultZone; a
+//	                                 source that names its zone, as Yahoo's chart does, wins over it)
+//	hours=24x7|HH:MM-HH:MM           when quotes are expected (TradingAt): around the clock every day,
+//	                                 or a Monday-to-Friday session in tz (default: the US regular
+//	                                 session 09:30-16:00 for yahoo and alphavantage, always for the others)
 //
 // The replay path may be a file (read whatever the symbol) or a directory;
 // see NewReplay for how a symbol maps to files, and Replay for the pacing.
@@ -189,6 +225,16 @@ func ParseSpec(spec string) (Spec, error) {
 	default:
 		return bad("unknown kind %q (want replay, yahoo, alphavantage or synthetic)", kind)
 	}
+	allowed["tz"], allowed["hours"] = true, true
+	if v := params.Get("tz"); params.Has("tz") {
+		if _, err := LoadZone(v); err != nil || v == "" {
+			return bad("tz %q: not an IANA time zone name (want e.g. Asia/Jakarta, UTC or %s)", v, DefaultZone)
+		}
+		s.TZ = v
+	}
+	if s.Hours, err = ParseHours(params.Get("hours")); err != nil {
+		return bad("hours %q: want %s or HH:MM-HH:MM, open before close (a Monday-to-Friday session in tz), e.g. 09:00-16:00", params.Get("hours"), HoursAllDay)
+	}
 	for k, v := range params {
 		if !allowed[k] {
 			return bad("unknown parameter %q for %s (%s)", k, kind, allowedParams(allowed))
@@ -216,8 +262,8 @@ func allowedParams(allowed map[string]bool) string {
 // ParseSpecOptions parses spec with the options of a symbol's document
 // (`stocksys symbols add --option K=V`) as parameters of the spec: each key
 // must be a parameter of the spec's kind (see ParseSpec: replay takes
-// speed, rate and label; synthetic seed and rate; yahoo and alphavantage
-// none) and is checked as ParseSpec checks it. An option that the spec
+// speed, rate and label; synthetic seed and rate; every kind tz and hours)
+// and is checked as ParseSpec checks it (tz=Asia/Jakarta with LoadZone). An option that the spec
 // already sets to another value is refused. Errors wrap ErrBadSpec and
 // name the option (an unknown key with the keys allowed).
 func ParseSpecOptions(spec string, opts map[string]string) (Spec, error) {
@@ -344,8 +390,18 @@ func New(spec string, opts Options) (Source, error) {
 	return NewFromSpec(s, opts)
 }
 
-// NewFromSpec makes the source of a parsed spec; see New.
+// NewFromSpec makes the source of a parsed spec; see New. With a tz= zone
+// (Spec.TZ) the source is wrapped so that every quote it returns without a
+// zone of its own gets that one (Unwrap returns the source inside).
 func NewFromSpec(s Spec, opts Options) (Source, error) {
+	src, err := newFromSpec(s, opts)
+	if err != nil || s.TZ == "" {
+		return src, err
+	}
+	return zoned{Source: src, tz: s.TZ}, nil
+}
+
+func newFromSpec(s Spec, opts Options) (Source, error) {
 	opts = opts.withDefaults()
 	switch s.Kind {
 	case KindReplay:

@@ -128,11 +128,11 @@ func TestParseSpecOptions(t *testing.T) {
 		opts map[string]string
 		msg  string
 	}{
-		{"replay:/d", map[string]string{"lable": "start"}, `unknown parameter "lable" for replay (allowed: label, rate, speed)`},
+		{"replay:/d", map[string]string{"lable": "start"}, `unknown parameter "lable" for replay (allowed: hours, label, rate, speed, tz)`},
 		{"replay:/d?label=end", map[string]string{"label": "start"}, `option label=start: the source "replay:/d?label=end" sets label=end`},
 		{"replay:/d", map[string]string{"label": "mid"}, `label "mid": want start or end`},
 		{"replay:/d?speed=2", map[string]string{"rate": "3"}, "speed and rate are exclusive"},
-		{"alphavantage", map[string]string{"interval": "5min"}, `unknown parameter "interval" for alphavantage (it takes none)`},
+		{"alphavantage", map[string]string{"interval": "5min"}, `unknown parameter "interval" for alphavantage (allowed: hours, tz)`},
 		{"synthetic", map[string]string{"rate": "0"}, `rate "0"`},
 	} {
 		_, err := ParseSpecOptions(c.spec, c.opts)

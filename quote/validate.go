@@ -21,6 +21,7 @@ type RejectReason string
 const (
 	ReasonBadSymbol    RejectReason = "bad_symbol"          // tasks.ParseSymbol refuses the symbol, or it is not canonical (upper-case)
 	ReasonBadKind      RejectReason = "bad_kind"            // Kind is neither KindBar ("") nor KindTrade
+	ReasonBadZone      RejectReason = "bad_zone"            // TZ is not a zone LoadZone knows
 	ReasonAncientTS    RejectReason = "ancient_ts"          // TS is before 1970-01-01 UTC (a zero time included)
 	ReasonFutureTS     RejectReason = "future_ts"           // TS is after now + the allowed skew
 	ReasonNaNPrice     RejectReason = "nan_price"           // a price (open, high, low, close, bid, ask) is NaN or infinite
@@ -84,7 +85,7 @@ func (e *RejectError) Is(target error) bool { return target == ErrRejected }
 func Validate(q Quote, now time.Time) error { return ValidateSkew(q, now, DefaultMaxSkew) }
 
 // ValidateSkew checks q before it is produced: a canonical valid symbol
-// (tasks.ParseSymbol), a known Kind, 1970 <= TS <= now+maxSkew, finite
+// (tasks.ParseSymbol), a known Kind, a TZ LoadZone knows (or none), 1970 <= TS <= now+maxSkew, finite
 // positive prices up to MaxPrice (open, high, low, close, and bid and ask
 // when set), low <= open, close <= high, and 0 <= volume <= MaxVolume. It is
 // applied at the source (fetch) and again at ingest (stream.Config.Validate),
@@ -108,6 +109,9 @@ func ValidateSkew(q Quote, now time.Time, maxSkew time.Duration) error {
 	}
 	if q.Kind != KindBar && q.Kind != KindTrade {
 		return rej(ReasonBadKind, "kind %q (want %q or %q)", q.Kind, KindBar, KindTrade)
+	}
+	if _, err := LoadZone(q.TZ); err != nil {
+		return rej(ReasonBadZone, "tz %q is not an IANA time zone name", q.TZ)
 	}
 	if q.TS.Before(time.Unix(0, 0)) {
 		return rej(ReasonAncientTS, "ts %s before 1970-01-01", q.TS.UTC().Format(time.RFC3339))

@@ -21,6 +21,20 @@ type YahooChart struct {
 	// fixed zone of meta.gmtoffset seconds when the name is unknown. Bar
 	// times themselves are Unix seconds and need no zone.
 	Location *time.Location
+	// TZ is meta.exchangeTimezoneName when LoadZone knows it ("UTC" for
+	// crypto currencies, "Asia/Jakarta" for the Jakarta exchange), else "".
+	// Every quote's Quote.TZ is set to it, so its trading day is reckoned
+	// in the exchange's zone; with "" the spec's tz= option or DefaultZone
+	// applies.
+	TZ string
+	// InstrumentType is meta.instrumentType ("EQUITY", "ETF",
+	// "CRYPTOCURRENCY", "CURRENCY", ...); AllDay is true for
+	// CRYPTOCURRENCY, an instrument trading around the clock every day
+	// (its trading day is its calendar day in TZ). The fetch side's
+	// expected hours (TradingAt) do not read the chart: give such a symbol
+	// hours=24x7.
+	InstrumentType string
+	AllDay         bool
 	// GMTOffset is meta.gmtoffset: the exchange's UTC offset when the
 	// response was made (not necessarily at the bars' dates).
 	GMTOffset time.Duration
@@ -61,6 +75,7 @@ type yahooResponse struct {
 				Symbol               string `json:"symbol"`
 				GMTOffset            int64  `json:"gmtoffset"`
 				ExchangeTimezoneName string `json:"exchangeTimezoneName"`
+				InstrumentType       string `json:"instrumentType"`
 				DataGranularity      string `json:"dataGranularity"`
 			} `json:"meta"`
 			Timestamp []int64 `json:"timestamp"`
@@ -94,7 +109,8 @@ type yahooResponse struct {
 }
 
 // ParseYahooChart parses a v8 chart response body for symbol (the quotes'
-// Symbol; Yahoo's meta.symbol is in YahooChart.Symbol). Errors wrap ErrFormat,
+// Symbol; Yahoo's meta.symbol is in YahooChart.Symbol). The quotes' TZ is
+// the exchange's zone the response names (YahooChart.TZ). Errors wrap ErrFormat,
 // or ErrNoData when the body is a chart error or holds no result.
 func ParseYahooChart(body []byte, symbol string) (*YahooChart, error) {
 	var r yahooResponse
@@ -115,8 +131,10 @@ func ParseYahooChart(body []byte, symbol string) (*YahooChart, error) {
 		Granularity: res.Meta.DataGranularity,
 		Interval:    yahooInterval(res.Meta.DataGranularity),
 	}
-	if loc, err := time.LoadLocation(res.Meta.ExchangeTimezoneName); err == nil && res.Meta.ExchangeTimezoneName != "" {
-		c.Location = loc
+	c.InstrumentType = res.Meta.InstrumentType
+	c.AllDay = res.Meta.InstrumentType == "CRYPTOCURRENCY"
+	if loc, err := LoadZone(res.Meta.ExchangeTimezoneName); err == nil && res.Meta.ExchangeTimezoneName != "" {
+		c.Location, c.TZ = loc, res.Meta.ExchangeTimezoneName
 	} else {
 		c.Location = time.FixedZone(fmt.Sprintf("UTC%+d", res.Meta.GMTOffset/3600), int(res.Meta.GMTOffset))
 	}
@@ -137,7 +155,7 @@ func ParseYahooChart(body []byte, symbol string) (*YahooChart, error) {
 			}
 			c.Quotes = append(c.Quotes, Quote{Symbol: symbol, TS: time.Unix(ts, 0).UTC(),
 				Open: *q.Open[i], High: *q.High[i], Low: *q.Low[i], Close: *q.Close[i],
-				Volume: int64(*q.Volume[i]), Source: "yahoo"})
+				Volume: int64(*q.Volume[i]), Source: "yahoo", TZ: c.TZ})
 		}
 		sortAscending(c.Quotes)
 	}

@@ -49,9 +49,15 @@ const (
 //	 "source":"replay:lean-tick","kind":"trade","seq":2,"exchange":"P",
 //	 "condition":"20002000","flag":"off_median"}
 //
+// A quote of an instrument outside US/Eastern names its exchange time zone
+// (quote.Quote.TZ, an IANA name; added to schema version 1 too): "tz":
+// "Asia/Jakarta" after the other fields. A message without it (every
+// message written before it, and every quote in quote.DefaultZone whose
+// source names no zone) decodes to TZ "", America/New_York.
+//
 // ts is RFC 3339 with nanoseconds, in UTC; bid, ask, flagged, kind, seq,
-// exchange, condition and flag are omitted when absent (nil, false, "" or
-// 0).
+// exchange, condition, flag and tz are omitted when absent (nil, false, ""
+// or 0).
 type wireOut struct {
 	V         int        `json:"v"`
 	Symbol    string     `json:"symbol"`
@@ -70,6 +76,7 @@ type wireOut struct {
 	Exchange  string     `json:"exchange,omitempty"`
 	Condition string     `json:"condition,omitempty"`
 	Flag      string     `json:"flag,omitempty"`
+	TZ        string     `json:"tz,omitempty"`
 }
 
 // wireIn is wireOut as read: pointers tell absent from zero, json.Number
@@ -93,6 +100,7 @@ type wireIn struct {
 	Exchange  *string      `json:"exchange"`
 	Condition *string      `json:"condition"`
 	Flag      *string      `json:"flag"`
+	TZ        *string      `json:"tz"`
 }
 
 // Encode returns the message value of q (schema version SchemaVersion, not
@@ -137,6 +145,7 @@ func EncodeFlagged(q quote.Quote, flagged bool) ([]byte, error) {
 		Exchange:  q.Exchange,
 		Condition: q.Condition,
 		Flag:      q.Flag,
+		TZ:        q.TZ,
 	})
 }
 
@@ -155,7 +164,9 @@ func checkTick(kind string, seq int64) error {
 
 // Decode parses a message written by Encode. TS comes back in UTC. The tick
 // fields (kind, seq, exchange, condition, flag) are optional: absent, they
-// decode to a bar's zero values. It returns an error wrapping ErrMalformed
+// decode to a bar's zero values; so is tz (absent: TZ "", the default
+// zone; a name is not checked here, quote.Validate refuses an unknown one at
+// ingest). It returns an error wrapping ErrMalformed
 // (also for a kind other than "trade" or absent, and a seq that is not an
 // integer in 0..quote.MaxSeq), ErrSchemaVersion, ErrMissingField,
 // ErrNonFinite or ErrKeyMismatch, whose text names the field at fault.
@@ -249,7 +260,7 @@ func decodeGeneral(key, value []byte) (quote.Quote, bool, error) {
 		return quote.Quote{}, false, err
 	}
 	q.Kind, q.Seq = quote.Kind(kind), int32(seq)
-	q.Exchange, q.Condition, q.Flag = deref(w.Exchange), deref(w.Condition), deref(w.Flag)
+	q.Exchange, q.Condition, q.Flag, q.TZ = deref(w.Exchange), deref(w.Condition), deref(w.Flag), deref(w.TZ)
 	return q, w.Flagged != nil && *w.Flagged, nil
 }
 

@@ -91,7 +91,7 @@ func decodeFast(key, value []byte) (q quote.Quote, flagged bool, ok bool) {
 	for _, f := range []struct {
 		name string
 		dst  *string
-	}{{`,"exchange":`, &q.Exchange}, {`,"condition":`, &q.Condition}, {`,"flag":`, &q.Flag}} {
+	}{{`,"exchange":`, &q.Exchange}, {`,"condition":`, &q.Condition}, {`,"flag":`, &q.Flag}, {`,"tz":`, &q.TZ}} {
 		if p.lit(f.name) {
 			s, ok := p.str()
 			if !ok {

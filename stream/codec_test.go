@@ -310,3 +310,40 @@ func TestDecodeMessageToken(t *testing.T) {
 		}
 	}
 }
+
+// A quote's exchange zone crosses Kafka as "tz" (last field); a message
+// without it (every message written before the field) decodes to TZ "",
+// the default zone. Both decoders agree.
+func TestZoneField(t *testing.T) {
+	q := sampleQuote()
+	q.Symbol, q.TZ, q.Bid, q.Ask = "BBCA.JK", "Asia/Jakarta", nil, nil
+	b, err := Encode(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"v":1,"symbol":"BBCA.JK","ts":"2013-10-07T13:30:00.123456789Z","open":168.11,"high":168.35,"low":168.02,` +
+		`"close":168.2,"volume":123456,"source":"replay:lean","tz":"Asia/Jakarta"}`
+	if string(b) != want {
+		t.Fatalf("Encode = %s\nwant %s", b, want)
+	}
+	for name, dec := range map[string]func([]byte, []byte) (quote.Quote, error){
+		"Decode": Decode,
+		"general": func(k, v []byte) (quote.Quote, error) {
+			q, _, err := decodeGeneral(k, v)
+			return q, err
+		},
+	} {
+		got, err := dec([]byte("BBCA.JK"), b)
+		if err != nil || got != q {
+			t.Errorf("%s: %+v, %v; want %+v", name, got, err, q)
+		}
+		old := []byte(strings.Replace(string(b), `,"tz":"Asia/Jakarta"`, "", 1))
+		got, err = dec([]byte("BBCA.JK"), old)
+		if err != nil || got.TZ != "" || !got.Day().Equal(time.Date(2013, 10, 7, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s of a message without tz: %+v, %v; want TZ \"\" (US/Eastern days)", name, got, err)
+		}
+	}
+	if _, _, ok := decodeFast([]byte("BBCA.JK"), b); !ok {
+		t.Error("decodeFast refused the canonical form with tz")
+	}
+}

@@ -69,11 +69,14 @@ func TestIntegration_SymbolsAddChecksTheReplay(t *testing.T) {
 		want []string
 	}{
 		{[]string{"AAA", "--source", "replay:" + amb}, []string{amb, "bar labels ambiguous", "label=start or label=end", "nothing registered"}},
-		{[]string{"AAA", "--source", "replay:" + amb, "--option", "lable=start"}, []string{`unknown parameter "lable" for replay (allowed: label, rate, speed)`, "nothing registered"}},
+		{[]string{"AAA", "--source", "replay:" + amb, "--option", "lable=start"}, []string{`unknown parameter "lable" for replay (allowed: hours, label, rate, speed, tz)`, "nothing registered"}},
 		{[]string{"AAA", "--source", "replay:" + amb, "--option", "label=middle"}, []string{`label "middle": want start or end`}},
 		{[]string{"AAA", "--source", "replay:" + amb + "?label=end", "--option", "label=start"}, []string{"option label=start", "sets label=end"}},
-		{[]string{"AAA", "--source", "yahoo", "--option", "interval=5m"}, []string{`unknown parameter "interval" for yahoo (it takes none)`}},
+		{[]string{"AAA", "--source", "yahoo", "--option", "interval=5m"}, []string{`unknown parameter "interval" for yahoo (allowed: hours, tz)`}},
 		{[]string{"AAA", "--option", "label=start"}, []string{"--option needs --source"}},
+		{[]string{"AAA", "--source", "yahoo", "--option", "tz=Asia/Jakartaa"}, []string{`tz "Asia/Jakartaa": not an IANA time zone name`, "nothing registered"}},
+		{[]string{"AAA", "--source", "replay:" + amb + "?label=start", "--option", "tz=Local"}, []string{`tz "Local"`, "nothing registered"}},
+		{[]string{"AAA", "--source", "yahoo", "--option", "hours=24x5"}, []string{`hours "24x5": want 24x7 or HH:MM-HH:MM`, "nothing registered"}},
 	} {
 		_, err := runCLI(t, append(append(g, "symbols", "add"), c.args...)...)
 		if err == nil {
@@ -120,5 +123,32 @@ func TestIntegration_SymbolsAddChecksTheReplay(t *testing.T) {
 	est := time.FixedZone("EST", -5*3600)
 	if err != nil || len(qs) != 2 || !qs[0].TS.Equal(time.Date(2020, 11, 24, 10, 0, 0, 0, est)) || !qs[1].TS.Equal(time.Date(2020, 11, 24, 10, 1, 0, 0, est)) {
 		t.Fatalf("the node's source for AAA gave %+v, %v; want bars starting 10:00 and 10:01 EST", qs, err)
+	}
+	if qs[0].TZ != "" {
+		t.Errorf("AAA without tz: quote TZ %q; want \"\" (America/New_York)", qs[0].TZ)
+	}
+	// tz= as an option: stored, and every quote of the node's source names
+	// the zone, its trading day the date there.
+	out, err = runCLI(t, append(g, "symbols", "add", "JKT", "--source", "replay:"+amb+"?speed=max&label=start", "--option", "tz=Asia/Jakarta")...)
+	if err != nil || !strings.Contains(out, "added JKT") {
+		t.Fatalf("symbols add JKT --option tz=Asia/Jakarta: %q, %v", out, err)
+	}
+	doc = tasks.SymbolSpec{}
+	if _, err := tasks.ReadJSON(zc, root+"/symbols/JKT", &doc); err != nil || doc.Options["tz"] != "Asia/Jakarta" {
+		t.Fatalf("symbols/JKT = %+v, %v; want option tz=Asia/Jakarta", doc, err)
+	}
+	src, err = sourceFrom(func(string) (tasks.SymbolSpec, error) { return doc, nil }, "synthetic", quote.Options{})(context.Background(), "JKT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qs, err = src.Fetch(context.Background(), "JKT", time.Time{}); err != nil || len(qs) != 2 {
+		t.Fatalf("the node's source for JKT: %+v, %v", qs, err)
+	}
+	wib, _ := time.LoadLocation("Asia/Jakarta")
+	for _, q := range qs {
+		y, m, d := q.TS.In(wib).Date()
+		if q.TZ != "Asia/Jakarta" || !q.Day().Equal(time.Date(y, m, d, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("JKT quote %+v: day %v; want TZ Asia/Jakarta and its date there", q, q.Day())
+		}
 	}
 }
