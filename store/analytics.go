@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -84,6 +85,29 @@ func deref(p *string) string {
 	return *p
 }
 
+// Zone returns the exchange time zone of symbol that its stored days and
+// bars are reckoned in: the zone of the quotes that last recorded a new day
+// (the static column quote_days.tz, an IANA name), quote.Eastern
+// (quote.DefaultZone) when the symbol has no stored day or a keyspace from
+// before the column. A stored name LoadZone refuses is an error naming it.
+// Safe for concurrent use.
+func (s *Store) Zone(ctx context.Context, symbol string) (*time.Location, error) {
+	var tz *string
+	err := s.query(ctx, true, `SELECT tz FROM @quote_days WHERE symbol = ? LIMIT 1`, symbol).Scan(&tz)
+	if errors.Is(err, gocql.ErrNotFound) || (err == nil && (tz == nil || *tz == "")) ||
+		(err != nil && strings.Contains(err.Error(), "Undefined column name tz")) { // a read-only Open of an older keyspace
+		return quote.Eastern, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: zone of %s: %w", symbol, err)
+	}
+	loc, err := quote.LoadZone(*tz)
+	if err != nil {
+		return nil, fmt.Errorf("store: zone of %s: %w", symbol, err)
+	}
+	return loc, nil
+}
+
 // daysBefore returns up to n stored trading days of symbol before day,
 // newest first.
 func (s *Store) daysBefore(ctx context.Context, symbol string, day time.Time, n int) ([]time.Time, error) {
@@ -137,38 +161,42 @@ func quotesOf(rows []Row) []quote.Quote {
 }
 
 // UpdateAnalytics recomputes, from the stored rows (ticks and quotes), every
-// bar, flag and alert of symbol on the given trading days (any time of the
-// day; only the Eastern date counts), the next stored day's first alert, and
-// the symbol's latest row. Writers keep these up to date as they write; call
+// bar, flag and alert of symbol on the given trading days (any instant of
+// the day; only its date in the symbol's stored zone, Store.Zone, counts),
+// the next stored day's first alert, and the symbol's latest row. Writers keep these up to date as they write; call
 // this to repair after a failure or to rebuild. It reads each day whole;
 // for a daily series also the daily closes its latest row is averaged over
 // (see Latest).
 // Idempotent; safe for concurrent use.
 func (s *Store) UpdateAnalytics(ctx context.Context, symbol string, days []time.Time) error {
+	loc, err := s.Zone(ctx, symbol)
+	if err != nil {
+		return err
+	}
 	w := s.NewWriter()
-	st := &symState{days: map[int64]*dayState{}}
+	st := &symState{days: map[int64]*dayState{}, loc: loc}
 	w.syms[symbol] = st
 	var ts time.Time
 	switch err := s.query(ctx, true, `SELECT ts FROM @latest WHERE symbol = ?`, symbol).Scan(&ts); {
 	case err == nil:
-		st.latestDay = quote.Quote{TS: ts}.Day()
+		st.latestDay = quote.DayIn(ts, loc)
 	case !errors.Is(err, gocql.ErrNotFound):
 		return fmt.Errorf("store: read latest %s: %w", symbol, err)
 	}
 	seen := map[time.Time]bool{}
 	for _, day := range days {
-		day = quote.Quote{TS: day}.Day()
+		day = quote.DayIn(day, loc)
 		if seen[day] {
 			continue
 		}
 		seen[day] = true
-		d, _, err := s.loadDay(ctx, symbol, day, true)
+		d, _, err := s.loadDay(ctx, symbol, day, loc, true)
 		if err != nil {
 			return err
 		}
 		// The stored alert flags are unknown here: take them from the
 		// stored 1m bars, so stale alerts are deleted.
-		if old, _, err := s.loadDay(ctx, symbol, day, false); err == nil {
+		if old, _, err := s.loadDay(ctx, symbol, day, loc, false); err == nil {
 			for k, m := range d.minutes {
 				if om, ok := old.minutes[k]; ok {
 					m.flagged = om.flagged

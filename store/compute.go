@@ -10,12 +10,13 @@ import (
 	"github.com/stock-system/stocksys/quote"
 )
 
-// Bar intervals. Windows are aligned in exchange time (US/Eastern).
+// Bar intervals. Windows are aligned in the instrument's exchange time zone
+// (quote.Quote.Location: US/Eastern unless the quote names another zone).
 const (
 	Interval1m = "1m" // each minute; from ticks, or a minute file's bar itself
-	Interval5m = "5m" // starts at :00, :05, ... of each Eastern hour
-	Interval1h = "1h" // starts at each whole Eastern hour
-	Interval1d = "1d" // starts at midnight Eastern of the trading date
+	Interval5m = "5m" // starts at :00, :05, ... of each exchange-local hour
+	Interval1h = "1h" // starts at each whole exchange-local hour
+	Interval1d = "1d" // starts at local midnight of the trading date in the exchange's zone
 )
 
 // Intervals lists the bar intervals the store maintains, shortest first.
@@ -29,9 +30,11 @@ func ValidInterval(iv string) bool { return slices.Contains(Intervals, iv) }
 type Bar struct {
 	Symbol   string    `json:"symbol"`
 	Interval string    `json:"interval"` // Interval1m, Interval5m, Interval1h or Interval1d
-	Day      time.Time `json:"day"`      // trading date (Eastern) as midnight UTC, as quote.Day
-	// TS is the window start, UTC. For 1d bars it is midnight Eastern of the
-	// trading date (04:00 or 05:00 UTC), not the first quote's time.
+	Day      time.Time `json:"day"`      // trading date in the exchange's zone as midnight UTC, as quote.Day
+	// TS is the window start, UTC. For 1d bars it is local midnight of the
+	// trading date in the exchange's zone (US/Eastern: 04:00 or 05:00 UTC;
+	// Asia/Jakarta: 17:00 UTC of the day before; UTC: 00:00), not the first
+	// quote's time.
 	TS     time.Time `json:"ts"`
 	Open   float64   `json:"open"`   // first quote's open, or first tick's price (dollars)
 	High   float64   `json:"high"`   // highest high
@@ -117,7 +120,8 @@ func normalize(qs []quote.Quote) []quote.Quote {
 // floating-point sums are formed in one fixed order: the incremental path
 // (Writer) and the offline functions below produce bit-identical bars.
 type agg struct {
-	start                  time.Time // window start
+	start                  time.Time      // window start
+	loc                    *time.Location // exchange zone of the window (nil: quote.Eastern)
 	open, high, low, close float64
 	volume                 int64
 	pv, sumClose           float64   // sum(close*volume), sum(close)
@@ -178,10 +182,18 @@ func satAdd(x, y int64) int64 {
 	return s
 }
 
+// zone returns a's exchange zone, quote.Eastern when unset.
+func (a agg) zone() *time.Location {
+	if a.loc == nil {
+		return quote.Eastern
+	}
+	return a.loc
+}
+
 // bar returns a's Bar.
 func (a agg) bar(symbol, interval string) Bar {
-	// Windows never cross Eastern midnight, so the start's date is the day.
-	b := Bar{Symbol: symbol, Interval: interval, Day: quote.Quote{TS: a.start}.Day(), TS: a.start,
+	// Windows never cross local midnight, so the start's date is the day.
+	b := Bar{Symbol: symbol, Interval: interval, Day: quote.DayIn(a.start, a.zone()), TS: a.start,
 		Open: a.open, High: a.high, Low: a.low, Close: a.close, Volume: a.volume, Count: a.count}
 	if a.volume > 0 {
 		b.VWAP = a.pv / float64(a.volume)
@@ -213,7 +225,7 @@ func minuteAggs(qs []quote.Quote) []symbolMinutes {
 		sm := &out[len(out)-1]
 		start := WindowStart(q.TS, Interval1m)
 		if n := len(sm.minutes); n == 0 || !sm.minutes[n-1].start.Equal(start) {
-			sm.minutes = append(sm.minutes, agg{start: start})
+			sm.minutes = append(sm.minutes, agg{start: start, loc: q.Location()})
 		}
 		if m := &sm.minutes[len(sm.minutes)-1]; q.Flag != "" {
 			m.bad = &q
@@ -235,13 +247,13 @@ func barsOfMinutes(symbol string, minutes []agg, interval string) []Bar {
 		if m.count == 0 {
 			continue
 		}
-		start := WindowStart(m.start, interval)
+		start := WindowStartIn(m.start, interval, m.zone())
 		if cur.count > 0 && !cur.start.Equal(start) {
 			out = append(out, cur.bar(symbol, interval))
 			cur = agg{}
 		}
 		if cur.count == 0 {
-			cur.start = start
+			cur.start, cur.loc = start, m.loc
 		}
 		cur.merge(m)
 	}
@@ -251,13 +263,21 @@ func barsOfMinutes(symbol string, minutes []agg, interval string) []Bar {
 	return out
 }
 
-// WindowStart returns the start (UTC) of the interval window holding ts,
-// aligned in US/Eastern. 5m and 1h windows are found by subtracting the
-// Eastern minute-of-hour (and seconds) from the instant, so they stay right
-// in the repeated hour when daylight saving time ends; 1d windows start at
-// Eastern midnight of ts's trading date. It panics on an unknown interval.
+// WindowStart is WindowStartIn in US/Eastern (quote.DefaultZone), the zone
+// of a quote that names none.
 func WindowStart(ts time.Time, interval string) time.Time {
-	local := ts.In(quote.Eastern)
+	return WindowStartIn(ts, interval, quote.Eastern)
+}
+
+// WindowStartIn returns the start (UTC) of the interval window holding ts,
+// aligned in the exchange zone loc (a quote's Location). 5m and 1h windows
+// are found by subtracting the local minute-of-hour (and seconds) from the
+// instant, so they stay right in the repeated hour when daylight saving time
+// ends and in zones offset by a half hour; 1d windows start at local
+// midnight of ts's trading date in loc (quote.DayIn). It panics on an
+// unknown interval.
+func WindowStartIn(ts time.Time, interval string, loc *time.Location) time.Time {
+	local := ts.In(loc)
 	intoHour := time.Duration(local.Minute())*time.Minute +
 		time.Duration(local.Second())*time.Second + time.Duration(local.Nanosecond())
 	switch interval {
@@ -269,7 +289,7 @@ func WindowStart(ts time.Time, interval string) time.Time {
 		return ts.Add(-intoHour).UTC()
 	case Interval1d:
 		y, m, d := local.Date()
-		return time.Date(y, m, d, 0, 0, 0, 0, quote.Eastern).UTC()
+		return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
 	}
 	panic("store: unknown interval " + interval)
 }
@@ -477,12 +497,12 @@ func movesOf(symbol string, minutes []agg, prevClose *float64, thresholdPct floa
 	for _, m := range minutes {
 		if m.count == 0 {
 			if m.bad != nil {
-				out = append(out, implausible(symbol, m.start, *m.bad, havePrev, prev))
+				out = append(out, implausible(symbol, m.start, m.zone(), *m.bad, havePrev, prev))
 			}
 			continue
 		}
 		if havePrev && prev != 0 {
-			if a, ok := move(symbol, m.start, m.close, prev, thresholdPct); ok {
+			if a, ok := move(symbol, m.start, m.zone(), m.close, prev, thresholdPct); ok {
 				out = append(out, a)
 			}
 		}
@@ -491,19 +511,19 @@ func movesOf(symbol string, minutes []agg, prevClose *float64, thresholdPct floa
 	return out
 }
 
-func move(symbol string, ts time.Time, close, prev, thresholdPct float64) (Alert, bool) {
+func move(symbol string, ts time.Time, loc *time.Location, close, prev, thresholdPct float64) (Alert, bool) {
 	pct := 100 * (close - prev) / prev
 	if !(math.Abs(pct) > thresholdPct) {
 		return Alert{}, false
 	}
-	return Alert{Day: quote.Quote{TS: ts}.Day(), TS: ts, Symbol: symbol, PrevClose: prev, Close: close, MovePct: pct,
+	return Alert{Day: quote.DayIn(ts, loc), TS: ts, Symbol: symbol, PrevClose: prev, Close: close, MovePct: pct,
 		Reason: fmt.Sprintf("close moved %+.2f%% from %g to %g (threshold %g%%)", pct, prev, close, thresholdPct)}, true
 }
 
 // implausible is the alert for a minute whose only bar, b, was flagged by its
 // source; prev is the previous counted close if havePrev.
-func implausible(symbol string, start time.Time, b quote.Quote, havePrev bool, prev float64) Alert {
-	a := Alert{Day: quote.Quote{TS: start}.Day(), TS: start, Symbol: symbol, Close: b.Close}
+func implausible(symbol string, start time.Time, loc *time.Location, b quote.Quote, havePrev bool, prev float64) Alert {
+	a := Alert{Day: quote.DayIn(start, loc), TS: start, Symbol: symbol, Close: b.Close}
 	if havePrev && prev != 0 {
 		a.PrevClose, a.MovePct = prev, 100*(b.Close-prev)/prev
 	}

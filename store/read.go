@@ -9,11 +9,20 @@ import (
 	"github.com/stock-system/stocksys/quote"
 )
 
-// storedDays returns the stored trading days of symbol whose Eastern date
-// lies within [from, to), ascending.
+// storedDays returns the stored trading days of symbol that may hold an
+// instant of [from, to], ascending: those from the day before from's
+// US/Eastern date to the day after to's, as a trading day in any exchange
+// zone (UTC-12 to UTC+14) lies within a day of the Eastern date. Callers
+// filter the rows of those days by ts, so no zone is needed here.
 func (s *Store) storedDays(ctx context.Context, symbol string, from, to time.Time) ([]time.Time, error) {
+	return s.daysBetween(ctx, symbol, quote.Quote{TS: from}.Day().AddDate(0, 0, -1), quote.Quote{TS: to}.Day().AddDate(0, 0, 1))
+}
+
+// daysBetween returns the stored trading days of symbol from first to last
+// (both included, midnight UTC of each date), ascending.
+func (s *Store) daysBetween(ctx context.Context, symbol string, first, last time.Time) ([]time.Time, error) {
 	it := s.query(ctx, true, `SELECT day FROM @quote_days WHERE symbol = ? AND day >= ? AND day <= ?`,
-		symbol, quote.Quote{TS: from}.Day(), quote.Quote{TS: to}.Day()).Iter()
+		symbol, first, last).Iter()
 	var (
 		out []time.Time
 		d   time.Time
@@ -27,11 +36,16 @@ func (s *Store) storedDays(ctx context.Context, symbol string, from, to time.Tim
 	return out, nil
 }
 
-// Days returns the stored trading days of symbol (quote_days) whose Eastern
-// date lies within the dates of from and to (both included), ascending, as
+// Days returns the stored trading days of symbol (quote_days) that lie
+// within the dates of from and to (both included) in the symbol's exchange
+// zone (Zone: US/Eastern unless its quotes named another), ascending, as
 // midnight UTC of each date. Safe for concurrent use.
 func (s *Store) Days(ctx context.Context, symbol string, from, to time.Time) ([]time.Time, error) {
-	days, err := s.storedDays(ctx, symbol, from, to)
+	loc, err := s.Zone(ctx, symbol)
+	if err != nil {
+		return nil, err
+	}
+	days, err := s.daysBetween(ctx, symbol, quote.DayIn(from, loc), quote.DayIn(to, loc))
 	for i := range days {
 		days[i] = days[i].UTC()
 	}
@@ -114,7 +128,7 @@ func (s *Store) Bars(ctx context.Context, symbol, interval string, from, to time
 	if !ValidInterval(interval) {
 		return nil, fmt.Errorf("%w: %q (want 1m, 5m, 1h or 1d)", ErrInvalidInterval, interval)
 	}
-	// A 1d bar starts before its first quote, on the same Eastern date.
+	// A 1d bar starts before its first quote, on the same date in its zone.
 	days, err := s.storedDays(ctx, symbol, from, to)
 	if err != nil {
 		return nil, err
@@ -181,13 +195,14 @@ func (s *Store) Latest(ctx context.Context, symbols ...string) ([]Latest, error)
 }
 
 // Alerts returns the alerts with from <= TS < to, ordered by trading day,
-// then TS, then symbol; at most limit (no limit if limit <= 0). It queries
-// each Eastern calendar day of the range (one query per day, so keep ranges
-// to what a screen shows).
+// then TS, then symbol; at most limit (no limit if limit <= 0). An alert's
+// day is its symbol's trading day in the symbol's zone, so it queries each
+// calendar day from the day before from's US/Eastern date to the day after
+// to's (one query per day, so keep ranges to what a screen shows).
 func (s *Store) Alerts(ctx context.Context, from, to time.Time, limit int) ([]Alert, error) {
 	var out []Alert
-	last := quote.Quote{TS: to}.Day()
-	for d := (quote.Quote{TS: from}).Day(); !d.After(last); d = d.AddDate(0, 0, 1) {
+	last := quote.Quote{TS: to}.Day().AddDate(0, 0, 1)
+	for d := (quote.Quote{TS: from}).Day().AddDate(0, 0, -1); !d.After(last); d = d.AddDate(0, 0, 1) {
 		stmt := `SELECT ts, symbol, prev_close, close, move_pct, reason FROM @alerts WHERE day = ? AND ts >= ? AND ts < ?`
 		args := []any{d, from, to}
 		if limit > 0 {

@@ -46,8 +46,11 @@ var schema = []string{
 		bid double, ask double, flag text, source text, epoch bigint,
 		PRIMARY KEY ((symbol, day), ts, seq)) WITH CLUSTERING ORDER BY (ts ASC, seq ASC)`,
 	`CREATE TABLE IF NOT EXISTS @quote_days (
-		symbol text, day date,
+		symbol text, day date, tz text static,
 		PRIMARY KEY ((symbol), day)) WITH CLUSTERING ORDER BY (day ASC)`,
+	// Keyspaces made before a symbol's exchange zone was recorded (a null
+	// tz reads as quote.DefaultZone).
+	`ALTER TABLE @quote_days ADD IF NOT EXISTS tz text static`,
 	`CREATE TABLE IF NOT EXISTS @bars (
 		symbol text, interval text, day date, ts timestamp,
 		open double, high double, low double, close double, volume bigint,

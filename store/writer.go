@@ -85,6 +85,7 @@ type minute struct {
 
 type dayState struct {
 	day     time.Time
+	loc     *time.Location    // the symbol's exchange zone (its windows' alignment)
 	minutes map[int64]*minute // by start, Unix ms
 	// prev is the last close of the latest stored day before this one
 	// (prevDay); nil and zero if none.
@@ -96,7 +97,11 @@ type symState struct {
 	// latestDay is the newest stored trading day (the day of the latest row);
 	// zero if the symbol has nothing stored.
 	latestDay time.Time
-	days      map[int64]*dayState // by day, Unix s
+	// loc is the symbol's exchange zone, in which its days and windows are
+	// reckoned: the zone of its latest batch's quotes (quote.Quote.Location),
+	// or the stored one (Store.Zone) for UpdateAnalytics; nil until known.
+	loc  *time.Location
+	days map[int64]*dayState // by day, Unix s
 	// daily holds the daily closes of a daily series (see syncDaily); nil
 	// until needed, and for an intraday series.
 	daily *dailyCloses
@@ -351,12 +356,13 @@ func (w *Writer) writeBatch(ctx context.Context, epoch int64, qs []quote.Quote, 
 		}
 	}()
 	// Days are recorded with or after their rows, so a listed day has rows
-	// once the Write succeeded.
+	// once the Write succeeded; with each the symbol's zone (Store.Zone).
 	var dayOps []op
 	for sym, days := range newDays {
+		tz := w.syms[sym].loc.String()
 		for _, day := range days {
 			dayOps = append(dayOps, func(ctx context.Context) error {
-				if err := w.s.query(ctx, true, `INSERT INTO @quote_days (symbol, day) VALUES (?, ?)`, sym, day).Exec(); err != nil {
+				if err := w.s.query(ctx, true, `INSERT INTO @quote_days (symbol, day, tz) VALUES (?, ?, ?)`, sym, day, tz).Exec(); err != nil {
 					return fmt.Errorf("store: record day %s %s: %w", sym, day.Format(time.DateOnly), err)
 				}
 				return nil
@@ -453,12 +459,18 @@ func (w *Writer) drop(syms []string, keepDaily bool) {
 // It runs in the symbol's own goroutine (see each): it touches only st.
 func (w *Writer) load(ctx context.Context, sym string, runs [][]quote.Quote) ([]time.Time, error) {
 	st := w.syms[sym]
+	if loc := runs[0][0].Location(); st.loc != loc {
+		if st.loc != nil { // the symbol's zone changed: its held days are of the other
+			st.days, st.latestDay = map[int64]*dayState{}, time.Time{}
+		}
+		st.loc = loc
+	}
 	if len(st.days) == 0 && st.latestDay.IsZero() {
 		var ts time.Time
 		err := w.s.query(ctx, true, `SELECT ts FROM @latest WHERE symbol = ?`, sym).Scan(&ts)
 		switch {
 		case err == nil:
-			st.latestDay = quote.Quote{TS: ts}.Day()
+			st.latestDay = quote.DayIn(ts, st.loc)
 		case !errors.Is(err, gocql.ErrNotFound):
 			return nil, fmt.Errorf("store: read latest %s: %w", sym, err)
 		}
@@ -469,7 +481,7 @@ func (w *Writer) load(ctx context.Context, sym string, runs [][]quote.Quote) ([]
 		if _, ok := st.days[day.Unix()]; ok {
 			continue
 		}
-		d, stored, err := w.s.loadDay(ctx, sym, day, false)
+		d, stored, err := w.s.loadDay(ctx, sym, day, st.loc, false)
 		if err != nil {
 			return nil, err
 		}
@@ -523,11 +535,12 @@ func heldBefore(st *symState, day time.Time) *dayState {
 	return best
 }
 
-// loadDay builds the state of sym's day: from its stored 1m bars, or, when
-// it has none or fromRows is set, from its stored rows (ticks and quotes).
-// stored reports whether the day has any stored row.
-func (s *Store) loadDay(ctx context.Context, sym string, day time.Time, fromRows bool) (*dayState, bool, error) {
-	d := &dayState{day: day, minutes: map[int64]*minute{}}
+// loadDay builds the state of sym's day, whose windows are aligned in loc
+// (the symbol's zone): from its stored 1m bars, or, when it has none or
+// fromRows is set, from its stored rows (ticks and quotes). stored reports
+// whether the day has any stored row.
+func (s *Store) loadDay(ctx context.Context, sym string, day time.Time, loc *time.Location, fromRows bool) (*dayState, bool, error) {
+	d := &dayState{day: day, loc: loc, minutes: map[int64]*minute{}}
 	if !fromRows {
 		it := s.query(ctx, true, `SELECT ts, open, high, low, close, volume, count, pv, sum_close, last_ts, hwm, flagged, has_bar, daily
 			FROM @bars WHERE symbol = ? AND interval = ? AND day = ?`, sym, Interval1m, day).Iter()
@@ -548,6 +561,7 @@ func (s *Store) loadDay(ctx context.Context, sym string, day time.Time, fromRows
 			m.flagged = flagged != nil && *flagged
 			m.hasBar = isBar != nil && *isBar
 			m.daily = daily != nil && *daily
+			m.loc = loc
 			mm := m
 			d.minutes[m.start.UnixMilli()] = &mm
 			m = minute{}
@@ -563,7 +577,7 @@ func (s *Store) loadDay(ctx context.Context, sym string, day time.Time, fromRows
 	if err != nil {
 		return nil, false, err
 	}
-	for _, m := range minutesOfRows(rows) {
+	for _, m := range minutesOfRows(rows, loc) {
 		d.minutes[m.start.UnixMilli()] = m
 	}
 	return d, len(rows) > 0, nil
@@ -591,14 +605,15 @@ func (s *Store) dayRows(ctx context.Context, sym string, day, from, to time.Time
 }
 
 // minutesOfRows aggregates one symbol-day's stored rows into minutes, as
-// ComputeBars does, with each minute's hwm, kind and stored alert flag.
-func minutesOfRows(rows []Row) []*minute {
+// ComputeBars does, with each minute's hwm, kind and stored alert flag; loc
+// is the symbol's zone (rows read back carry none).
+func minutesOfRows(rows []Row, loc *time.Location) []*minute {
 	byStart := map[int64]*minute{}
 	get := func(ts time.Time) *minute {
 		start := WindowStart(ts, Interval1m)
 		m := byStart[start.UnixMilli()]
 		if m == nil {
-			m = &minute{agg: agg{start: start}}
+			m = &minute{agg: agg{start: start, loc: loc}}
 			byStart[start.UnixMilli()] = m
 		}
 		return m
@@ -615,6 +630,7 @@ func minutesOfRows(rows []Row) []*minute {
 	}
 	for _, sm := range minuteAggs(quotesOf(rows)) {
 		for _, a := range sm.minutes {
+			a.loc = loc
 			get(a.start).agg = a
 		}
 	}
@@ -652,7 +668,7 @@ func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote, ro
 			k := start.UnixMilli()
 			m := d.minutes[k]
 			if m == nil {
-				m = &minute{agg: agg{start: start}}
+				m = &minute{agg: agg{start: start, loc: d.loc}}
 				d.minutes[k] = m
 			}
 			changed[k] = m
@@ -681,7 +697,7 @@ func (w *Writer) apply(ctx context.Context, sym string, runs [][]quote.Quote, ro
 				return nil, err
 			}
 			flagged := m.flagged
-			for _, nm := range minutesOfRows(rows) {
+			for _, nm := range minutesOfRows(rows, d.loc) {
 				if nm.start.Equal(m.start) {
 					nm.flagged = flagged
 					d.minutes[k], changed[k] = nm, nm
@@ -721,7 +737,7 @@ func (w *Writer) syncDaily(ctx context.Context, sym string, st *symState, p *pla
 	if latest == nil && len(backfilled) > 0 && !st.latestDay.IsZero() {
 		// Whether the series is daily is a matter of its latest day. Held
 		// from now on, as if the batch had touched it (its rows are stored).
-		d, _, err := w.s.loadDay(ctx, sym, st.latestDay, false)
+		d, _, err := w.s.loadDay(ctx, sym, st.latestDay, st.loc, false)
 		if err != nil {
 			return err
 		}
@@ -796,7 +812,7 @@ func (w *Writer) propagate(ctx context.Context, p *plan, sym string, st *symStat
 	}
 	nd := st.days[next.UTC().Unix()]
 	if nd == nil {
-		if nd, _, err = w.s.loadDay(ctx, sym, next.UTC(), false); err != nil {
+		if nd, _, err = w.s.loadDay(ctx, sym, next.UTC(), st.loc, false); err != nil {
 			return err
 		}
 		st.days[nd.day.Unix()] = nd
@@ -913,7 +929,7 @@ func (w *Writer) ops(sym string, st *symState, p *plan) []op {
 		for _, iv := range Intervals[1:] {
 			windows := map[int64]bool{}
 			for _, m := range changed {
-				windows[WindowStart(m.start, iv).UnixMilli()] = true
+				windows[WindowStartIn(m.start, iv, d.loc).UnixMilli()] = true
 			}
 			for _, b := range barsOfMinutes(sym, aggs, iv) {
 				if windows[b.TS.UnixMilli()] {

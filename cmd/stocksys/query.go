@@ -28,28 +28,30 @@ type queryOpts struct {
 }
 
 // parseTime reads --from/--to: RFC 3339, or a date or date-and-minute in
-// exchange time (US/Eastern): 2020-11-27, 2020-11-27T09:30.
-func parseTime(flag, s string) (time.Time, error) {
+// exchange time (loc: the symbol's zone, US/Eastern for alerts): 2020-11-27,
+// 2020-11-27T09:30.
+func parseTime(flag, s string, loc *time.Location) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, quote.Eastern); err == nil {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t.UTC(), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("--%s %q: want RFC 3339 (2020-11-27T14:30:00Z) or exchange time (2020-11-27, 2020-11-27T09:30)", flag, s)
 }
 
-func (o *queryOpts) window() (from, to time.Time, err error) {
+// window reads --from and --to, exchange times in loc.
+func (o *queryOpts) window(loc *time.Location) (from, to time.Time, err error) {
 	from, to = time.Unix(0, 0).UTC(), time.Now().UTC().Add(24*time.Hour)
 	if o.from != "" {
-		if from, err = parseTime("from", o.from); err != nil {
+		if from, err = parseTime("from", o.from, loc); err != nil {
 			return
 		}
 	}
 	if o.to != "" {
-		if to, err = parseTime("to", o.to); err != nil {
+		if to, err = parseTime("to", o.to, loc); err != nil {
 			return
 		}
 	}
@@ -105,11 +107,18 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			from, to, err := o.window()
-			if err != nil {
+			if _, _, err := o.window(quote.Eastern); err != nil {
 				return err
 			}
 			return withStore(func(ctx context.Context, s *store.Store, out io.Writer) error {
+				loc, err := s.Zone(ctx, sym)
+				if err != nil {
+					return err
+				}
+				from, to, err := o.window(loc)
+				if err != nil {
+					return err
+				}
 				rows, err := s.Rows(ctx, sym, from, to, o.limit)
 				if err != nil {
 					return err
@@ -118,13 +127,13 @@ func newQueryCmd(g *globals) *cobra.Command {
 					return writeJSON(out, rows)
 				}
 				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-				fmt.Fprintln(tw, "symbol\ttime (US/Eastern)\topen\thigh\tlow\tclose\tvolume\tflag\t")
+				fmt.Fprintf(tw, "symbol\ttime (%s)\topen\thigh\tlow\tclose\tvolume\tflag\t\n", zoneLabel(loc))
 				for _, r := range rows {
 					flag := ""
 					if r.Flagged {
 						flag = "MOVE"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%d\t%s\t\n", r.Symbol, r.TS.In(quote.Eastern).Format("2006-01-02 15:04"),
+					fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%d\t%s\t\n", r.Symbol, r.TS.In(loc).Format("2006-01-02 15:04"),
 						r.Open, r.High, r.Low, r.Close, r.Volume, flag)
 				}
 				return tw.Flush()
@@ -143,11 +152,18 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if !store.ValidInterval(o.interval) {
 				return fmt.Errorf("--interval %q: want %s", o.interval, intervalList())
 			}
-			from, to, err := o.window()
-			if err != nil {
+			if _, _, err := o.window(quote.Eastern); err != nil {
 				return err
 			}
 			return withStore(func(ctx context.Context, s *store.Store, out io.Writer) error {
+				loc, err := s.Zone(ctx, sym)
+				if err != nil {
+					return err
+				}
+				from, to, err := o.window(loc)
+				if err != nil {
+					return err
+				}
 				bars, err := s.Bars(ctx, sym, o.interval, from, to, o.limit)
 				if err != nil {
 					return err
@@ -156,10 +172,10 @@ func newQueryCmd(g *globals) *cobra.Command {
 					return writeJSON(out, bars)
 				}
 				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-				fmt.Fprintln(tw, "symbol\tinterval\tstart (US/Eastern)\topen\thigh\tlow\tclose\tvolume\tvwap\tquotes\t")
+				fmt.Fprintf(tw, "symbol\tinterval\tstart (%s)\topen\thigh\tlow\tclose\tvolume\tvwap\tquotes\t\n", zoneLabel(loc))
 				for _, b := range bars {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%.4f\t%.4f\t%.4f\t%d\t%.4f\t%d\t\n", b.Symbol, b.Interval,
-						b.TS.In(quote.Eastern).Format("2006-01-02 15:04"), b.Open, b.High, b.Low, b.Close, b.Volume, b.VWAP, b.Count)
+						b.TS.In(loc).Format("2006-01-02 15:04"), b.Open, b.High, b.Low, b.Close, b.Volume, b.VWAP, b.Count)
 				}
 				return tw.Flush()
 			})(cmd, args)
@@ -167,9 +183,10 @@ func newQueryCmd(g *globals) *cobra.Command {
 	}
 	ticksCmd := &cobra.Command{
 		Use:   "ticks SYMBOL --day YYYY-MM-DD",
-		Short: "Trade ticks of a symbol on one trading day (US/Eastern), in (time, seq) order",
+		Short: "Trade ticks of a symbol on one trading day (in its exchange zone), in (time, seq) order",
 		Long: `ticks prints the stored trade ticks of SYMBOL on the trading day --day (midnight to midnight
-US/Eastern), oldest first and, within a millisecond, in seq order; at most --limit (0: all).
+in the symbol's exchange zone, US/Eastern unless its quotes named another), oldest first and,
+within a millisecond, in seq order; at most --limit (0: all).
 Flagged ticks (flag suspicious or off_median) are stored and listed, but left out of bars.
 With --json, one object per line:
   {"symbol", "ts" (RFC 3339 UTC, milliseconds), "seq", "price", "size", "exchange", "condition",
@@ -180,16 +197,23 @@ With --json, one object per line:
 			if err != nil {
 				return err
 			}
-			from, to, err := easternDay("day", o.day)
-			if err != nil {
+			if _, _, err := tradingDay("day", o.day, quote.Eastern); err != nil {
 				return err
 			}
 			return withStore(func(ctx context.Context, s *store.Store, out io.Writer) error {
+				loc, err := s.Zone(ctx, sym)
+				if err != nil {
+					return err
+				}
+				from, to, err := tradingDay("day", o.day, loc)
+				if err != nil {
+					return err
+				}
 				rows, err := s.Ticks(ctx, sym, from, to, o.limit)
 				if err != nil {
 					return err
 				}
-				return writeTicks(out, rows, o.asJSON)
+				return writeTicks(out, rows, o.asJSON, loc)
 			})(cmd, args)
 		},
 	}
@@ -225,10 +249,10 @@ With --json, one object per line:
 	}
 	alertsCmd := &cobra.Command{
 		Use:   "alerts",
-		Short: "Implausible moves stored with a flag, in [--from, --to)",
+		Short: "Implausible moves stored with a flag, in [--from, --to) (exchange times in US/Eastern)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			from, to, err := o.window()
+			from, to, err := o.window(quote.Eastern)
 			if err != nil {
 				return err
 			}
@@ -254,12 +278,12 @@ With --json, one object per line:
 		},
 	}
 	for _, c := range []*cobra.Command{quotesCmd, barsCmd, alertsCmd} {
-		c.Flags().StringVar(&o.from, "from", "", "start (inclusive): RFC 3339 or exchange time 2020-11-27[T09:30] (default: 1970)")
+		c.Flags().StringVar(&o.from, "from", "", "start (inclusive): RFC 3339 or exchange time 2020-11-27[T09:30] in the symbol's zone (default: 1970)")
 		c.Flags().StringVar(&o.to, "to", "", "end (exclusive), same forms (default: tomorrow)")
 		c.Flags().IntVar(&o.limit, "limit", 100, "at most this many rows (0: all)")
 	}
 	barsCmd.Flags().StringVar(&o.interval, "interval", "5m", "bar interval: "+intervalList())
-	ticksCmd.Flags().StringVar(&o.day, "day", "", "trading day YYYY-MM-DD (US/Eastern; required)")
+	ticksCmd.Flags().StringVar(&o.day, "day", "", "trading day YYYY-MM-DD (in the symbol's exchange zone, US/Eastern by default; required)")
 	ticksCmd.Flags().IntVar(&o.limit, "limit", 100, "at most this many ticks (0: all)")
 	cmd.AddCommand(quotesCmd, barsCmd, ticksCmd, latestCmd, alertsCmd)
 	return cmd
@@ -274,19 +298,28 @@ func intervalList() string {
 	return strings.Join(iv[:len(iv)-1], ", ") + " or " + iv[len(iv)-1]
 }
 
-// easternDay reads a trading day flag (YYYY-MM-DD) and returns its
-// instants [from, to): midnight to midnight US/Eastern (23 or 25 hours on
-// the days daylight saving time changes).
-func easternDay(flag, s string) (from, to time.Time, err error) {
+// tradingDay reads a trading day flag (YYYY-MM-DD) and returns its
+// instants [from, to): midnight to midnight in the exchange zone loc (23 or
+// 25 hours on the days daylight saving time changes).
+func tradingDay(flag, s string, loc *time.Location) (from, to time.Time, err error) {
 	if s == "" {
-		return time.Time{}, time.Time{}, fmt.Errorf("--%s is required: the trading day YYYY-MM-DD (US/Eastern), e.g. --%s 2013-10-07", flag, flag)
+		return time.Time{}, time.Time{}, fmt.Errorf("--%s is required: the trading day YYYY-MM-DD (in the symbol's exchange zone, US/Eastern by default), e.g. --%s 2013-10-07", flag, flag)
 	}
-	d, err := time.ParseInLocation(time.DateOnly, s, quote.Eastern)
+	d, err := time.ParseInLocation(time.DateOnly, s, loc)
 	if err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("--%s %q: want a trading day YYYY-MM-DD (US/Eastern), e.g. 2013-10-07", flag, s)
+		return time.Time{}, time.Time{}, fmt.Errorf("--%s %q: want a trading day YYYY-MM-DD (in the symbol's exchange zone), e.g. 2013-10-07", flag, s)
 	}
-	next := time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, quote.Eastern)
+	next := time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc)
 	return d.UTC(), next.UTC(), nil
+}
+
+// zoneLabel names an exchange zone in a table header: "US/Eastern" for the
+// default zone, else its IANA name ("Asia/Jakarta").
+func zoneLabel(loc *time.Location) string {
+	if loc == quote.Eastern {
+		return "US/Eastern"
+	}
+	return loc.String()
 }
 
 // tickJSON is one line of `query ticks --json`.
@@ -314,7 +347,9 @@ func tickLine(r store.Row) tickJSON {
 }
 
 // writeTicks prints ticks (store.Store.Ticks rows) as JSON lines or a table.
-func writeTicks(w io.Writer, rows []store.Row, asJSON bool) error {
+// writeTicks prints ticks, times in the exchange zone loc (the table's;
+// JSON times are UTC).
+func writeTicks(w io.Writer, rows []store.Row, asJSON bool, loc *time.Location) error {
 	if asJSON {
 		enc := json.NewEncoder(w) // one compact object per line
 		for _, r := range rows {
@@ -325,9 +360,9 @@ func writeTicks(w io.Writer, rows []store.Row, asJSON bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "symbol\ttime (US/Eastern)\tseq\tprice\tsize\texchange\tcondition\tbid\task\tflag\t")
+	fmt.Fprintf(tw, "symbol\ttime (%s)\tseq\tprice\tsize\texchange\tcondition\tbid\task\tflag\t\n", zoneLabel(loc))
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.Symbol, r.TS.In(quote.Eastern).Format("2006-01-02 15:04:05.000"),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.4f\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.Symbol, r.TS.In(loc).Format("2006-01-02 15:04:05.000"),
 			r.Seq, r.Close, r.Volume, r.Exchange, r.Condition, optf(r.Bid, "%.4f"), optf(r.Ask, "%.4f"), r.Flag)
 	}
 	return tw.Flush()

@@ -63,9 +63,9 @@ func TestEasternDay(t *testing.T) {
 		{"2020-11-01", "2020-11-01T04:00:00Z", "2020-11-02T05:00:00Z"}, // DST ends: 25 hours
 		{"2021-03-14", "2021-03-14T05:00:00Z", "2021-03-15T04:00:00Z"}, // DST starts: 23 hours
 	} {
-		from, to, err := easternDay("day", tt.day)
+		from, to, err := tradingDay("day", tt.day, quote.Eastern)
 		if err != nil || from.Format(time.RFC3339) != tt.from || to.Format(time.RFC3339) != tt.to {
-			t.Errorf("easternDay(%s) = %v, %v, %v; want %s, %s", tt.day, from, to, err, tt.from, tt.to)
+			t.Errorf("tradingDay(%s) = %v, %v, %v; want %s, %s", tt.day, from, to, err, tt.from, tt.to)
 		}
 	}
 }
@@ -88,7 +88,7 @@ func testTicks() []store.Row {
 // times in RFC 3339 UTC with milliseconds, bid/ask null when absent.
 func TestWriteTicksJSON(t *testing.T) {
 	var out bytes.Buffer
-	if err := writeTicks(&out, testTicks(), true); err != nil {
+	if err := writeTicks(&out, testTicks(), true, quote.Eastern); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
@@ -111,14 +111,14 @@ func TestWriteTicksJSON(t *testing.T) {
 	}
 	// An empty result prints nothing (no "null", no "[]").
 	out.Reset()
-	if err := writeTicks(&out, nil, true); err != nil || out.Len() != 0 {
+	if err := writeTicks(&out, nil, true, quote.Eastern); err != nil || out.Len() != 0 {
 		t.Errorf("no ticks: %q, %v; want no output", out.String(), err)
 	}
 }
 
 func TestWriteTicksTable(t *testing.T) {
 	var out bytes.Buffer
-	if err := writeTicks(&out, testTicks(), false); err != nil {
+	if err := writeTicks(&out, testTicks(), false, quote.Eastern); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")

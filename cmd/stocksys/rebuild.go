@@ -43,7 +43,7 @@ never changed. Safe while nodes run: the result equals what they write.`,
 		Args:  cobra.MinimumNArgs(1),
 		RunE:  func(cmd *cobra.Command, args []string) error { return runRebuild(cmd, g, o, args, false) },
 	}
-	bars.Flags().StringVar(&o.from, "from", "", "first trading day, YYYY-MM-DD (default: the first stored day)")
+	bars.Flags().StringVar(&o.from, "from", "", "first trading day, YYYY-MM-DD in the symbol's exchange zone (default: the first stored day)")
 	bars.Flags().StringVar(&o.to, "to", "", "last trading day, YYYY-MM-DD (default: the last stored day)")
 	latest := &cobra.Command{
 		Use:   "latest SYMBOL...",
@@ -64,22 +64,30 @@ func runRebuild(cmd *cobra.Command, g *globals, o *rebuildOpts, args []string, l
 		}
 		syms = append(syms, string(s))
 	}
-	from, to := time.Unix(0, 0).UTC(), time.Now().UTC().Add(48*time.Hour)
-	for _, f := range []struct {
-		flag, v string
-		dst     *time.Time
-	}{{"from", o.from, &from}, {"to", o.to, &to}} {
-		if f.v == "" {
-			continue
+	// The dates are trading days in each symbol's zone (store.Zone): noon
+	// there is that date whatever the offset.
+	window := func(loc *time.Location) (from, to time.Time, err error) {
+		from, to = time.Unix(0, 0).UTC(), time.Now().UTC().Add(48*time.Hour)
+		for _, f := range []struct {
+			flag, v string
+			dst     *time.Time
+		}{{"from", o.from, &from}, {"to", o.to, &to}} {
+			if f.v == "" {
+				continue
+			}
+			d, err := time.ParseInLocation(time.DateOnly, f.v, loc)
+			if err != nil {
+				return from, to, fmt.Errorf("--%s %q: want a trading day YYYY-MM-DD", f.flag, f.v)
+			}
+			*f.dst = d.Add(12 * time.Hour).UTC()
 		}
-		d, err := time.ParseInLocation(time.DateOnly, f.v, quote.Eastern)
-		if err != nil {
-			return fmt.Errorf("--%s %q: want a trading day YYYY-MM-DD", f.flag, f.v)
+		if from.After(to) {
+			return from, to, fmt.Errorf("--from %s is after --to %s", o.from, o.to)
 		}
-		*f.dst = d.Add(12 * time.Hour).UTC() // noon Eastern: that date whatever the offset
+		return from, to, nil
 	}
-	if from.After(to) {
-		return fmt.Errorf("--from %s is after --to %s", o.from, o.to)
+	if _, _, err := window(quote.Eastern); err != nil {
+		return err
 	}
 	cfg := store.DefaultConfig()
 	cfg.Hosts = strings.Split(g.cassandra, ",")
@@ -94,6 +102,14 @@ func runRebuild(cmd *cobra.Command, g *globals, o *rebuildOpts, args []string, l
 	defer s.Close()
 	out := cmd.OutOrStdout()
 	for _, sym := range syms {
+		loc, err := s.Zone(ctx, sym)
+		if err != nil {
+			return fmt.Errorf("rebuild %s: %w", sym, err)
+		}
+		from, to, err := window(loc)
+		if err != nil {
+			return err
+		}
 		days, err := s.Days(ctx, sym, from, to)
 		if err != nil {
 			return err
@@ -104,10 +120,10 @@ func runRebuild(cmd *cobra.Command, g *globals, o *rebuildOpts, args []string, l
 		if latestOnly {
 			days = days[len(days)-1:]
 		}
-		// UpdateAnalytics takes instants of each day: noon Eastern of each date.
+		// UpdateAnalytics takes instants of each day: noon of each date in the symbol's zone.
 		at := make([]time.Time, len(days))
 		for i, d := range days {
-			at[i] = time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, quote.Eastern)
+			at[i] = time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, loc)
 		}
 		t0 := time.Now()
 		if err := s.UpdateAnalytics(ctx, sym, at); err != nil {

@@ -84,3 +84,62 @@ func TestIntegration_RebuildBars(t *testing.T) {
 		t.Errorf("rebuild bars SPY --from 2020-01-01: %v; want no stored day", err)
 	}
 }
+
+// A Jakarta symbol's dates are its own: `rebuild bars --from D --to D` and
+// `query bars --from D --to D+1` take D in Asia/Jakarta (the zone its
+// quotes named, store.Zone), and the table shows its times there.
+func TestIntegration_RebuildAndQueryInTheSymbolsZone(t *testing.T) {
+	ks, sess := testenv.CassandraKeyspace(t)
+	cfg := store.DefaultConfig()
+	cfg.Hosts, cfg.Keyspace, cfg.Consistency = testenv.CassandraHosts(t), ks, "ONE"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wib, err := time.LoadLocation("Asia/Jakarta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 09:00 WIB of 2024-03-04 and 05 (02:00 UTC; 21:00 EST of the day before).
+	var qs []quote.Quote
+	for i, ts := range []time.Time{time.Date(2024, 3, 4, 9, 0, 0, 0, wib), time.Date(2024, 3, 4, 9, 1, 0, 0, wib), time.Date(2024, 3, 5, 9, 0, 0, 0, wib)} {
+		p := 9000 + float64(i)
+		qs = append(qs, quote.Quote{Symbol: "BBCA.JK", TS: ts.UTC(), Open: p, High: p + 5, Low: p - 5, Close: p, Volume: 100, Source: "yahoo", TZ: "Asia/Jakarta"})
+	}
+	if err := s.WriteQuotes(ctx, 1, qs); err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Query("TRUNCATE " + ks + ".bars").Exec(); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		cmd := newRootCmd()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetArgs(append(args, "--cassandra", strings.Join(cfg.Hosts, ","), "--keyspace", ks, "--consistency", "ONE"))
+		if err := cmd.ExecuteContext(ctx); err != nil {
+			t.Fatalf("stocksys %v: %v", args, err)
+		}
+		return out.String()
+	}
+	if out := run("rebuild", "bars", "BBCA.JK", "--from", "2024-03-04", "--to", "2024-03-04"); !strings.Contains(out, "BBCA.JK: rebuilt 1 day(s) 2024-03-04..2024-03-04") {
+		t.Errorf("rebuild bars printed %q", out)
+	}
+	bars, err := s.Bars(ctx, "BBCA.JK", store.Interval1d, qs[0].TS.Add(-48*time.Hour), qs[2].TS.Add(48*time.Hour), 0)
+	// The test's own 1d bar: local midnight of 2024-03-04 in Jakarta.
+	if err != nil || len(bars) != 1 || !bars[0].TS.Equal(time.Date(2024, 3, 4, 0, 0, 0, 0, wib)) ||
+		!bars[0].Day.Equal(time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)) || bars[0].Count != 2 {
+		t.Fatalf("1d bars after rebuilding 2024-03-04: %+v, %v; want the one of 2024-03-04 (Jakarta), 2 quotes", bars, err)
+	}
+	out := run("query", "bars", "BBCA.JK", "--interval", "1d", "--from", "2024-03-04", "--to", "2024-03-05")
+	if !strings.Contains(out, "start (Asia/Jakarta)") || !strings.Contains(out, "2024-03-04 00:00") || strings.Contains(out, "2024-03-05") {
+		t.Errorf("query bars 1d of 2024-03-04 (Jakarta):\n%s", out)
+	}
+	out = run("query", "quotes", "BBCA.JK", "--from", "2024-03-04T09:00", "--to", "2024-03-04T09:01")
+	if !strings.Contains(out, "time (Asia/Jakarta)") || !strings.Contains(out, "2024-03-04 09:00") || strings.Contains(out, "09:01") {
+		t.Errorf("query quotes 09:00-09:01 WIB:\n%s", out)
+	}
+}
