@@ -3,12 +3,22 @@
 # Stock-System is developed and tested against, run from Maven Central artifacts
 # with the local Java 17 (no Docker).
 #
-#   scripts/infra.sh up [--zk-ensemble 3] [--only NAME[,NAME]]
+#   scripts/infra.sh up [--zk-ensemble 3] [--only NAME[,NAME]] [--secure]
 #   scripts/infra.sh down [--purge] [NAME...]
 #   scripts/infra.sh start NAME | stop NAME     one server (zookeeper, zk1..zk3, kafka, cassandra)
 #   scripts/infra.sh status
 #   scripts/infra.sh logs NAME [-f]
-#   scripts/infra.sh env                        the STOCKSYS_* addresses, for `eval`
+#   scripts/infra.sh env [--secure]             the STOCKSYS_* addresses (and secure settings), for `eval`
+#
+# --secure (kept for the data folder until `down --purge`): Kafka serves
+# SASL_SSL only (SCRAM-SHA-512 users made when its storage is formatted),
+# Cassandra PasswordAuthenticator + CassandraAuthorizer with client TLS
+# required, both with a certificate from a throw-away CA (openssl, 30 days,
+# SANs 127.0.0.1-3 and localhost) in $STOCKSYS_INFRA_DIR/secure, which also
+# holds the user:password files (mode 600) a node reads: kafka.auth,
+# cassandra.auth, zk.auth, zk-read.auth (ZooKeeper digest identities need no
+# server setting). The default superuser cassandra/cassandra gets a random
+# password (cassandra-admin.auth). `env --secure` prints the node settings.
 #
 # Environment (defaults in brackets):
 #   STOCKSYS_ZK_PORT [2181]      ZooKeeper client port; the ensemble uses PORT..PORT+2
@@ -102,6 +112,50 @@ build_probe() {
   (cd "$ROOT" && go build -o "$PROBE" ./cmd/infra-probe) || die "could not build cmd/infra-probe"
 }
 
+# ---------------------------------------------------------------- secure mode
+
+SECURE_DIR=$RUN/secure
+is_secure() { [[ -f $SECURE_DIR/mode ]]; }
+
+# secret FILE: a random password (hex, no quoting needed anywhere), kept in FILE.
+secret() {
+  [[ -s $1 ]] || { openssl rand -hex 16 >"$1.tmp" && chmod 600 "$1.tmp" && mv "$1.tmp" "$1"; }
+  cat "$1"
+}
+
+# make_secure: the CA, the servers' certificate and keystore, and the users'
+# passwords, made once per data folder.
+make_secure() {
+  command -v openssl >/dev/null || die "--secure needs openssl (apt-get install openssl)"
+  local d=$SECURE_DIR
+  mkdir -p "$d"
+  chmod 700 "$d"
+  if [[ ! -f $d/server.p12 ]]; then
+    say "secure: making a throw-away CA and the servers' certificate in $d"
+    (
+      cd "$d"
+      openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=stocksys infra CA" \
+        -keyout ca.key -out ca.pem 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=$HOST" -keyout server.key -out server.csr 2>/dev/null
+      printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n' >server.ext
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+        -extfile server.ext -out server.pem 2>/dev/null
+      openssl pkcs12 -export -in server.pem -inkey server.key -certfile ca.pem -name server \
+        -passout "pass:$(secret keystore.password)" -out server.p12
+      chmod 600 ca.key server.key server.p12
+    ) || die "secure: openssl failed making the certificates in $d"
+  fi
+  local u
+  for u in kafka:stocksys kafka-admin:admin cassandra:stocksys zk:stocksys zk-read:reader; do
+    [[ -s $d/${u%%:*}.auth ]] || { printf '%s:%s\n' "${u#*:}" "$(secret "$d/${u%%:*}.password")" >"$d/${u%%:*}.auth" && chmod 600 "$d/${u%%:*}.auth"; }
+  done
+  [[ -s $d/cassandra-admin.auth ]] || { echo "cassandra:cassandra" >"$d/cassandra-admin.auth" && chmod 600 "$d/cassandra-admin.auth"; }
+  touch "$d/mode"
+}
+
+# password_of NAME: the password in $SECURE_DIR/NAME.auth (user:password).
+password_of() { cut -d: -f2- "$SECURE_DIR/$1.auth"; }
+
 # ---------------------------------------------------------------- process helpers
 
 # Every server we start carries -Dstocksys.infra=<name>=<RUN> so that a stale pid
@@ -139,12 +193,18 @@ addr_of() {
 kind_of() { case $1 in zk*) echo zookeeper ;; *) echo "$1" ;; esac; }
 
 probe() { # probe NAME -> prints "VERSION DETAIL"
-  local name=$1 kind
+  local name=$1 kind sec=()
   kind=$(kind_of "$name")
+  if is_secure; then
+    case $kind in
+      kafka) sec=(-ca "$SECURE_DIR/ca.pem" -auth "$SECURE_DIR/kafka.auth") ;;
+      cassandra) sec=(-ca "$SECURE_DIR/ca.pem" -auth "$SECURE_DIR/cassandra-admin.auth") ;;
+    esac
+  fi
   if [[ $kind == kafka ]]; then
-    "$PROBE" -timeout 3s kafka "$(addr_of "$name")" "$(log_file kafka)" 2>/dev/null
+    "$PROBE" -timeout 3s "${sec[@]}" kafka "$(addr_of "$name")" "$(log_file kafka)" 2>/dev/null
   else
-    "$PROBE" -timeout 3s "$kind" "$(addr_of "$name")" 2>/dev/null
+    "$PROBE" -timeout 3s "${sec[@]}" "$kind" "$(addr_of "$name")" 2>/dev/null
   fi
 }
 
@@ -335,15 +395,23 @@ up_kafka() {
   # transaction.timeout.ms (sarama default 1m) must stay at most
   # transaction.max.timeout.ms (15m, the default). Changing the partition
   # count later has no effect once the topic exists.
+  local listener=PLAINTEXT
+  if is_secure; then
+    [[ ! -f $dir/data/meta.properties || -f $dir/secure ]] ||
+      die "kafka: $dir/data was formatted without --secure (no SCRAM users): run 'infra.sh down --purge kafka' first"
+    listener=SASL_SSL
+  elif [[ -f $dir/secure ]]; then
+    die "kafka: $dir/data was formatted with --secure: run 'infra.sh down --purge kafka' first"
+  fi
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+listeners=$listener://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$listener://$HOST:$KAFKA_PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=$listener
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$listener:$listener
 log.dirs=$dir/data
 num.partitions=3
 default.replication.factor=1
@@ -362,6 +430,25 @@ delete.topic.enable=true
 log.retention.hours=168
 log.segment.bytes=67108864
 EOF
+  if is_secure; then
+    # Clients and the broker itself authenticate with SCRAM-SHA-512 over
+    # TLS; the controller listener stays on loopback, plaintext (KRaft's
+    # quorum traffic, not a client listener).
+    cat >>"$dir/server.properties" <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(password_of kafka-admin)";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$SECURE_DIR/server.p12
+ssl.keystore.password=$(cat "$SECURE_DIR/keystore.password")
+ssl.key.password=$(cat "$SECURE_DIR/keystore.password")
+ssl.truststore.type=PEM
+ssl.truststore.location=$SECURE_DIR/ca.pem
+ssl.endpoint.identification.algorithm=https
+ssl.client.auth=none
+EOF
+    chmod 600 "$dir/server.properties"
+  fi
   cat >"$dir/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
@@ -382,14 +469,20 @@ EOF
     local id
     id=$(java -cp "$CACHE/kafka/lib/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
     [[ -n $id ]] || die "kafka: StorageTool random-uuid failed"
+    local scram=()
+    if is_secure; then
+      scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(password_of kafka-admin)]"
+        --add-scram "SCRAM-SHA-512=[name=$(cut -d: -f1 "$SECURE_DIR/kafka.auth"),password=$(password_of kafka)]")
+    fi
     if ! java -cp "$CACHE/kafka/lib/*" "${java_opts[@]}" kafka.tools.StorageTool format -t "$id" \
-        -c "$dir/server.properties" -g >"$dir/logs/format.log" 2>&1; then
+        -c "$dir/server.properties" -g "${scram[@]}" >"$dir/logs/format.log" 2>&1; then
       cat "$dir/logs/format.log" >&2
       die "kafka: formatting $dir/data failed (log: $dir/logs/format.log)"
     fi
+    if is_secure; then touch "$dir/secure"; fi
   fi
   : >"$dir/logs/server.log.start"
-  say "starting kafka on $HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT)"
+  say "starting kafka on $HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT)$(is_secure && echo ", SASL_SSL")"
   launch kafka "$CACHE/kafka/lib" "${java_opts[@]}" kafka.Kafka "$dir/server.properties"
   wait_ready kafka "$KAFKA_WAIT"
 }
@@ -425,9 +518,31 @@ native_transport_port: $CASSANDRA_PORT
 start_native_transport: true
 auto_snapshot: false
 disk_access_mode: standard
+EOF
+  if is_secure; then
+    [[ -z $(ls -A "$dir/data" 2>/dev/null) || -f $dir/secure ]] ||
+      die "cassandra: $dir/data was made without --secure: run 'infra.sh down --purge cassandra' first"
+    touch "$dir/secure"
+    cat >>"$dir/cassandra.yaml" <<EOF
+authenticator: PasswordAuthenticator
+authorizer: CassandraAuthorizer
+role_manager: CassandraRoleManager
+client_encryption_options:
+  enabled: true
+  optional: false
+  keystore: $SECURE_DIR/server.p12
+  keystore_password: $(cat "$SECURE_DIR/keystore.password")
+  store_type: PKCS12
+  require_client_auth: false
+EOF
+    chmod 600 "$dir/cassandra.yaml"
+  else
+    [[ ! -f $dir/secure ]] || die "cassandra: $dir/data was made with --secure: run 'infra.sh down --purge cassandra' first"
+    cat >>"$dir/cassandra.yaml" <<EOF
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
 EOF
+  fi
   if [[ $CASSANDRA_MEMTABLE == trie ]]; then
     cat >>"$dir/cassandra.yaml" <<EOF
 memtable_allocation_type: offheap_objects
@@ -462,6 +577,8 @@ EOF
   if [[ $CASSANDRA_FAST == 1 ]]; then
     opts+=(-Dcassandra.ring_delay_ms=1000 -Dcassandra.skip_sync=true)
   fi
+  # The default superuser at once, not 10 s after start.
+  if is_secure; then opts+=(-Dcassandra.superuser_setup_delay_ms=0); fi
   local x
   for x in java.base/jdk.internal.misc java.management.rmi/com.sun.jmx.remote.internal.rmi \
       java.management/com.sun.jmx.remote.security java.rmi/sun.rmi.registry java.rmi/sun.rmi.server \
@@ -477,6 +594,25 @@ EOF
   say "starting cassandra on $HOST:$CASSANDRA_PORT (heap $CASSANDRA_HEAP, $CASSANDRA_MEMTABLE memtables, GC pause target ${CASSANDRA_GC_PAUSE_MS} ms)"
   launch cassandra "$lib" "${opts[@]}" org.apache.cassandra.service.CassandraDaemon
   wait_ready cassandra "$CASSANDRA_WAIT"
+  if is_secure; then cassandra_roles; fi
+}
+
+# cassandra_roles: the node's role (login, CREATE on all keyspaces: it
+# creates its keyspace and so owns it), then a random password for the
+# default superuser cassandra. Once per data folder.
+cassandra_roles() {
+  [[ -f $RUN/cassandra/roles ]] && return 0
+  local user admin
+  user=$(cut -d: -f1 "$SECURE_DIR/cassandra.auth")
+  admin=$(secret "$SECURE_DIR/cassandra-admin.password")
+  "$PROBE" -timeout 60s -ca "$SECURE_DIR/ca.pem" -auth "$SECURE_DIR/cassandra-admin.auth" cql "$HOST:$CASSANDRA_PORT" \
+    "CREATE ROLE IF NOT EXISTS $user WITH PASSWORD = '$(password_of cassandra)' AND LOGIN = true" \
+    "GRANT CREATE ON ALL KEYSPACES TO $user" \
+    "ALTER ROLE cassandra WITH PASSWORD = '$admin'" >/dev/null ||
+    die "cassandra: creating the role $user failed (log: $(log_file cassandra))"
+  echo "cassandra:$admin" >"$SECURE_DIR/cassandra-admin.auth"
+  touch "$RUN/cassandra/roles"
+  say "cassandra: role $user can log in and create keyspaces; the superuser cassandra's new password is in $SECURE_DIR/cassandra-admin.auth"
 }
 
 # ---------------------------------------------------------------- commands
@@ -484,7 +620,7 @@ EOF
 all_names() { echo "zookeeper zk1 zk2 zk3 kafka cassandra"; }
 
 cmd_up() {
-  local ensemble=1 only="zookeeper,kafka,cassandra"
+  local ensemble=1 only="zookeeper,kafka,cassandra" secure=0
   while (($#)); do
     case $1 in
       --zk-ensemble)
@@ -496,11 +632,20 @@ cmd_up() {
         only=${2:-}
         shift 2
         ;;
-      *) die "up: unknown argument '$1' (usage: up [--zk-ensemble 3] [--only zookeeper,kafka,cassandra])" ;;
+      --secure)
+        secure=1
+        shift
+        ;;
+      *) die "up: unknown argument '$1' (usage: up [--zk-ensemble 3] [--only zookeeper,kafka,cassandra] [--secure])" ;;
     esac
   done
   check_prereqs
   mkdir -p "$RUN" "$CACHE"
+  if ((secure)); then
+    make_secure
+  elif is_secure; then
+    say "$RUN was set up with --secure: its servers start secured (down --purge drops that)"
+  fi
   build_probe
   local t0=$SECONDS item
   IFS=, read -ra items <<<"$only"
@@ -513,7 +658,7 @@ cmd_up() {
     esac
   done
   say "ready in $((SECONDS - t0))s"
-  cmd_env
+  if is_secure; then cmd_env --secure; else cmd_env; fi
 }
 
 cmd_down() {
@@ -532,7 +677,7 @@ cmd_down() {
   for ((i = ${#names[@]} - 1; i >= 0; i--)); do stop_one "${names[i]}"; done
   if ((purge)); then
     for n in "${names[@]}"; do rm -rf "${RUN:?}/$n"; done
-    if [[ -d $RUN ]] && [[ -z $(ls -A "$RUN" | grep -v '^zk-mode$' || true) ]]; then rm -rf "$RUN"; fi
+    if [[ -d $RUN ]] && [[ -z $(ls -A "$RUN" | grep -vE '^(zk-mode|secure)$' || true) ]]; then rm -rf "$RUN"; fi
     say "purged data of: ${names[*]}"
   fi
 }
@@ -584,6 +729,17 @@ cmd_env() {
     zk="$HOST:$ZK_PORT,$HOST:$((ZK_PORT + 1)),$HOST:$((ZK_PORT + 2))"
   fi
   echo "export STOCKSYS_ZK=$zk STOCKSYS_KAFKA=$HOST:$KAFKA_PORT STOCKSYS_CASSANDRA=$HOST:$CASSANDRA_PORT"
+  case ${1:-} in
+    --secure)
+      is_secure || die "env --secure: $RUN was not set up with 'up --secure'"
+      local d=$SECURE_DIR
+      echo "export STOCKSYS_KAFKA_CA_FILE=$d/ca.pem STOCKSYS_KAFKA_AUTH_FILE=$d/kafka.auth" \
+        "STOCKSYS_CASSANDRA_CA_FILE=$d/ca.pem STOCKSYS_CASSANDRA_AUTH_FILE=$d/cassandra.auth" \
+        "STOCKSYS_ZK_AUTH_FILE=$d/zk.auth STOCKSYS_ZK_READ_AUTH_FILE=$d/zk-read.auth"
+      ;;
+    "") ;;
+    *) die "env: unknown argument '$1' (usage: env [--secure])" ;;
+  esac
 }
 
 cmd_start() {
@@ -617,7 +773,7 @@ main() {
     down) cmd_down "$@" ;;
     status) cmd_status ;;
     logs) cmd_logs "$@" ;;
-    env) cmd_env ;;
+    env) cmd_env "$@" ;;
     running) cmd_running ;;
     start) cmd_start "$@" ;;
     stop)

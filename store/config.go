@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/tls"
 	"fmt"
 	"regexp"
 	"slices"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/gocql/gocql"
 	"go.uber.org/zap"
+
+	"github.com/stock-system/stocksys/security"
 )
 
 // Replication strategies accepted in Config.ReplicationClass.
@@ -88,6 +91,19 @@ type Config struct {
 	MoveAlertPct float64
 	// Logger receives structured logs; nil means zap.NewNop().
 	Logger *zap.Logger
+
+	// TLS, when non-nil, connects to every node over client TLS with these
+	// settings (cassandra.yaml client_encryption_options); build it with
+	// security.ClientTLS. The node's certificate and host name (or IP
+	// address, as the ring lists peers by address) are always verified
+	// (gocql SslOptions.EnableHostVerification). Default nil: plaintext.
+	TLS *tls.Config
+	// Auth, when non-nil, logs in as this role with Cassandra's
+	// PasswordAuthenticator (authenticator: PasswordAuthenticator). The
+	// role needs CREATE on ALL KEYSPACES unless the keyspace exists, and
+	// MODIFY and SELECT on the keyspace (its creator has them). Default nil:
+	// no authentication (AllowAllAuthenticator).
+	Auth *security.Credentials
 }
 
 // DefaultConfig returns a Config with every default filled in and Hosts set

@@ -100,6 +100,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		fallback = gocql.DCAwareRoundRobinPolicy(cfg.LocalDC)
 	}
 	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(fallback)
+	cfg.secure(cluster)
 	cluster.RetryPolicy = idempotentOnly{&gocql.ExponentialBackoffRetryPolicy{
 		NumRetries: cfg.Retries, Min: 100 * time.Millisecond, Max: 2 * time.Second}}
 
@@ -138,6 +139,57 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	return &Store{cfg: cfg, session: sess, cons: cons, serial: serial, log: cfg.Logger, now: time.Now}, nil
 }
+
+// secure sets cluster's TLS and login from cfg.TLS and cfg.Auth.
+func (cfg Config) secure(cluster *gocql.ClusterConfig) {
+	if cfg.TLS != nil {
+		cluster.SslOpts = &gocql.SslOptions{Config: cfg.TLS.Clone(), EnableHostVerification: true}
+	}
+	if cfg.Auth != nil {
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Auth.User, Password: cfg.Auth.Password,
+			AllowedAuthenticators: []string{"org.apache.cassandra.auth.PasswordAuthenticator"}}
+	}
+}
+
+// CheckLogin opens one connection to the contact point addr (host:port)
+// with cfg's TLS and login (cfg.Hosts is not used) and reads
+// system.local's release_version, within cfg.ConnectTimeout and
+// cfg.Timeout. It returns the gocql error as it is: a refused login
+// (IsAuthError), a TLS error, or a dial error when addr does not answer.
+func CheckLogin(ctx context.Context, cfg Config, addr string) error {
+	cfg = cfg.withDefaults()
+	cluster := gocql.NewCluster(addr)
+	cluster.Timeout, cluster.ConnectTimeout = cfg.Timeout, cfg.ConnectTimeout
+	cluster.DisableInitialHostLookup = true
+	cluster.NumConns = 1
+	cluster.Logger = nopLogger{}
+	cfg.secure(cluster)
+	sess, err := cluster.CreateSession()
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	var v string
+	return sess.Query(`SELECT release_version FROM system.local`).WithContext(ctx).Scan(&v)
+}
+
+// IsAuthError reports whether err is a login Cassandra refused (CQL error
+// 0x0100, bad credentials) or one it asked for and the client did not have.
+func IsAuthError(err error) bool {
+	var re gocql.RequestError
+	if errors.As(err, &re) && re.Code() == gocql.ErrCodeCredentials {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "Provided username") || strings.Contains(s, "authentication") && strings.Contains(s, "required")
+}
+
+// nopLogger silences gocql's log lines (CheckLogin).
+type nopLogger struct{}
+
+func (nopLogger) Print(...any)          {}
+func (nopLogger) Printf(string, ...any) {}
+func (nopLogger) Println(...any)        {}
 
 // tableOf returns the table a schema statement names (its "@" word).
 func tableOf(stmt string) string {

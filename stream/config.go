@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/security"
 )
 
 // Config configures the Kafka topics, the Producer and ConsumePartition.
@@ -96,6 +98,18 @@ type Config struct {
 	// transaction.max.timeout.ms (15m by default). Default 0: 1m. Used by
 	// NewTxProducer only.
 	TxTimeout time.Duration
+
+	// TLS, when non-nil, connects to the brokers over TLS with these
+	// settings (Kafka security.protocol SSL, or SASL_SSL with SASL); build
+	// it with security.ClientTLS, which verifies the broker's certificate and
+	// host name. Default nil: plaintext.
+	TLS *tls.Config
+	// SASL, when non-nil, authenticates every connection with
+	// SASL/SCRAM-SHA-512 as this user (Kafka sasl.mechanism=SCRAM-SHA-512,
+	// KIP-84; RFC 5802/7677, security.SCRAMClient). Use it with TLS: SCRAM
+	// keeps the password off the wire but not the data. Default nil: no
+	// authentication.
+	SASL *security.Credentials
 }
 
 // defaultTxTimeout is TxTimeout's default (Kafka's transaction.timeout.ms).
@@ -163,6 +177,8 @@ func (c Config) Validate() error {
 		return bad("checkpoint topic %q is the quotes or DLQ topic", c.CheckpointTopicName())
 	case c.TxTimeout < 0:
 		return bad("transaction timeout %v < 0", c.TxTimeout)
+	case c.SASL != nil && (c.SASL.User == "" || c.SASL.Password == ""):
+		return bad("SASL %s: empty user or password", c.SASL)
 	}
 	for _, b := range c.Brokers {
 		if b == "" {
@@ -198,7 +214,34 @@ func (c Config) saramaConfig() *sarama.Config {
 	sc.Metadata.Retry.Max = 2
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
 	sc.Metadata.Timeout = c.SendTimeout
+	if c.TLS != nil {
+		sc.Net.TLS.Enable = true
+		sc.Net.TLS.Config = c.TLS.Clone()
+	}
+	if c.SASL != nil {
+		sc.Net.SASL.Enable = true
+		sc.Net.SASL.Handshake = true
+		sc.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+		sc.Net.SASL.User, sc.Net.SASL.Password = c.SASL.User, c.SASL.Password
+		sc.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &security.SCRAMClient{} }
+	}
 	return sc
+}
+
+// CheckLogin connects to the broker addr (host:port) with c's TLS and SASL
+// settings and network timeouts (c.Brokers is not used) and asks it for
+// metadata. It returns sarama's error as it is: ErrSASLAuthenticationFailed
+// for a refused login, a TLS error, io.EOF when the broker closes the
+// connection (a TLS listener met in plaintext), a dial error when addr does
+// not answer.
+func CheckLogin(c Config, addr string) error {
+	b := sarama.NewBroker(addr)
+	if err := b.Open(c.saramaConfig()); err != nil {
+		return err
+	}
+	defer b.Close()
+	_, err := b.GetMetadata(&sarama.MetadataRequest{Version: 7})
+	return err
 }
 
 // producerMaxRequestBytes caps the bytes of one partition's records in one

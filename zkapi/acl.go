@@ -3,10 +3,11 @@ package zkapi
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/stock-system/stocksys/security"
 )
 
 // Credentials is a ZooKeeper identity of the "digest" scheme (ZooKeeper
@@ -30,22 +31,9 @@ func (c Credentials) GoString() string { return c.String() }
 // unreadable file, an empty user or password, a user with ':' or blanks, a
 // second line.
 func ReadCredentials(path string) (Credentials, error) {
-	data, err := os.ReadFile(path)
+	user, pass, err := security.ReadUserPassword(path)
 	if err != nil {
 		return Credentials{}, err
-	}
-	s := strings.TrimRight(string(data), "\r\n")
-	if strings.ContainsAny(s, "\r\n") {
-		return Credentials{}, fmt.Errorf("%s: want one line user:password, found several lines", path)
-	}
-	user, pass, ok := strings.Cut(s, ":")
-	switch {
-	case !ok:
-		return Credentials{}, fmt.Errorf("%s: want user:password, found no ':'", path)
-	case user == "" || pass == "":
-		return Credentials{}, fmt.Errorf("%s: want user:password, found an empty user or password", path)
-	case strings.ContainsAny(user, " \t"):
-		return Credentials{}, fmt.Errorf("%s: the user holds blanks", path)
 	}
 	return Credentials{User: user, Password: pass}, nil
 }

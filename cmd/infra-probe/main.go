@@ -7,6 +7,12 @@
 //	infra-probe zookeeper HOST:PORT          # sends the four-letter word "srvr"
 //	infra-probe kafka HOST:PORT [LOGFILE]    # a Metadata request; version from the broker's log
 //	infra-probe cassandra HOST:PORT          # SELECT release_version FROM system.local
+//	infra-probe cql HOST:PORT STATEMENT...   # runs each CQL statement (retried until -timeout)
+//
+// Secured servers (scripts/infra.sh up --secure): -ca FILE trusts that PEM
+// CA and connects over TLS, checking the server's host name; -auth FILE
+// logs in with the user:password in FILE (Kafka SASL/SCRAM-SHA-512,
+// Cassandra PasswordAuthenticator).
 //
 // On success it prints one line "VERSION [DETAIL]" and exits 0; otherwise it
 // prints the error on stderr and exits 1. Each probe gives up after -timeout
@@ -15,6 +21,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,14 +34,22 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/gocql/gocql"
+
+	"github.com/stock-system/stocksys/security"
 )
 
 func main() {
 	timeout := flag.Duration("timeout", 3*time.Second, "give up after this long")
+	caFile := flag.String("ca", "", "PEM CA bundle: connect over TLS, trusting it")
+	authFile := flag.String("auth", "", "user:password file to log in with")
 	flag.Parse()
+	if err := loadSecurity(*caFile, *authFile); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	args := flag.Args()
 	if len(args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: infra-probe [-timeout D] zookeeper|kafka|cassandra HOST:PORT [LOGFILE]")
+		fmt.Fprintln(os.Stderr, "usage: infra-probe [-timeout D] [-ca FILE] [-auth FILE] zookeeper|kafka|cassandra|cql HOST:PORT [LOGFILE|STATEMENT...]")
 		os.Exit(2)
 	}
 	var (
@@ -52,6 +67,8 @@ func main() {
 		out, err = probeKafka(args[1], logFile, *timeout)
 	case "cassandra":
 		out, err = probeCassandra(args[1], *timeout)
+	case "cql":
+		out, err = runCQL(args[1], args[2:], *timeout)
 	default:
 		err = fmt.Errorf("unknown server kind %q (want zookeeper, kafka or cassandra)", args[0])
 	}
@@ -107,6 +124,15 @@ func probeKafka(addr, logFile string, timeout time.Duration) (string, error) {
 	cfg.Net.ReadTimeout = timeout
 	cfg.Net.WriteTimeout = timeout
 	cfg.Metadata.Retry.Max = 0
+	if tlsConfig != nil {
+		cfg.Net.TLS.Enable, cfg.Net.TLS.Config = true, tlsConfig
+	}
+	if login != nil {
+		cfg.Net.SASL.Enable, cfg.Net.SASL.Handshake = true, true
+		cfg.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+		cfg.Net.SASL.User, cfg.Net.SASL.Password = login.User, login.Password
+		cfg.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &security.SCRAMClient{} }
+	}
 	b := sarama.NewBroker(addr)
 	if err := b.Open(cfg); err != nil {
 		return "", err
@@ -145,11 +171,34 @@ func lastMatch(path string, re *regexp.Regexp) (string, error) {
 	return last, sc.Err()
 }
 
-// probeCassandra runs the query that scripts/infra.sh treats as readiness.
-func probeCassandra(addr string, timeout time.Duration) (string, error) {
+// The -ca and -auth settings (nil: plaintext, no login).
+var (
+	tlsConfig *tls.Config
+	login     *security.Credentials
+)
+
+func loadSecurity(caFile, authFile string) error {
+	if caFile != "" {
+		c, err := security.ClientTLS(caFile)
+		if err != nil {
+			return fmt.Errorf("-ca: %w", err)
+		}
+		tlsConfig = c
+	}
+	if authFile != "" {
+		c, err := security.ReadCredentials(authFile)
+		if err != nil {
+			return fmt.Errorf("-auth: %w", err)
+		}
+		login = &c
+	}
+	return nil
+}
+
+func cassandraSession(addr string, timeout time.Duration) (*gocql.Session, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	c := gocql.NewCluster(host)
 	_, _ = fmt.Sscan(port, &c.Port)
@@ -158,7 +207,48 @@ func probeCassandra(addr string, timeout time.Duration) (string, error) {
 	c.DisableInitialHostLookup = true
 	c.NumConns = 1
 	c.Logger = discardLogger{}
-	s, err := c.CreateSession()
+	if tlsConfig != nil {
+		c.SslOpts = &gocql.SslOptions{Config: tlsConfig, EnableHostVerification: true}
+	}
+	if login != nil {
+		c.Authenticator = gocql.PasswordAuthenticator{Username: login.User, Password: login.Password}
+	}
+	return c.CreateSession()
+}
+
+// runCQL runs statements in order, retrying the connection and each
+// statement for up to timeout (a new node's default superuser and its auth
+// tables take a moment to appear).
+func runCQL(addr string, stmts []string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	var s *gocql.Session
+	var err error
+	for s == nil {
+		if s, err = cassandraSession(addr, 5*time.Second); err != nil {
+			if time.Now().After(deadline) {
+				return "", err
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	defer s.Close()
+	for i, st := range stmts {
+		for {
+			if err = s.Query(st).Exec(); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return "", fmt.Errorf("statement %d: %w", i+1, err)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	return fmt.Sprintf("%d statements", len(stmts)), nil
+}
+
+// probeCassandra runs the query that scripts/infra.sh treats as readiness.
+func probeCassandra(addr string, timeout time.Duration) (string, error) {
+	s, err := cassandraSession(addr, timeout)
 	if err != nil {
 		return "", err
 	}

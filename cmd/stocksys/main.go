@@ -32,6 +32,10 @@ type globals struct {
 	// zkapi.ReadCredentials): the one this process authenticates as, and
 	// the cluster's read-only one (only to name it in the ACL).
 	zkAuthFile, zkReadAuthFile string
+	// Kafka and Cassandra TLS and logins (tlsFlags, secure.go).
+	kafkaTLS, cassandraTLS             bool
+	kafkaCAFile, kafkaAuthFile         string
+	cassandraCAFile, cassandraAuthFile string
 }
 
 func newRootCmd() *cobra.Command {
@@ -52,6 +56,12 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.cassandra, "cassandra", "127.0.0.1:9042", "Cassandra contact points, host:port[,host:port] (env STOCKSYS_CASSANDRA)")
 	pf.StringVar(&g.zkAuthFile, "zk-auth-file", "", "file holding the ZooKeeper digest identity (user:password) to authenticate as; a node creates the cluster's znodes writable by it alone (env STOCKSYS_ZK_AUTH_FILE); never printed")
 	pf.StringVar(&g.zkReadAuthFile, "zk-read-auth-file", "", "with --zk-auth-file: file holding the cluster's read-only identity (user:password); its znodes are then readable by it alone, else by anyone (env STOCKSYS_ZK_READ_AUTH_FILE)")
+	pf.BoolVar(&g.kafkaTLS, "kafka-tls", false, "connect to Kafka over TLS, trusting the system's CAs (env STOCKSYS_KAFKA_TLS); --kafka-ca-file implies it")
+	pf.StringVar(&g.kafkaCAFile, "kafka-ca-file", "", "PEM CA bundle the brokers' certificates must chain to; connects over TLS and checks the broker's host name (env STOCKSYS_KAFKA_CA_FILE)")
+	pf.StringVar(&g.kafkaAuthFile, "kafka-auth-file", "", "file holding the Kafka SASL/SCRAM-SHA-512 login (user:password); use with TLS (env STOCKSYS_KAFKA_AUTH_FILE); never printed")
+	pf.BoolVar(&g.cassandraTLS, "cassandra-tls", false, "connect to Cassandra over client TLS, trusting the system's CAs (env STOCKSYS_CASSANDRA_TLS); --cassandra-ca-file implies it")
+	pf.StringVar(&g.cassandraCAFile, "cassandra-ca-file", "", "PEM CA bundle the Cassandra nodes' certificates must chain to; connects over TLS and checks each node's host name or IP address (env STOCKSYS_CASSANDRA_CA_FILE)")
+	pf.StringVar(&g.cassandraAuthFile, "cassandra-auth-file", "", "file holding the Cassandra PasswordAuthenticator login (user:password) (env STOCKSYS_CASSANDRA_AUTH_FILE); never printed")
 	pf.String("config", "", "YAML config file; keys are flag names (env STOCKSYS_CONFIG)")
 
 	root.AddCommand(

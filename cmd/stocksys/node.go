@@ -283,6 +283,14 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	if err != nil {
 		return err
 	}
+	scfg, err := g.streamConfig()
+	if err != nil {
+		return err
+	}
+	cc, err := g.storeConfig()
+	if err != nil {
+		return err
+	}
 	srcOpts, err := sourceOptions(o)
 	if err != nil {
 		return err
@@ -326,6 +334,24 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 			return fmt.Errorf("--api-token-file %s: want one token (no blanks) in the file", o.apiTokenFile)
 		}
 	}
+	if !o.placeholder {
+		// A reachable server that refuses the TLS handshake or the login
+		// is a setting error: exit now, naming it, instead of retrying
+		// for ever. A server that is down or slow is retried as before.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*loginCheckTimeout)
+		for _, check := range []func() (bool, error){
+			func() (bool, error) { return g.checkKafkaLogin(scfg) },
+			func() (bool, error) { return g.checkCassandraLogin(ctx, cc) },
+		} {
+			if fatal, err := check(); fatal {
+				cancel()
+				return err
+			} else if err != nil {
+				log.Warn("node: login check at start: "+err.Error(), zap.String("node", o.id))
+			}
+		}
+		cancel()
+	}
 	ln, err := net.Listen("tcp", o.http)
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", o.http, err)
@@ -342,8 +368,6 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 
 	// The data path: Kafka producer (connects lazily) and Cassandra store
 	// (opened in the background, retried until it answers).
-	scfg := stream.DefaultConfig()
-	scfg.Brokers = strings.Split(g.kafka, ",")
 	scfg.Topic, scfg.DLQTopic = o.topic, o.dlqTopic
 	scfg.Partitions, scfg.ReplicationFactor = int32(o.partitions), int16(o.replication)
 	scfg.ClientID = "stocksys-" + o.id
@@ -362,8 +386,6 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		if producer, err = stream.NewProducer(scfg); err != nil {
 			return err
 		}
-		cc := store.DefaultConfig()
-		cc.Hosts = strings.Split(g.cassandra, ",")
 		cc.Keyspace, cc.ReplicationFactor, cc.Consistency = o.keyspace, o.cassReplicas, o.consistency
 		cc.Logger = log.With(zap.String("node", o.id))
 		ls.start(ctx, cc, log)

@@ -79,8 +79,10 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if o.limit < 0 {
 				return fmt.Errorf("--limit %d: must not be negative", o.limit)
 			}
-			cfg := store.DefaultConfig()
-			cfg.Hosts = strings.Split(g.cassandra, ",")
+			cfg, err := g.storeConfig()
+			if err != nil {
+				return err
+			}
 			cfg.Keyspace, cfg.Consistency = o.keyspace, o.consistency
 			cfg.ReadOnly = true
 			ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)

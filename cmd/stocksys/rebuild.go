@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -89,8 +88,10 @@ func runRebuild(cmd *cobra.Command, g *globals, o *rebuildOpts, args []string, l
 	if _, _, err := window(quote.Eastern); err != nil {
 		return err
 	}
-	cfg := store.DefaultConfig()
-	cfg.Hosts = strings.Split(g.cassandra, ",")
+	cfg, err := g.storeConfig()
+	if err != nil {
+		return err
+	}
 	cfg.Keyspace, cfg.Consistency = o.keyspace, o.consistency
 	cfg.ReadOnly = true // no schema changes; derived rows are still written
 	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Minute)

@@ -20,7 +20,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 		watch      bool
 		interval   time.Duration
 		stallAfter time.Duration
-		lag        = &lagReader{}
+		lag        = &lagReader{streamCfg: stream.DefaultConfig(), storeCfg: store.DefaultConfig()}
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -58,6 +58,12 @@ while neither its progress nor its committed offset moved, is shown as STALLED.
 			}
 			defer c.Close()
 			lag.kafka, lag.cassandra = g.kafka, g.cassandra
+			if lag.streamCfg, err = g.streamConfig(); err != nil {
+				return err
+			}
+			if lag.storeCfg, err = g.storeConfig(); err != nil {
+				return err
+			}
 			defer lag.close()
 			out := cmd.OutOrStdout()
 			var prev *status.Report

@@ -27,6 +27,10 @@ const lagTimeout = 2 * time.Second
 type lagReader struct {
 	kafka, cassandra string // comma-separated host:port lists
 	topic, keyspace  string
+	// streamCfg and storeCfg carry the servers' TLS and logins (--kafka-*,
+	// --cassandra-*); their addresses are kafka and cassandra.
+	streamCfg stream.Config
+	storeCfg  store.Config
 
 	offsets *stream.OffsetReader
 	store   *store.Store
@@ -81,7 +85,7 @@ func (l *lagReader) measure(ctx context.Context, r *status.Report) {
 // clients to keep.
 func (l *lagReader) measureOn(ctx context.Context, r *status.Report, offsets *stream.OffsetReader, st *store.Store) (*stream.OffsetReader, *store.Store) {
 	if offsets == nil {
-		cfg := stream.DefaultConfig()
+		cfg := l.streamCfg
 		cfg.Brokers, cfg.Topic = strings.Split(l.kafka, ","), l.topic
 		cfg.SendTimeout = lagTimeout // dial timeout lagTimeout/2
 		o, err := stream.NewOffsetReader(cfg)
@@ -92,7 +96,7 @@ func (l *lagReader) measureOn(ctx context.Context, r *status.Report, offsets *st
 		offsets = o
 	}
 	if st == nil {
-		cfg := store.DefaultConfig()
+		cfg := l.storeCfg
 		cfg.Hosts, cfg.Keyspace, cfg.ReadOnly = strings.Split(l.cassandra, ","), l.keyspace, true
 		cfg.Timeout, cfg.ConnectTimeout = lagTimeout, lagTimeout
 		s, err := store.Open(ctx, cfg)

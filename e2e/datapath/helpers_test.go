@@ -3,6 +3,8 @@ package datapath
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"math"
@@ -17,19 +19,110 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/gocql/gocql"
+	"github.com/xdg-go/scram"
 
 	"github.com/stock-system/stocksys/internal/proctest"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/quote"
+	"github.com/stock-system/stocksys/security"
 	"github.com/stock-system/stocksys/status"
 	"github.com/stock-system/stocksys/store"
 )
 
 const sessionTimeout = 3 * time.Second
 
-// servers are the Kafka brokers and Cassandra hosts a cluster uses.
+// servers are the Kafka brokers and Cassandra hosts a cluster uses, and
+// for secured servers (infra.sh up --secure) the CA and the login files.
 type servers struct {
 	kafka, cassandra []string
+	// caFile, kafkaAuth, cassandraAuth: "" for plain servers.
+	caFile, kafkaAuth, cassandraAuth string
+	// tls and the logins: the files read by the test itself
+	// (withSecurity), not through the product's security package.
+	tls                   *tls.Config
+	kafkaLogin, cassLogin [2]string
+}
+
+// withSecurity returns s secured with the CA and login files of an
+// `infra.sh up --secure` folder (STOCKSYS_INFRA_DIR/secure).
+func (s servers) withSecurity(t testing.TB, dir string) servers {
+	s.caFile, s.kafkaAuth, s.cassandraAuth = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "kafka.auth"), filepath.Join(dir, "cassandra.auth")
+	pem, err := os.ReadFile(s.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s: no certificate", s.caFile)
+	}
+	s.tls = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	s.kafkaLogin, s.cassLogin = login(t, s.kafkaAuth), login(t, s.cassandraAuth)
+	return s
+}
+
+// env is the nodes' environment for srv (STOCKSYS_KAFKA, ..., and the
+// secure settings when set).
+func (s servers) env() []string {
+	env := []string{"STOCKSYS_KAFKA=" + strings.Join(s.kafka, ","), "STOCKSYS_CASSANDRA=" + strings.Join(s.cassandra, ",")}
+	if s.caFile != "" {
+		env = append(env, "STOCKSYS_KAFKA_CA_FILE="+s.caFile, "STOCKSYS_CASSANDRA_CA_FILE="+s.caFile,
+			"STOCKSYS_KAFKA_AUTH_FILE="+s.kafkaAuth, "STOCKSYS_CASSANDRA_AUTH_FILE="+s.cassandraAuth)
+	}
+	return env
+}
+
+// login reads a user:password file.
+func login(t testing.TB, file string) [2]string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, p, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+	if !ok {
+		t.Fatalf("%s: not user:password", file)
+	}
+	return [2]string{u, p}
+}
+
+// kafkaConfig is kafkaConfig() with srv's TLS and SASL/SCRAM-SHA-512.
+func (s servers) kafkaConfig() *sarama.Config {
+	cfg := kafkaConfig()
+	if s.tls == nil {
+		return cfg
+	}
+	cfg.Net.TLS.Enable, cfg.Net.TLS.Config = true, s.tls
+	cfg.Net.SASL.Enable, cfg.Net.SASL.Handshake = true, true
+	cfg.Net.SASL.Mechanism = sarama.SASLTypeSCRAMSHA512
+	cfg.Net.SASL.User, cfg.Net.SASL.Password = s.kafkaLogin[0], s.kafkaLogin[1]
+	cfg.Net.SASL.SCRAMClientGeneratorFunc = func() sarama.SCRAMClient { return &scramSHA512{} }
+	return cfg
+}
+
+// scramSHA512 is the test's SCRAM-SHA-512 client for sarama (xdg-go/scram
+// directly, as sarama's own example does).
+type scramSHA512 struct{ conv *scram.ClientConversation }
+
+func (c *scramSHA512) Begin(user, password, authzID string) error {
+	cl, err := scram.SHA512.NewClient(user, password, authzID)
+	if err != nil {
+		return err
+	}
+	c.conv = cl.NewConversation()
+	return nil
+}
+func (c *scramSHA512) Step(challenge string) (string, error) { return c.conv.Step(challenge) }
+func (c *scramSHA512) Done() bool                            { return c.conv.Done() }
+
+// cassandraCluster is a gocql cluster of srv (TLS with host verification
+// and the login when secured).
+func (s servers) cassandraCluster() *gocql.ClusterConfig {
+	cc := gocql.NewCluster(hostsOnly(s.cassandra)...)
+	cc.Port = portOf(s.cassandra[0], 9042)
+	if s.tls != nil {
+		cc.SslOpts = &gocql.SslOptions{Config: s.tls, EnableHostVerification: true}
+		cc.Authenticator = gocql.PasswordAuthenticator{Username: s.cassLogin[0], Password: s.cassLogin[1]}
+	}
+	return cc
 }
 
 func sharedServers(t *testing.T) servers {
@@ -38,16 +131,15 @@ func sharedServers(t *testing.T) servers {
 
 // newCluster returns a proctest cluster on srv. Cleanup (before proctest's
 // own) stops the nodes, drops the keyspace and deletes the topics.
-func newCluster(t *testing.T, srv servers) *proctest.Cluster {
+// env adds entries ("KEY=value") to the nodes' environment.
+func newCluster(t *testing.T, srv servers, env ...string) *proctest.Cluster {
 	t.Helper()
-	c := proctest.NewWithEnv(t, "STOCKSYS_KAFKA="+strings.Join(srv.kafka, ","),
-		"STOCKSYS_CASSANDRA="+strings.Join(srv.cassandra, ","))
+	c := proctest.NewWithEnv(t, append(srv.env(), env...)...)
 	t.Cleanup(func() {
 		if out, err := c.Script("down"); err != nil {
 			t.Logf("cluster.sh down: %v\n%s", err, out)
 		}
-		cc := gocql.NewCluster(hostsOnly(srv.cassandra)...)
-		cc.Port = portOf(srv.cassandra[0], 9042)
+		cc := srv.cassandraCluster()
 		cc.Timeout, cc.ConnectTimeout = 20*time.Second, 10*time.Second
 		if s, err := cc.CreateSession(); err == nil {
 			if err := s.Query(`DROP KEYSPACE IF EXISTS ` + c.Keyspace).Exec(); err != nil {
@@ -55,7 +147,7 @@ func newCluster(t *testing.T, srv servers) *proctest.Cluster {
 			}
 			s.Close()
 		}
-		if admin, err := sarama.NewClusterAdmin(srv.kafka, kafkaConfig()); err == nil {
+		if admin, err := sarama.NewClusterAdmin(srv.kafka, srv.kafkaConfig()); err == nil {
 			for _, topic := range []string{c.Topic, c.Topic + ".dlq"} {
 				_ = admin.DeleteTopic(topic)
 			}
@@ -102,6 +194,9 @@ func openStore(t *testing.T, srv servers, keyspace string) *store.Store {
 	t.Helper()
 	cfg := store.DefaultConfig()
 	cfg.Hosts, cfg.Keyspace, cfg.Consistency = srv.cassandra, keyspace, "ONE"
+	if srv.tls != nil {
+		cfg.TLS, cfg.Auth = srv.tls, &security.Credentials{User: srv.cassLogin[0], Password: srv.cassLogin[1]}
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	st, err := store.Open(ctx, cfg)
@@ -252,7 +347,12 @@ func owner(r *status.Report, id string) string {
 
 // highWater returns the next offset of every partition of topic.
 func highWater(ctx context.Context, brokers []string, topic string) (map[int32]int64, error) {
-	cl, err := sarama.NewClient(brokers, kafkaConfig())
+	return highWaterWith(ctx, brokers, kafkaConfig(), topic)
+}
+
+// highWaterWith is highWater with the client settings cfg.
+func highWaterWith(ctx context.Context, brokers []string, cfg *sarama.Config, topic string) (map[int32]int64, error) {
+	cl, err := sarama.NewClient(brokers, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +401,7 @@ func waitDone(t *testing.T, srv servers, st *store.Store, topic string, last map
 		why = doneYet(ctx, srv, st, topic, last)
 		var hw map[int32]int64
 		if why == "" {
-			hw, _ = highWater(ctx, srv.kafka, topic)
+			hw, _ = highWaterWith(ctx, srv.kafka, srv.kafkaConfig(), topic)
 		}
 		cancel()
 		if why == "" && hw != nil {
@@ -324,7 +424,7 @@ func doneYet(ctx context.Context, srv servers, st *store.Store, topic string, la
 			return fmt.Sprintf("checkpoint %s = %v (found %v); want %v", sym, cp, found, ts)
 		}
 	}
-	hw, err := highWater(ctx, srv.kafka, topic)
+	hw, err := highWaterWith(ctx, srv.kafka, srv.kafkaConfig(), topic)
 	if err != nil {
 		return "high-water marks: " + err.Error()
 	}

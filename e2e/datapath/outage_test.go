@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,7 +39,9 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startPrivateInfra(t *testing.T) *privateInfra {
+// startPrivateInfra starts them; with up "--secure" they are secured
+// (infra.sh up --secure) and srv carries the CA and the logins.
+func startPrivateInfra(t *testing.T, up ...string) *privateInfra {
 	t.Helper()
 	kp, kcp, cp, csp := freePort(t), freePort(t), freePort(t), freePort(t)
 	dir, err := os.MkdirTemp("", "stocksys-infra-")
@@ -57,7 +60,10 @@ func startPrivateInfra(t *testing.T) *privateInfra {
 		_ = os.RemoveAll(dir)
 	})
 	start := time.Now()
-	p.must("up", "--only", "kafka,cassandra")
+	p.must(append([]string{"up", "--only", "kafka,cassandra"}, up...)...)
+	if slices.Contains(up, "--secure") {
+		p.srv = p.srv.withSecurity(t, filepath.Join(dir, "secure"))
+	}
 	t.Logf("private Kafka %s and Cassandra %s up in %v", p.srv.kafka[0], p.srv.cassandra[0], time.Since(start).Round(time.Millisecond))
 	return p
 }
