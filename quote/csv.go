@@ -102,8 +102,15 @@ const marketOpenHour, marketOpenMin = 9, 30
 // US/Eastern market open of that date, as Yahoo's v8 chart API stamps daily
 // bars, so that Quote.Day() is the date. Every daily layout (daily CSVs,
 // Lean daily zips, Alpha Vantage's global quote) stamps its bars with it.
-func dailyBarTime(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), marketOpenHour, marketOpenMin, 0, 0, Eastern).UTC()
+func dailyBarTime(t time.Time) time.Time { return DailyBarTimeIn(t, Eastern) }
+
+// DailyBarTimeIn returns the time (UTC) a daily bar of the date of t (in
+// t's location) is stamped with in the exchange zone loc: 09:30 local there
+// of that date, so that its Day in loc is that date. A replay whose spec sets
+// tz= stamps its daily bars so (09:30 US/Eastern could be the next date in a
+// zone east of UTC+09:30, as Sydney or Auckland).
+func DailyBarTimeIn(t time.Time, loc *time.Location) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), marketOpenHour, marketOpenMin, 0, 0, loc).UTC()
 }
 
 // isDailyBar reports whether q is a daily bar of a replay file (a daily CSV's

@@ -82,7 +82,8 @@
 // A Source returns the quotes of a symbol after a checkpoint (the Position of
 // the last quote produced: TS, plus Seq nanoseconds for a tick), so a fetch
 // task resumes on another worker where the previous owner stopped.
-// ParseSpec and New make one from a spec: replay:<path>[?speed=N|rate=N]
+// ParseSpec and New make one from a spec (every kind also takes tz= and
+// hours=, see below): replay:<path>[?speed=N|rate=N]
 // (files, paced on a Clock by market time or at N rows per second; tick
 // files parsed once per process and shared by the symbols replaying them,
 // about 40 bytes a trade), yahoo (v8 chart API),
@@ -99,6 +100,29 @@
 // 0..MaxSeq, or open, high, low and close that differ); CheckMove flags,
 // without refusing, a bar that moves more than a limit (default 20%) from
 // the previous close.
+//
+// # Exchange time zones and trading hours
+//
+// Each quote names its instrument's exchange time zone (Quote.TZ, an IANA
+// name; empty means DefaultZone, America/New_York), and its trading day
+// (Quote.Day) is its calendar date there: the store partitions rows by it and
+// aligns 5m, 1h and 1d bars in it. The zone comes from the source when it
+// names one (Yahoo's chart: meta.exchangeTimezoneName, "UTC" for crypto
+// currencies, "Asia/Jakarta" for IDX stocks), else from the spec's tz=
+// option (`stocksys symbols add --option tz=Asia/Jakarta`; LoadZone checks
+// it, a bad name is refused with ErrBadSpec naming it), else the default.
+// NewFromSpec applies tz= to the quotes that name none, and a replay stamps
+// its daily bars 09:30 of their date in it (DailyBarTimeIn); the file
+// layouts above keep their US/Eastern wall times. Validate refuses an
+// unknown zone (ReasonBadZone). A 24/7 instrument (YahooChart.AllDay,
+// instrumentType CRYPTOCURRENCY) has the calendar day of its zone as its
+// trading day too.
+//
+// Spec.TradingAt (TradingNow, TradingNowOptions) says when quotes are
+// expected, for the stale-quote alert: hours=24x7 always (nights and
+// weekends too), hours=HH:MM-HH:MM a Monday-to-Friday session in the zone,
+// and by default the US regular session 09:30-16:00 in the zone for the live
+// HTTP sources, always for replay and synthetic.
 //
 // Times are UTC in Quote (TS is a bar's start, or a tick's millisecond). Zones are converted with the
 // embedded IANA database (time/tzdata), so parsing does not depend on the

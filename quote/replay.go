@@ -44,6 +44,9 @@ type Replay struct {
 	log      *zap.Logger
 	rejected func(symbol string, reason RejectReason, err error)
 	label    Label // the CSV bars' label (the spec's label=), LabelDetect: from each file
+	// zone is the spec's tz= zone, nil without one: a daily bar is then
+	// stamped 09:30 of its date there (DailyBarTimeIn), not US/Eastern.
+	zone *time.Location
 
 	mu   sync.Mutex
 	syms map[string]*replaySym
@@ -205,7 +208,7 @@ func newReplay(path string, speed, rate float64, opts Options) (*Replay, error) 
 		return nil, fmt.Errorf("%w: replay path: %v", ErrBadSpec, err)
 	}
 	return &Replay{path: path, dir: st.IsDir(), speed: speed, rate: rate, clock: opts.Clock, max: opts.MaxBatch,
-		log: opts.Logger, rejected: opts.Rejected, label: opts.label, syms: map[string]*replaySym{}}, nil
+		log: opts.Logger, rejected: opts.Rejected, label: opts.label, zone: opts.zone, syms: map[string]*replaySym{}}, nil
 }
 
 // replayFile is one file of a symbol's replay.
@@ -378,6 +381,13 @@ func (r *Replay) loadBars(symbol string, files []replayFile) barSeries {
 				zap.Strings("columns", info.Ignored))
 		}
 		r.reportRejects(symbol, "replay: bar line rejected", rejects)
+		if r.zone != nil {
+			for i := range qs {
+				if isDailyBar(qs[i]) { // its date in the symbol's zone, whatever the offset
+					qs[i].TS = DailyBarTimeIn(qs[i].TS.In(Eastern), r.zone)
+				}
+			}
+		}
 		all = append(all, qs...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].TS.Before(all[j].TS) })

@@ -87,9 +87,11 @@ type Spec struct {
 	// exchange time zone, checked with LoadZone. It sets Quote.TZ of the
 	// quotes whose source names no zone of its own (Yahoo's chart names
 	// it: meta.exchangeTimezoneName wins), so their trading day and bar
-	// windows are reckoned in it; "" is DefaultZone (America/New_York). It
-	// does not change how a file's wall times are read: the replayed
-	// layouts give US/Eastern times (see the package doc).
+	// windows are reckoned in it; "" is DefaultZone (America/New_York). A
+	// replay stamps its daily bars 09:30 of their date in it
+	// (DailyBarTimeIn); it does not change how intraday wall times are
+	// read: the replayed intraday layouts give US/Eastern times (see the
+	// package doc).
 	TZ string
 	// Hours is the hours= option of every kind (see ParseHours): when
 	// quotes of the symbol are expected (TradingAt). Zero: the default.
@@ -339,9 +341,10 @@ type Options struct {
 	// goes on. Default nil: rejects are only logged.
 	Rejected func(symbol string, reason RejectReason, err error)
 
-	// label is the spec's label= (NewFromSpec sets it for the replay it
-	// makes).
+	// label is the spec's label= and zone its tz= zone (NewFromSpec sets
+	// them for the replay it makes).
 	label Label
+	zone  *time.Location
 }
 
 func (o Options) withDefaults() Options {
@@ -401,11 +404,16 @@ func NewFromSpec(s Spec, opts Options) (Source, error) {
 	return zoned{Source: src, tz: s.TZ}, nil
 }
 
-func newFromSpec(s Spec, opts Options) (Source, error) {
+func newFromSpec(s Spec, opts Options) (_ Source, err error) {
 	opts = opts.withDefaults()
 	switch s.Kind {
 	case KindReplay:
 		opts.label = s.Label
+		if s.TZ != "" {
+			if opts.zone, err = LoadZone(s.TZ); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrBadSpec, err)
+			}
+		}
 		if s.Rate > 0 {
 			return NewReplayRate(s.Path, s.Rate, opts)
 		}

@@ -3,6 +3,7 @@ package quote
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -279,6 +280,40 @@ func TestTradingAtZonesAndAllDay(t *testing.T) {
 	} {
 		if got := TradingNowOptions(c.spec, c.opts, c.at); got != c.want {
 			t.Errorf("TradingNowOptions(%q, %v, %v) = %v, want %v", c.spec, c.opts, c.at, got, c.want)
+		}
+	}
+}
+
+// A daily CSV replayed with tz= puts each bar on its own date in that zone,
+// also east of UTC+09:30 (09:30 US/Eastern is the next morning in
+// Auckland); without tz its bars are at 09:30 US/Eastern as before.
+func TestReplayDailyBarsInZone(t *testing.T) {
+	path := t.TempDir() + "/fph_daily.csv"
+	csv := "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-15,30.1,30.5,29.9,30.2,30.2,1000\n2024-07-15,31.1,31.5,30.9,31.2,31.2,2000\n"
+	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dates := []time.Time{time.Date(2024, 1, 15, 0, 0, 0, 0, time.UTC), time.Date(2024, 7, 15, 0, 0, 0, 0, time.UTC)}
+	for _, c := range []struct{ tz, zone string }{{"Pacific/Auckland", "Pacific/Auckland"}, {"", "America/New_York"}} {
+		spec := "replay:" + path + "?speed=max"
+		if c.tz != "" {
+			spec += "&tz=" + c.tz
+		}
+		src, err := New(spec, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs, err := src.Fetch(context.Background(), "FPH.NZ", time.Time{})
+		if err != nil || len(qs) != 2 {
+			t.Fatalf("%s: %+v, %v", spec, qs, err)
+		}
+		loc := mustZone(t, c.zone)
+		for i, q := range qs {
+			d := dates[i]
+			want := time.Date(d.Year(), d.Month(), d.Day(), 9, 30, 0, 0, loc)
+			if !q.TS.Equal(want) || q.TZ != c.tz || !q.Day().Equal(d) || !dateIn(q.TS, loc).Equal(d) {
+				t.Errorf("%s bar %d: ts %v tz %q day %v; want %v (09:30 %s), day %v", spec, i, q.TS, q.TZ, q.Day(), want, c.zone, d.Format(time.DateOnly))
+			}
 		}
 	}
 }

@@ -9,7 +9,8 @@
 //	quotes            ((symbol, day), ts)       open high low close volume bid ask source flagged epoch
 //	ticks             ((symbol, day), ts, seq)  price size exchange condition bid ask flag source epoch
 //	quote_days        ((symbol), day)           index of the days each symbol has rows (for ranges
-//	                                            and "previous trading day")
+//	                                            and "previous trading day"); static tz: the
+//	                                            symbol's exchange zone (IANA name, see Zone)
 //	bars              ((symbol, interval, day), ts)  open high low close volume vwap count
 //	                                            + for 1m: pv sum_close last_ts hwm flagged has_bar daily
 //	latest            (symbol)                  ts price prev_close day_change day_change_pct sma ema updated
@@ -17,11 +18,23 @@
 //	ingest_offsets    ((topic), partition)      offset (next to consume) epoch node updated
 //	fetch_checkpoints (symbol)                  ts (position of the last quote produced) epoch node updated
 //
-// day is the exchange trading date (US/Eastern) as a Cassandra date
-// (quote.Quote.Day). Bars are aligned in Eastern time: 5m bars start at
-// :00, :05, ..., 1h bars at whole Eastern hours, and a 1d bar's ts is
-// midnight Eastern of its trading date converted to UTC (04:00 or 05:00 UTC),
-// not its first quote's time (see WindowStart). Open creates the keyspace
+// day is the exchange trading date as a Cassandra date (quote.Quote.Day):
+// the quote's calendar date in its exchange time zone (quote.Quote.TZ,
+// US/Eastern when it names none, so US symbols are as before; Asia/Jakarta
+// for a Jakarta stock, UTC for Yahoo's crypto currencies, whose 24/7 trading
+// day is the UTC calendar day). Bars are aligned in that zone: 5m bars start
+// at :00, :05, ... of the local hour, 1h bars at whole local hours (at :30 UTC
+// in Asia/Kolkata), and a 1d bar's ts is local midnight of its trading date
+// converted to UTC (US/Eastern: 04:00 or 05:00 UTC; Asia/Jakarta: 17:00 UTC
+// the day before), not its first quote's time (see WindowStartIn). The Writer
+// takes a symbol's zone from its quotes and records it with each new day
+// (quote_days.tz); Zone reads it back (US/Eastern when null: keyspaces and
+// days from before it), so UpdateAnalytics and the readers reckon in it, and
+// Rows and Ticks return rows with that TZ. Readers taking an instant range
+// look at the stored days from the day before the range's US/Eastern dates to
+// the day after (every zone's date lies within a day of the Eastern date).
+// Changing a symbol's zone after rows are stored leaves those rows on their
+// old days. Open creates the keyspace
 // and tables if absent (CREATE ... IF NOT EXISTS, and ALTER TABLE ... ADD IF
 // NOT EXISTS for the 1m state columns of older keyspaces: 1m rows written
 // before the daily column read as minute bars until rewritten, e.g. by

@@ -52,11 +52,27 @@ func (s *Store) Days(ctx context.Context, symbol string, from, to time.Time) ([]
 	return days, err
 }
 
+// rowZone returns the Quote.TZ of symbol's rows read back: its stored zone
+// (Zone), "" for US/Eastern (the default, as the rows were written).
+func (s *Store) rowZone(ctx context.Context, symbol string) (string, error) {
+	loc, err := s.Zone(ctx, symbol)
+	if err != nil || loc == quote.Eastern {
+		return "", err
+	}
+	return loc.String(), nil
+}
+
 // Rows returns the stored quotes of symbol with from <= TS < to, in TS
 // order, with their flag and epoch; at most limit (no limit if limit <= 0).
-// It reads the symbol's day list, then each stored day in the range (one
-// query per day). Safe for concurrent use.
+// Their TZ is the symbol's stored zone (Zone; "" for US/Eastern), so their
+// Day is the day they are stored on. It reads the symbol's zone and day
+// list, then each stored day in the range (one query per day). Safe for
+// concurrent use.
 func (s *Store) Rows(ctx context.Context, symbol string, from, to time.Time, limit int) ([]Row, error) {
+	tz, err := s.rowZone(ctx, symbol)
+	if err != nil {
+		return nil, err
+	}
 	days, err := s.storedDays(ctx, symbol, from, to)
 	if err != nil {
 		return nil, err
@@ -73,6 +89,9 @@ func (s *Store) Rows(ctx context.Context, symbol string, from, to time.Time, lim
 		if err != nil {
 			return nil, fmt.Errorf("store: read quotes %s %s: %w", symbol, d.Format(time.DateOnly), err)
 		}
+		for i := range rows {
+			rows[i].TZ = tz
+		}
 		out = append(out, rows...)
 		if limit > 0 && len(out) >= limit {
 			break
@@ -84,9 +103,13 @@ func (s *Store) Rows(ctx context.Context, symbol string, from, to time.Time, lim
 // Ticks returns the stored ticks of symbol with from <= TS < to, in
 // (TS, Seq) order, at most limit (no limit if limit <= 0), with their epoch:
 // trade ticks with Open = High = Low = Close = the price and Volume = the
-// size, Flag set for a tick excluded from bars. One query per stored day in
-// range. Safe for concurrent use.
+// size, Flag set for a tick excluded from bars, TZ the symbol's stored zone
+// as for Rows. One query per stored day in range. Safe for concurrent use.
 func (s *Store) Ticks(ctx context.Context, symbol string, from, to time.Time, limit int) ([]Row, error) {
+	tz, err := s.rowZone(ctx, symbol)
+	if err != nil {
+		return nil, err
+	}
 	days, err := s.storedDays(ctx, symbol, from, to)
 	if err != nil {
 		return nil, err
@@ -102,6 +125,9 @@ func (s *Store) Ticks(ctx context.Context, symbol string, from, to time.Time, li
 		rows, err := scanTicks(s.query(ctx, true, stmt, args...), symbol)
 		if err != nil {
 			return nil, fmt.Errorf("store: read ticks %s %s: %w", symbol, d.Format(time.DateOnly), err)
+		}
+		for i := range rows {
+			rows[i].TZ = tz
 		}
 		out = append(out, rows...)
 		if limit > 0 && len(out) >= limit {

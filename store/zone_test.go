@@ -255,6 +255,11 @@ func TestIntegration_ExchangeZoneDays(t *testing.T) {
 			if err != nil || len(rows) != len(c.ts) {
 				t.Errorf("%s Rows over its range: %d rows, %v; want %d", c.sym, len(rows), err, len(c.ts))
 			}
+			for i, r := range rows { // read back with their zone: each on its own day
+				if r.TZ != c.zone || !r.Day().Equal(localDate(c.ts[i], loc)) || r.Quote != c.qs[i] {
+					t.Errorf("%s row %d read back %+v; want %+v", c.sym, i, r.Quote, c.qs[i])
+				}
+			}
 		}
 		checkBars("as written")
 		// A rebuild (store.UpdateAnalytics, `stocksys rebuild bars`) reckons
@@ -277,6 +282,9 @@ func TestIntegration_ExchangeZoneDays(t *testing.T) {
 	}
 	if got, err := s.Zone(ctx, "SPY"); err != nil || got != quote.Eastern {
 		t.Errorf("SPY Zone = %v, %v; want US/Eastern", got, err)
+	}
+	if rows, err := s.Rows(ctx, "SPY", us.TS, us.TS.Add(time.Minute), 0); err != nil || len(rows) != 1 || rows[0].Quote != us {
+		t.Errorf("SPY rows %+v, %v; want %+v (TZ empty)", rows, err, us)
 	}
 	if got, err := s.Zone(ctx, "NONE"); err != nil || got != quote.Eastern {
 		t.Errorf("Zone of a symbol never stored = %v, %v; want US/Eastern", got, err)
