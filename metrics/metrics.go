@@ -81,7 +81,8 @@ type Metrics struct {
 	ClusterTasks *prometheus.GaugeVec
 	// SymbolTrading is, per registered symbol, 1 while quotes of it are
 	// expected (its source has no trading hours: replay, synthetic; or its
-	// exchange's regular session is open: quote.TradingNow), else 0;
+	// session is open in its exchange zone, by the symbol's tz= and hours=
+	// options, always for hours=24x7: quote.TradingNowOptions), else 0;
 	// exported by the master only.
 	SymbolTrading *prometheus.GaugeVec
 }
