@@ -17,7 +17,8 @@ import (
 // bar by its end, so the parser subtracts "4. Interval" to get Quote.TS.
 
 // ParseAlphaVantageIntraday parses a TIME_SERIES_INTRADAY response body for
-// symbol and returns its bars in ascending TS, Source "alphavantage". Errors
+// symbol and returns its bars in ascending TS, Source "alphavantage", TZ the
+// zone of "6. Time Zone" (the exchange's, "US/Eastern" for US listings). Errors
 // wrap ErrFormat, or ErrUpstream for an API message body ("Error Message",
 // "Note", "Information").
 func ParseAlphaVantageIntraday(body []byte, symbol string) ([]Quote, error) {
@@ -37,7 +38,7 @@ func ParseAlphaVantageIntraday(body []byte, symbol string) ([]Quote, error) {
 	if err != nil || step <= 0 {
 		return nil, fmt.Errorf("%w: alphavantage intraday %s: interval %q", ErrFormat, symbol, interval)
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := LoadZone(tz)
 	if err != nil || tz == "" {
 		return nil, fmt.Errorf("%w: alphavantage intraday %s: time zone %q", ErrFormat, symbol, tz)
 	}
@@ -52,7 +53,7 @@ func ParseAlphaVantageIntraday(body []byte, symbol string) ([]Quote, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: alphavantage intraday %s: time %q", ErrFormat, symbol, ts)
 		}
-		q := Quote{Symbol: symbol, TS: t.Add(-step).UTC(), Source: "alphavantage"}
+		q := Quote{Symbol: symbol, TS: t.Add(-step).UTC(), Source: "alphavantage", TZ: tz}
 		for _, f := range []struct {
 			name string
 			dst  *float64

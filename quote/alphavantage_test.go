@@ -23,12 +23,21 @@ func TestParseAlphaVantageIntraday(t *testing.T) {
 	}
 	// "2017-12-18 13:17:00" US/Eastern (EST, UTC-5), the bar 13:16-13:17.
 	first := Quote{Symbol: "MSFT", TS: utc(2017, 12, 18, 18, 16), Open: 86.8101, High: 86.82, Low: 86.79, Close: 86.8,
-		Volume: 31172, Source: "alphavantage"}
+		Volume: 31172, Source: "alphavantage", TZ: "US/Eastern"} // the zone Meta Data names
 	// "2017-12-18 14:56:00": the bar 14:55-14:56 EST.
 	last := Quote{Symbol: "MSFT", TS: utc(2017, 12, 18, 19, 55), Open: 86.49, High: 86.5, Low: 86.475, Close: 86.5,
-		Volume: 10494, Source: "alphavantage"}
+		Volume: 10494, Source: "alphavantage", TZ: "US/Eastern"}
 	if qs[0] != first || qs[99] != last {
 		t.Fatalf("first %+v\nlast %+v", qs[0], qs[99])
+	}
+	if d := qs[0].Day(); !d.Equal(utc(2017, 12, 18, 0, 0)) {
+		t.Errorf("day %v; want 2017-12-18", d)
+	}
+	// Another zone named by Meta Data is the quotes' zone.
+	body := strings.Replace(string(readFixture(t, avIntradayFix)), `"US/Eastern"`, `"Asia/Tokyo"`, 1)
+	qs, err = ParseAlphaVantageIntraday([]byte(body), "MSFT")
+	if err != nil || qs[0].TZ != "Asia/Tokyo" || !qs[0].TS.Equal(utc(2017, 12, 18, 4, 16)) || !qs[0].Day().Equal(utc(2017, 12, 18, 0, 0)) {
+		t.Errorf("Asia/Tokyo: first %+v (day %v), %v; want 13:16 JST = 04:16 UTC of 2017-12-18, TZ Asia/Tokyo", qs[0], qs[0].Day(), err)
 	}
 }
 
