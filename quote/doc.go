@@ -108,7 +108,8 @@
 // (Quote.Day) is its calendar date there: the store partitions rows by it and
 // aligns 5m, 1h and 1d bars in it. The zone comes from the source when it
 // names one (Yahoo's chart: meta.exchangeTimezoneName, "UTC" for crypto
-// currencies, "Asia/Jakarta" for IDX stocks), else from the spec's tz=
+// currencies, "Asia/Jakarta" for IDX stocks; Alpha Vantage's intraday Meta
+// Data "6. Time Zone"), else from the spec's tz=
 // option (`stocksys symbols add --option tz=Asia/Jakarta`; LoadZone checks
 // it, a bad name is refused with ErrBadSpec naming it), else the default.
 // NewFromSpec applies tz= to the quotes that name none, and a replay stamps
