@@ -113,6 +113,15 @@ func DailyBarTimeIn(t time.Time, loc *time.Location) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), marketOpenHour, marketOpenMin, 0, 0, loc).UTC()
 }
 
+// isEastern reports whether loc is US/Eastern under one of its IANA names.
+func isEastern(loc *time.Location) bool {
+	switch loc.String() {
+	case DefaultZone, "US/Eastern", "EST5EDT":
+		return true
+	}
+	return loc == Eastern
+}
+
 // isDailyBar reports whether q is a daily bar of a replay file (a daily CSV's
 // or a Lean daily zip's), by its Source.
 func isDailyBar(q Quote) bool { return q.Source == sourceDailyCSV || q.Source == sourceLeanDaily }
@@ -173,6 +182,16 @@ func ReadFileRejects(path, symbol string) ([]Quote, []RowReject, error) {
 // out about the file. A CSV whose labels are ambiguous, with LabelDetect, is
 // an error wrapping ErrAmbiguousLabels (and ErrUnknownFormat).
 func ReadFileInfo(path, symbol string, label Label) ([]Quote, []RowReject, FileInfo, error) {
+	return ReadFileInZone(path, symbol, label, Eastern)
+}
+
+// ReadFileInZone is ReadFileInfo for a CSV whose wall times are in the
+// exchange zone loc (a replay spec's tz=): its intraday times are read in
+// loc and its daily bars stamped 09:30 of their date in loc
+// (DailyBarTimeIn). The label evidence (ReadCSV) is about US sessions, so
+// an intraday CSV in another zone than Eastern needs its label given (with
+// LabelDetect: ErrAmbiguousLabels). Lean zips are US/Eastern whatever loc.
+func ReadFileInZone(path, symbol string, label Label, loc *time.Location) ([]Quote, []RowReject, FileInfo, error) {
 	if strings.HasSuffix(strings.ToLower(filepath.Base(path)), ".zip") {
 		qs, rejects, err := readZip(path, symbol)
 		return qs, rejects, FileInfo{}, err
@@ -182,7 +201,7 @@ func ReadFileInfo(path, symbol string, label Label) ([]Quote, []RowReject, FileI
 		return nil, nil, FileInfo{}, fmt.Errorf("quote: %w", err)
 	}
 	defer f.Close()
-	return readCSV(f, path, symbol, label)
+	return readCSVIn(f, path, symbol, label, loc)
 }
 
 // readZip reads a Lean zip (see ReadFileRejects).
@@ -255,6 +274,12 @@ func ReadCSV(r io.Reader, name, symbol string) ([]Quote, error) {
 // readCSV is ReadCSV with the bars' label given, the rows it refused and
 // what it found out.
 func readCSV(r io.Reader, name, symbol string, label Label) ([]Quote, []RowReject, FileInfo, error) {
+	return readCSVIn(r, name, symbol, label, Eastern)
+}
+
+// readCSVIn is readCSV of a file whose wall times are in loc (see
+// ReadFileInZone).
+func readCSVIn(r io.Reader, name, symbol string, label Label, loc *time.Location) ([]Quote, []RowReject, FileInfo, error) {
 	var info FileInfo
 	lr := newLineReader(r)
 	var header []string
@@ -294,7 +319,7 @@ func readCSV(r io.Reader, name, symbol string, label Label) ([]Quote, []RowRejec
 		for i := range fs {
 			fs[i] = unquote(fs[i])
 		}
-		q, rowLayout, skip, reason, detail := parseRow(fs, cols, layout)
+		q, rowLayout, skip, reason, detail := parseRow(fs, cols, layout, loc)
 		if reason != "" || skip {
 			return reason, detail
 		}
@@ -315,6 +340,9 @@ func readCSV(r io.Reader, name, symbol string, label Label) ([]Quote, []RowRejec
 		info.Label = label
 		if label == LabelDetect {
 			l, why := detectLabel(out)
+			if !isEastern(loc) {
+				l, why = LabelDetect, fmt.Sprintf("its times are in %s, and the evidence of labels is US sessions' first and last minutes", loc)
+			}
 			if l == LabelDetect {
 				return nil, nil, info, fmt.Errorf("%w: %s: %w: %s; say which end the file's times name with label=start or label=end on the source (replay:%s?label=start)",
 					ErrUnknownFormat, name, ErrAmbiguousLabels, why, name)
@@ -426,13 +454,13 @@ func detectLayout(header []string) (colIndex, []string, error) {
 // ReadFileRejects).
 // The row's layout (intraday or daily, from its time's form) must be the
 // file's (layout; "" before the first valid row).
-func parseRow(rec [][]byte, c colIndex, layout string) (q Quote, rowLayout string, skip bool, reason RejectReason, detail string) {
+func parseRow(rec [][]byte, c colIndex, layout string, loc *time.Location) (q Quote, rowLayout string, skip bool, reason RejectReason, detail string) {
 	for _, i := range []int{c.open, c.high, c.low, c.close, c.volume} {
 		if string(rec[i]) == "null" {
 			return q, "", true, "", ""
 		}
 	}
-	if q.TS, rowLayout, reason, detail = parseCSVTime(string(rec[c.ts]), layout); reason != "" {
+	if q.TS, rowLayout, reason, detail = parseCSVTime(string(rec[c.ts]), layout, loc); reason != "" {
 		return q, "", false, reason, detail
 	}
 	fields := []struct {
@@ -485,11 +513,11 @@ var (
 )
 
 // parseCSVTime parses a row's time (intraday) or date (daily, stamped at the
-// 09:30 US/Eastern open) and returns it in UTC with its kind, which must be
-// layout unless that is "" (the first row).
-func parseCSVTime(s, layout string) (time.Time, string, RejectReason, string) {
+// 09:30 open) in loc (US/Eastern unless the spec says tz=) and returns it in
+// UTC with its kind, which must be layout unless that is "" (the first row).
+func parseCSVTime(s, layout string, loc *time.Location) (time.Time, string, RejectReason, string) {
 	for _, f := range csvTimeForms {
-		t, err := time.ParseInLocation(f.layout, s, Eastern)
+		t, err := time.ParseInLocation(f.layout, s, loc)
 		if err != nil {
 			continue
 		}
@@ -497,13 +525,17 @@ func parseCSVTime(s, layout string) (time.Time, string, RejectReason, string) {
 			return time.Time{}, "", ReasonBadTime, fmt.Sprintf("time %q: want %s", s, csvTimeWant[layout])
 		}
 		if f.kind == layoutDaily {
-			t = dailyBarTime(t)
+			t = DailyBarTimeIn(t, loc)
 		}
 		return t.UTC(), f.kind, "", ""
 	}
+	zone := "US/Eastern"
+	if !isEastern(loc) {
+		zone = loc.String()
+	}
 	for _, l := range csvZoneLayouts {
 		if _, err := time.Parse(l, s); err == nil {
-			return time.Time{}, "", ReasonTimeZone, fmt.Sprintf("time %q has a zone or offset; the file's times are US/Eastern without one (want %s)", s, csvTimeWant[layout])
+			return time.Time{}, "", ReasonTimeZone, fmt.Sprintf("time %q has a zone or offset; the file's times are %s without one (want %s)", s, zone, csvTimeWant[layout])
 		}
 	}
 	return time.Time{}, "", ReasonBadTime, fmt.Sprintf("time %q: want %s", s, csvTimeWant[layout])

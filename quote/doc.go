@@ -112,9 +112,12 @@
 // Data "6. Time Zone"), else from the spec's tz=
 // option (`stocksys symbols add --option tz=Asia/Jakarta`; LoadZone checks
 // it, a bad name is refused with ErrBadSpec naming it), else the default.
-// NewFromSpec applies tz= to the quotes that name none, and a replay stamps
-// its daily bars 09:30 of their date in it (DailyBarTimeIn); the file
-// layouts above keep their US/Eastern wall times. Validate refuses an
+// NewFromSpec applies tz= to the quotes that name none; a replay reads its
+// CSVs' wall times in it and stamps every daily bar (CSV or Lean daily zip)
+// 09:30 of its date there (ReadFileInZone, DailyBarTimeIn), and an intraday
+// CSV in a zone other than US/Eastern needs label= (the label evidence is
+// about US sessions). Lean minute and tick zips keep their US/Eastern
+// times. Validate refuses an
 // unknown zone (ReasonBadZone). A 24/7 instrument (YahooChart.AllDay,
 // instrumentType CRYPTOCURRENCY) has the calendar day of its zone as its
 // trading day too.

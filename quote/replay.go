@@ -44,8 +44,9 @@ type Replay struct {
 	log      *zap.Logger
 	rejected func(symbol string, reason RejectReason, err error)
 	label    Label // the CSV bars' label (the spec's label=), LabelDetect: from each file
-	// zone is the spec's tz= zone, nil without one: a daily bar is then
-	// stamped 09:30 of its date there (DailyBarTimeIn), not US/Eastern.
+	// zone is the spec's tz= zone, nil without one: a CSV's wall times are
+	// then read in it, and every daily bar is stamped 09:30 of its date
+	// there (DailyBarTimeIn), not US/Eastern (see ReadFileInZone).
 	zone *time.Location
 
 	mu   sync.Mutex
@@ -368,7 +369,7 @@ func (r *Replay) load(symbol string) (*replaySym, error) {
 func (r *Replay) loadBars(symbol string, files []replayFile) barSeries {
 	var all []Quote
 	for _, f := range files {
-		qs, rejects, info, err := ReadFileInfo(f.path, symbol, r.label)
+		qs, rejects, info, err := ReadFileInZone(f.path, symbol, r.label, r.fileZone())
 		if err != nil {
 			r.reportFile(symbol, f.path, err)
 			continue
@@ -383,7 +384,7 @@ func (r *Replay) loadBars(symbol string, files []replayFile) barSeries {
 		r.reportRejects(symbol, "replay: bar line rejected", rejects)
 		if r.zone != nil {
 			for i := range qs {
-				if isDailyBar(qs[i]) { // its date in the symbol's zone, whatever the offset
+				if qs[i].Source == sourceLeanDaily { // its date in the symbol's zone, whatever the offset
 					qs[i].TS = DailyBarTimeIn(qs[i].TS.In(Eastern), r.zone)
 				}
 			}
@@ -656,7 +657,7 @@ func (r *Replay) Check(symbol string) (valid, rejected int, err error) {
 			first = fmt.Sprint(tf.rejects[0])
 		}
 	} else {
-		qs, rejects, _, err := ReadFileInfo(f.path, symbol, r.label)
+		qs, rejects, _, err := ReadFileInZone(f.path, symbol, r.label, r.fileZone())
 		if err != nil {
 			return 0, 0, fmt.Errorf("%w: replay %s: %w", ErrUnreadable, f.path, err)
 		}
@@ -672,4 +673,13 @@ func (r *Replay) Check(symbol string) (valid, rejected int, err error) {
 		return 0, rejected, fmt.Errorf("%w: replay %s: no valid row for %s (%d rejected; first: %s)", ErrUnreadable, f.path, symbol, rejected, first)
 	}
 	return valid, rejected, nil
+}
+
+// fileZone returns the zone of the replayed CSVs' wall times: the spec's
+// tz=, US/Eastern without one.
+func (r *Replay) fileZone() *time.Location {
+	if r.zone == nil {
+		return Eastern
+	}
+	return r.zone
 }

@@ -88,10 +88,10 @@ type Spec struct {
 	// quotes whose source names no zone of its own (Yahoo's chart names
 	// it: meta.exchangeTimezoneName wins), so their trading day and bar
 	// windows are reckoned in it; "" is DefaultZone (America/New_York). A
-	// replay stamps its daily bars 09:30 of their date in it
-	// (DailyBarTimeIn); it does not change how intraday wall times are
-	// read: the replayed intraday layouts give US/Eastern times (see the
-	// package doc).
+	// replay reads its CSVs' wall times in it and stamps every daily bar
+	// 09:30 of its date there (ReadFileInZone); an intraday CSV in a zone
+	// other than US/Eastern needs label= (the label evidence is about US
+	// sessions). Lean minute and tick zips stay US/Eastern.
 	TZ string
 	// Hours is the hours= option of every kind (see ParseHours): when
 	// quotes of the symbol are expected (TradingAt). Zero: the default.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -151,7 +152,10 @@ func TestSpecZoneReachesQuotes(t *testing.T) {
 			t.Errorf("%s: day %v, want the date in %v", c.name, qs[0].Day(), loc)
 		}
 	}
-	// A replay with tz= names it on every quote; Unwrap finds the replay.
+	// A replay with tz= reads the file's wall times in that zone and names
+	// it on every quote; Unwrap finds the replay. The real Alpha Vantage
+	// file (end labels; its first row 2020-11-23 04:01:00) read as a London
+	// file: the label evidence is about US sessions, so label= is needed.
 	path := testenv.SharedData(t, "alphavantage-msft-1min")
 	src, err := New("replay:"+path+"?speed=max&tz=Europe/London", Options{})
 	if err != nil {
@@ -160,15 +164,56 @@ func TestSpecZoneReachesQuotes(t *testing.T) {
 	if _, ok := Unwrap(src).(*Replay); !ok {
 		t.Fatalf("Unwrap(%T) is not the replay", src)
 	}
+	if _, _, err := Unwrap(src).(*Replay).Check("MSFT"); !errors.Is(err, ErrAmbiguousLabels) || !strings.Contains(err.Error(), "Europe/London") {
+		t.Errorf("Check of a London file without label=: %v; want ErrAmbiguousLabels naming the zone", err)
+	}
+	src, err = New("replay:"+path+"?speed=max&tz=Europe/London&label=end", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	qs, err := src.Fetch(context.Background(), "MSFT", time.Time{})
 	if err != nil || len(qs) == 0 {
 		t.Fatalf("replay: %d quotes, %v", len(qs), err)
 	}
 	london := mustZone(t, "Europe/London")
+	if want := time.Date(2020, 11, 23, 4, 0, 0, 0, london); !qs[0].TS.Equal(want) {
+		t.Errorf("first bar at %v; want %v (04:01 London, end-labelled)", qs[0].TS, want.UTC())
+	}
 	for _, q := range qs {
 		if q.TZ != "Europe/London" || !q.Day().Equal(dateIn(q.TS, london)) {
 			t.Fatalf("replay quote %+v: day %v", q, q.Day())
 		}
+	}
+}
+
+// An intraday CSV of a Jakarta stock, start-labelled, replayed with
+// tz=Asia/Jakarta and label=start: each bar at its own wall time in
+// Jakarta, on its Jakarta date; a time with an offset is refused naming
+// the zone.
+func TestReplayIntradayCSVInZone(t *testing.T) {
+	path := t.TempDir() + "/bbca_1min.csv"
+	csv := "Datetime,Open,High,Low,Close,Volume\n2024-03-04 09:00,9000,9025,8975,9000,1200\n2024-03-04 09:01,9000,9050,9000,9025,800\n" +
+		"2024-03-04 09:02:00 +0700,9025,9025,9000,9000,100\n2024-03-05 09:00,9050,9075,9025,9050,900\n"
+	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var rejected []error
+	src, err := New("replay:"+path+"?speed=max&label=start&tz=Asia/Jakarta", Options{Rejected: func(_ string, _ RejectReason, err error) { rejected = append(rejected, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := src.Fetch(context.Background(), "BBCA.JK", time.Time{})
+	if err != nil || len(qs) != 3 {
+		t.Fatalf("%d quotes, %v; want 3", len(qs), err)
+	}
+	wib := mustZone(t, "Asia/Jakarta")
+	for i, want := range []time.Time{time.Date(2024, 3, 4, 9, 0, 0, 0, wib), time.Date(2024, 3, 4, 9, 1, 0, 0, wib), time.Date(2024, 3, 5, 9, 0, 0, 0, wib)} {
+		if q := qs[i]; !q.TS.Equal(want) || q.TZ != "Asia/Jakarta" || !q.Day().Equal(dateIn(want, wib)) {
+			t.Errorf("bar %d: ts %v tz %q day %v; want %v (WIB) on %v", i, q.TS, q.TZ, q.Day(), want.UTC(), dateIn(want, wib).Format(time.DateOnly))
+		}
+	}
+	if len(rejected) != 1 || !strings.Contains(rejected[0].Error(), "Asia/Jakarta without one") {
+		t.Errorf("rejected %v; want the row with an offset, naming the zone", rejected)
 	}
 }
 
@@ -314,6 +359,29 @@ func TestReplayDailyBarsInZone(t *testing.T) {
 			if !q.TS.Equal(want) || q.TZ != c.tz || !q.Day().Equal(d) || !dateIn(q.TS, loc).Equal(d) {
 				t.Errorf("%s bar %d: ts %v tz %q day %v; want %v (09:30 %s), day %v", spec, i, q.TS, q.TZ, q.Day(), want, c.zone, d.Format(time.DateOnly))
 			}
+		}
+	}
+}
+
+// A Lean daily zip replayed with tz=Australia/Sydney: each row a daily bar
+// at 09:30 Sydney time of its date (09:30 US/Eastern is already the next
+// morning there), on that date.
+func TestReplayLeanDailyInZone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "equity", "usa", "daily", "spy.zip")
+	writeZip(t, path, "spy.csv", "20131007 00:00,1676800,1683900,1670000,1673900,93425300\r\n20131104 00:00,1762300,1765800,1757200,1765800,70451400\r\n")
+	src, err := New("replay:"+path+"?speed=max&tz=Australia/Sydney", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := src.Fetch(context.Background(), "SPY", time.Time{})
+	if err != nil || len(qs) != 2 {
+		t.Fatalf("%+v, %v", qs, err)
+	}
+	syd := mustZone(t, "Australia/Sydney")
+	for i, d := range []time.Time{time.Date(2013, 10, 7, 0, 0, 0, 0, time.UTC), time.Date(2013, 11, 4, 0, 0, 0, 0, time.UTC)} {
+		want := time.Date(d.Year(), d.Month(), d.Day(), 9, 30, 0, 0, syd)
+		if q := qs[i]; !q.TS.Equal(want) || q.TZ != "Australia/Sydney" || !q.Day().Equal(d) {
+			t.Errorf("bar %d: ts %v tz %q day %v; want %v on %v", i, q.TS, q.TZ, q.Day(), want.UTC(), d.Format(time.DateOnly))
 		}
 	}
 }
