@@ -3,12 +3,20 @@
 # Stock-System is developed and tested against, run from Maven Central artifacts
 # with the local Java 17 (no Docker).
 #
-#   scripts/infra.sh up [--zk-ensemble 3] [--only NAME[,NAME]] [--secure]
+#   scripts/infra.sh up [--zk-ensemble 3] [--kafka-brokers 3] [--cassandra-nodes 3] [--only NAME[,NAME]] [--secure]
 #   scripts/infra.sh down [--purge] [NAME...]
-#   scripts/infra.sh start NAME | stop NAME     one server (zookeeper, zk1..zk3, kafka, cassandra)
+#   scripts/infra.sh start NAME | stop NAME     one server (zookeeper, zk1..zk3, kafka, kafka2, kafka3,
+#                                               cassandra, cassandra2, cassandra3)
 #   scripts/infra.sh status
 #   scripts/infra.sh logs NAME [-f]
 #   scripts/infra.sh env [--secure]             the STOCKSYS_* addresses (and secure settings), for `eval`
+#
+# --kafka-brokers 3 / --cassandra-nodes 3 (kept for the data folder until
+# `down --purge`): kafka, kafka2, kafka3 on 127.0.0.1, .2, .3 (same ports; each
+# a KRaft broker+controller, 3 voters; default replication 3,
+# min.insync.replicas 2) and cassandra, cassandra2, cassandra3 likewise (one
+# ring, 3 evenly spaced tokens, seed 127.0.0.1). All of 127.0.0.0/8 is
+# loopback on Linux.
 #
 # --secure (kept for the data folder until `down --purge`): Kafka serves
 # SASL_SSL only (SCRAM-SHA-512 users made when its storage is formatted),
@@ -173,24 +181,35 @@ pid_of() { # prints the pid if NAME was started by us and is alive
 
 log_file() {
   case $1 in
-    kafka) echo "$RUN/kafka/logs/server.log" ;;
-    cassandra) echo "$RUN/cassandra/logs/system.log" ;;
+    kafka*) echo "$RUN/$1/logs/server.log" ;;
+    cassandra*) echo "$RUN/$1/logs/system.log" ;;
     *) echo "$RUN/$1/logs/zookeeper.log" ;;
   esac
 }
+
+# idx_of NAME: 1 for kafka and cassandra, N for kafkaN and cassandraN.
+idx_of() { local n=${1##*[a-z]}; echo "${n:-1}"; }
+# host_of NAME: the loopback address a Kafka broker or Cassandra node listens on.
+host_of() { echo "127.0.0.$(idx_of "$1")"; }
+
+# The engines' sizes of this data folder (up --kafka-brokers/--cassandra-nodes).
+kafka_count() { if [[ -f $RUN/kafka-brokers ]]; then cat "$RUN/kafka-brokers"; else echo 1; fi; }
+cassandra_count() { if [[ -f $RUN/cassandra-nodes ]]; then cat "$RUN/cassandra-nodes"; else echo 1; fi; }
+kafka_names() { local i; echo -n kafka; for ((i = 2; i <= $(kafka_count); i++)); do echo -n " kafka$i"; done; echo; }
+cassandra_names() { local i; echo -n cassandra; for ((i = 2; i <= $(cassandra_count); i++)); do echo -n " cassandra$i"; done; echo; }
 
 addr_of() {
   case $1 in
     zookeeper | zk1) echo "$HOST:$ZK_PORT" ;;
     zk2) echo "$HOST:$((ZK_PORT + 1))" ;;
     zk3) echo "$HOST:$((ZK_PORT + 2))" ;;
-    kafka) echo "$HOST:$KAFKA_PORT" ;;
-    cassandra) echo "$HOST:$CASSANDRA_PORT" ;;
-    *) die "unknown server '$1' (known: zookeeper, zk1, zk2, zk3, kafka, cassandra)" ;;
+    kafka | kafka2 | kafka3) echo "$(host_of "$1"):$KAFKA_PORT" ;;
+    cassandra | cassandra2 | cassandra3) echo "$(host_of "$1"):$CASSANDRA_PORT" ;;
+    *) die "unknown server '$1' (known: zookeeper, zk1, zk2, zk3, kafka, kafka2, kafka3, cassandra, cassandra2, cassandra3)" ;;
   esac
 }
 
-kind_of() { case $1 in zk*) echo zookeeper ;; *) echo "$1" ;; esac; }
+kind_of() { case $1 in zk*) echo zookeeper ;; kafka*) echo kafka ;; cassandra*) echo cassandra ;; *) echo "$1" ;; esac; }
 
 probe() { # probe NAME -> prints "VERSION DETAIL"
   local name=$1 kind sec=()
@@ -202,13 +221,13 @@ probe() { # probe NAME -> prints "VERSION DETAIL"
     esac
   fi
   if [[ $kind == kafka ]]; then
-    "$PROBE" -timeout 3s "${sec[@]}" kafka "$(addr_of "$name")" "$(log_file kafka)" 2>/dev/null
+    "$PROBE" -timeout 3s "${sec[@]}" kafka "$(addr_of "$name")" "$(log_file "$name")" 2>/dev/null
   else
     "$PROBE" -timeout 3s "${sec[@]}" "$kind" "$(addr_of "$name")" 2>/dev/null
   fi
 }
 
-port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+port_busy() { (exec 3<>"/dev/tcp/${2:-$HOST}/$1") 2>/dev/null; }
 
 launch() { # launch NAME CLASSPATH_DIR JAVA_ARGS...
   local name=$1 lib=$2
@@ -281,8 +300,8 @@ need_launch() {
     say "$name: $(addr_of "$name") is already served by a process this script did not start ($out); using it"
     return 1
   fi
-  local port=${2:-}
-  if [[ -n $port ]] && port_busy "$port"; then
+  local port=${2:-} host=${3:-$HOST}
+  if [[ -n $port ]] && port_busy "$port" "$host"; then
     die "$name: port $port is in use by another program that is not a working $(kind_of "$name"); free it or set the port variable (see scripts/infra.sh header)"
   fi
   return 0
@@ -381,11 +400,39 @@ up_zookeeper() {
 
 # ---------------------------------------------------------------- Kafka
 
+# up_kafka [COUNT]: the brokers of the data folder (COUNT 1 or 3 sets their
+# number, kept in $RUN/kafka-brokers). A quorum of 3 controllers needs 2 to
+# elect a leader, so all are launched before any is waited for.
 up_kafka() {
-  local dir=$RUN/kafka
-  need_launch kafka "$KAFKA_PORT" || return 0
+  local count=${1:-$(kafka_count)} name launched=()
+  if [[ -f $RUN/kafka/data/meta.properties && $count != "$(kafka_count)" ]]; then
+    die "kafka: $RUN has $(kafka_count) broker(s); run 'infra.sh down --purge kafka' before changing to $count"
+  fi
+  echo "$count" >"$RUN/kafka-brokers"
   fetch kafka
+  for name in $(kafka_names); do
+    if prepare_kafka "$name"; then launched+=("$name"); fi
+  done
+  for name in "${launched[@]}"; do wait_ready "$name" "$KAFKA_WAIT"; done
+}
+
+# prepare_kafka NAME: configures, formats (first time) and launches one
+# broker; returns 1 when it already runs.
+prepare_kafka() {
+  local name=$1 dir=$RUN/$1 h idx count voters i
+  h=$(host_of "$name")
+  idx=$(idx_of "$name")
+  count=$(kafka_count)
+  need_launch "$name" "$KAFKA_PORT" "$h" || return 1
   mkdir -p "$dir/data" "$dir/logs"
+  voters="1@$HOST:$KAFKA_CONTROLLER_PORT"
+  for ((i = 2; i <= count; i++)); do voters+=",$i@127.0.0.$i:$KAFKA_CONTROLLER_PORT"; done
+  # Replication 3 and min ISR 2 with 3 brokers (a broker may be lost without
+  # refusing acks=all writes); 1 and 1 with one. A broker killed with -9 is
+  # fenced after broker.session.timeout.ms (3 s here, Kafka's default 9 s),
+  # when its partitions' leadership moves.
+  local rf=1 isr=1
+  ((count >= 3)) && rf=3 isr=2
   # Transactions on one broker (stream.TxProducer): the transaction state log
   # (__transaction_state, created on the first FindCoordinator for a
   # transactional id) must fit on one broker: replication factor and min ISR 1
@@ -398,32 +445,34 @@ up_kafka() {
   local listener=PLAINTEXT
   if is_secure; then
     [[ ! -f $dir/data/meta.properties || -f $dir/secure ]] ||
-      die "kafka: $dir/data was formatted without --secure (no SCRAM users): run 'infra.sh down --purge kafka' first"
+      die "$name: $dir/data was formatted without --secure (no SCRAM users): run 'infra.sh down --purge kafka' first"
     listener=SASL_SSL
   elif [[ -f $dir/secure ]]; then
-    die "kafka: $dir/data was formatted with --secure: run 'infra.sh down --purge kafka' first"
+    die "$name: $dir/data was formatted with --secure: run 'infra.sh down --purge kafka' first"
   fi
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=$listener://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=$listener://$HOST:$KAFKA_PORT
+node.id=$idx
+controller.quorum.voters=$voters
+listeners=$listener://$h:$KAFKA_PORT,CONTROLLER://$h:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$listener://$h:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=$listener
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,$listener:$listener
 log.dirs=$dir/data
 num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=3
 transaction.max.timeout.ms=900000
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 delete.topic.enable=true
@@ -466,9 +515,15 @@ EOF
   local java_opts=(-Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$dir/log4j2.properties")
   if [[ ! -f $dir/data/meta.properties ]]; then
+    # One cluster id for every broker of the data folder.
     local id
-    id=$(java -cp "$CACHE/kafka/lib/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
-    [[ -n $id ]] || die "kafka: StorageTool random-uuid failed"
+    if [[ -s $RUN/kafka-cluster-id ]]; then
+      id=$(cat "$RUN/kafka-cluster-id")
+    else
+      id=$(java -cp "$CACHE/kafka/lib/*" "${java_opts[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+      [[ -n $id ]] || die "kafka: StorageTool random-uuid failed"
+      echo "$id" >"$RUN/kafka-cluster-id"
+    fi
     local scram=()
     if is_secure; then
       scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(password_of kafka-admin)]"
@@ -477,27 +532,54 @@ EOF
     if ! java -cp "$CACHE/kafka/lib/*" "${java_opts[@]}" kafka.tools.StorageTool format -t "$id" \
         -c "$dir/server.properties" -g "${scram[@]}" >"$dir/logs/format.log" 2>&1; then
       cat "$dir/logs/format.log" >&2
-      die "kafka: formatting $dir/data failed (log: $dir/logs/format.log)"
+      die "$name: formatting $dir/data failed (log: $dir/logs/format.log)"
     fi
     if is_secure; then touch "$dir/secure"; fi
   fi
   : >"$dir/logs/server.log.start"
-  say "starting kafka on $HOST:$KAFKA_PORT (controller $HOST:$KAFKA_CONTROLLER_PORT)$(is_secure && echo ", SASL_SSL")"
-  launch kafka "$CACHE/kafka/lib" "${java_opts[@]}" kafka.Kafka "$dir/server.properties"
-  wait_ready kafka "$KAFKA_WAIT"
+  say "starting $name on $h:$KAFKA_PORT (controller $h:$KAFKA_CONTROLLER_PORT)$(is_secure && echo ", SASL_SSL")"
+  launch "$name" "$CACHE/kafka/lib" "${java_opts[@]}" kafka.Kafka "$dir/server.properties"
 }
 
 # ---------------------------------------------------------------- Cassandra
 
+# up_cassandra [COUNT]: the nodes of the data folder (COUNT 1 or 3, kept in
+# $RUN/cassandra-nodes), started one after the other (Cassandra lets one
+# node join the ring at a time).
 up_cassandra() {
-  local dir=$RUN/cassandra
-  need_launch cassandra "$CASSANDRA_PORT" || return 0
+  local count=${1:-$(cassandra_count)} name
+  if [[ -f $RUN/cassandra/cassandra.yaml && $count != "$(cassandra_count)" ]]; then
+    die "cassandra: $RUN has $(cassandra_count) node(s); run 'infra.sh down --purge cassandra' before changing to $count"
+  fi
+  echo "$count" >"$RUN/cassandra-nodes"
   fetch cassandra
+  for name in $(cassandra_names); do start_cassandra "$name"; done
+  if is_secure; then cassandra_roles; fi
+}
+
+# token_of IDX COUNT: node IDX's token, COUNT tokens evenly spaced over
+# Murmur3's range (-2^63 .. 2^63-1): 0 for one node.
+token_of() {
+  case $2:$1 in
+    1:*) echo 0 ;;
+    3:1) echo -9223372036854775808 ;; # -2^63 + k * 2^64/3
+    3:2) echo -3074457345618258603 ;;
+    3:3) echo 3074457345618258602 ;;
+    *) die "no token for node $1 of $2" ;;
+  esac
+}
+
+start_cassandra() {
+  local name=$1 dir=$RUN/$1 h idx
+  h=$(host_of "$name")
+  idx=$(idx_of "$name")
+  need_launch "$name" "$CASSANDRA_PORT" "$h" || return 0
   mkdir -p "$dir"/{data,commitlog,saved_caches,hints,cdc_raw,logs}
   cat >"$dir/cassandra.yaml" <<EOF
 cluster_name: stocksys-dev
 num_tokens: 1
-initial_token: 0
+initial_token: $(token_of "$idx" "$(cassandra_count)")
+auto_bootstrap: false
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 endpoint_snitch: SimpleSnitch
 data_file_directories: [$dir/data]
@@ -511,8 +593,8 @@ seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
       - seeds: "$HOST:$CASSANDRA_STORAGE_PORT"
-listen_address: $HOST
-rpc_address: $HOST
+listen_address: $h
+rpc_address: $h
 storage_port: $CASSANDRA_STORAGE_PORT
 native_transport_port: $CASSANDRA_PORT
 start_native_transport: true
@@ -521,7 +603,7 @@ disk_access_mode: standard
 EOF
   if is_secure; then
     [[ -z $(ls -A "$dir/data" 2>/dev/null) || -f $dir/secure ]] ||
-      die "cassandra: $dir/data was made without --secure: run 'infra.sh down --purge cassandra' first"
+      die "$name: $dir/data was made without --secure: run 'infra.sh down --purge cassandra' first"
     touch "$dir/secure"
     cat >>"$dir/cassandra.yaml" <<EOF
 authenticator: PasswordAuthenticator
@@ -537,7 +619,7 @@ client_encryption_options:
 EOF
     chmod 600 "$dir/cassandra.yaml"
   else
-    [[ ! -f $dir/secure ]] || die "cassandra: $dir/data was made with --secure: run 'infra.sh down --purge cassandra' first"
+    [[ ! -f $dir/secure ]] || die "$name: $dir/data was made with --secure: run 'infra.sh down --purge cassandra' first"
     cat >>"$dir/cassandra.yaml" <<EOF
 authenticator: AllowAllAuthenticator
 authorizer: AllowAllAuthorizer
@@ -591,10 +673,9 @@ EOF
       java.base/java.io java.base/java.lang.reflect java.base/java.lang java.base/java.util java.base/java.nio; do
     opts+=(--add-opens "$x=ALL-UNNAMED")
   done
-  say "starting cassandra on $HOST:$CASSANDRA_PORT (heap $CASSANDRA_HEAP, $CASSANDRA_MEMTABLE memtables, GC pause target ${CASSANDRA_GC_PAUSE_MS} ms)"
-  launch cassandra "$lib" "${opts[@]}" org.apache.cassandra.service.CassandraDaemon
-  wait_ready cassandra "$CASSANDRA_WAIT"
-  if is_secure; then cassandra_roles; fi
+  say "starting $name on $h:$CASSANDRA_PORT (heap $CASSANDRA_HEAP, $CASSANDRA_MEMTABLE memtables, GC pause target ${CASSANDRA_GC_PAUSE_MS} ms)"
+  launch "$name" "$lib" "${opts[@]}" org.apache.cassandra.service.CassandraDaemon
+  wait_ready "$name" "$CASSANDRA_WAIT"
 }
 
 # cassandra_roles: the node's role (login, CREATE on all keyspaces: it
@@ -617,10 +698,10 @@ cassandra_roles() {
 
 # ---------------------------------------------------------------- commands
 
-all_names() { echo "zookeeper zk1 zk2 zk3 kafka cassandra"; }
+all_names() { echo "zookeeper zk1 zk2 zk3 kafka kafka2 kafka3 cassandra cassandra2 cassandra3"; }
 
 cmd_up() {
-  local ensemble=1 only="zookeeper,kafka,cassandra" secure=0
+  local ensemble=1 only="zookeeper,kafka,cassandra" secure=0 brokers="" cnodes=""
   while (($#)); do
     case $1 in
       --zk-ensemble)
@@ -636,7 +717,17 @@ cmd_up() {
         secure=1
         shift
         ;;
-      *) die "up: unknown argument '$1' (usage: up [--zk-ensemble 3] [--only zookeeper,kafka,cassandra] [--secure])" ;;
+      --kafka-brokers)
+        [[ ${2:-} == 1 || ${2:-} == 3 ]] || die "--kafka-brokers takes 1 or 3, not '${2:-}'"
+        brokers=$2
+        shift 2
+        ;;
+      --cassandra-nodes)
+        [[ ${2:-} == 1 || ${2:-} == 3 ]] || die "--cassandra-nodes takes 1 or 3, not '${2:-}'"
+        cnodes=$2
+        shift 2
+        ;;
+      *) die "up: unknown argument '$1' (usage: up [--zk-ensemble 3] [--kafka-brokers 3] [--cassandra-nodes 3] [--only zookeeper,kafka,cassandra] [--secure])" ;;
     esac
   done
   check_prereqs
@@ -652,8 +743,8 @@ cmd_up() {
   for item in "${items[@]}"; do
     case $item in
       zookeeper) up_zookeeper "$ensemble" ;;
-      kafka) up_kafka ;;
-      cassandra) up_cassandra ;;
+      kafka) up_kafka "$brokers" ;;
+      cassandra) up_cassandra "$cnodes" ;;
       *) die "--only: unknown server '$item' (known: zookeeper, kafka, cassandra)" ;;
     esac
   done
@@ -677,7 +768,13 @@ cmd_down() {
   for ((i = ${#names[@]} - 1; i >= 0; i--)); do stop_one "${names[i]}"; done
   if ((purge)); then
     for n in "${names[@]}"; do rm -rf "${RUN:?}/$n"; done
-    if [[ -d $RUN ]] && [[ -z $(ls -A "$RUN" | grep -vE '^(zk-mode|secure)$' || true) ]]; then rm -rf "$RUN"; fi
+    for n in "${names[@]}"; do
+      case $n in
+        kafka) rm -f "$RUN/kafka-brokers" "$RUN/kafka-cluster-id" ;;
+        cassandra) rm -f "$RUN/cassandra-nodes" ;;
+      esac
+    done
+    if [[ -d $RUN ]] && [[ -z $(ls -A "$RUN" | grep -vE '^(zk-mode|secure|kafka-brokers|kafka-cluster-id|cassandra-nodes)$' || true) ]]; then rm -rf "$RUN"; fi
     say "purged data of: ${names[*]}"
   fi
 }
@@ -685,7 +782,7 @@ cmd_down() {
 cmd_status() {
   [[ -x $PROBE ]] || build_probe
   local rc=0 names name out kind state
-  names="$(zk_names) kafka cassandra"
+  names="$(zk_names) $(kafka_names) $(cassandra_names)"
   for name in $names; do
     kind=$(kind_of "$name")
     state=up
@@ -728,7 +825,10 @@ cmd_env() {
   else
     zk="$HOST:$ZK_PORT,$HOST:$((ZK_PORT + 1)),$HOST:$((ZK_PORT + 2))"
   fi
-  echo "export STOCKSYS_ZK=$zk STOCKSYS_KAFKA=$HOST:$KAFKA_PORT STOCKSYS_CASSANDRA=$HOST:$CASSANDRA_PORT"
+  local kafka="" cass="" n
+  for n in $(kafka_names); do kafka+=${kafka:+,}$(addr_of "$n"); done
+  for n in $(cassandra_names); do cass+=${cass:+,}$(addr_of "$n"); done
+  echo "export STOCKSYS_ZK=$zk STOCKSYS_KAFKA=$kafka STOCKSYS_CASSANDRA=$cass"
   case ${1:-} in
     --secure)
       is_secure || die "env --secure: $RUN was not set up with 'up --secure'"
@@ -755,8 +855,17 @@ cmd_start() {
       start_zk_server "$name" $((ZK_PORT + n - 1)) "$n"
       pid_of "$name" >/dev/null && wait_ready "$name" "$ZK_WAIT"
       ;;
-    kafka) up_kafka ;;
-    cassandra) up_cassandra ;;
+    kafka | kafka2 | kafka3)
+      (($(idx_of "$name") <= $(kafka_count))) || die "$name: this data folder has $(kafka_count) Kafka broker(s) (up --kafka-brokers 3)"
+      fetch kafka
+      if prepare_kafka "$name"; then wait_ready "$name" "$KAFKA_WAIT"; fi
+      ;;
+    cassandra | cassandra2 | cassandra3)
+      (($(idx_of "$name") <= $(cassandra_count))) || die "$name: this data folder has $(cassandra_count) Cassandra node(s) (up --cassandra-nodes 3)"
+      fetch cassandra
+      start_cassandra "$name"
+      if is_secure; then cassandra_roles; fi
+      ;;
     *) addr_of "$name" >/dev/null ;;
   esac
 }

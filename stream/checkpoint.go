@@ -85,10 +85,15 @@ func EnsureCheckpointTopic(ctx context.Context, cfg Config) error {
 			return err
 		}
 		compact := "compact"
+		entries := topicConfig(cfg)
+		if entries == nil {
+			entries = map[string]*string{}
+		}
+		entries["cleanup.policy"] = &compact
 		err = admin.CreateTopic(topic, &sarama.TopicDetail{
 			NumPartitions:     cfg.Partitions,
 			ReplicationFactor: cfg.ReplicationFactor,
-			ConfigEntries:     map[string]*string{"cleanup.policy": &compact},
+			ConfigEntries:     entries,
 		}, false)
 		if errors.Is(err, sarama.ErrTopicAlreadyExists) {
 			err = nil

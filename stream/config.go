@@ -28,7 +28,8 @@ type Config struct {
 	Partitions int32
 	// ReplicationFactor of the topics EnsureTopics creates (Kafka
 	// default.replication.factor). Default 1 (a single broker); use 3 in
-	// production.
+	// production, where topics are then created with min.insync.replicas=2
+	// (topicConfig).
 	ReplicationFactor int16
 	// ClientID is sent to the brokers with every request (Kafka client.id).
 	// Default "stocksys".

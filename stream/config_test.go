@@ -141,3 +141,20 @@ func TestTxConfig(t *testing.T) {
 		t.Fatalf("txConfig does not validate: %v", err)
 	}
 }
+
+func TestTopicConfigMinInSync(t *testing.T) {
+	for _, tc := range []struct {
+		rf   int16
+		want string // "" for no topic-level setting
+	}{{1, ""}, {2, ""}, {3, "2"}, {5, "2"}} {
+		c := DefaultConfig()
+		c.ReplicationFactor = tc.rf
+		got := topicConfig(c)
+		switch {
+		case tc.want == "" && got != nil:
+			t.Errorf("rf %d: %v; want the brokers' default", tc.rf, got)
+		case tc.want != "" && (got["min.insync.replicas"] == nil || *got["min.insync.replicas"] != tc.want):
+			t.Errorf("rf %d: %v; want min.insync.replicas=%s", tc.rf, got, tc.want)
+		}
+	}
+}

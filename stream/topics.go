@@ -57,6 +57,7 @@ func EnsureTopics(ctx context.Context, cfg Config) error {
 				err = admin.CreateTopic(topic, &sarama.TopicDetail{
 					NumPartitions:     cfg.Partitions,
 					ReplicationFactor: cfg.ReplicationFactor,
+					ConfigEntries:     topicConfig(cfg),
 				}, false)
 				if errors.Is(err, sarama.ErrTopicAlreadyExists) {
 					err = nil // created by someone else meanwhile
@@ -77,6 +78,20 @@ func EnsureTopics(ctx context.Context, cfg Config) error {
 		}
 		return nil
 	})
+}
+
+// topicConfig is the topic-level configuration EnsureTopics and
+// EnsureCheckpointTopic create topics with: with 3 or more replicas,
+// min.insync.replicas=2, so that an acks=all write survives the loss of one
+// broker and is refused, not acknowledged by one replica alone, after the
+// loss of two (the usual production setting); with fewer, the brokers'
+// default (1 unless configured).
+func topicConfig(cfg Config) map[string]*string {
+	if cfg.ReplicationFactor < 3 {
+		return nil
+	}
+	two := "2"
+	return map[string]*string{"min.insync.replicas": &two}
 }
 
 // describeTopic returns topic's metadata, or ErrNoTopic.

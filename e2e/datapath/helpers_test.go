@@ -192,8 +192,16 @@ func kafkaConfig() *sarama.Config {
 // ONE), closed on cleanup.
 func openStore(t *testing.T, srv servers, keyspace string) *store.Store {
 	t.Helper()
+	return openStoreAt(t, srv, keyspace, "ONE")
+}
+
+// openStoreAt is openStore reading and writing at consistency (e.g.
+// LOCAL_QUORUM on a 3-node ring, where ONE may ask a replica that has not
+// caught up).
+func openStoreAt(t *testing.T, srv servers, keyspace, consistency string) *store.Store {
+	t.Helper()
 	cfg := store.DefaultConfig()
-	cfg.Hosts, cfg.Keyspace, cfg.Consistency = srv.cassandra, keyspace, "ONE"
+	cfg.Hosts, cfg.Keyspace, cfg.Consistency = srv.cassandra, keyspace, consistency
 	if srv.tls != nil {
 		cfg.TLS, cfg.Auth = srv.tls, &security.Credentials{User: srv.cassLogin[0], Password: srv.cassLogin[1]}
 	}

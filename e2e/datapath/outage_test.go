@@ -39,8 +39,10 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startPrivateInfra starts them; with up "--secure" they are secured
-// (infra.sh up --secure) and srv carries the CA and the logins.
+// startPrivateInfra starts them with the extra `infra.sh up` arguments up:
+// with "--secure" they are secured and srv carries the CA and the logins;
+// with "--kafka-brokers 3" / "--cassandra-nodes 3" srv lists the three
+// brokers or nodes (127.0.0.1-3, one port).
 func startPrivateInfra(t *testing.T, up ...string) *privateInfra {
 	t.Helper()
 	kp, kcp, cp, csp := freePort(t), freePort(t), freePort(t), freePort(t)
@@ -54,7 +56,7 @@ func startPrivateInfra(t *testing.T, up ...string) *privateInfra {
 		"STOCKSYS_CASSANDRA_PORT=" + strconv.Itoa(cp), "STOCKSYS_CASSANDRA_STORAGE_PORT=" + strconv.Itoa(csp),
 	}, srv: servers{kafka: []string{"127.0.0.1:" + strconv.Itoa(kp)}, cassandra: []string{"127.0.0.1:" + strconv.Itoa(cp)}}}
 	t.Cleanup(func() {
-		if out, err := p.script("down", "--purge", "kafka", "cassandra"); err != nil {
+		if out, err := p.script("down", "--purge"); err != nil {
 			t.Logf("infra.sh down: %v\n%s", err, out)
 		}
 		_ = os.RemoveAll(dir)
@@ -63,6 +65,16 @@ func startPrivateInfra(t *testing.T, up ...string) *privateInfra {
 	p.must(append([]string{"up", "--only", "kafka,cassandra"}, up...)...)
 	if slices.Contains(up, "--secure") {
 		p.srv = p.srv.withSecurity(t, filepath.Join(dir, "secure"))
+	}
+	for i, a := range up {
+		if i+1 < len(up) && up[i+1] == "3" {
+			switch a {
+			case "--kafka-brokers":
+				p.srv.kafka = []string{p.srv.kafka[0], "127.0.0.2:" + strconv.Itoa(kp), "127.0.0.3:" + strconv.Itoa(kp)}
+			case "--cassandra-nodes":
+				p.srv.cassandra = []string{p.srv.cassandra[0], "127.0.0.2:" + strconv.Itoa(cp), "127.0.0.3:" + strconv.Itoa(cp)}
+			}
+		}
 	}
 	t.Logf("private Kafka %s and Cassandra %s up in %v", p.srv.kafka[0], p.srv.cassandra[0], time.Since(start).Round(time.Millisecond))
 	return p
@@ -85,9 +97,13 @@ func (p *privateInfra) must(args ...string) {
 }
 
 // kafkaPid is the pid of the private Kafka broker's JVM.
-func (p *privateInfra) kafkaPid() int {
+func (p *privateInfra) kafkaPid() int { return p.pid("kafka") }
+
+// pid is the pid of the private server name's JVM (kafka, kafka2, ...,
+// cassandra3).
+func (p *privateInfra) pid(name string) int {
 	p.t.Helper()
-	b, err := os.ReadFile(filepath.Join(p.dir, "kafka", "pid"))
+	b, err := os.ReadFile(filepath.Join(p.dir, name, "pid"))
 	if err != nil {
 		p.t.Fatal(err)
 	}
