@@ -461,7 +461,7 @@ func (w *Writer) load(ctx context.Context, sym string, runs [][]quote.Quote) ([]
 	st := w.syms[sym]
 	if loc := runs[0][0].Location(); st.loc != loc {
 		if st.loc != nil { // the symbol's zone changed: its held days are of the other
-			st.days, st.latestDay = map[int64]*dayState{}, time.Time{}
+			st.days, st.latestDay, st.daily = map[int64]*dayState{}, time.Time{}, nil
 		}
 		st.loc = loc
 	}

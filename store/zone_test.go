@@ -1,7 +1,10 @@
 package store
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -335,5 +338,100 @@ func TestIntegration_ZoneColumnAddedToOldKeyspace(t *testing.T) {
 	}
 	if days, err := s.Days(ctx, "BBCA.JK", jk.TS, jk.TS); err != nil || len(days) != 1 || !days[0].Equal(day(2024, 3, 4)) {
 		t.Errorf("BBCA.JK days %v, %v; want 2024-03-04", days, err)
+	}
+}
+
+// The incremental Writer in exchange zones, fed random permutations,
+// duplicates, replays from older offsets and task moves (deliveries), leaves
+// what the offline functions compute from the distinct rows, each quote's
+// day and windows in its zone: Jakarta ticks from 09:30 WIB, BTC-USD ticks
+// from 23:30 UTC on (24/7, each run crossing UTC midnight into the next
+// day), and Kolkata minute bars (UTC+05:30: 1h windows at :30 UTC). Every
+// stored row is on the day the test computes with time.LoadLocation.
+func TestIntegration_WriterMatchesOfflineInZones(t *testing.T) {
+	s, ctx := openTest(t), testCtx(t)
+	s.cfg.MoveAlertPct = 3
+	s.now = func() time.Time { return time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC) }
+	for seed := range uint64(6) {
+		r := rand.New(rand.NewPCG(seed, 18))
+		zone := []string{"Asia/Jakarta", "UTC", "Asia/Kolkata"}[seed%3]
+		loc := zoneOf(t, zone)
+		sym := fmt.Sprintf("Z%d", seed)
+		// genTicks and genBars start each day at d + 09:30.
+		var days []time.Time
+		for _, d := range []int{7, 8, 10} {
+			start := time.Date(2013, 10, d, 0, 0, 0, 0, loc)
+			if zone == "UTC" {
+				start = start.Add(14 * time.Hour) // 23:30 UTC: the run crosses midnight
+			}
+			days = append(days, start)
+		}
+		var src []quote.Quote
+		if zone == "Asia/Kolkata" {
+			src = genBars(r, sym, days)
+		} else {
+			src = genTicks(r, sym, days)
+		}
+		for i := range src {
+			src[i].TS, src[i].TZ = src[i].TS.UTC(), zone // as a source gives them: UTC, naming the zone
+		}
+		batches, moves := deliveries(r, src)
+		w := s.NewWriter()
+		for i, b := range batches {
+			if moves[i] {
+				w = s.NewWriter()
+			}
+			if len(b) == 0 {
+				continue
+			}
+			if err := w.Write(ctx, 1, b); err != nil {
+				t.Fatalf("seed %d batch %d: %v", seed, i, err)
+			}
+		}
+		wantBars, wantAlerts, wantLatest := offline(src, s.cfg.MoveAlertPct, s.cfg.SMAWindows, s.cfg.EMAWindows)
+		from, to := src[0].TS.Add(-48*time.Hour), src[len(src)-1].TS.Add(48*time.Hour)
+		for _, iv := range Intervals {
+			got, err := s.Bars(ctx, sym, iv, from, to, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, wantBars[iv]) {
+				t.Errorf("seed %d (%s) %s: %d bars stored, want %d", seed, zone, iv, len(got), len(wantBars[iv]))
+			}
+			for _, b := range got { // the test's own day and 1d alignment
+				if !b.Day.Equal(localDate(b.TS, loc)) || (iv == Interval1d && !b.TS.Equal(time.Date(b.Day.Year(), b.Day.Month(), b.Day.Day(), 0, 0, 0, 0, loc))) {
+					t.Errorf("seed %d (%s) %s bar %v on %v", seed, zone, iv, b.TS, b.Day)
+				}
+			}
+		}
+		if zone == "UTC" {
+			if n := len(wantBars[Interval1d]); n < 4 {
+				t.Errorf("seed %d: %d UTC days; want the runs to cross midnight (4 or more)", seed, n)
+			}
+		}
+		all, err := s.Alerts(ctx, from, to, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Alert
+		for _, a := range all {
+			if a.Symbol == sym {
+				got = append(got, a)
+			}
+		}
+		if len(wantAlerts) == 0 {
+			t.Errorf("seed %d: the data raise no alert; the test checks nothing there", seed)
+		}
+		if !reflect.DeepEqual(got, wantAlerts) {
+			t.Errorf("seed %d (%s) alerts: %d, want %d", seed, zone, len(got), len(wantAlerts))
+		}
+		l, err := s.Latest(ctx, sym)
+		if err != nil || len(l) != 1 {
+			t.Fatalf("seed %d: Latest = %v, %v", seed, l, err)
+		}
+		l[0].Updated = time.Time{}
+		if !reflect.DeepEqual(l[0], wantLatest) {
+			t.Errorf("seed %d (%s) latest:\n got %s\nwant %s", seed, zone, fmtLatest(l[0]), fmtLatest(wantLatest))
+		}
 	}
 }
