@@ -265,9 +265,10 @@ func allowedParams(allowed map[string]bool) string {
 // (`stocksys symbols add --option K=V`) as parameters of the spec: each key
 // must be a parameter of the spec's kind (see ParseSpec: replay takes
 // speed, rate and label; synthetic seed and rate; every kind tz and hours)
-// and is checked as ParseSpec checks it (tz=Asia/Jakarta with LoadZone). An option that the spec
-// already sets to another value is refused. Errors wrap ErrBadSpec and
-// name the option (an unknown key with the keys allowed).
+// and is checked as ParseSpec checks it (tz=Asia/Jakarta with LoadZone).
+// An option that the spec already sets to another value is refused. Errors
+// wrap ErrBadSpec and name the option (an unknown key with the keys
+// allowed).
 func ParseSpecOptions(spec string, opts map[string]string) (Spec, error) {
 	if len(opts) == 0 {
 		return ParseSpec(spec)
