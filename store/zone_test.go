@@ -435,3 +435,61 @@ func TestIntegration_WriterMatchesOfflineInZones(t *testing.T) {
 		}
 	}
 }
+
+// A daily series in a zone east of UTC+09:30 (Pacific/Auckland: 09:30
+// there is the previous evening in New York): each daily bar on its own
+// date, and the moving averages over those days' closes, as the offline
+// functions compute them, through random deliveries and task moves.
+func TestIntegration_DailySeriesInZone(t *testing.T) {
+	s, ctx := openTest(t), testCtx(t)
+	s.cfg.MoveAlertPct = 3
+	s.cfg.SMAWindows, s.cfg.EMAWindows = []int{3, 10}, []int{2, 5}
+	s.now = func() time.Time { return time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC) }
+	nz := zoneOf(t, "Pacific/Auckland")
+	r := rand.New(rand.NewPCG(7, 18))
+	src := genDaily(r, "FPH.NZ", 40)
+	var dates []time.Time
+	for i := range src {
+		d := src[i].Day() // genDaily's dates (US/Eastern, TZ not set yet)
+		dates = append(dates, d)
+		src[i].TS = time.Date(d.Year(), d.Month(), d.Day(), 9, 30, 0, 0, nz).UTC()
+		src[i].TZ = "Pacific/Auckland"
+	}
+	batches, moves := deliveries(r, src)
+	w := s.NewWriter()
+	for i, b := range batches {
+		if moves[i] {
+			w = s.NewWriter()
+		}
+		if len(b) == 0 {
+			continue
+		}
+		if err := w.Write(ctx, 1, b); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	wantBars, _, wantLatest := offline(src, s.cfg.MoveAlertPct, s.cfg.SMAWindows, s.cfg.EMAWindows)
+	from, to := src[0].TS.Add(-48*time.Hour), src[len(src)-1].TS.Add(48*time.Hour)
+	got, err := s.Bars(ctx, "FPH.NZ", Interval1d, from, to, 0)
+	if err != nil || !reflect.DeepEqual(got, wantBars[Interval1d]) || len(got) != len(dates) {
+		t.Fatalf("1d bars: %d, %v; want %d equal to the offline ones", len(got), err, len(dates))
+	}
+	for i, b := range got {
+		if !b.Day.Equal(dates[i]) || !b.TS.Equal(time.Date(dates[i].Year(), dates[i].Month(), dates[i].Day(), 0, 0, 0, 0, nz)) {
+			t.Errorf("1d bar %d: day %v ts %v; want %v at Auckland midnight", i, b.Day, b.TS, dates[i].Format(time.DateOnly))
+		}
+	}
+	l, err := s.Latest(ctx, "FPH.NZ")
+	if err != nil || len(l) != 1 {
+		t.Fatalf("Latest = %v, %v", l, err)
+	}
+	l[0].Updated = time.Time{}
+	// The test's own SMA 3 over the last three dates' closes.
+	n := len(src)
+	if sma := (src[n-1].Close + src[n-2].Close + src[n-3].Close) / 3; math.Abs(l[0].SMA[3]-sma) > 1e-9*sma {
+		t.Errorf("SMA 3 = %v; want %v (the last three Auckland days' closes)", l[0].SMA[3], sma)
+	}
+	if !reflect.DeepEqual(l[0], wantLatest) {
+		t.Errorf("latest:\n got %s\nwant %s", fmtLatest(l[0]), fmtLatest(wantLatest))
+	}
+}
