@@ -20,8 +20,8 @@ import (
 func WriteText(w io.Writer, r *Report, now time.Time) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "cluster %s (%s)  epoch %d  read %s\n", r.Cluster, r.Root, r.Epoch, r.Read.Format(time.RFC3339))
-	if r.Master == nil && r.Epoch == 0 && len(r.Members) == 0 && len(r.Tasks) == 0 {
-		fmt.Fprintf(b, "(nothing has run in cluster %q yet: no master, members or symbols under %s; check --cluster)\n", r.Cluster, r.Root)
+	if h := EmptyHint(r); h != "" {
+		fmt.Fprintln(b, h)
 	}
 	if r.Master == nil && r.FencedMaster != nil {
 		fmt.Fprintf(b, "master  NONE (%s still holds the master znode with epoch %d, but the epoch znode holds %d: it is fenced)\n",
@@ -244,4 +244,14 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// EmptyHint returns, for a report of a cluster where nothing has run (no
+// master, epoch, members or tasks: often a mistyped --cluster), a line
+// saying so in parentheses; "" otherwise.
+func EmptyHint(r *Report) string {
+	if r.Master == nil && r.Epoch == 0 && len(r.Members) == 0 && len(r.Tasks) == 0 {
+		return fmt.Sprintf("(nothing has run in cluster %q yet: no master, members or symbols under %s; check --cluster)", r.Cluster, r.Root)
+	}
+	return ""
 }

@@ -78,7 +78,7 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 			if len(opts) == 0 {
 				opts = nil
 			}
-			return withTasksZK(g, func(c zkapi.Client, p tasks.Paths) error {
+			return withTasksZK(g, true, func(c zkapi.Client, p tasks.Paths) error {
 				for _, s := range syms {
 					data, _ := json.Marshal(tasks.SymbolSpec{Symbol: s, Source: source, Options: opts, Added: time.Now().UTC()})
 					_, err := c.Create(p.Symbol(s), data, 0, zkapi.OpenACL())
@@ -115,7 +115,7 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withTasksZK(g, func(c zkapi.Client, p tasks.Paths) error {
+			return withTasksZK(g, false, func(c zkapi.Client, p tasks.Paths) error {
 				var missing []string
 				for _, s := range syms {
 					err := c.Delete(p.Symbol(s), -1)
@@ -142,9 +142,14 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 		Short: "List registered symbols",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withTasksZK(g, func(c zkapi.Client, p tasks.Paths) error {
+			return withTasksZK(g, false, func(c zkapi.Client, p tasks.Paths) error {
+				if ok, _, err := c.Exists(p.Symbols); err != nil {
+					return err
+				} else if !ok {
+					fmt.Fprintf(cmd.ErrOrStderr(), "(no symbols: nothing has run in cluster %q yet, no %s; check --cluster)\n", g.cluster, p.Symbols)
+				}
 				syms, bad, err := p.ListSymbols(c)
-				if err != nil {
+				if err != nil && !errors.Is(err, zkapi.ErrNoNode) {
 					return err
 				}
 				specs := make([]tasks.SymbolSpec, 0, len(syms))
@@ -201,7 +206,11 @@ func parseSymbols(args []string) ([]tasks.Symbol, error) {
 	return out, nil
 }
 
-func withTasksZK(g *globals, f func(zkapi.Client, tasks.Paths) error) error {
+// withTasksZK runs f with a ZooKeeper connection and the cluster's task
+// paths. With ensure it first creates the cluster's layout if missing (a
+// command that registers something); without, a read or a removal never
+// creates a cluster, and a missing one is f's to report.
+func withTasksZK(g *globals, ensure bool, f func(zkapi.Client, tasks.Paths) error) error {
 	root, err := g.root()
 	if err != nil {
 		return err
@@ -212,8 +221,10 @@ func withTasksZK(g *globals, f func(zkapi.Client, tasks.Paths) error) error {
 	}
 	defer c.Close()
 	p := tasks.NewPaths(root)
-	if err := p.EnsureLayout(c); err != nil {
-		return err
+	if ensure {
+		if err := p.EnsureLayout(c); err != nil {
+			return err
+		}
 	}
 	return f(c, p)
 }

@@ -41,6 +41,9 @@ task its last error and when it is retried; an unassigned task says why (paused,
 			if err != nil {
 				return err
 			}
+			if h := status.EmptyHint(r); h != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), h) // stdout stays the (empty) list
+			}
 			var out []status.Task
 			for _, t := range r.Tasks {
 				if state == "" || t.State == state {
