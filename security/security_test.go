@@ -134,7 +134,10 @@ func TestSCRAMClientAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := client.GetStoredCredentials(kf)
+	creds, err := client.GetStoredCredentialsWithError(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	server, err := scram.SHA512.NewServer(func(user string) (scram.StoredCredentials, error) {
 		if user != "stocksys" {
 			return scram.StoredCredentials{}, fmt.Errorf("unknown user %q", user)
