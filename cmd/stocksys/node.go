@@ -371,6 +371,9 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 	scfg.Topic, scfg.DLQTopic = o.topic, o.dlqTopic
 	scfg.Partitions, scfg.ReplicationFactor = int32(o.partitions), int16(o.replication)
 	scfg.ClientID = "stocksys-" + o.id
+	// Ingest applies the fetch side's checks again: the topic may hold
+	// other producers' messages (README, "Checks at ingest").
+	scfg.CheckQuote = func(q quote.Quote) error { return quote.Validate(q, time.Now()) }
 	scfg.Logger = log.With(zap.String("node", o.id))
 	ls := &lazyStore{}
 	var producer *stream.Producer

@@ -19,12 +19,14 @@ import (
 
 // TestIntegration_MalformedMessage: while 2 nodes replay a real SPY day, two
 // malformed messages are written with a plain sarama producer to SPY's
-// partition of the quotes topic (raw bytes that are not JSON, and a valid
-// quote without the epoch header). Each lands in the dead-letter topic with
+// partition of the quotes topic (raw bytes that are not JSON, a valid quote
+// without the epoch header), and a third that decodes, with its epoch header,
+// but holds an impossible quote (close -5: the node's ingest applies
+// quote.Validate again; stored, it would overwrite a real row). Each lands in the dead-letter topic with
 // its bytes, a non-empty reason header and its original position; the
 // partition keeps flowing: the valid quotes produced after them are stored
 // (every SPY row of the source, the committed offset at the high-water mark
-// past them), and the nodes count 2 dead letters.
+// past them), and the nodes count 3 dead letters.
 func TestIntegration_MalformedMessage(t *testing.T) {
 	t.Parallel()
 	srv := sharedServers(t)
@@ -50,9 +52,17 @@ func TestIntegration_MalformedMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	impossible := want[0]
+	impossible.Close, impossible.Low = -5, -5
+	imp, err := stream.Encode(impossible)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bad := []*sarama.ProducerMessage{
 		{Topic: c.Topic, Key: sarama.StringEncoder("SPY"), Value: sarama.ByteEncoder([]byte("\x00\xffnot a quote{"))},
 		{Topic: c.Topic, Key: sarama.StringEncoder("SPY"), Value: sarama.ByteEncoder(valid)}, // no epoch header
+		{Topic: c.Topic, Key: sarama.StringEncoder("SPY"), Value: sarama.ByteEncoder(imp),
+			Headers: []sarama.RecordHeader{{Key: []byte(stream.HeaderEpoch), Value: []byte("1")}}},
 	}
 	if err := prod.SendMessages(bad); err != nil {
 		t.Fatalf("produce malformed messages: %v", err)
@@ -64,7 +74,8 @@ func TestIntegration_MalformedMessage(t *testing.T) {
 
 	hw, took := waitDone(t, srv, openStore(t, srv, c.Keyspace), c.Topic, map[string]time.Time{"SPY": lastTS(want)}, 90*time.Second)
 	t.Logf("replay done %v after the malformed messages; partition %d high-water %d", took.Round(time.Millisecond), part, hw[part])
-	if after := hw[part] - bad[1].Offset - 1; after <= 0 {
+	lastBad := bad[len(bad)-1]
+	if after := hw[part] - lastBad.Offset - 1; after <= 0 {
 		t.Errorf("no message after the malformed ones in partition %d (high-water %d); the test proves nothing", part, hw[part])
 	} else {
 		t.Logf("%d messages after the malformed ones in partition %d, all ingested (committed = high-water)", after, part)
@@ -135,7 +146,7 @@ func TestIntegration_MalformedMessage(t *testing.T) {
 		if partOf(x.ID) != part {
 			continue
 		}
-		want := fmt.Sprintf("(last: offset %d: ", bad[1].Offset)
+		want := fmt.Sprintf("(last: offset %d: ", lastBad.Offset)
 		if !strings.HasPrefix(x.LastError, "dead-lettered ") || !strings.Contains(x.LastError, want) {
 			t.Errorf("%s: last_error %q; want \"dead-lettered N messages %s...)\"", x.ID, x.LastError, want)
 		}
