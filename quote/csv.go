@@ -1,6 +1,7 @@
 package quote
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -154,6 +155,12 @@ func ReadFile(path, symbol string) ([]Quote, error) {
 //     spy.zip: a Lean daily zip (ReadLeanDailyZip; told by its first row
 //     `yyyymmdd 00:00,...`, an hour zip refused), each bar at 09:30 US/Eastern
 //     of its date as a daily CSV's.
+//   - a file whose content starts with '{' (after spaces and a UTF-8 byte
+//     order mark), whatever its name: a saved JSON response, told by its
+//     top-level key (see readJSON): "quoteResponse", Yahoo's v7 quote
+//     endpoint, read as ParseYahooQuote's snapshots of symbol (Source
+//     "replay:yahoo-v7", no RowReject: a bad result fails the file); any
+//     other (a v8 "chart" included) is refused (ErrUnknownFormat).
 //   - anything else: a CSV of one of the layouts of ReadCSV.
 //
 // The file is read row by row: a bad row is left out and returned as a
@@ -168,7 +175,8 @@ func ReadFile(path, symbol string) ([]Quote, error) {
 //
 // It returns the bars (or ticks) in ascending time (Position), with Source
 // "replay:lean", "replay:lean-tick", "replay:lean-quote",
-// "replay:lean-daily", "replay:intraday-csv" or "replay:daily-csv". Errors
+// "replay:lean-daily", "replay:intraday-csv", "replay:daily-csv" or
+// "replay:yahoo-v7". Errors
 // are for a file that cannot be read at all (nothing is returned with them);
 // they wrap ErrFormat or ErrUnknownFormat (or are the I/O or zip error) and
 // name the file.
@@ -201,7 +209,12 @@ func ReadFileInZone(path, symbol string, label Label, loc *time.Location) ([]Quo
 		return nil, nil, FileInfo{}, fmt.Errorf("quote: %w", err)
 	}
 	defer f.Close()
-	return readCSVIn(f, path, symbol, label, loc)
+	br := bufio.NewReader(f)
+	if isJSONObject(br) {
+		qs, err := readJSON(br, path, symbol)
+		return qs, nil, FileInfo{}, err
+	}
+	return readCSVIn(br, path, symbol, label, loc)
 }
 
 // readZip reads a Lean zip (see ReadFileRejects).

@@ -154,7 +154,9 @@ func (s *tickSeries) appendQuotes(out []Quote, i, j int) []Quote {
 // beside them (*_quote.zip: quote-derived bars, ReadLeanQuoteBars; one
 // holding quote ticks is reported as a file that cannot be read), Lean daily
 // zips named <symbol>.zip (Lean's equity/usa/daily/spy.zip:
-// ReadLeanDailyZip) or CSV files (*.csv). A trade zip holds ticks when its
+// ReadLeanDailyZip), CSV files (*.csv) or saved JSON responses (*.json:
+// Yahoo v7 quote responses, see ReadFileRejects; a response of several
+// symbols, as quote-AAPL-MSFT.json, is read by each). A trade zip holds ticks when its
 // inner CSV is *_Tick.csv (case-insensitive) or, failing that, when the 4th
 // field of its first row is not an integer; otherwise minute bars. When
 // a symbol has both bar files and tick files there, the replay reads the bar
@@ -268,7 +270,7 @@ func (r *Replay) files(symbol string) (out, bad []replayFile, err error) {
 			return err
 		}
 		switch base := strings.ToLower(d.Name()); {
-		case strings.HasSuffix(base, "_trade.zip"), strings.HasSuffix(base, ".csv"):
+		case strings.HasSuffix(base, "_trade.zip"), strings.HasSuffix(base, ".csv"), strings.HasSuffix(base, ".json"):
 		case strings.HasSuffix(base, "_quote.zip"):
 			if siblingTradeZip(p) != "" {
 				return nil // read with its trade zip
@@ -342,7 +344,7 @@ func (r *Replay) load(symbol string) (*replaySym, error) {
 		r.reportFile(symbol, f.path, f.err)
 	}
 	if len(files) == 0 && len(bad) == 0 {
-		return nil, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip or *.csv with %q in its path, or %s.zip)",
+		return nil, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip, *.csv or *.json with %q in its path, or %s.zip)",
 			ErrNoData, r.path, symbol, strings.ToLower(symbol), strings.ToLower(symbol))
 	}
 	var rows series = barSeries(nil)
@@ -642,7 +644,7 @@ func (r *Replay) Check(symbol string) (valid, rejected int, err error) {
 		if len(bad) > 0 {
 			return 0, 0, fmt.Errorf("%w: replay %s: %s: %v", ErrUnreadable, r.path, bad[0].path, bad[0].err)
 		}
-		return 0, 0, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip or *.csv with %q in its path, or %s.zip)",
+		return 0, 0, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip, *.csv or *.json with %q in its path, or %s.zip)",
 			ErrUnreadable, r.path, symbol, strings.ToLower(symbol), strings.ToLower(symbol))
 	}
 	f := files[0]

@@ -96,6 +96,10 @@ type Spec struct {
 	// Hours is the hours= option of every kind (see ParseHours): when
 	// quotes of the symbol are expected (TradingAt). Zero: the default.
 	Hours Hours
+	// Endpoint is the yahoo source's endpoint= option: "" for the v8 chart
+	// API (endpoint=chart, the default), YahooEndpointQuote for the v7
+	// quote API's snapshots (endpoint=quote; see ParseYahooQuote).
+	Endpoint string
 }
 
 // zoneQuery returns the tz= and hours= parameters of s, after sep and
@@ -132,6 +136,10 @@ func (s Spec) String() string {
 		return "replay:" + s.Path + "?speed=" + sp + label + s.zoneQuery("&")
 	case KindSynthetic:
 		return fmt.Sprintf("synthetic?seed=%d&rate=%s", s.Seed, strconv.FormatFloat(s.Rate, 'g', -1, 64)) + s.zoneQuery("&")
+	case KindYahoo:
+		if s.Endpoint != "" {
+			return s.Kind + "?endpoint=" + s.Endpoint + s.zoneQuery("&")
+		}
 	}
 	return s.Kind + s.zoneQuery("?")
 }
@@ -142,7 +150,8 @@ func (s Spec) String() string {
 //	replay:<path>?rate=N             N > 0 rows per wall second per symbol, evenly (exclusive with speed)
 //	replay:<path>?label=start|end    which end of its interval an intraday CSV bar's time names
 //	                                 (default: read from the file's evidence, see ReadCSV; refused when ambiguous)
-//	yahoo
+//	yahoo[?endpoint=chart|quote]     the v8 chart API's 1-minute bars (default), or the v7 quote API's
+//	                                 snapshots of the last price (see ParseYahooQuote)
 //	alphavantage
 //	synthetic[?seed=S&rate=R]        S an int64 (default 1), 0 < R <= 1000 quotes/s/symbol (default 1)
 //
@@ -206,6 +215,16 @@ func ParseSpec(spec string) (Spec, error) {
 		if hasColon {
 			return bad("%s takes no argument", kind)
 		}
+		if kind == KindYahoo {
+			allowed["endpoint"] = true
+			switch v := params.Get("endpoint"); v {
+			case "", YahooEndpointChart:
+			case YahooEndpointQuote:
+				s.Endpoint = v
+			default:
+				return bad("endpoint %q: want %s (v8 chart API, the default) or %s (v7 quote API)", v, YahooEndpointChart, YahooEndpointQuote)
+			}
+		}
 	case KindSynthetic:
 		if hasColon && rest != "" {
 			return bad("synthetic takes no path")
@@ -264,7 +283,8 @@ func allowedParams(allowed map[string]bool) string {
 // ParseSpecOptions parses spec with the options of a symbol's document
 // (`stocksys symbols add --option K=V`) as parameters of the spec: each key
 // must be a parameter of the spec's kind (see ParseSpec: replay takes
-// speed, rate and label; synthetic seed and rate; every kind tz and hours)
+// speed, rate and label; yahoo endpoint; synthetic seed and rate; every
+// kind tz and hours)
 // and is checked as ParseSpec checks it (tz=Asia/Jakarta with LoadZone).
 // An option that the spec already sets to another value is refused. Errors
 // wrap ErrBadSpec and name the option (an unknown key with the keys
@@ -420,7 +440,12 @@ func newFromSpec(s Spec, opts Options) (_ Source, err error) {
 		}
 		return NewReplay(s.Path, s.Speed, opts)
 	case KindYahoo:
-		return NewYahoo(opts)
+		y, err := NewYahoo(opts)
+		if err != nil {
+			return nil, err
+		}
+		y.endpoint = s.Endpoint
+		return y, nil
 	case KindAlphaVantage:
 		return NewAlphaVantage(opts)
 	case KindSynthetic:

@@ -190,12 +190,15 @@ func yahooInterval(g string) time.Duration {
 }
 
 // Yahoo is the yahoo source: 1-minute bars of the current day from the v8
-// chart API. It is safe for concurrent use.
+// chart API, or with endpoint=quote (Spec.Endpoint YahooEndpointQuote)
+// snapshots of the v7 quote API (see ParseYahooQuote). It is safe for
+// concurrent use.
 type Yahoo struct {
-	base  *url.URL
-	g     *getter
-	clock Clock
-	max   int
+	base     *url.URL
+	g        *getter
+	clock    Clock
+	max      int
+	endpoint string // "" (YahooEndpointChart) or YahooEndpointQuote
 }
 
 // NewYahoo returns the yahoo source (see Options for defaults). Errors wrap
@@ -226,8 +229,15 @@ func (y *Yahoo) Chart(ctx context.Context, symbol, rng string) (*YahooChart, err
 // Fetch implements Source with one chart request: range=1d when after is
 // zero or less than 24h ago, else range=5d (Yahoo serves 1-minute bars for
 // the last 7 days at most, so an older checkpoint cannot be caught up). Bars
-// not yet complete (TS + 1m after now) are left out.
+// not yet complete (TS + 1m after now) are left out. With endpoint=quote it
+// makes one v7 quote request instead (QuoteSnapshot) and returns the
+// snapshot when its TS (regularMarketTime) is after `after`: polling gives
+// one quote per change of the last price's time, none while it stands still
+// (after the close).
 func (y *Yahoo) Fetch(ctx context.Context, symbol string, after time.Time) ([]Quote, error) {
+	if y.endpoint == YahooEndpointQuote {
+		return y.fetchQuote(ctx, symbol, after)
+	}
 	now := y.clock.Now()
 	rng := "1d"
 	if !after.IsZero() && now.Sub(after) > 24*time.Hour {
