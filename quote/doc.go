@@ -3,7 +3,7 @@
 // formats it is read from, the sources a fetch task pulls quotes from, and
 // the checks a quote passes before it is produced.
 //
-// # Files (ReadFile tells them apart by name and header)
+// # Files (ReadFile tells them apart by name, header and content)
 //
 //   - QuantConnect Lean minute bars, one zip per day holding one headerless
 //     CSV, prices as integers x 10000, times in milliseconds since midnight
@@ -47,6 +47,14 @@
 //   - Daily CSV `Date,Open,High,Low,Close[,Adj Close],Volume` (Yahoo's
 //     download; dates ISO or m/d/yyyy), each bar stamped 09:30 US/Eastern of
 //     its date.
+//   - A saved Yahoo v7 quote response (GET /v7/finance/quote?symbols=...),
+//     told by its content (a JSON object with "quoteResponse"), whatever its
+//     name: one snapshot per result of the symbol (ParseYahooQuote, Source
+//     "replay:yahoo-v7"): TS regularMarketTime, open = high = low = close =
+//     regularMarketPrice, volume 0 (the day's running open, high, low and
+//     volume stay out of the quote; see ParseYahooQuote), bid and ask, the
+//     zone exchangeTimezoneName. A bad result refuses the file. A saved v8
+//     chart response is refused (ErrUnknownFormat).
 //
 // # Ticks
 //
@@ -86,7 +94,8 @@
 // hours=, see below): replay:<path>[?speed=N|rate=N]
 // (files, paced on a Clock by market time or at N rows per second; tick
 // files parsed once per process and shared by the symbols replaying them,
-// about 40 bytes a trade), yahoo (v8 chart API),
+// about 40 bytes a trade), yahoo (v8 chart API; yahoo?endpoint=quote: v7
+// quote API snapshots),
 // alphavantage (TIME_SERIES_INTRADAY; GLOBAL_QUOTE via GlobalQuote) and
 // synthetic[?seed=S&rate=R] (a deterministic random walk). HTTP sources share
 // a per-provider rate limiter, retry network errors, 429 and 5xx with jittered

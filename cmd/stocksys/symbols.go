@@ -102,7 +102,7 @@ func newSymbolsCmd(g *globals) *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&source, "source", "", "quote source spec, e.g. replay:../shared/data/lean-spy-minute?speed=60 (default: the cluster's)")
-	add.Flags().StringArrayVar(&options, "option", nil, "source parameter KEY=VALUE, checked against --source (repeatable): replay speed, rate, label=start|end; synthetic seed, rate; any source tz=<IANA zone> (exchange time zone of the trading day and bars, default America/New_York; Yahoo's chart names its own), hours=24x7|HH:MM-HH:MM")
+	add.Flags().StringArrayVar(&options, "option", nil, "source parameter KEY=VALUE, checked against --source (repeatable): replay speed, rate, label=start|end; yahoo endpoint=chart|quote; synthetic seed, rate; any source tz=<IANA zone> (exchange time zone of the trading day and bars, default America/New_York; Yahoo's chart names its own), hours=24x7|HH:MM-HH:MM")
 	add.Flags().BoolVar(&replace, "replace", false, "overwrite the spec of symbols already registered")
 
 	rm := &cobra.Command{
