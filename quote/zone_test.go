@@ -297,7 +297,9 @@ func TestLoadZoneAndValidate(t *testing.T) {
 // closed, at night or at weekends.
 func TestTradingAtZonesAndAllDay(t *testing.T) {
 	wib := mustZone(t, "Asia/Jakarta")
-	at := func(loc *time.Location, y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, loc) }
+	at := func(loc *time.Location, y int, m time.Month, d, h, min int) time.Time {
+		return time.Date(y, m, d, h, min, 0, 0, loc)
+	}
 	for _, c := range []struct {
 		spec string
 		opts map[string]string
