@@ -344,8 +344,8 @@ func (r *Replay) load(symbol string) (*replaySym, error) {
 		r.reportFile(symbol, f.path, f.err)
 	}
 	if len(files) == 0 && len(bad) == 0 {
-		return nil, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip, *.csv or *.json with %q in its path, or %s.zip)",
-			ErrNoData, r.path, symbol, strings.ToLower(symbol), strings.ToLower(symbol))
+		return nil, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip, *.csv or *.json with %q as a word of its path below %s, or %s.zip; a folder named for the symbol is matched only inside the folder given)",
+			ErrNoData, r.path, symbol, strings.ToLower(symbol), r.path, strings.ToLower(symbol))
 	}
 	var rows series = barSeries(nil)
 	switch {
@@ -644,8 +644,8 @@ func (r *Replay) Check(symbol string) (valid, rejected int, err error) {
 		if len(bad) > 0 {
 			return 0, 0, fmt.Errorf("%w: replay %s: %s: %v", ErrUnreadable, r.path, bad[0].path, bad[0].err)
 		}
-		return 0, 0, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip, *.csv or *.json with %q in its path, or %s.zip)",
-			ErrUnreadable, r.path, symbol, strings.ToLower(symbol), strings.ToLower(symbol))
+		return 0, 0, fmt.Errorf("%w: replay %s: no file for symbol %s (want *_trade.zip, a lone *_quote.zip, *.csv or *.json with %q as a word of its path below %s, or %s.zip; a folder named for the symbol is matched only inside the folder given)",
+			ErrUnreadable, r.path, symbol, strings.ToLower(symbol), r.path, strings.ToLower(symbol))
 	}
 	f := files[0]
 	var first string

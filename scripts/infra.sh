@@ -732,6 +732,17 @@ cmd_up() {
   done
   check_prereqs
   mkdir -p "$RUN" "$CACHE"
+  if ((secure)) && ! is_secure; then
+    # A folder whose servers were made plain cannot be secured in place
+    # (Kafka's SCRAM users are written when its storage is formatted):
+    # refuse before anything is written.
+    local n
+    for n in kafka kafka2 kafka3 cassandra cassandra2 cassandra3; do
+      if pid_of "$n" >/dev/null || [[ -f $RUN/$n/data/meta.properties || -n $(ls -A "$RUN/$n/data" 2>/dev/null) ]]; then
+        die "up --secure: $RUN already holds plain servers ($n); run 'infra.sh down --purge' first, or use another STOCKSYS_INFRA_DIR"
+      fi
+    done
+  fi
   if ((secure)); then
     make_secure
   elif is_secure; then
@@ -765,6 +776,17 @@ cmd_down() {
   ((${#names[@]})) || read -ra names <<<"$(all_names)"
   local n
   # Reverse order: clients of ZooKeeper stop before it.
+  # Kafka brokers stop together: a KRaft broker+controller left alone after
+  # the others have gone has no controller quorum and cannot finish its
+  # shutdown (it would wait for the SIGKILL after 30 s).
+  local brokers=() pids=()
+  for n in "${names[@]}"; do
+    if [[ $n == kafka* ]] && pid_of "$n" >/dev/null; then brokers+=("$n"); fi
+  done
+  if ((${#brokers[@]} > 1)); then
+    for n in "${brokers[@]}"; do stop_one "$n" & pids+=($!); done
+    wait "${pids[@]}"
+  fi
   for ((i = ${#names[@]} - 1; i >= 0; i--)); do stop_one "${names[i]}"; done
   if ((purge)); then
     for n in "${names[@]}"; do rm -rf "${RUN:?}/$n"; done
@@ -788,7 +810,7 @@ cmd_status() {
     state=up
     if out=$(probe "$name"); then
       read -r version detail <<<"$out"
-      [[ $name == zk? ]] && detail="$name $detail"
+      [[ $name == zk? || $(kafka_count) == 3 && $kind == kafka || $(cassandra_count) == 3 && $kind == cassandra ]] && detail="$name $detail"
       pid_of "$name" >/dev/null || detail="$detail external"
     else
       version=-

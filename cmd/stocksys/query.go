@@ -89,7 +89,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 			defer cancel()
 			s, err := store.Open(ctx, cfg)
 			if err != nil {
-				return fmt.Errorf("cassandra %s: %w", g.cassandra, err)
+				return g.cassandraError(cfg, err)
 			}
 			defer s.Close()
 			return f(ctx, s, cmd.OutOrStdout())

@@ -98,7 +98,7 @@ func runRebuild(cmd *cobra.Command, g *globals, o *rebuildOpts, args []string, l
 	defer cancel()
 	s, err := store.Open(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("cassandra %s: %w", g.cassandra, err)
+		return g.cassandraError(cfg, err)
 	}
 	defer s.Close()
 	out := cmd.OutOrStdout()

@@ -142,6 +142,17 @@ func explain(kind, addr string, f tlsFlags, cr *security.Credentials, err error)
 	return fatal, fmt.Errorf("%s %s: %s (settings: %s): %w", kind, addr, cause, f.settingsHint(cr), err)
 }
 
+// cassandraError is the error of a command that could not open the store
+// with cfg: a setting error (a refused login, a failed TLS handshake, a TLS
+// listener met in plaintext) explained as a node's start explains it, else
+// the error naming --cassandra.
+func (g *globals) cassandraError(cfg store.Config, err error) error {
+	if fatal, e := explain("cassandra", g.cassandra, g.cassandraFlags(), cfg.Auth, err); fatal {
+		return e
+	}
+	return fmt.Errorf("cassandra %s: %w", g.cassandra, err)
+}
+
 // closedAtOnce reports a connection the server closed or reset during the
 // handshake. gocql formats its causes into the message (%v), so the text is
 // checked too.

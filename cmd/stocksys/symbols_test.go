@@ -72,7 +72,7 @@ func TestIntegration_SymbolsAddChecksTheReplay(t *testing.T) {
 		{[]string{"AAA", "--source", "replay:" + amb, "--option", "lable=start"}, []string{`unknown parameter "lable" for replay (allowed: hours, label, rate, speed, tz)`, "nothing registered"}},
 		{[]string{"AAA", "--source", "replay:" + amb, "--option", "label=middle"}, []string{`label "middle": want start or end`}},
 		{[]string{"AAA", "--source", "replay:" + amb + "?label=end", "--option", "label=start"}, []string{"option label=start", "sets label=end"}},
-		{[]string{"AAA", "--source", "yahoo", "--option", "interval=5m"}, []string{`unknown parameter "interval" for yahoo (allowed: hours, tz)`}},
+		{[]string{"AAA", "--source", "yahoo", "--option", "interval=5m"}, []string{`unknown parameter "interval" for yahoo (allowed: endpoint, hours, tz)`}},
 		{[]string{"AAA", "--option", "label=start"}, []string{"--option needs --source"}},
 		{[]string{"AAA", "--source", "yahoo", "--option", "tz=Asia/Jakartaa"}, []string{`tz "Asia/Jakartaa": not an IANA time zone name`, "nothing registered"}},
 		{[]string{"AAA", "--source", "replay:" + amb + "?label=start", "--option", "tz=Local"}, []string{`tz "Local"`, "nothing registered"}},
