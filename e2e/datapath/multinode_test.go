@@ -49,7 +49,10 @@ func TestIntegration_MultiNodeEngines(t *testing.T) {
 	c.WaitStatus(120*time.Second, "2 nodes running every task", func(r *status.Report) bool {
 		return proctest.Master(r) != "" && len(r.Tasks) == 4 && proctest.AllRunning(r, "node-1", "node-2")
 	})
-	c.WaitStatus(60*time.Second, "50 quotes ingested", func(r *status.Report) bool { return progress(r, "ingest") >= 50 })
+	// The store opens once the keyspace and its tables have schema
+	// agreement on all three nodes: over a minute under the full run's load
+	// (the tasks retry with backoff until then).
+	c.WaitStatus(300*time.Second, "50 quotes ingested", func(r *status.Report) bool { return progress(r, "ingest") >= 50 })
 	checkISR(t, srv, c.Topic, 3, 60*time.Second, "at start")
 
 	// (a) kill -9 of the broker leading SPY's partition, 15 s down.
