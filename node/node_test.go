@@ -13,8 +13,14 @@ import (
 )
 
 // A node's Run owns every goroutine it starts (member, session, candidate,
-// master, worker, runners, prefetch): none is left once Run has returned.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// master, worker, runners, prefetch), and a Process every one of its own
+// (HTTP, store, topics, partitions, metrics): none is left once Run has
+// returned. The one exception is sarama's process-wide meter ticker
+// (go-metrics' meterArbiter, started with the first Kafka client and never
+// stopped by design).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"))
+}
 
 // runningOn lists "task@node" for every task running on the given nodes'
 // workers, sorted.

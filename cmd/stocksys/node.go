@@ -5,19 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -25,15 +21,11 @@ import (
 
 	"github.com/stock-system/stocksys/audit"
 	"github.com/stock-system/stocksys/internal/ports"
-	"github.com/stock-system/stocksys/metrics"
 	"github.com/stock-system/stocksys/node"
-	"github.com/stock-system/stocksys/pipeline"
 	"github.com/stock-system/stocksys/quote"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/store"
 	"github.com/stock-system/stocksys/stream"
-	"github.com/stock-system/stocksys/tasks"
-	"github.com/stock-system/stocksys/worker"
 )
 
 type nodeOpts struct {
@@ -357,410 +349,46 @@ func runNode(cmd *cobra.Command, g *globals, o *nodeOpts) error {
 		return fmt.Errorf("--http %s: %w", o.http, err)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	m := metrics.New()
-	// Every goroutine started here is waited for before runNode returns
-	// (the HTTP server's after its Shutdown below).
-	var bg sync.WaitGroup
-	bgCtx, stopBG := context.WithCancel(ctx)
-	defer func() { stopBG(); bg.Wait() }()
-
 	// The data path: Kafka producer (connects lazily) and Cassandra store
 	// (opened in the background, retried until it answers).
-	scfg.Topic, scfg.DLQTopic = o.topic, o.dlqTopic
-	scfg.Partitions, scfg.ReplicationFactor = int32(o.partitions), int16(o.replication)
-	scfg.ClientID = "stocksys-" + o.id
-	// Ingest applies the fetch side's checks again: the topic may hold
-	// other producers' messages (README, "Checks at ingest").
-	scfg.CheckQuote = func(q quote.Quote) error { return quote.Validate(q, time.Now()) }
-	scfg.Logger = log.With(zap.String("node", o.id))
-	ls := &lazyStore{}
-	var producer *stream.Producer
-	runners := map[tasks.Type]worker.Runner{
-		tasks.TypeFetch:  worker.Placeholder(time.Second),
-		tasks.TypeIngest: worker.Placeholder(time.Second),
-	}
-	var partitions func(context.Context) ([]int32, error)
-	var bars func(ctx context.Context, symbol, interval string, from, to time.Time) ([]store.Bar, error)
-	var alerts func(ctx context.Context, symbol string, from, to time.Time) ([]store.Alert, error)
-	var n *node.Node // set below; the source lookup runs only once the node runs
+	var data *node.DataConfig
 	if !o.placeholder {
-		if producer, err = stream.NewProducer(scfg); err != nil {
-			return err
-		}
+		scfg.Topic, scfg.DLQTopic = o.topic, o.dlqTopic
+		scfg.Partitions, scfg.ReplicationFactor = int32(o.partitions), int16(o.replication)
+		scfg.ClientID = "stocksys-" + o.id
+		// Ingest applies the fetch side's checks again: the topic may hold
+		// other producers' messages (README, "Checks at ingest").
+		scfg.CheckQuote = func(q quote.Quote) error { return quote.Validate(q, time.Now()) }
 		cc.Keyspace, cc.ReplicationFactor, cc.Consistency = o.keyspace, o.cassReplicas, o.consistency
-		cc.Logger = log.With(zap.String("node", o.id))
-		ls.start(ctx, cc, log)
-		bg.Go(func() { ensureTopics(bgCtx, scfg, log) })
-		pc := &partitionCache{cfg: scfg, ttl: 10 * time.Second}
-		rctx, stopRefresh := context.WithCancel(ctx)
-		refreshed := make(chan struct{})
-		go func() { defer close(refreshed); pc.refresh(rctx) }()
-		defer func() { stopRefresh(); <-refreshed }()
-		partitions = pc.get
-		nlog := log.With(zap.String("node", o.id))
-		fc := m.Fetcher()
-		// A replay's bad lines are counted by reason (and logged, with file
-		// and line, by the source) when the file is read.
-		srcOpts.Logger, srcOpts.Rejected = nlog, func(sym string, reason quote.RejectReason, _ error) { fc.Rejected(sym, reason) }
-		fetch := &pipeline.Fetch{Sender: producer, Checkpoints: ls, Counters: fc, Logger: nlog,
-			Source: symbolSource(func() *node.Node { return n }, o.source, srcOpts)}
-		if o.fetchTx {
-			fetch.Tx = pipeline.StreamTransactions{Config: scfg, Cluster: g.cluster}
-		}
-		runners[tasks.TypeFetch] = fetch
-		bars = func(ctx context.Context, symbol, interval string, from, to time.Time) ([]store.Bar, error) { // the console's charts
-			st, err := ls.get(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return st.Bars(ctx, symbol, interval, from, to, 0)
-		}
-		alerts = func(ctx context.Context, symbol string, from, to time.Time) ([]store.Alert, error) { // the charts' markers
-			st, err := ls.get(ctx)
-			if err != nil {
-				return nil, err
-			}
-			all, err := st.Alerts(ctx, from, to, 0)
-			if err != nil {
-				return nil, err
-			}
-			var out []store.Alert
-			for _, a := range all {
-				if a.Symbol == symbol {
-					out = append(out, a)
-				}
-			}
-			return out, nil
-		}
-		runners[tasks.TypeIngest] = &pipeline.Ingest{Stream: scfg, Sink: ls, Counters: m.Ingester(), Logger: nlog}
+		data = &node.DataConfig{Stream: scfg, Store: cc, Sources: srcOpts, FetchTransactions: o.fetchTx, TransactionCluster: g.cluster}
 	}
 	var trail *audit.Writer
 	if o.audit != "" {
 		if trail, err = audit.Open(audit.Config{Path: o.audit, Node: o.id}); err != nil {
+			_ = ln.Close()
 			return fmt.Errorf("--audit: %w", err)
 		}
-		defer trail.Close()
-		ls.trail = trail
+		defer trail.Close() // after the process: its last commits are recorded
 	}
-	n, err = node.New(node.Config{Audit: trail, ID: o.id, Cluster: g.cluster, ZK: strings.Split(g.zk, ","), ZKAuth: zkAuth, ZKACL: zkACL, SessionTimeout: o.sessionTimeout,
+	proc, err := node.NewProcess(node.ProcessConfig{Listener: ln, Data: data, Node: node.Config{Audit: trail, ID: o.id, Cluster: g.cluster,
+		ZK: strings.Split(g.zk, ","), ZKAuth: zkAuth, ZKACL: zkACL, SessionTimeout: o.sessionTimeout,
 		ConnectTimeout: o.connectTimeout, Addr: ln.Addr().String(), Version: version, Capacity: o.capacity, MaxMovesInFlight: o.maxMoves,
-		APIToken: apiToken, Bars: bars, Alerts: alerts, DefaultSource: o.source, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Partitions: partitions, Logger: log,
-		Runners: runners})
+		APIToken: apiToken, DefaultSource: o.source, FlapLosses: o.flapLosses, FlapWindow: o.flapWindow, FlapCordon: o.flapCordon, Logger: log}})
 	if err != nil {
+		_ = ln.Close()
 		return err
 	}
-
-	srv := &http.Server{Handler: n.Handler(m), ReadHeaderTimeout: 5 * time.Second}
-	bg.Go(func() { _ = srv.Serve(ln) })
-	bg.Go(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-bgCtx.Done():
-				return
-			case <-t.C:
-				n.UpdateMetrics(m)
-			}
-		}
-	})
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	log.Info("node: starting", zap.String("node", o.id), zap.String("http", ln.Addr().String()),
 		zap.String("zk", g.zk), zap.String("cluster", g.cluster), zap.Duration("session_timeout", o.sessionTimeout))
-
-	runErr := n.Run(ctx)
-	if producer != nil {
-		if err := producer.Close(); err != nil {
-			log.Warn("node: closing the producer", zap.Error(err))
-		}
-	}
-	ls.close()
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	_ = srv.Shutdown(sctx)
-	cancel()
-	if runErr != nil {
-		return runErr
+	// Every goroutine of the node process is started and waited for by
+	// proc.Run (package node, Process).
+	if err := proc.Run(ctx); err != nil {
+		return err
 	}
 	log.Info("node: exiting", zap.String("node", o.id))
 	return nil
-}
-
-// symbolSource resolves a symbol's source: the spec in symbols/<SYMBOL>,
-// else (no spec in the document) the node's default. A failed read (no
-// session, a ZooKeeper fault, a missing or unparsable document) is an error,
-// which the worker reports and retries: a task never runs with a source
-// other than the one its symbol names.
-func symbolSource(nodeOf func() *node.Node, def string, opts quote.Options) pipeline.SourceFunc {
-	return sourceFrom(func(symbol string) (tasks.SymbolSpec, error) {
-		var doc tasks.SymbolSpec
-		n := nodeOf()
-		s := n.Session()
-		if s == nil {
-			return doc, errors.New("no ZooKeeper session")
-		}
-		p := tasks.NewPaths(n.Config().Root)
-		_, err := tasks.ReadJSON(s.Conn(), p.Symbol(tasks.Symbol(symbol)), &doc)
-		return doc, err
-	}, def, opts)
-}
-
-// sourceFrom is symbolSource over a reader of symbol documents.
-func sourceFrom(read func(symbol string) (tasks.SymbolSpec, error), def string, opts quote.Options) pipeline.SourceFunc {
-	return func(ctx context.Context, symbol string) (quote.Source, error) {
-		doc, err := read(symbol)
-		if err != nil {
-			return nil, fmt.Errorf("read the source of %s: %w", symbol, err)
-		}
-		spec := def
-		if doc.Source != "" {
-			spec = doc.Source
-		}
-		s, err := quote.ParseSpecOptions(spec, doc.Options) // the document's --option values
-		if err != nil {
-			return nil, fmt.Errorf("the source of %s: %w", symbol, err)
-		}
-		return quote.NewFromSpec(s, opts)
-	}
-}
-
-func ensureTopics(ctx context.Context, cfg stream.Config, log *zap.Logger) {
-	op := func() error {
-		err := stream.EnsureTopics(ctx, cfg)
-		if errors.Is(err, stream.ErrPartitionCount) {
-			log.Warn("node: quotes topic exists with another partition count; using it as it is", zap.Error(err))
-			return nil
-		}
-		return err
-	}
-	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(0), backoff.WithMaxInterval(10*time.Second)), ctx)
-	if err := backoff.RetryNotify(op, b, func(err error, d time.Duration) {
-		log.Warn("node: Kafka topics not ready; retrying", zap.Error(err), zap.Duration("in", d))
-	}); err != nil && ctx.Err() == nil {
-		log.Error("node: Kafka topics", zap.Error(err))
-	}
-}
-
-// lazyStore is the Cassandra store once it has opened; until then its
-// methods fail with errStoreNotReady (the runners retry). With trail set
-// (before the runners start), every fenced commit is recorded in the audit
-// trail (audit.Writer.Commit), which verify reads.
-//
-// open runs in its own goroutine; close cancels it, waits for it to return
-// and then closes the store, so no Store is opened after close (nor leaked
-// by an open that finishes during close).
-type lazyStore struct {
-	s     atomic.Pointer[store.Store]
-	trail *audit.Writer
-
-	mu      sync.Mutex
-	cancel  context.CancelFunc // of the running open; nil if none
-	opening sync.WaitGroup
-	closed  bool
-
-	chansOnce sync.Once
-	opened    chan struct{} // closed once s is set (see chans)
-	done      chan struct{} // closed by close
-}
-
-// chans makes opened and done (the zero lazyStore is ready to use).
-func (l *lazyStore) chans() {
-	l.chansOnce.Do(func() { l.opened, l.done = make(chan struct{}), make(chan struct{}) })
-}
-
-// audit records one commit of task with token in the trail.
-func (l *lazyStore) audit(task string, token int64, value string, sent time.Time, err error) {
-	if l.trail == nil {
-		return
-	}
-	result := audit.ResultOK
-	switch {
-	case errors.Is(err, store.ErrFenced):
-		result = audit.ResultFenced
-	case err != nil:
-		result = audit.ResultError
-	}
-	l.trail.Commit(task, token, value, sent, time.Now(), result, err)
-}
-
-var errStoreNotReady = errors.New("cassandra store not open yet")
-
-// start opens the store in the background, retrying with backoff until it
-// opens, ctx is done or close is called. It does nothing after close.
-func (l *lazyStore) start(ctx context.Context, cfg store.Config, log *zap.Logger) {
-	l.chans()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed || l.cancel != nil {
-		return
-	}
-	ctx, l.cancel = context.WithCancel(ctx)
-	l.opening.Add(1)
-	go func() {
-		defer l.opening.Done()
-		l.open(ctx, cfg, log)
-	}()
-}
-
-func (l *lazyStore) open(ctx context.Context, cfg store.Config, log *zap.Logger) {
-	b := backoff.WithContext(backoff.NewExponentialBackOff(backoff.WithMaxElapsedTime(0), backoff.WithMaxInterval(10*time.Second)), ctx)
-	_ = backoff.RetryNotify(func() error {
-		s, err := store.Open(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		l.s.Store(s)
-		close(l.opened) // the one open: start runs it at most once
-		return nil
-	}, b, func(err error, d time.Duration) {
-		log.Warn("node: Cassandra not ready; retrying", zap.Error(err), zap.Duration("in", d))
-	})
-}
-
-// close stops a running open, waits for it, and closes the store if it
-// opened. Idempotent.
-func (l *lazyStore) close() {
-	l.chans()
-	l.mu.Lock()
-	if !l.closed {
-		close(l.done)
-	}
-	l.closed = true
-	cancel := l.cancel
-	l.cancel = nil
-	l.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	l.opening.Wait()
-	if s := l.s.Swap(nil); s != nil {
-		s.Close()
-	}
-}
-
-// get returns the store, waiting up to 30 s for it to open (a node starts
-// its tasks while Cassandra may still be starting): it returns the moment
-// the open succeeds (a task started on a node that just started waited up
-// to 100 ms more when this polled). errStoreNotReady after 30 s or once
-// closed; ctx's error when ctx is done first.
-func (l *lazyStore) get(ctx context.Context) (*store.Store, error) {
-	if s := l.s.Load(); s != nil {
-		return s, nil
-	}
-	l.chans()
-	t := time.NewTimer(30 * time.Second)
-	defer t.Stop()
-	select {
-	case <-l.opened:
-		if s := l.s.Load(); s != nil {
-			return s, nil
-		}
-		return nil, errStoreNotReady // opened, then closed
-	case <-l.done:
-		return nil, errStoreNotReady
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-t.C:
-		return nil, errStoreNotReady
-	}
-}
-
-func (l *lazyStore) NewQuoteWriter(ctx context.Context) (pipeline.QuoteWriter, error) {
-	s, err := l.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.NewWriter(), nil
-}
-
-func (l *lazyStore) LoadOffset(ctx context.Context, topic string, partition int32) (int64, int64, bool, error) {
-	s, err := l.get(ctx)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	return s.LoadOffset(ctx, topic, partition)
-}
-
-func (l *lazyStore) CommitOffset(ctx context.Context, topic string, partition int32, next, token int64, node string) error {
-	s, err := l.get(ctx)
-	if err != nil {
-		return err
-	}
-	sent := time.Now()
-	err = s.CommitOffset(ctx, topic, partition, next, token, node)
-	l.audit(string(tasks.IngestTask(partition).ID()), token, strconv.FormatInt(next, 10), sent, err)
-	return err
-}
-
-func (l *lazyStore) LoadCheckpoint(ctx context.Context, symbol string) (time.Time, int64, bool, error) {
-	s, err := l.get(ctx)
-	if err != nil {
-		return time.Time{}, 0, false, err
-	}
-	return s.LoadCheckpoint(ctx, symbol)
-}
-
-func (l *lazyStore) CommitCheckpoint(ctx context.Context, symbol string, ts time.Time, token int64, node string) error {
-	s, err := l.get(ctx)
-	if err != nil {
-		return err
-	}
-	sent := time.Now()
-	err = s.CommitCheckpoint(ctx, symbol, ts, token, node)
-	l.audit(string(tasks.FetchTask(tasks.Symbol(symbol)).ID()), token, ts.UTC().Format(time.RFC3339Nano), sent, err)
-	return err
-}
-
-// partitionCache keeps the quotes topic's partition list fresh in the
-// background (refresh lists every ttl, each listing opening a Kafka client),
-// so that the master, which asks at every plan, never waits for Kafka once a
-// list is known: a node that becomes master plans at once, and a Kafka
-// outage does not slow its plans. Safe for concurrent use.
-type partitionCache struct {
-	cfg stream.Config
-	ttl time.Duration
-
-	mu   sync.Mutex
-	last []int32 // nil until a listing succeeded
-}
-
-// refresh lists the partitions every ttl (every second while a listing
-// fails) until ctx is done.
-func (c *partitionCache) refresh(ctx context.Context) {
-	for {
-		wait := c.ttl
-		if _, err := c.fetch(ctx); err != nil {
-			wait = min(time.Second, c.ttl)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
-}
-
-func (c *partitionCache) fetch(ctx context.Context) ([]int32, error) {
-	ps, err := stream.Partitions(ctx, c.cfg)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	c.last = ps
-	c.mu.Unlock()
-	return ps, nil
-}
-
-// get returns the latest list; before any listing succeeded it lists
-// synchronously (the error, if that fails).
-func (c *partitionCache) get(ctx context.Context) ([]int32, error) {
-	c.mu.Lock()
-	last := c.last
-	c.mu.Unlock()
-	if last != nil {
-		return last, nil
-	}
-	return c.fetch(ctx)
 }
 
 // sourceOptions returns the HTTP sources' settings of the node's flags:

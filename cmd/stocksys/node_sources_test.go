@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stock-system/stocksys/internal/testenv"
+	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/tasks"
 )
 
@@ -71,7 +72,7 @@ func TestNodeSourceFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := sourceFrom(func(string) (tasks.SymbolSpec, error) {
+	src := node.SourceFrom(func(string) (tasks.SymbolSpec, error) {
 		return tasks.SymbolSpec{Symbol: "MSFT", Source: "alphavantage"}, nil
 	}, "synthetic", so)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)

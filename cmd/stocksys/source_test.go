@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/quote"
 	"github.com/stock-system/stocksys/tasks"
 )
@@ -16,7 +17,7 @@ import (
 // synthetic prices as the real symbol. It must be an error instead.
 func TestSourceFromReadErrorIsAnError(t *testing.T) {
 	fault := errors.New("zk: connection closed")
-	f := sourceFrom(func(string) (tasks.SymbolSpec, error) { return tasks.SymbolSpec{}, fault }, "synthetic", quote.Options{})
+	f := node.SourceFrom(func(string) (tasks.SymbolSpec, error) { return tasks.SymbolSpec{}, fault }, "synthetic", quote.Options{})
 	src, err := f(context.Background(), "SPY")
 	if !errors.Is(err, fault) || src != nil {
 		t.Fatalf("source = %v, %v; want the read error and no source", src, err)
@@ -35,7 +36,7 @@ func TestSourceFromSpec(t *testing.T) {
 		{tasks.SymbolSpec{Symbol: "SPY"}, "*quote.Synthetic"},                                      // no spec: the node default
 		{tasks.SymbolSpec{Symbol: "SPY", Source: "replay:" + dir + "?speed=max"}, "*quote.Replay"}, // the symbol's own spec
 	} {
-		f := sourceFrom(func(string) (tasks.SymbolSpec, error) { return tt.doc, nil }, "synthetic", quote.Options{})
+		f := node.SourceFrom(func(string) (tasks.SymbolSpec, error) { return tt.doc, nil }, "synthetic", quote.Options{})
 		src, err := f(context.Background(), "SPY")
 		if err != nil {
 			t.Fatalf("%+v: %v", tt.doc, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stock-system/stocksys/internal/testenv"
+	"github.com/stock-system/stocksys/node"
 	"github.com/stock-system/stocksys/quote"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/zkapi"
@@ -115,7 +116,7 @@ func TestIntegration_SymbolsAddChecksTheReplay(t *testing.T) {
 		t.Fatalf("symbols/AAA = %+v, %v; want source replay:%s, options label=start", doc, err, amb)
 	}
 	// What a node makes of it: the bars at their own (start) labels.
-	src, err := sourceFrom(func(string) (tasks.SymbolSpec, error) { return doc, nil }, "synthetic", quote.Options{})(context.Background(), "AAA")
+	src, err := node.SourceFrom(func(string) (tasks.SymbolSpec, error) { return doc, nil }, "synthetic", quote.Options{})(context.Background(), "AAA")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestIntegration_SymbolsAddChecksTheReplay(t *testing.T) {
 	if _, err := tasks.ReadJSON(zc, root+"/symbols/JKT", &doc); err != nil || doc.Options["tz"] != "Asia/Jakarta" {
 		t.Fatalf("symbols/JKT = %+v, %v; want option tz=Asia/Jakarta", doc, err)
 	}
-	src, err = sourceFrom(func(string) (tasks.SymbolSpec, error) { return doc, nil }, "synthetic", quote.Options{})(context.Background(), "JKT")
+	src, err = node.SourceFrom(func(string) (tasks.SymbolSpec, error) { return doc, nil }, "synthetic", quote.Options{})(context.Background(), "JKT")
 	if err != nil {
 		t.Fatal(err)
 	}
