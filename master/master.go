@@ -69,6 +69,12 @@ type Config struct {
 	// NodeID is this node's id, recorded as the new master in the failover
 	// document. Optional.
 	NodeID string
+	// Cache is the watched cache of the session the master runs on
+	// (zkapi.Cache, shared with the node's worker, standby view and console
+	// feed: node makes one per session); the rounds' watched reads go
+	// through a handle of it. Nil: a cache of the master's own. It must be
+	// over the session the master is given.
+	Cache *zkapi.Cache
 	// Logger receives structured logs; nil means zap.NewNop().
 	Logger *zap.Logger
 }
@@ -373,9 +379,17 @@ func (m *Master) watched() *zkapi.Watched {
 		return nil
 	}
 	if m.w == nil {
-		m.w = zkapi.NewWatched(m.raw)
+		m.w = watchedOn(m.cfg.Cache, m.raw)
 	}
 	return m.w
+}
+
+// watchedOn returns a handle of cache, or (nil) a Watched of conn's own.
+func watchedOn(cache *zkapi.Cache, conn zkapi.Conn) *zkapi.Watched {
+	if cache != nil {
+		return cache.Watched()
+	}
+	return zkapi.NewWatched(conn)
 }
 
 // closeWatched closes w (its watches' forwarders); reads after it set no
@@ -484,7 +498,15 @@ type view struct {
 }
 
 func (m *Master) read(ctx context.Context) (*view, error) {
+	// Every read of the round goes through the watched cache when the
+	// master has one (zkapi.Cache: a znode unchanged since the last round
+	// is read from memory; the master's own writes are read back at once,
+	// see Cache): members' and assignment documents too, not only what a
+	// watch asks a round for.
 	conn := m.conn
+	if w := m.watched(); w != nil {
+		conn = w
+	}
 	v := &view{members: map[string]liveMember{}, docs: map[string]tasks.AssignmentDoc{},
 		version: map[string]int32{}, applied: map[string]int32{}, held: map[tasks.ID]map[string]bool{}, docParts: map[string][]tasks.Part{},
 		maxMoves: m.cfg.MaxMovesInFlight}

@@ -116,7 +116,7 @@ func (f *feed) loop(stop <-chan struct{}, stopped chan<- struct{}) {
 			}
 			sess, prev = s, nil
 			if s != nil {
-				w = zkapi.NewWatched(s.Conn())
+				w = f.n.watched(s)
 			}
 		}
 		var changed <-chan struct{}

@@ -189,6 +189,7 @@ type Node struct {
 	mu        sync.Mutex
 	clusterAt time.Time // last cluster metrics read (updateClusterMetrics)
 	s         *session.Session
+	cache     *zkapi.Cache // s's watched cache (runSession)
 	w         *worker.Worker
 	term      *election.Term
 	masterL   *master.Master
@@ -270,8 +271,13 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 	log := n.log.With(zap.String("session", tasks.SessionString(s.ID())))
 	// worker and election add the node id to their lines themselves.
 	base := n.cfg.Logger.With(zap.String("session", tasks.SessionString(s.ID())))
+	// One watched cache of the session's znodes for every reader on it:
+	// worker, standby view, master, console feed. Closed last, once they
+	// have all stopped.
+	cache := zkapi.NewCache(s.Conn())
+	defer cache.Close()
 	w, err := worker.New(s, worker.Config{NodeID: n.cfg.ID, Root: n.cfg.Root, Runners: auditRunners(n.cfg.Runners, n.cfg.Audit),
-		StatusInterval: n.cfg.StatusInterval, Logger: base})
+		StatusInterval: n.cfg.StatusInterval, Cache: cache, Logger: base})
 	if err != nil {
 		log.Error("node: worker", zap.Error(err))
 		return
@@ -290,7 +296,7 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 	// first plan goes into that Multi (master.Prefetch.Ops); the campaign
 	// hands the last prefetch to the master.
 	mcfg := master.Config{Root: n.cfg.Root, NodeID: n.cfg.ID, Partitions: n.cfg.Partitions, MaxMovesInFlight: n.cfg.MaxMovesInFlight,
-		FlapLosses: n.cfg.FlapLosses, FlapWindow: n.cfg.FlapWindow, FlapCordon: n.cfg.FlapCordon, Logger: log}
+		FlapLosses: n.cfg.FlapLosses, FlapWindow: n.cfg.FlapWindow, FlapCordon: n.cfg.FlapCordon, Cache: cache, Logger: log}
 	var pre slot[*master.Prefetch]
 	defer pre.set(nil)
 	// While next in line it keeps a standby view (master.Standby): if that
@@ -321,11 +327,11 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 		return
 	}
 	n.mu.Lock()
-	n.s, n.w = s, w
+	n.s, n.w, n.cache = s, w, cache
 	n.mu.Unlock()
 	defer func() {
 		n.mu.Lock()
-		n.s, n.w, n.term, n.masterL = nil, nil, nil, nil
+		n.s, n.w, n.cache, n.term, n.masterL = nil, nil, nil, nil, nil
 		n.mu.Unlock()
 	}()
 
@@ -465,6 +471,29 @@ func (n *Node) Session() *session.Session {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.s
+}
+
+// watched returns a handle of s's watched cache (the one the node's worker
+// and master read through) while s is the current session, else a Watched
+// of s's connection with a cache of its own. The caller closes it.
+func (n *Node) watched(s *session.Session) *zkapi.Watched {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.s == s && n.cache != nil {
+		return n.cache.Watched()
+	}
+	return zkapi.NewWatched(s.Conn())
+}
+
+// CacheStats returns the hits and misses of the current session's watched
+// cache (zero without a session).
+func (n *Node) CacheStats() zkapi.CacheStats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cache == nil {
+		return zkapi.CacheStats{}
+	}
+	return n.cache.Stats()
 }
 
 // Worker returns the current worker, or nil.

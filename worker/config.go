@@ -8,6 +8,7 @@ import (
 
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
+	"github.com/stock-system/stocksys/zkapi"
 )
 
 // Config configures a Worker.
@@ -46,6 +47,11 @@ type Config struct {
 	// RetryMaxDelay bounds the backoff of a failing task. Default 1m; it is
 	// raised to RetryDelay when smaller.
 	RetryMaxDelay time.Duration
+	// Cache is the watched cache of the worker's session (zkapi.Cache,
+	// shared with the node's master, standby view and console feed); the
+	// assignment is read through a handle of it. Nil: a cache of the
+	// worker's own. It must be over the session the worker is given.
+	Cache *zkapi.Cache
 	// Logger receives structured logs; nil means zap.NewNop().
 	Logger *zap.Logger
 

@@ -197,12 +197,17 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 	w.mu.Unlock()
 	ticker := time.NewTicker(w.cfg.StatusInterval / 4)
 	defer ticker.Stop()
-	// The assignment is read through a Watched (the one watch loop the
-	// master, its standby and the console use too): each read leaves a
-	// watch, and Changed says when it fired. A watch ended by the session
+	// The assignment is read through a handle of the session's watched
+	// cache (zkapi.Cache, shared with the master, its standby and the
+	// console): each read leaves a watch, and Changed says when it fired. A watch ended by the session
 	// (EventNotWatching) fires it as well; the read after it then fails
 	// with the session's error.
-	watched := zkapi.NewWatched(w.conn)
+	var watched *zkapi.Watched
+	if w.cfg.Cache != nil {
+		watched = w.cfg.Cache.Watched()
+	} else {
+		watched = zkapi.NewWatched(w.conn)
+	}
 	defer watched.Close()
 	lastCheck := time.Now()
 	for {

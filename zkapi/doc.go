@@ -14,6 +14,21 @@
 // its events), and chaos's bench and testenv keep theirs for the raw
 // baselines they measure and the tests' admin connections.
 //
+// # One watched cache per session
+//
+// watched.go: Cache, a read-through cache of the znodes read through its
+// Watched handles, each entry kept under the watch its read left and
+// dropped when that watch fires (Apache Curator's CuratorCache recipe,
+// read-through). A node makes one per session (node.runSession) and its
+// master, standby view, worker and console feed each read through a handle
+// of it: a znode unchanged since the last read is read from memory, so a
+// steady master round sends no read to ZooKeeper
+// (master.BenchmarkIntegration_RoundRead). A cached read is never staler
+// than a server read at the same point of the session's event stream (see
+// Cache), and each handle tells its own reader when what it read changed
+// (Changed, Reset, Current). The cache and its handles are tested on Mem
+// and on the real server with one table (cache_test.go).
+//
 // # A secured cluster's ACLs
 //
 // acl.go: Credentials (a digest identity read from a user:password file,
