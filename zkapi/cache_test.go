@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/zkapi"
 )
 
@@ -28,10 +27,8 @@ func runCache(t *testing.T, conns [2]zkapi.Conn, root string) {
 			t.Fatal(err)
 		}
 	}
-	marks := 0
 	mark := func() { // an event of session 0 after session 1's change
 		t.Helper()
-		marks++
 		if _, err := conns[0].Create(path.Join(x, "m"), nil, zk.FlagSequence, acl); err != nil {
 			t.Fatal(err)
 		}
@@ -218,28 +215,15 @@ func runCache(t *testing.T, conns [2]zkapi.Conn, root string) {
 	if got := get(w2, a); got != "T" || c.Len() != 0 {
 		t.Fatalf("Get after the cache closed = %q with %d entries; want T from the server, none cached", got, c.Len())
 	}
-	_ = marks
 }
 
 func TestCacheMem(t *testing.T) {
-	m := zkapi.NewMem()
-	a, b := m.Session(), m.Session()
-	defer a.Close()
-	defer b.Close()
-	if _, err := a.Create("/t", nil, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	runCache(t, [2]zkapi.Conn{a, b}, "/t")
+	conns, root := memPair(t)
+	runCache(t, conns, root)
 }
 
 // The same cases on the real ZooKeeper.
 func TestIntegration_Cache(t *testing.T) {
-	root := testenv.ZKRoot(t)
-	a, b := testenv.ZKConn(t, 10*time.Second), testenv.ZKConn(t, 10*time.Second)
-	for _, p := range []string{testenv.ZKTestRoot, root} {
-		if _, err := a.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			t.Fatal(err)
-		}
-	}
-	runCache(t, [2]zkapi.Conn{a, b}, root)
+	conns, root := realPair(t)
+	runCache(t, conns, root)
 }

@@ -95,18 +95,33 @@ func runWatched(t *testing.T, conns [2]zkapi.Conn, root string) {
 }
 
 func TestWatchedMem(t *testing.T) {
-	m := zkapi.NewMem()
-	a, b := m.Session(), m.Session()
-	defer a.Close()
-	defer b.Close()
-	if _, err := a.Create("/t", nil, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	runWatched(t, [2]zkapi.Conn{a, b}, "/t")
+	conns, root := memPair(t)
+	runWatched(t, conns, root)
 }
 
 // The same cases on the real ZooKeeper.
 func TestIntegration_Watched(t *testing.T) {
+	conns, root := realPair(t)
+	runWatched(t, conns, root)
+}
+
+// memPair returns two sessions of a new Mem and an existing root, /t, for
+// a table of cases; they are closed at the end of the test.
+func memPair(t *testing.T) ([2]zkapi.Conn, string) {
+	t.Helper()
+	m := zkapi.NewMem()
+	a, b := m.Session(), m.Session()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	if _, err := a.Create("/t", nil, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	return [2]zkapi.Conn{a, b}, "/t"
+}
+
+// realPair is memPair on the real ZooKeeper: two sessions and a new root
+// of the test's own.
+func realPair(t *testing.T) ([2]zkapi.Conn, string) {
+	t.Helper()
 	root := testenv.ZKRoot(t)
 	a, b := testenv.ZKConn(t, 10*time.Second), testenv.ZKConn(t, 10*time.Second)
 	for _, p := range []string{testenv.ZKTestRoot, root} {
@@ -114,5 +129,5 @@ func TestIntegration_Watched(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	runWatched(t, [2]zkapi.Conn{a, b}, root)
+	return [2]zkapi.Conn{a, b}, root
 }
