@@ -85,6 +85,11 @@ type Metrics struct {
 	// options, always for hours=24x7: quote.TradingNowOptions), else 0;
 	// exported by the master only.
 	SymbolTrading *prometheus.GaugeVec
+	// ZKCacheReads counts the reads of cluster znodes through the node's
+	// watched cache (zkapi.Cache, one per session), by result: "hit"
+	// (served from memory: unchanged since it was last read) or "miss"
+	// (sent to ZooKeeper).
+	ZKCacheReads *prometheus.CounterVec
 }
 
 // ClusterEvery is how often the master refreshes ClusterTasks and
@@ -135,7 +140,9 @@ func New() *Metrics {
 		Help: "The cluster's tasks by state (running, starting, stopping, failed, unassigned, paused); exported by the master only."}, []string{"state"})
 	m.SymbolTrading = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksys_symbol_trading",
 		Help: "1 while quotes of the symbol are expected now (a source without trading hours, or its exchange open); exported by the master only."}, []string{"symbol"})
-	r.MustRegister(m.Role, m.Epoch, m.SessionState, m.SessionSafe, m.TasksByState, m.Fetched, m.Flagged, m.Produced, m.Ingested,
+	m.ZKCacheReads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksys_zk_cache_reads_total",
+		Help: "Reads of cluster znodes through the node's watched cache, by result: hit (from memory) or miss (sent to ZooKeeper)."}, []string{"result"})
+	r.MustRegister(m.ZKCacheReads, m.Role, m.Epoch, m.SessionState, m.SessionSafe, m.TasksByState, m.Fetched, m.Flagged, m.Produced, m.Ingested,
 		m.Rejected, m.DeadLettered, m.ProduceLatency, m.IngestLatency, m.ReadableLatency,
 		m.IngestDelivery, m.IngestWait, m.IngestWrite, m.FailoverSeconds,
 		m.BuildInfo, m.LastProduced, m.IngestLag, m.ClusterTasks, m.SymbolTrading)

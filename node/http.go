@@ -164,6 +164,9 @@ func (n *Node) UpdateMetrics(m *metrics.Metrics) {
 		}
 	}
 	m.BuildInfo.WithLabelValues(n.cfg.Version, runtime.Version()).Set(1)
+	d := n.cacheDelta()
+	m.ZKCacheReads.WithLabelValues("hit").Add(float64(d.Hits))
+	m.ZKCacheReads.WithLabelValues("miss").Add(float64(d.Misses))
 	m.IngestLag.Reset()
 	if w := n.Worker(); w != nil {
 		for id, ts := range w.Snapshot().Tasks {

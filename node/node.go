@@ -189,7 +189,9 @@ type Node struct {
 	mu        sync.Mutex
 	clusterAt time.Time // last cluster metrics read (updateClusterMetrics)
 	s         *session.Session
-	cache     *zkapi.Cache // s's watched cache (runSession)
+	cache     *zkapi.Cache     // s's watched cache (runSession)
+	cacheEnd  zkapi.CacheStats // reads of the caches of ended sessions
+	cacheSeen zkapi.CacheStats // reads already counted in the metrics (UpdateMetrics)
 	w         *worker.Worker
 	term      *election.Term
 	masterL   *master.Master
@@ -331,6 +333,8 @@ func (n *Node) runSession(ctx context.Context, s *session.Session) {
 	n.mu.Unlock()
 	defer func() {
 		n.mu.Lock()
+		st := cache.Stats()
+		n.cacheEnd.Hits, n.cacheEnd.Misses = n.cacheEnd.Hits+st.Hits, n.cacheEnd.Misses+st.Misses
 		n.s, n.w, n.cache, n.term, n.masterL = nil, nil, nil, nil, nil
 		n.mu.Unlock()
 	}()
@@ -485,15 +489,32 @@ func (n *Node) watched(s *session.Session) *zkapi.Watched {
 	return zkapi.NewWatched(s.Conn())
 }
 
-// CacheStats returns the hits and misses of the current session's watched
-// cache (zero without a session).
+// CacheStats returns the reads through the node's watched caches since it
+// started (every session's; zkapi.Cache): hits and misses.
 func (n *Node) CacheStats() zkapi.CacheStats {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cache == nil {
-		return zkapi.CacheStats{}
+	return n.cacheStatsLocked()
+}
+
+func (n *Node) cacheStatsLocked() zkapi.CacheStats {
+	st := n.cacheEnd
+	if n.cache != nil {
+		cur := n.cache.Stats()
+		st.Hits, st.Misses = st.Hits+cur.Hits, st.Misses+cur.Misses
 	}
-	return n.cache.Stats()
+	return st
+}
+
+// cacheDelta returns the reads through the watched caches since its last
+// call.
+func (n *Node) cacheDelta() zkapi.CacheStats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := n.cacheStatsLocked()
+	d := zkapi.CacheStats{Hits: st.Hits - n.cacheSeen.Hits, Misses: st.Misses - n.cacheSeen.Misses}
+	n.cacheSeen = st
+	return d
 }
 
 // Worker returns the current worker, or nil.

@@ -3,8 +3,10 @@ package node_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +42,31 @@ func healthz(addr string) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// metric returns the value of the sample named series (name and labels as
+// exposed) at addr's /metrics, 0 if absent.
+func metric(t *testing.T, addr, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", series, v, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
 // A whole node process with its data path on the real servers: the
 // synthetic quotes of its one fetch task reach Cassandra through Kafka (a
 // row count read with the test's own CQL), its HTTP server answers while it
@@ -57,7 +84,7 @@ func TestIntegration_ProcessLifecycle(t *testing.T) {
 	ln := listen(t)
 	addr := ln.Addr().String()
 	p, err := node.NewProcess(node.ProcessConfig{Listener: ln,
-		Data: &node.DataConfig{Stream: sc, Store: cc, PartitionsTTL: time.Second},
+		Data: &node.DataConfig{Stream: sc, Store: cc, PartitionsTTL: time.Second}, MetricsInterval: 100 * time.Millisecond,
 		Node: node.Config{ID: "proc-a", Root: root, ZK: testenv.ZKServers(t), SessionTimeout: 3 * time.Second,
 			StatusInterval: 100 * time.Millisecond, DefaultSource: "synthetic?seed=7&rate=50", Addr: addr,
 			Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}})
@@ -81,6 +108,20 @@ func TestIntegration_ProcessLifecycle(t *testing.T) {
 	}
 	if code, err := healthz(addr); err != nil || code != http.StatusOK {
 		t.Fatalf("GET /healthz while running = %d, %v; want 200", code, err)
+	}
+	// The node's readers share its session's watched cache: the master's
+	// rounds re-read unchanged znodes from memory, and /metrics counts it.
+	var hits, misses float64
+	for deadline := time.Now().Add(30 * time.Second); hits == 0 || misses == 0; {
+		if time.Now().After(deadline) {
+			p.Close()
+			t.Fatalf("stocksys_zk_cache_reads_total: hit %v, miss %v after 30 s; want both > 0", hits, misses)
+		}
+		time.Sleep(200 * time.Millisecond)
+		hits, misses = metric(t, addr, `stocksys_zk_cache_reads_total{result="hit"}`), metric(t, addr, `stocksys_zk_cache_reads_total{result="miss"}`)
+	}
+	if st := p.Node().CacheStats(); float64(st.Hits) < hits || float64(st.Misses) < misses {
+		t.Fatalf("the node's cache stats %+v are below what /metrics reported (hit %v, miss %v)", st, hits, misses)
 	}
 	if err := p.Run(context.Background()); !errors.Is(err, node.ErrProcessClosed) {
 		t.Fatalf("a second Run = %v; want ErrProcessClosed", err)
