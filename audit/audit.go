@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -80,10 +79,23 @@ type Writer struct {
 	once sync.Once
 }
 
-// Open opens (appending) cfg.Path and writes a proc_start record.
+// DefaultConfig returns the Config of node's trail in the file at path:
+// no fsync per record.
+func DefaultConfig(path, node string) Config { return Config{Path: path, Node: node} }
+
+// Validate checks c without opening the file: Path and Node are required.
+func (c Config) Validate() error {
+	if c.Path == "" || c.Node == "" {
+		return fmt.Errorf("audit: path (%q) and node (%q) are required", c.Path, c.Node)
+	}
+	return nil
+}
+
+// Open opens (appending) cfg.Path and writes a proc_start record. Errors:
+// cfg.Validate's, the file's.
 func Open(cfg Config) (*Writer, error) {
-	if cfg.Path == "" || cfg.Node == "" {
-		return nil, errors.New("audit: path and node are required")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {

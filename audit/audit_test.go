@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,5 +96,21 @@ func TestConcurrentWritesAreWholeLines(t *testing.T) {
 	rs, err := ReadFile(p)
 	if err != nil || len(rs) != 801 {
 		t.Fatalf("got %d records, %v; want 801", len(rs), err)
+	}
+}
+
+// A config without a path or a node is refused, naming both values, before
+// any file is opened; the defaults with both are valid.
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{{}, {Path: "x"}, {Node: "n"}} {
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "required") {
+			t.Errorf("Validate(%+v) = %v; want path and node required", c, err)
+		}
+		if _, err := Open(c); err == nil {
+			t.Errorf("Open(%+v) succeeded", c)
+		}
+	}
+	if err := DefaultConfig(filepath.Join(t.TempDir(), "a.jsonl"), "node-1").Validate(); err != nil {
+		t.Errorf("DefaultConfig: %v", err)
 	}
 }

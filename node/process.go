@@ -70,11 +70,45 @@ type DataConfig struct {
 	PartitionsTTL time.Duration
 }
 
-// DefaultShutdownTimeout is ProcessConfig.ShutdownTimeout's default.
-const DefaultShutdownTimeout = 2 * time.Second
+// Defaults of ProcessConfig and DataConfig.
+const (
+	DefaultShutdownTimeout = 2 * time.Second
+	DefaultMetricsInterval = time.Second
+	DefaultPartitionsTTL   = 10 * time.Second
+)
 
-// Validate checks c without touching any server: the node's config and a
-// listener.
+// DefaultProcessConfig returns the ProcessConfig of node id on the ZooKeeper
+// servers zk with `stocksys node`'s defaults (DefaultConfig for the node,
+// DefaultShutdownTimeout, DefaultMetricsInterval) and no data path; the
+// caller sets Listener and, for the data path, Data (DefaultDataConfig).
+func DefaultProcessConfig(id string, zk ...string) ProcessConfig {
+	return ProcessConfig{Node: DefaultConfig(id, zk...), ShutdownTimeout: DefaultShutdownTimeout, MetricsInterval: DefaultMetricsInterval}
+}
+
+// DefaultDataConfig returns the data path's defaults: stream.DefaultConfig,
+// store.DefaultConfig, DefaultPartitionsTTL, no Kafka transactions.
+func DefaultDataConfig() DataConfig {
+	return DataConfig{Stream: stream.DefaultConfig(), Store: store.DefaultConfig(), PartitionsTTL: DefaultPartitionsTTL}
+}
+
+// Validate checks d without touching any server: the stream and store
+// configs (stream.Config.Validate, store.Config.Validate) and the TTL.
+func (d DataConfig) Validate() error {
+	if d.PartitionsTTL < 0 {
+		return fmt.Errorf("node: process: partitions TTL %v: must not be negative", d.PartitionsTTL)
+	}
+	if err := d.Stream.Validate(); err != nil {
+		return fmt.Errorf("node: process: %w", err)
+	}
+	if err := d.Store.Validate(); err != nil {
+		return fmt.Errorf("node: process: %w", err)
+	}
+	return nil
+}
+
+// Validate checks c without touching any server: a listener, the
+// durations, the data path (DataConfig.Validate) and the node's config
+// (Config.Validate).
 func (c ProcessConfig) Validate() error {
 	if c.Listener == nil {
 		return errors.New("node: process: no HTTP listener")
@@ -82,8 +116,10 @@ func (c ProcessConfig) Validate() error {
 	if c.ShutdownTimeout < 0 || c.MetricsInterval < 0 {
 		return fmt.Errorf("node: process: negative duration (shutdown %v, metrics interval %v)", c.ShutdownTimeout, c.MetricsInterval)
 	}
-	if d := c.Data; d != nil && d.PartitionsTTL < 0 {
-		return fmt.Errorf("node: process: partitions TTL %v: must not be negative", d.PartitionsTTL)
+	if c.Data != nil {
+		if err := c.Data.Validate(); err != nil {
+			return err
+		}
 	}
 	return c.Node.Validate()
 }
@@ -131,7 +167,7 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if cfg.MetricsInterval == 0 {
-		cfg.MetricsInterval = time.Second
+		cfg.MetricsInterval = DefaultMetricsInterval
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.New()
@@ -157,7 +193,7 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 	var srcOpts quote.Options
 	if d := cfg.Data; d != nil {
 		if d.PartitionsTTL == 0 {
-			d.PartitionsTTL = 10 * time.Second
+			d.PartitionsTTL = DefaultPartitionsTTL
 		}
 		if d.Stream.Logger == nil {
 			d.Stream.Logger = p.log

@@ -156,6 +156,23 @@ func TestIntegration_ProcessLifecycle(t *testing.T) {
 	}
 }
 
+// The defaults are a valid config once a listener and (for the data path)
+// servers are given.
+func TestDefaultProcessConfig(t *testing.T) {
+	cfg := node.DefaultProcessConfig("node-1", "127.0.0.1:2181")
+	cfg.Listener = listen(t)
+	defer cfg.Listener.Close()
+	d := node.DefaultDataConfig()
+	d.Stream.Brokers, d.Store.Hosts = []string{"127.0.0.1:9092"}, []string{"127.0.0.1:9042"}
+	cfg.Data = &d
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults with servers: %v", err)
+	}
+	if cfg.ShutdownTimeout != node.DefaultShutdownTimeout || cfg.Node.SessionTimeout != node.DefaultSessionTimeout || d.PartitionsTTL != node.DefaultPartitionsTTL {
+		t.Fatalf("defaults: shutdown %v, session %v, partitions TTL %v", cfg.ShutdownTimeout, cfg.Node.SessionTimeout, d.PartitionsTTL)
+	}
+}
+
 // Close before Run: Run refuses to start (ErrProcessClosed), the listener
 // is closed, and nothing was contacted or left running.
 func TestProcessCloseBeforeRun(t *testing.T) {
@@ -187,6 +204,8 @@ func TestProcessConfigValidate(t *testing.T) {
 		{"bad id", node.ProcessConfig{Listener: listen(t), Node: node.Config{ID: "a/b", ZK: []string{"z:1"}}}, "--id"},
 		{"negative shutdown", node.ProcessConfig{Listener: listen(t), ShutdownTimeout: -time.Second,
 			Node: node.Config{ID: "a", ZK: []string{"z:1"}}}, "negative duration"},
+		{"data path without brokers", node.ProcessConfig{Listener: listen(t), Data: &node.DataConfig{Store: store.DefaultConfig()},
+			Node: node.Config{ID: "a", ZK: []string{"z:1"}}}, "no brokers"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.cfg.Listener != nil {
