@@ -304,7 +304,9 @@ func mustJSON(v any) []byte {
 }
 
 // sameTerms reports whether a and b show the same master and latest
-// failover (so the recorded terms are the same).
+// failover, phases included (so the recorded terms are the same): the
+// failover document's all_running (and prev_ended) are written after its
+// first assignment, and the history drawn from it must follow.
 func sameTerms(a, b *status.Report) bool {
 	if (a.Master == nil) != (b.Master == nil) || (a.LastFailover == nil) != (b.LastFailover == nil) {
 		return false
@@ -312,5 +314,14 @@ func sameTerms(a, b *status.Report) bool {
 	if a.Master != nil && (a.Master.Epoch != b.Master.Epoch || a.Master.Session != b.Master.Session) {
 		return false
 	}
-	return a.LastFailover == nil || (a.LastFailover.Epoch == b.LastFailover.Epoch && a.LastFailover.FirstAssignment.Equal(b.LastFailover.FirstAssignment))
+	if a.LastFailover == nil {
+		return true
+	}
+	fa, fb := a.LastFailover, b.LastFailover
+	return fa.Epoch == fb.Epoch && fa.FirstAssignment.Equal(fb.FirstAssignment) && sameTime(fa.AllRunning, fb.AllRunning) && sameTime(fa.PrevEnded, fb.PrevEnded)
+}
+
+// sameTime reports whether a and b are both unset or the same instant.
+func sameTime(a, b *time.Time) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Equal(*b))
 }
