@@ -106,9 +106,14 @@
 //
 // Validate refuses an impossible quote with a *RejectError carrying a
 // RejectReason to count by (for a tick also a zero size, a Seq outside
-// 0..MaxSeq, or open, high, low and close that differ); CheckMove flags,
-// without refusing, a bar that moves more than a limit (default 20%) from
-// the previous close.
+// 0..MaxSeq, or open, high, low and close that differ). A quote it accepts
+// may still be implausible: a replay runs FlagBars (implausible.go; see its
+// doc for the rule) over the bars it reads, which flags, without refusing,
+// an intraday bar with a price more than BarMedianPct (20%) from the median
+// close of the BarNeighbours bars before it and from that of the bars after
+// it (Flag = FlagImplausible); FlagTicks does the like for trades (above). A
+// flagged quote is still produced and stored, with its Flag, but left out of
+// the bars.
 //
 // # Exchange time zones and trading hours
 //

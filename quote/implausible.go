@@ -14,10 +14,10 @@ const FlagImplausible = "implausible"
 
 // The implausible-bar rule's parameters (FlagBars).
 //
-// 20% is DefaultMoveLimit: above the US market-wide circuit breaker that
-// halts trading for the day, and four times the 5% single-stock
-// limit-up/limit-down band of the most traded stocks. A bar as far from
-// both sides is a print the market around it did not trade.
+// BarMedianPct is 20%: a move beyond it is above the US market-wide circuit
+// breaker (level 3, 20%) that halts trading for the day, and four times the
+// 5% single-stock limit-up/limit-down band of the most traded stocks. A bar
+// as far from both sides is a print the market around it did not trade.
 const (
 	BarNeighbours = 5  // bars on each side whose median close is the reference
 	BarMedianPct  = 20 // percent of a reference a price may lie from it

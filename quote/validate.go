@@ -59,11 +59,6 @@ const (
 // minutes, room for clock skew between the provider and this host.
 const DefaultMaxSkew = 2 * time.Minute
 
-// DefaultMoveLimit is the relative move from the previous close above which
-// CheckMove flags a bar: 0.20 (20%), above the US market-wide circuit breaker
-// of 20% (level 3) that halts trading for the day.
-const DefaultMoveLimit = 0.20
-
 // RejectError is the error Validate returns: the quote's symbol and time, the
 // Reason and a message with the offending values. It matches ErrRejected
 // with errors.Is.
@@ -184,23 +179,4 @@ func ReasonOf(err error) RejectReason {
 		return re.Reason
 	}
 	return ""
-}
-
-// CheckMove compares q with the previous bar prev of the same symbol. move is
-// the largest relative change, with its sign, of q's open, high, low or close
-// from prev's close (0.25 = +25%); flagged is |move| > limit (a fraction; use
-// DefaultMoveLimit). A flagged bar is not refused, only worth a warning and a
-// metric: real moves that large happen (splits applied late, halts, news).
-// When prev.Close is not a positive finite number, it returns false, 0.
-func CheckMove(prev, q Quote, limit float64) (flagged bool, move float64) {
-	pc := prev.Close
-	if !(pc > 0) || math.IsInf(pc, 0) {
-		return false, 0
-	}
-	for _, p := range []float64{q.Open, q.High, q.Low, q.Close} {
-		if m := p/pc - 1; math.Abs(m) > math.Abs(move) {
-			move = m
-		}
-	}
-	return math.Abs(move) > limit, move
 }

@@ -123,29 +123,3 @@ func TestValidateSkew(t *testing.T) {
 		t.Fatalf("skew 10s: %v", err)
 	}
 }
-
-func TestCheckMove(t *testing.T) {
-	prev := Quote{Close: 100}
-	bar := func(o, h, l, c float64) Quote { return Quote{Open: o, High: h, Low: l, Close: c} }
-	tests := []struct {
-		name    string
-		prev, q Quote
-		limit   float64
-		flagged bool
-		move    float64
-	}{
-		{"small", prev, bar(100, 101, 99, 100.5), DefaultMoveLimit, false, 0.01},
-		{"exactly 20% not flagged", prev, bar(110, 120, 110, 115), DefaultMoveLimit, false, 0.2},
-		{"up 25% close", prev, bar(110, 125, 110, 125), DefaultMoveLimit, true, 0.25},
-		{"down 50% low spike", prev, bar(100, 100, 50, 99), DefaultMoveLimit, true, -0.5},
-		{"tighter limit", prev, bar(100, 106, 100, 104), 0.05, true, 0.06},
-		{"no previous close", Quote{}, bar(1, 1, 1, 1), DefaultMoveLimit, false, 0},
-		{"nan previous close", Quote{Close: math.NaN()}, bar(1, 1, 1, 1), DefaultMoveLimit, false, 0},
-	}
-	for _, tt := range tests {
-		flagged, move := CheckMove(tt.prev, tt.q, tt.limit)
-		if flagged != tt.flagged || math.Abs(move-tt.move) > 1e-12 {
-			t.Errorf("%s: CheckMove = %v, %v; want %v, %v", tt.name, flagged, move, tt.flagged, tt.move)
-		}
-	}
-}

@@ -38,7 +38,7 @@ const (
 //
 //	{"v":1,"symbol":"SPY","ts":"2013-10-07T13:30:00Z","open":168.1,"high":168.3,
 //	 "low":168,"close":168.2,"volume":1200,"bid":168.19,"ask":168.21,
-//	 "source":"replay:lean","flagged":true}
+//	 "source":"replay:lean"}
 //
 // A trade tick carries the optional fields of quote.Quote's tick extension
 // (added to schema version 1; older readers ignore them, and a message
@@ -55,9 +55,12 @@ const (
 // message written before it, and every quote in quote.DefaultZone whose
 // source names no zone) decodes to TZ "", America/New_York.
 //
-// ts is RFC 3339 with nanoseconds, in UTC; bid, ask, flagged, kind, seq,
-// exchange, condition, flag and tz are omitted when absent (nil, false, ""
-// or 0).
+// ts is RFC 3339 with nanoseconds, in UTC; bid, ask, kind, seq, exchange,
+// condition, flag and tz are omitted when absent (nil, "" or 0).
+//
+// Older versions wrote a boolean "flagged" after "source" (always false, so
+// omitted, in practice); Decode accepts it and ignores its value, like any
+// unknown field. A quote's data-quality mark is "flag" (quote.Quote.Flag).
 type wireOut struct {
 	V         int        `json:"v"`
 	Symbol    string     `json:"symbol"`
@@ -70,7 +73,6 @@ type wireOut struct {
 	Bid       *float64   `json:"bid,omitempty"`
 	Ask       *float64   `json:"ask,omitempty"`
 	Source    string     `json:"source"`
-	Flagged   bool       `json:"flagged,omitempty"`
 	Kind      quote.Kind `json:"kind,omitempty"`
 	Seq       int32      `json:"seq,omitempty"`
 	Exchange  string     `json:"exchange,omitempty"`
@@ -82,18 +84,17 @@ type wireOut struct {
 // wireIn is wireOut as read: pointers tell absent from zero, json.Number
 // keeps numbers exact until checked.
 type wireIn struct {
-	V       *json.Number `json:"v"`
-	Symbol  *string      `json:"symbol"`
-	TS      *string      `json:"ts"`
-	Open    *json.Number `json:"open"`
-	High    *json.Number `json:"high"`
-	Low     *json.Number `json:"low"`
-	Close   *json.Number `json:"close"`
-	Volume  *json.Number `json:"volume"`
-	Bid     *json.Number `json:"bid"`
-	Ask     *json.Number `json:"ask"`
-	Source  *string      `json:"source"`
-	Flagged *bool        `json:"flagged"`
+	V      *json.Number `json:"v"`
+	Symbol *string      `json:"symbol"`
+	TS     *string      `json:"ts"`
+	Open   *json.Number `json:"open"`
+	High   *json.Number `json:"high"`
+	Low    *json.Number `json:"low"`
+	Close  *json.Number `json:"close"`
+	Volume *json.Number `json:"volume"`
+	Bid    *json.Number `json:"bid"`
+	Ask    *json.Number `json:"ask"`
+	Source *string      `json:"source"`
 
 	Kind      *string      `json:"kind"`
 	Seq       *json.Number `json:"seq"`
@@ -103,16 +104,12 @@ type wireIn struct {
 	TZ        *string      `json:"tz"`
 }
 
-// Encode returns the message value of q (schema version SchemaVersion, not
-// flagged). The message key is q.Symbol. It refuses an empty symbol
+// Encode returns the message value of q (schema version SchemaVersion). The
+// message key is q.Symbol. It refuses an empty symbol
 // (ErrMissingField), NaN or infinite prices (ErrNonFinite), and a Kind other
 // than quote.KindBar and quote.KindTrade or a Seq outside 0..quote.MaxSeq
 // (ErrMalformed), so that everything Encode returns, Decode accepts.
-func Encode(q quote.Quote) ([]byte, error) { return EncodeFlagged(q, false) }
-
-// EncodeFlagged is Encode with the "flagged" field: true marks a bar that
-// passed validation but is worth a warning (see quote.CheckMove).
-func EncodeFlagged(q quote.Quote, flagged bool) ([]byte, error) {
+func Encode(q quote.Quote) ([]byte, error) {
 	if q.Symbol == "" {
 		return nil, fmt.Errorf("encode: %w: symbol", ErrMissingField)
 	}
@@ -139,7 +136,6 @@ func EncodeFlagged(q quote.Quote, flagged bool) ([]byte, error) {
 		Bid:       q.Bid,
 		Ask:       q.Ask,
 		Source:    q.Source,
-		Flagged:   flagged,
 		Kind:      q.Kind,
 		Seq:       q.Seq,
 		Exchange:  q.Exchange,
@@ -170,36 +166,31 @@ func checkTick(kind string, seq int64) error {
 // (also for a kind other than "trade" or absent, and a seq that is not an
 // integer in 0..quote.MaxSeq), ErrSchemaVersion, ErrMissingField,
 // ErrNonFinite or ErrKeyMismatch, whose text names the field at fault.
-// Unknown fields are ignored (later minor additions to schema version 1).
+// Unknown fields are ignored (later minor additions to schema version 1),
+// and so is the "flagged" field older versions wrote, whatever its value.
 func Decode(key, value []byte) (quote.Quote, error) {
-	q, _, err := decode(key, value)
-	return q, err
-}
-
-// decode is Decode that also returns the "flagged" field.
-func decode(key, value []byte) (quote.Quote, bool, error) {
-	if q, flagged, ok := decodeFast(key, value); ok {
-		return q, flagged, nil
+	if q, ok := decodeFast(key, value); ok {
+		return q, nil
 	}
 	return decodeGeneral(key, value)
 }
 
-// decodeGeneral is decode through encoding/json, for any input.
-func decodeGeneral(key, value []byte) (quote.Quote, bool, error) {
+// decodeGeneral is Decode through encoding/json, for any input.
+func decodeGeneral(key, value []byte) (quote.Quote, error) {
 	var w wireIn
 	d := json.NewDecoder(bytes.NewReader(value))
 	d.UseNumber()
 	if err := d.Decode(&w); err != nil {
-		return quote.Quote{}, false, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return quote.Quote{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if d.More() {
-		return quote.Quote{}, false, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
+		return quote.Quote{}, fmt.Errorf("%w: data after the JSON object", ErrMalformed)
 	}
 	if w.V == nil {
-		return quote.Quote{}, false, fmt.Errorf("%w: v", ErrMissingField)
+		return quote.Quote{}, fmt.Errorf("%w: v", ErrMissingField)
 	}
 	if v, err := w.V.Int64(); err != nil || v != SchemaVersion {
-		return quote.Quote{}, false, fmt.Errorf("%w: v = %s (know %d)", ErrSchemaVersion, w.V.String(), SchemaVersion)
+		return quote.Quote{}, fmt.Errorf("%w: v = %s (know %d)", ErrSchemaVersion, w.V.String(), SchemaVersion)
 	}
 	for _, f := range []struct {
 		name  string
@@ -209,18 +200,18 @@ func decodeGeneral(key, value []byte) (quote.Quote, bool, error) {
 		{"low", w.Low == nil}, {"close", w.Close == nil}, {"volume", w.Volume == nil}, {"source", w.Source == nil},
 	} {
 		if f.isNil {
-			return quote.Quote{}, false, fmt.Errorf("%w: %s", ErrMissingField, f.name)
+			return quote.Quote{}, fmt.Errorf("%w: %s", ErrMissingField, f.name)
 		}
 	}
 	if *w.Symbol == "" {
-		return quote.Quote{}, false, fmt.Errorf("%w: symbol is empty", ErrMissingField)
+		return quote.Quote{}, fmt.Errorf("%w: symbol is empty", ErrMissingField)
 	}
 	if string(key) != *w.Symbol {
-		return quote.Quote{}, false, fmt.Errorf("%w: key %q, symbol %q", ErrKeyMismatch, key, *w.Symbol)
+		return quote.Quote{}, fmt.Errorf("%w: key %q, symbol %q", ErrKeyMismatch, key, *w.Symbol)
 	}
 	ts, err := time.Parse(time.RFC3339Nano, *w.TS)
 	if err != nil {
-		return quote.Quote{}, false, fmt.Errorf("%w: ts %q is not RFC 3339", ErrMalformed, *w.TS)
+		return quote.Quote{}, fmt.Errorf("%w: ts %q is not RFC 3339", ErrMalformed, *w.TS)
 	}
 	q := quote.Quote{Symbol: *w.Symbol, TS: ts.UTC(), Source: *w.Source}
 	for _, f := range []struct {
@@ -229,7 +220,7 @@ func decodeGeneral(key, value []byte) (quote.Quote, bool, error) {
 		dst  *float64
 	}{{"open", w.Open, &q.Open}, {"high", w.High, &q.High}, {"low", w.Low, &q.Low}, {"close", w.Close, &q.Close}} {
 		if *f.dst, err = finite(f.name, *f.n); err != nil {
-			return quote.Quote{}, false, err
+			return quote.Quote{}, err
 		}
 	}
 	for _, f := range []struct {
@@ -242,26 +233,26 @@ func decodeGeneral(key, value []byte) (quote.Quote, bool, error) {
 		}
 		v, err := finite(f.name, *f.n)
 		if err != nil {
-			return quote.Quote{}, false, err
+			return quote.Quote{}, err
 		}
 		*f.dst = &v
 	}
 	if q.Volume, err = strconv.ParseInt(w.Volume.String(), 10, 64); err != nil {
-		return quote.Quote{}, false, fmt.Errorf("%w: volume %s is not a 64-bit integer", ErrMalformed, w.Volume.String())
+		return quote.Quote{}, fmt.Errorf("%w: volume %s is not a 64-bit integer", ErrMalformed, w.Volume.String())
 	}
 	var seq int64
 	if w.Seq != nil {
 		if seq, err = strconv.ParseInt(w.Seq.String(), 10, 64); err != nil {
-			return quote.Quote{}, false, fmt.Errorf("%w: seq %s is not an integer in 0..%d", ErrMalformed, w.Seq.String(), quote.MaxSeq)
+			return quote.Quote{}, fmt.Errorf("%w: seq %s is not an integer in 0..%d", ErrMalformed, w.Seq.String(), quote.MaxSeq)
 		}
 	}
 	kind := deref(w.Kind)
 	if err := checkTick(kind, seq); err != nil {
-		return quote.Quote{}, false, err
+		return quote.Quote{}, err
 	}
 	q.Kind, q.Seq = quote.Kind(kind), int32(seq)
 	q.Exchange, q.Condition, q.Flag, q.TZ = deref(w.Exchange), deref(w.Condition), deref(w.Flag), deref(w.TZ)
-	return q, w.Flagged != nil && *w.Flagged, nil
+	return q, nil
 }
 
 // deref returns *s, or "" for nil (an absent or null field).

@@ -11,25 +11,27 @@ import (
 // decodeFast parses the canonical form Encode writes (the fields of wireOut
 // in order, no white space, strings without escapes) without reflection; ok
 // is false for anything else, and the caller then runs the general decoder
-// (decode), which gives the same result for every input decodeFast accepts
+// (decodeGeneral), which gives the same result for every input decodeFast accepts
 // (FuzzDecodeFast checks this) and the errors for the rest. It is about 6x
 // faster than encoding/json, which was a quarter of an ingesting node's CPU.
-func decodeFast(key, value []byte) (q quote.Quote, flagged bool, ok bool) {
+// It skips the "flagged":true older versions wrote after "source" (ignored,
+// as by decodeGeneral).
+func decodeFast(key, value []byte) (q quote.Quote, ok bool) {
 	p := fastParser{b: value}
 	if !p.lit(`{"v":1,"symbol":`) {
-		return q, false, false
+		return q, false
 	}
 	sym, ok1 := p.str()
 	if !ok1 || len(sym) == 0 || string(key) != string(sym) || !p.lit(`,"ts":`) {
-		return q, false, false
+		return q, false
 	}
 	tsb, ok2 := p.str()
 	if !ok2 {
-		return q, false, false
+		return q, false
 	}
 	ts, err := time.Parse(time.RFC3339Nano, string(tsb))
 	if err != nil {
-		return q, false, false
+		return q, false
 	}
 	q.Symbol, q.TS = string(sym), ts.UTC()
 	for _, f := range []struct {
@@ -37,54 +39,52 @@ func decodeFast(key, value []byte) (q quote.Quote, flagged bool, ok bool) {
 		dst  *float64
 	}{{`,"open":`, &q.Open}, {`,"high":`, &q.High}, {`,"low":`, &q.Low}, {`,"close":`, &q.Close}} {
 		if !p.lit(f.name) {
-			return q, false, false
+			return q, false
 		}
 		if *f.dst, ok = p.float(); !ok {
-			return q, false, false
+			return q, false
 		}
 	}
 	if !p.lit(`,"volume":`) {
-		return q, false, false
+		return q, false
 	}
 	if q.Volume, ok = p.int(); !ok {
-		return q, false, false
+		return q, false
 	}
 	if p.lit(`,"bid":`) {
 		v, ok := p.float()
 		if !ok {
-			return q, false, false
+			return q, false
 		}
 		q.Bid = &v
 	}
 	if p.lit(`,"ask":`) {
 		v, ok := p.float()
 		if !ok {
-			return q, false, false
+			return q, false
 		}
 		q.Ask = &v
 	}
 	if !p.lit(`,"source":`) {
-		return q, false, false
+		return q, false
 	}
 	src, ok := p.str()
 	if !ok {
-		return q, false, false
+		return q, false
 	}
 	q.Source = string(src)
-	if p.lit(`,"flagged":true`) {
-		flagged = true
-	}
+	p.lit(`,"flagged":true`) // older versions; ignored
 	if p.lit(`,"kind":`) {
 		k, ok := p.str()
 		if !ok || quote.Kind(k) != quote.KindTrade {
-			return q, false, false
+			return q, false
 		}
 		q.Kind = quote.KindTrade
 	}
 	if p.lit(`,"seq":`) {
 		s, ok := p.int()
 		if !ok || s < 0 || s > quote.MaxSeq {
-			return q, false, false
+			return q, false
 		}
 		q.Seq = int32(s)
 	}
@@ -95,15 +95,15 @@ func decodeFast(key, value []byte) (q quote.Quote, flagged bool, ok bool) {
 		if p.lit(f.name) {
 			s, ok := p.str()
 			if !ok {
-				return q, false, false
+				return q, false
 			}
 			*f.dst = string(s)
 		}
 	}
 	if !p.lit(`}`) || p.i != len(p.b) {
-		return q, false, false
+		return q, false
 	}
-	return q, flagged, true
+	return q, true
 }
 
 // fastParser reads the canonical message form from b at i.

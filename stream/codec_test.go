@@ -3,6 +3,7 @@ package stream
 import (
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -26,14 +27,14 @@ func sampleQuote() quote.Quote {
 }
 
 func TestEncodeExactBytes(t *testing.T) {
-	got, err := EncodeFlagged(sampleQuote(), true)
+	got, err := Encode(sampleQuote())
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `{"v":1,"symbol":"SPY","ts":"2013-10-07T13:30:00.123456789Z","open":168.11,"high":168.35,"low":168.02,` +
-		`"close":168.2,"volume":123456,"bid":168.19,"ask":168.21,"source":"replay:lean","flagged":true}`
+		`"close":168.2,"volume":123456,"bid":168.19,"ask":168.21,"source":"replay:lean"}`
 	if string(got) != want {
-		t.Fatalf("EncodeFlagged =\n%s\nwant\n%s", got, want)
+		t.Fatalf("Encode =\n%s\nwant\n%s", got, want)
 	}
 	q := sampleQuote()
 	q.Bid, q.Ask = nil, nil
@@ -93,48 +94,109 @@ func TestRoundTrip(t *testing.T) {
 	local := sampleQuote()
 	local.TS = time.Date(2013, 10, 7, 9, 30, 0, 0, ny) // 13:30 UTC
 	for _, tt := range []struct {
-		name    string
-		q       quote.Quote
-		flagged bool
-		wantTS  time.Time
+		name   string
+		q      quote.Quote
+		wantTS time.Time
 	}{
-		{"full", sampleQuote(), false, sampleQuote().TS},
-		{"flagged", sampleQuote(), true, sampleQuote().TS},
-		{"no bid/ask", noQuote, false, noQuote.TS},
-		{"only bid", onlyBid, false, onlyBid.TS},
-		{"extremes", extreme, false, extreme.TS},
-		{"non-UTC ts comes back UTC", local, false, time.Date(2013, 10, 7, 13, 30, 0, 0, time.UTC)},
-		{"tick", sampleTick(), false, sampleTick().TS},
+		{"full", sampleQuote(), sampleQuote().TS},
+		{"no bid/ask", noQuote, noQuote.TS},
+		{"only bid", onlyBid, onlyBid.TS},
+		{"extremes", extreme, extreme.TS},
+		{"non-UTC ts comes back UTC", local, time.Date(2013, 10, 7, 13, 30, 0, 0, time.UTC)},
+		{"tick", sampleTick(), sampleTick().TS},
 		{"tick seq max, suspicious", func() quote.Quote {
 			q := sampleTick()
 			q.Seq, q.Flag = quote.MaxSeq, quote.FlagSuspicious
 			return q
-		}(), false, sampleTick().TS},
+		}(), sampleTick().TS},
 		{"tick seq 0, no quote", func() quote.Quote {
 			q := sampleTick()
 			q.Seq, q.Bid, q.Ask, q.Flag = 0, nil, nil, ""
 			return q
-		}(), true, sampleTick().TS},
+		}(), sampleTick().TS},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := EncodeFlagged(tt.q, tt.flagged)
+			v, err := Encode(tt.q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, flagged, err := decode([]byte(tt.q.Symbol), v)
-			if err != nil {
-				t.Fatalf("decode(%s): %v", v, err)
-			}
 			want := tt.q
 			want.TS = tt.wantTS
-			if !equalQuotes(got, want) || got.TS.Location() != time.UTC || flagged != tt.flagged {
-				t.Fatalf("round trip = %+v (loc %v), flagged %v; want %+v, %v", got, got.TS.Location(), flagged, want, tt.flagged)
+			got, err := Decode([]byte(tt.q.Symbol), v)
+			if err != nil || !equalQuotes(got, want) || got.TS.Location() != time.UTC {
+				t.Fatalf("Decode(%s) = %+v (loc %v), %v; want %+v", v, got, got.TS.Location(), err, want)
 			}
-			q2, err := Decode([]byte(tt.q.Symbol), v)
-			if err != nil || !equalQuotes(q2, want) {
-				t.Fatalf("Decode = %+v, %v", q2, err)
+			g, err := decodeGeneral([]byte(tt.q.Symbol), v)
+			if err != nil || !equalQuotes(g, want) || g.TS.Location() != time.UTC {
+				t.Fatalf("decodeGeneral(%s) = %+v (loc %v), %v; want %+v", v, g, g.TS.Location(), err, want)
 			}
 		})
+	}
+}
+
+// withFlagged returns v, a message value Encode wrote, with the boolean
+// "flagged":true older versions wrote right after "source" (the sources of
+// the tests' quotes have no escaped quote).
+func withFlagged(v []byte) []byte {
+	s := string(v)
+	i := strings.Index(s, `,"source":"`)
+	if i < 0 {
+		return v
+	}
+	i += len(`,"source":"`)
+	i += strings.IndexByte(s[i:], '"') + 1
+	return []byte(s[:i] + `,"flagged":true` + s[i:])
+}
+
+// TestLegacyFlaggedField: older versions wrote a boolean "flagged" after
+// "source"; Encode never writes it, and Decode (fast path and general
+// decoder alike) accepts a message with it, whatever its value or place,
+// and returns the same quote as without it.
+func TestLegacyFlaggedField(t *testing.T) {
+	noQuote := sampleQuote()
+	noQuote.Bid, noQuote.Ask = nil, nil
+	implausible := sampleQuote()
+	implausible.Flag = quote.FlagImplausible
+	zoned := sampleQuote()
+	zoned.Symbol, zoned.TZ = "BBCA.JK", "Asia/Jakarta"
+	for _, q := range []quote.Quote{sampleQuote(), noQuote, implausible, zoned, sampleTick()} {
+		v, err := Encode(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(v), `"flagged"`) {
+			t.Fatalf("Encode wrote a flagged field: %s", v)
+		}
+		key := []byte(q.Symbol)
+		base, err := Decode(key, v)
+		if err != nil || !reflect.DeepEqual(base, q) {
+			t.Fatalf("Decode(%s) = %+v, %v; want %+v", v, base, err, q)
+		}
+		legacy := withFlagged(v)
+		if string(legacy) == string(v) {
+			t.Fatalf("test bug: no source field in %s", v)
+		}
+		// The canonical form older versions wrote takes the fast path.
+		if got, ok := decodeFast(key, legacy); !ok || !reflect.DeepEqual(got, base) {
+			t.Errorf("decodeFast(%s) = %+v, %v; want %+v, true", legacy, got, ok, base)
+		}
+		for _, m := range [][]byte{
+			legacy,
+			[]byte(strings.Replace(string(legacy), `"flagged":true`, `"flagged":false`, 1)),
+			[]byte(strings.Replace(string(legacy), `"flagged":true`, `"flagged":null`, 1)),
+			[]byte(strings.Replace(string(legacy), `"flagged":true`, `"flagged":1`, 1)),
+			[]byte(strings.Replace(string(v), `{"v":1,`, `{"flagged":true,"v":1,`, 1)),
+			[]byte(strings.TrimSuffix(string(v), `}`) + `,"flagged":true}`),
+		} {
+			got, err := Decode(key, m)
+			if err != nil || !reflect.DeepEqual(got, base) {
+				t.Errorf("Decode(%s) = %+v, %v; want %+v, as without flagged", m, got, err, base)
+			}
+			g, err := decodeGeneral(key, m)
+			if err != nil || !reflect.DeepEqual(g, base) {
+				t.Errorf("decodeGeneral(%s) = %+v, %v; want %+v, as without flagged", m, g, err, base)
+			}
+		}
 	}
 }
 
@@ -207,7 +269,6 @@ func TestDecodeErrors(t *testing.T) {
 		{"NaN string", "SPY", with(`"low":0.5`, `"low":"NaN"`), ErrMalformed, ""},
 		{"fractional volume", "SPY", with(`"volume":10`, `"volume":10.5`), ErrMalformed, "stream: malformed message: volume 10.5 is not a 64-bit integer"},
 		{"huge volume", "SPY", with(`"volume":10`, `"volume":9223372036854775808`), ErrMalformed, "stream: malformed message: volume 9223372036854775808 is not a 64-bit integer"},
-		{"flagged not bool", "SPY", with(`"source":"s"`, `"source":"s","flagged":1`), ErrMalformed, ""},
 		{"unknown kind", "SPY", with(`"source":"s"`, `"source":"s","kind":"quote"`), ErrMalformed, `stream: malformed message: kind "quote" is unknown (want "trade" or absent)`},
 		{"kind upper-case", "SPY", with(`"source":"s"`, `"source":"s","kind":"TRADE"`), ErrMalformed, `stream: malformed message: kind "TRADE" is unknown (want "trade" or absent)`},
 		{"kind not a string", "SPY", with(`"source":"s"`, `"source":"s","kind":1`), ErrMalformed, ""},
@@ -244,15 +305,16 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	v, _ := EncodeFlagged(sampleQuote(), true)
+	v, _ := Encode(sampleQuote())
 	f.Add([]byte("SPY"), v)
+	f.Add([]byte("SPY"), withFlagged(v))
 	v, _ = Encode(sampleTick())
 	f.Add([]byte("SPY"), v)
 	f.Add([]byte("SPY"), []byte(`{"v":1}`))
 	f.Add([]byte(""), []byte(`{"v":1,"symbol":"","open":1e999}`))
 	f.Add([]byte("X"), []byte(`null`))
 	f.Fuzz(func(t *testing.T, key, value []byte) {
-		q, flagged, err := decode(key, value)
+		q, err := Decode(key, value)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrSchemaVersion) && !errors.Is(err, ErrMissingField) &&
 				!errors.Is(err, ErrNonFinite) && !errors.Is(err, ErrKeyMismatch) {
@@ -261,13 +323,13 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		// Whatever decodes re-encodes, and decodes to the same quote.
-		v2, err := EncodeFlagged(q, flagged)
+		v2, err := Encode(q)
 		if err != nil {
 			t.Fatalf("re-encode %+v: %v", q, err)
 		}
-		q2, flagged2, err := decode(key, v2)
-		if err != nil || !equalQuotes(q, q2) || flagged != flagged2 {
-			t.Fatalf("re-decode = %+v, %v, %v; want %+v, %v", q2, flagged2, err, q, flagged)
+		q2, err := Decode(key, v2)
+		if err != nil || !equalQuotes(q, q2) {
+			t.Fatalf("re-decode = %+v, %v; want %+v", q2, err, q)
 		}
 	})
 }
@@ -327,11 +389,8 @@ func TestZoneField(t *testing.T) {
 		t.Fatalf("Encode = %s\nwant %s", b, want)
 	}
 	for name, dec := range map[string]func([]byte, []byte) (quote.Quote, error){
-		"Decode": Decode,
-		"general": func(k, v []byte) (quote.Quote, error) {
-			q, _, err := decodeGeneral(k, v)
-			return q, err
-		},
+		"Decode":  Decode,
+		"general": decodeGeneral,
 	} {
 		got, err := dec([]byte("BBCA.JK"), b)
 		if err != nil || got != q {
@@ -343,7 +402,7 @@ func TestZoneField(t *testing.T) {
 			t.Errorf("%s of a message without tz: %+v, %v; want TZ \"\" (US/Eastern days)", name, got, err)
 		}
 	}
-	if _, _, ok := decodeFast([]byte("BBCA.JK"), b); !ok {
+	if _, ok := decodeFast([]byte("BBCA.JK"), b); !ok {
 		t.Error("decodeFast refused the canonical form with tz")
 	}
 }

@@ -22,8 +22,6 @@ type Message struct {
 	Offset int64
 	// Quote is the decoded value; TS is in UTC.
 	Quote quote.Quote
-	// Flagged is the message's "flagged" field (see EncodeFlagged).
-	Flagged bool
 	// Epoch, Node and Task are the producer's headers: the fetch task's
 	// assignment epoch, the node it ran on, and its task id.
 	Epoch      int64
@@ -425,11 +423,11 @@ func (r *partitionReader) retry(ctx context.Context, what string, op func() erro
 
 // decodeMessage decodes m's value and headers.
 func decodeMessage(m *sarama.ConsumerMessage) (Message, error) {
-	q, flagged, err := decode(m.Key, m.Value)
+	q, err := Decode(m.Key, m.Value)
 	if err != nil {
 		return Message{}, err
 	}
-	out := Message{Offset: m.Offset, Quote: q, Flagged: flagged, Timestamp: m.Timestamp}
+	out := Message{Offset: m.Offset, Quote: q, Timestamp: m.Timestamp}
 	haveEpoch := false
 	for _, h := range m.Headers {
 		if h == nil {

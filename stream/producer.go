@@ -92,30 +92,17 @@ func newProducer(cfg Config, topic string) *Producer {
 // Retrying a Send after an unknown outcome may duplicate quotes; downstream
 // writes are idempotent by (symbol, ts).
 func (p *Producer) Send(ctx context.Context, epoch int64, node, task string, qs []quote.Quote) error {
-	return p.SendFlagged(ctx, epoch, node, task, qs, nil)
+	return p.SendFrom(ctx, Origin{Epoch: epoch, Node: node, Task: task}, qs)
 }
 
 // SendFrom is Send with every header of o: also the task's fencing token
 // (HeaderToken) when o.Token > 0, which verify reads to prove that no
 // record of a fenced owner follows its successor's.
 func (p *Producer) SendFrom(ctx context.Context, o Origin, qs []quote.Quote) error {
-	return p.sendFlagged(ctx, o, qs, nil)
-}
-
-// SendFlagged is Send with a "flagged" mark per quote (see EncodeFlagged);
-// flagged is nil (none flagged) or as long as qs.
-func (p *Producer) SendFlagged(ctx context.Context, epoch int64, node, task string, qs []quote.Quote, flagged []bool) error {
-	return p.sendFlagged(ctx, Origin{Epoch: epoch, Node: node, Task: task}, qs, flagged)
-}
-
-func (p *Producer) sendFlagged(ctx context.Context, o Origin, qs []quote.Quote, flagged []bool) error {
-	if flagged != nil && len(flagged) != len(qs) {
-		return fmt.Errorf("stream: send: %d flags for %d quotes", len(flagged), len(qs))
-	}
 	headers := o.headers()
 	msgs := make([]*sarama.ProducerMessage, len(qs))
 	for i, q := range qs {
-		v, err := EncodeFlagged(q, flagged != nil && flagged[i])
+		v, err := Encode(q)
 		if err != nil {
 			return fmt.Errorf("stream: send quote %d: %w", i, err)
 		}

@@ -397,7 +397,7 @@ func TestIntegration_ReadCommittedCountsWhatIsLeft(t *testing.T) {
 		t.Fatalf("ReadCommitted: %d records, high-water mark %d; want 10 records below a mark of 12 or more", len(got), end)
 	}
 	for i, r := range got {
-		q, _, err := decode(r.Key, r.Value)
+		q, err := Decode(r.Key, r.Value)
 		if err != nil || !equalQuotes(q, qs[i]) || (i > 0 && r.Offset <= got[i-1].Offset) {
 			t.Fatalf("record %d at offset %d: %+v, %v; want %+v in offset order", i, r.Offset, q, err, qs[i])
 		}

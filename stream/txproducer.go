@@ -248,32 +248,19 @@ func (p *TxProducer) TransactionalID() string { return p.id }
 // runs the transaction outlives a Send that gave up waiting; Close waits for
 // it (bounded by the client's timeouts and retries).
 func (p *TxProducer) Send(ctx context.Context, epoch int64, node string, qs []quote.Quote, position time.Time) error {
-	return p.SendFlagged(ctx, epoch, node, qs, nil, position)
+	return p.SendFrom(ctx, Origin{Epoch: epoch, Node: node}, qs, position)
 }
 
 // SendFrom is Send with every header of o (o.Task is ignored: the
 // producer's task is used): also the task's fencing token, in the records'
 // HeaderToken and the checkpoint's Token, when o.Token > 0.
 func (p *TxProducer) SendFrom(ctx context.Context, o Origin, qs []quote.Quote, position time.Time) error {
-	return p.sendFlagged(ctx, o, qs, nil, position)
-}
-
-// SendFlagged is Send with a "flagged" mark per quote (see EncodeFlagged);
-// flagged is nil (none flagged) or as long as qs.
-func (p *TxProducer) SendFlagged(ctx context.Context, epoch int64, node string, qs []quote.Quote, flagged []bool, position time.Time) error {
-	return p.sendFlagged(ctx, Origin{Epoch: epoch, Node: node}, qs, flagged, position)
-}
-
-func (p *TxProducer) sendFlagged(ctx context.Context, o Origin, qs []quote.Quote, flagged []bool, position time.Time) error {
-	if flagged != nil && len(flagged) != len(qs) {
-		return fmt.Errorf("stream: send: %d flags for %d quotes", len(flagged), len(qs))
-	}
 	o.Task = p.task
 	epoch, node := o.Epoch, o.Node
 	headers := o.headers()
 	msgs := make([]*sarama.ProducerMessage, 0, len(qs)+1)
 	for i, q := range qs {
-		v, err := EncodeFlagged(q, flagged != nil && flagged[i])
+		v, err := Encode(q)
 		if err != nil {
 			return fmt.Errorf("stream: send quote %d: %w", i, err)
 		}
