@@ -187,14 +187,51 @@ type Refusal struct {
 // Read reads the cluster under root. cluster is the name shown. Missing
 // znodes read as empty (a cluster nobody started yet); other ZooKeeper errors
 // are returned.
+//
+// The steps, in order (each reads what the next needs): the term (epoch,
+// master, last failover, election queue), the members and their sessions,
+// the live members' status documents, every task (symbols and recorded
+// partitions), the owners (live members' assignment documents for their
+// current session), then the task rows and the control state.
 func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
-	p := tasks.NewPaths(root)
-	r := &Report{Cluster: cluster, Root: root, Read: time.Now().UTC(), Members: []Member{}, Tasks: []Task{}, Unassigned: []string{}}
+	rd := &reading{c: c, root: root, p: tasks.NewPaths(root),
+		r:        &Report{Cluster: cluster, Root: root, Read: time.Now().UTC(), Members: []Member{}, Tasks: []Task{}, Unassigned: []string{}},
+		sessions: map[string]int64{}, statuses: map[string]tasks.StatusDoc{}, all: map[tasks.ID]tasks.Task{},
+		owner: map[tasks.ID]string{}, docEpoch: map[string]int64{}}
+	for _, step := range []func() error{rd.term, rd.members, rd.statusDocs, rd.taskSet, rd.owners} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	rd.taskRows()
+	if err := readControl(c, root, rd.r); err != nil {
+		return nil, err
+	}
+	return rd.r, nil
+}
 
+// reading is one Read in progress: what its steps have read so far.
+type reading struct {
+	c    zkapi.Conn
+	root string
+	p    tasks.Paths
+	r    *Report
+
+	sessions map[string]int64           // member -> the session owning its znode
+	statuses map[string]tasks.StatusDoc // live member -> its status (its session's)
+	all      map[tasks.ID]tasks.Task    // every task
+	owner    map[tasks.ID]string        // task -> the live member whose document assigns it
+	docEpoch map[string]int64           // member -> its document's epoch
+}
+
+// term reads the epoch, the master znode (fenced if older than the epoch),
+// the last failover with its terms, and the election queue.
+func (rd *reading) term() error {
+	c, p, root, r := rd.c, rd.p, rd.root, rd.r
 	if data, _, err := c.Get(path.Join(root, "epoch")); err == nil {
 		r.Epoch, _ = strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
 	} else if !errors.Is(err, zkapi.ErrNoNode) {
-		return nil, fmt.Errorf("status: epoch: %w", err)
+		return fmt.Errorf("status: epoch: %w", err)
 	}
 	var m election.Master
 	if _, err := tasks.ReadJSON(c, path.Join(root, "master"), &m); err == nil {
@@ -205,7 +242,7 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 			r.FencedMaster, r.Master = r.Master, nil
 		}
 	} else if !errors.Is(err, zkapi.ErrNoNode) {
-		return nil, fmt.Errorf("status: %w", err)
+		return fmt.Errorf("status: %w", err)
 	}
 	var f tasks.FailoverDoc
 	if _, err := tasks.ReadJSON(c, p.Failover, &f); err == nil {
@@ -221,24 +258,29 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 		}
 		prev, cur, err := failoverTerms(c, root, f.Epoch)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		explainFailover(r.LastFailover, prev, cur)
 	} else if !errors.Is(err, zkapi.ErrNoNode) {
-		return nil, fmt.Errorf("status: %w", err)
+		return fmt.Errorf("status: %w", err)
 	}
 
 	q, err := readQueue(c, root)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.ElectionQueue = q
 
+	return nil
+}
+
+// members reads members/ and each member's document and session.
+func (rd *reading) members() error {
+	c, p, r := rd.c, rd.p, rd.r
 	// Members, with the sessions that own their znodes.
-	sessions := map[string]int64{}
 	names, err := children(c, p.Members)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, n := range names {
 		d, err := membership.ReadMember(c, p.Members, n)
@@ -246,18 +288,24 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("status: %w", err)
+			return fmt.Errorf("status: %w", err)
 		}
-		sessions[n] = d.Owner
+		rd.sessions[n] = d.Owner
 		r.Members = append(r.Members, Member{ID: n, Session: tasks.SessionString(d.Owner), Addr: d.Addr,
 			Started: d.Started, Version: d.Version, Capacity: d.Capacity})
 	}
 
+	return nil
+}
+
+// statusDocs reads the live members' status documents (those of their
+// current session) into the members' rows and the refusals.
+func (rd *reading) statusDocs() error {
+	c, p, r := rd.c, rd.p, rd.r
 	// Worker status documents of live members.
-	statuses := map[string]tasks.StatusDoc{}
-	names, err = children(c, p.Status)
+	names, err := children(c, p.Status)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, n := range names {
 		d, _, err := p.ReadStatus(c, n)
@@ -265,14 +313,14 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 			if errors.Is(err, zkapi.ErrNoNode) {
 				continue
 			}
-			return nil, fmt.Errorf("status: %w", err)
+			return fmt.Errorf("status: %w", err)
 		}
-		if s, ok := sessions[n]; ok && s == int64(d.Session) {
-			statuses[n] = d
+		if s, ok := rd.sessions[n]; ok && s == int64(d.Session) {
+			rd.statuses[n] = d
 		}
 	}
 	for i := range r.Members {
-		if d, ok := statuses[r.Members[i].ID]; ok {
+		if d, ok := rd.statuses[r.Members[i].ID]; ok {
 			r.Members[i].Tasks = len(d.Tasks)
 			r.Members[i].Updated = d.Updated
 			r.Members[i].Suspended = d.Suspended
@@ -291,31 +339,43 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 		}
 	}
 
+	return nil
+}
+
+// taskSet reads every task: the symbols' fetch tasks and the recorded
+// partitions' ingest tasks.
+func (rd *reading) taskSet() error {
+	c, p := rd.c, rd.p
 	// Every task: symbols and the partitions the master plans for.
-	all := map[tasks.ID]tasks.Task{}
 	syms, _, err := p.ListSymbols(c)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, s := range syms {
 		t := tasks.FetchTask(s)
-		all[t.ID()] = t
+		rd.all[t.ID()] = t
 	}
 	var parts tasks.PartitionsDoc
 	if _, err := tasks.ReadJSON(c, p.Partitions, &parts); err != nil && !errors.Is(err, zkapi.ErrNoNode) {
-		return nil, fmt.Errorf("status: %w", err)
+		return fmt.Errorf("status: %w", err)
 	}
 	for _, part := range parts.Partitions {
 		t := tasks.IngestTask(part)
-		all[t.ID()] = t
+		rd.all[t.ID()] = t
 	}
 
+	return nil
+}
+
+// owners reads the live members' assignment documents (for their current
+// session): each task's owner, and each member's revoked tasks not yet
+// released.
+func (rd *reading) owners() error {
+	c, p, r := rd.c, rd.p, rd.r
 	// Owners: live members' assignment documents for their current session.
-	owner := map[tasks.ID]string{}
-	docEpoch := map[string]int64{}
-	names, err = children(c, p.Assignments)
+	names, err := children(c, p.Assignments)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, n := range names {
 		d, st, err := p.ReadAssignment(c, n)
@@ -323,15 +383,15 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 			if errors.Is(err, zkapi.ErrNoNode) {
 				continue
 			}
-			return nil, fmt.Errorf("status: %w", err)
+			return fmt.Errorf("status: %w", err)
 		}
-		if s, ok := sessions[n]; !ok || s != int64(d.Session) {
+		if s, ok := rd.sessions[n]; !ok || s != int64(d.Session) {
 			continue
 		}
-		docEpoch[n] = d.Epoch
+		rd.docEpoch[n] = d.Epoch
 		// Revoked and not released: all of them while the node's status
 		// lags this document, else those its status still lists.
-		sd, hasStatus := statuses[n]
+		sd, hasStatus := rd.statuses[n]
 		lagging := !hasStatus || st == nil || sd.AppliedVersion < st.Version
 		for i := range r.Members {
 			if r.Members[i].ID != n {
@@ -345,29 +405,36 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 			sort.Strings(r.Members[i].Revoked)
 		}
 		for _, id := range d.Tasks {
-			owner[id] = n
-			if _, ok := all[id]; !ok { // assigned but unknown here (e.g. partitions not yet recorded)
+			rd.owner[id] = n
+			if _, ok := rd.all[id]; !ok { // assigned but unknown here (e.g. partitions not yet recorded)
 				if t, err := tasks.ParseID(string(id)); err == nil {
-					all[id] = t
+					rd.all[id] = t
 				}
 			}
 		}
 	}
-	ids := make([]tasks.ID, 0, len(all))
-	for id := range all {
+	return nil
+}
+
+// taskRows makes the report's task rows, in id order, from the owners and
+// statuses read.
+func (rd *reading) taskRows() {
+	r := rd.r
+	ids := make([]tasks.ID, 0, len(rd.all))
+	for id := range rd.all {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
-		t := Task{ID: string(id), Type: string(all[id].Type()), State: "unassigned"}
-		if all[id].Type() == tasks.TypeIngest {
+		t := Task{ID: string(id), Type: string(rd.all[id].Type()), State: "unassigned"}
+		if rd.all[id].Type() == tasks.TypeIngest {
 			t.LagSource = LagReported // until MeasureLag
 		}
-		if n, ok := owner[id]; ok {
+		if n, ok := rd.owner[id]; ok {
 			t.Owner = &n
 			t.State = "assigned"
-			t.Epoch = docEpoch[n]
-			if ts, ok := statuses[n].Tasks[id]; ok {
+			t.Epoch = rd.docEpoch[n]
+			if ts, ok := rd.statuses[n].Tasks[id]; ok {
 				t.State, t.Epoch, t.Started, t.Token = ts.State, ts.Epoch, ts.Started, ts.Token
 				t.LastProgress, t.Progress, t.LastError, t.RetryAt, t.Failures = ts.LastProgress, ts.Progress, ts.LastError, ts.RetryAt, ts.Failures
 				t.Rate, t.Lag, t.ReportedLag = ts.Rate, ts.Lag, ts.Lag
@@ -380,10 +447,6 @@ func Read(c zkapi.Conn, cluster, root string) (*Report, error) {
 	sort.Slice(r.Refused, func(i, j int) bool {
 		return r.Refused[i].Node+r.Refused[i].Task < r.Refused[j].Node+r.Refused[j].Task
 	})
-	if err := readControl(c, root, r); err != nil {
-		return nil, err
-	}
-	return r, nil
 }
 
 func children(c zkapi.Conn, p string) ([]string, error) {
