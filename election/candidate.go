@@ -1,6 +1,7 @@
 package election
 
 import (
+	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/zkapi"
 
 	"context"
@@ -424,7 +425,7 @@ func (c *Candidate) win(ctx context.Context, conn zkapi.Conn, own string) (*Term
 		}
 		return nil, nil
 	default:
-		var m Master
+		var m tasks.MasterDoc
 		_ = json.Unmarshal(mdata, &m)
 		c.mu.Lock()
 		pending := c.pending
@@ -460,9 +461,9 @@ func (c *Candidate) winMulti(ctx context.Context, conn zkapi.Conn, ops []any, ep
 	if build != nil {
 		extra = build(now)
 	}
-	m := Master{ID: c.cfg.NodeID, Epoch: epoch, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Since: now}
+	m := tasks.MasterDoc{ID: c.cfg.NodeID, Epoch: epoch, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Since: now}
 	mjs, _ := json.Marshal(m)
-	rec, _ := json.Marshal(TermRecord{Epoch: epoch, Node: c.cfg.NodeID, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Started: now})
+	rec, _ := json.Marshal(tasks.TermDoc{Epoch: epoch, Node: c.cfg.NodeID, Addr: c.cfg.Addr, Session: session.SessionID(c.s.ID()), Started: now})
 	ops = append(ops,
 		&zk.CreateRequest{Path: c.p.master, Data: mjs, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagEphemeral},
 		&zk.CreateRequest{Path: c.p.terms + "/t-", Data: rec, Acl: zk.WorldACL(zk.PermAll), Flags: zk.FlagSequence},
@@ -647,7 +648,7 @@ func (c *Candidate) Resign(ctx context.Context) error {
 	if t != nil && t.ctx.Err() == nil && own != "" {
 		var ops []any
 		if t.record != "" {
-			rec, _ := json.Marshal(TermRecord{Epoch: t.Epoch, Node: c.cfg.NodeID, Addr: c.cfg.Addr,
+			rec, _ := json.Marshal(tasks.TermDoc{Epoch: t.Epoch, Node: c.cfg.NodeID, Addr: c.cfg.Addr,
 				Session: session.SessionID(c.s.ID()), Started: t.Started, Ended: time.Now()})
 			ops = append(ops, &zk.SetDataRequest{Path: t.record, Data: rec, Version: -1})
 		}

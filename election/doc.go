@@ -71,7 +71,7 @@
 //	                      _c_<GUID>-n_<seq>, data = node id
 //	epoch                 persistent; data = current epoch, decimal; its
 //	                      version is what fenced writes check
-//	master                ephemeral; JSON Master {id, epoch, addr, session, since}
-//	terms/t-<seq>         persistent-sequential; JSON TermRecord {epoch, node,
+//	master                ephemeral; JSON tasks.MasterDoc {id, epoch, addr, session, since}
+//	terms/t-<seq>         persistent-sequential; JSON tasks.TermDoc {epoch, node,
 //	                      addr, session, started, ended}; the last 100 are kept
 package election

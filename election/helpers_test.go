@@ -1,6 +1,7 @@
 package election
 
 import (
+	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/zkapi"
 
 	"bufio"
@@ -120,7 +121,7 @@ func mustEpoch(t testing.TB, c zkapi.Conn, root string) int64 {
 	return e
 }
 
-func mustMaster(t testing.TB, c zkapi.Conn, root string) Master {
+func mustMaster(t testing.TB, c zkapi.Conn, root string) tasks.MasterDoc {
 	t.Helper()
 	m, err := Current(c, root)
 	if err != nil {

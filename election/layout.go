@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stock-system/stocksys/tasks"
 	"path"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 	"golang.org/x/sync/errgroup"
@@ -22,25 +22,6 @@ const keepTerms = 100
 // protectedPrefix marks candidate znodes, as go-zookeeper's
 // CreateProtectedEphemeralSequential does: _c_<32 hex GUID>-n_<10-digit seq>.
 const protectedPrefix = "_c_"
-
-// Master is the JSON content of the master znode.
-type Master struct {
-	ID      string            `json:"id"`
-	Epoch   int64             `json:"epoch"`
-	Addr    string            `json:"addr,omitempty"`
-	Session session.SessionID `json:"session"` // ZooKeeper session id of the master
-	Since   time.Time         `json:"since"`
-}
-
-// TermRecord is the JSON content of a terms/ znode.
-type TermRecord struct {
-	Epoch   int64             `json:"epoch"`
-	Node    string            `json:"node"`
-	Addr    string            `json:"addr,omitempty"`
-	Session session.SessionID `json:"session"`
-	Started time.Time         `json:"started"`
-	Ended   time.Time         `json:"ended,omitzero"` // zero if not known (crash, fencing)
-}
 
 type paths struct{ root, election, epoch, master, terms string }
 
@@ -82,17 +63,17 @@ func sortBySeq(names []string) {
 
 // Current reads the master znode under root. It returns ErrNoMaster if there
 // is none. Safe for concurrent use; a plain read (it may lag the leader).
-func Current(c zkapi.Conn, root string) (Master, error) {
+func Current(c zkapi.Conn, root string) (tasks.MasterDoc, error) {
 	data, _, err := c.Get(path.Join(root, "master"))
 	if errors.Is(err, zk.ErrNoNode) {
-		return Master{}, ErrNoMaster
+		return tasks.MasterDoc{}, ErrNoMaster
 	}
 	if err != nil {
-		return Master{}, err
+		return tasks.MasterDoc{}, err
 	}
-	var m Master
+	var m tasks.MasterDoc
 	if err := json.Unmarshal(data, &m); err != nil {
-		return Master{}, fmt.Errorf("election: master znode: %w", err)
+		return tasks.MasterDoc{}, fmt.Errorf("election: master znode: %w", err)
 	}
 	return m, nil
 }
@@ -113,14 +94,14 @@ func Epoch(c zkapi.Conn, root string) (epoch int64, version int32, err error) {
 }
 
 // Terms returns the term history under root, oldest first.
-func Terms(c zkapi.Conn, root string) ([]TermRecord, error) {
+func Terms(c zkapi.Conn, root string) ([]tasks.TermDoc, error) {
 	p := newPaths(root)
 	names, _, err := c.Children(p.terms)
 	if err != nil {
 		return nil, err
 	}
 	sortBySeq(names)
-	out := make([]TermRecord, 0, len(names))
+	out := make([]tasks.TermDoc, 0, len(names))
 	for _, n := range names {
 		data, _, err := c.Get(path.Join(p.terms, n))
 		if errors.Is(err, zk.ErrNoNode) {
@@ -129,7 +110,7 @@ func Terms(c zkapi.Conn, root string) ([]TermRecord, error) {
 		if err != nil {
 			return nil, err
 		}
-		var r TermRecord
+		var r tasks.TermDoc
 		if err := json.Unmarshal(data, &r); err != nil {
 			return nil, fmt.Errorf("election: term %s: %w", n, err)
 		}
@@ -152,7 +133,7 @@ func isSessionErr(err error) bool {
 // sequence), oldest first, read together (go-zookeeper pipelines them on the
 // one connection); a record deleted meanwhile is skipped, an unparsable one
 // too. No terms/ znode: none. Other read errors are returned.
-func NewestTerms(c zkapi.Conn, root string, n int) ([]TermRecord, error) {
+func NewestTerms(c zkapi.Conn, root string, n int) ([]tasks.TermDoc, error) {
 	dir := newPaths(root).terms
 	names, _, err := c.Children(dir)
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
@@ -160,7 +141,7 @@ func NewestTerms(c zkapi.Conn, root string, n int) ([]TermRecord, error) {
 	}
 	sortBySeq(names)
 	names = names[max(0, len(names)-n):]
-	recs := make([]*TermRecord, len(names)) // each read's own slot
+	recs := make([]*tasks.TermDoc, len(names)) // each read's own slot
 	var g errgroup.Group
 	for i, name := range names {
 		g.Go(func() error {
@@ -171,7 +152,7 @@ func NewestTerms(c zkapi.Conn, root string, n int) ([]TermRecord, error) {
 			if err != nil {
 				return err
 			}
-			var r TermRecord
+			var r tasks.TermDoc
 			if json.Unmarshal(data, &r) == nil {
 				recs[i] = &r
 			}
@@ -181,7 +162,7 @@ func NewestTerms(c zkapi.Conn, root string, n int) ([]TermRecord, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var out []TermRecord
+	var out []tasks.TermDoc
 	for _, r := range recs {
 		if r != nil {
 			out = append(out, *r)

@@ -477,7 +477,7 @@ type view struct {
 	// A term's first round also reads what its one-time writes need
 	// (firstReads): the newest term records (for the failover document's
 	// previous term) and whether the failover and partitions znodes exist.
-	terms    []election.TermRecord
+	terms    []tasks.TermDoc
 	existing map[string]bool
 
 	// maxMoves bounds the moves in flight (Config.MaxMovesInFlight): 0 a

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stock-system/stocksys/internal/testenv"
-	"github.com/stock-system/stocksys/membership"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/zkapi"
 )
@@ -58,7 +57,7 @@ func BenchmarkIntegration_RoundRead(b *testing.B) {
 	per := nSymbols / nMembers
 	for i := range nMembers {
 		id := fmt.Sprintf("node-%03d", i)
-		js, _ := json.Marshal(membership.Info{ID: id, Capacity: 1})
+		js, _ := json.Marshal(tasks.MemberDoc{ID: id, Capacity: 1})
 		if _, err := admin.Create(path.Join(p.Members, id), js, zkapi.FlagEphemeral, zkapi.OpenACL()); err != nil {
 			b.Fatal(err)
 		}

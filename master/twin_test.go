@@ -13,7 +13,6 @@ import (
 
 	"github.com/stock-system/stocksys/control"
 	"github.com/stock-system/stocksys/election"
-	"github.com/stock-system/stocksys/membership"
 	"github.com/stock-system/stocksys/session"
 	"github.com/stock-system/stocksys/tasks"
 	"github.com/stock-system/stocksys/zkapi"
@@ -94,7 +93,7 @@ func newTwinCluster(t *testing.T, symbols ...string) *twinCluster {
 
 func (c *twinCluster) join(id string) {
 	s := c.mem.Session()
-	js, _ := json.Marshal(membership.Info{ID: id, Capacity: 1})
+	js, _ := json.Marshal(tasks.MemberDoc{ID: id, Capacity: 1})
 	if _, err := s.Create(path.Join(c.p.Members, id), js, zkapi.FlagEphemeral, nil); err != nil {
 		c.t.Fatal(err)
 	}

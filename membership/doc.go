@@ -3,14 +3,14 @@
 // # Recipe
 //
 // A node runs a Member: Run opens a session.Session and creates the
-// ephemeral znode members/<node-id> holding its Info as JSON. Crash
+// ephemeral znode members/<node-id> holding its document (tasks.MemberDoc) as JSON. Crash
 // detection is session expiry: when a node dies or is cut off for longer
 // than its session timeout, ZooKeeper deletes its znode.
 //
 //   - If members/<id> exists and belongs to this session (the reply to the
 //     create was lost), the node is registered.
 //   - If it belongs to one of this Member's earlier, expired sessions, or to
-//     another session whose Info has this node's own (non-empty) Addr (the
+//     another session whose document has this node's own (non-empty) Addr (the
 //     previous incarnation of a restarted node), the node watches the znode
 //     and registers once that session has expired and the znode is gone.
 //   - Otherwise another live node has the id: Run fails with ErrDuplicateID
@@ -18,7 +18,7 @@
 //   - When its own session expires, Run opens a new one and registers again.
 //
 // Readers of the set (the master's rounds, stocksys status) list members/
-// and read each Info themselves (package master watches it); this package
+// and read each document themselves (package master watches it); this package
 // has no watcher of its own.
 //
 // # Guarantees
@@ -30,6 +30,6 @@
 // # Znodes owned (under Config.Root, default /stocksys/<cluster>)
 //
 //	members/              persistent, created if missing
-//	members/<node-id>     ephemeral; JSON Info {id, addr, session, started,
+//	members/<node-id>     ephemeral; JSON tasks.MemberDoc {id, addr, session, started,
 //	                      version, capacity}
 package membership

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stock-system/stocksys/tasks"
 	"path"
 	"sync"
 	"time"
@@ -13,16 +14,6 @@ import (
 	"github.com/stock-system/stocksys/zkapi"
 	"go.uber.org/zap"
 )
-
-// Info is the JSON content of members/<id>.
-type Info struct {
-	ID       string            `json:"id"`
-	Addr     string            `json:"addr,omitempty"`
-	Session  session.SessionID `json:"session"` // ZooKeeper session id holding the znode
-	Started  time.Time         `json:"started"` // when this node (its Member) started
-	Version  string            `json:"version,omitempty"`
-	Capacity int               `json:"capacity"`
-}
 
 // DefaultRoot returns the default root of a cluster, /stocksys/<cluster>.
 func DefaultRoot(cluster string) string { return "/stocksys/" + cluster }
@@ -66,7 +57,7 @@ func (m *Member) Registered() <-chan struct{} {
 }
 
 // Info returns what the node publishes now, and whether it is registered.
-func (m *Member) Info() (Info, bool) {
+func (m *Member) Info() (tasks.MemberDoc, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var sid int64
@@ -76,8 +67,8 @@ func (m *Member) Info() (Info, bool) {
 	return m.info(sid), m.s != nil
 }
 
-func (m *Member) info(sid int64) Info {
-	return Info{ID: m.cfg.NodeID, Addr: m.cfg.Addr, Session: session.SessionID(sid), Started: m.started,
+func (m *Member) info(sid int64) tasks.MemberDoc {
+	return tasks.MemberDoc{ID: m.cfg.NodeID, Addr: m.cfg.Addr, Session: session.SessionID(sid), Started: m.started,
 		Version: m.cfg.Version, Capacity: m.capacity}
 }
 
@@ -223,7 +214,7 @@ func (m *Member) register(ctx context.Context, s *session.Session) error {
 			}
 			return nil
 		}
-		var holder Info
+		var holder tasks.MemberDoc
 		_ = json.Unmarshal(held, &holder)
 		m.mu.Lock()
 		ours := m.previous[owner]

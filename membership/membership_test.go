@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stock-system/stocksys/tasks"
 	"io"
 	"net"
 	"os"
@@ -137,18 +138,18 @@ func (c *child) waitLine(t *testing.T, prefix string, within time.Duration) stri
 }
 
 // members reads root/members as a reader of the cluster does: each
-// member's Info by id (the znode's name).
-func members(t *testing.T, conn zkapi.Conn, root string) map[string]Info {
+// member's document by id (the znode's name).
+func members(t *testing.T, conn zkapi.Conn, root string) map[string]tasks.MemberDoc {
 	t.Helper()
 	dir := path.Join(root, "members")
 	names, _, err := conn.Children(dir)
 	if errors.Is(err, zkapi.ErrNoNode) {
-		return map[string]Info{}
+		return map[string]tasks.MemberDoc{}
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]Info{}
+	out := map[string]tasks.MemberDoc{}
 	for _, n := range names {
 		data, _, err := conn.Get(path.Join(dir, n))
 		if errors.Is(err, zkapi.ErrNoNode) {
@@ -157,7 +158,7 @@ func members(t *testing.T, conn zkapi.Conn, root string) map[string]Info {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var info Info
+		var info tasks.MemberDoc
 		if err := json.Unmarshal(data, &info); err != nil {
 			t.Fatalf("members/%s: %v", n, err)
 		}
@@ -168,7 +169,7 @@ func members(t *testing.T, conn zkapi.Conn, root string) map[string]Info {
 
 // waitMembers polls root/members every 5 ms until cond holds of them, and
 // returns them; it fails after within, showing what it saw.
-func waitMembers(t *testing.T, conn zkapi.Conn, root, what string, within time.Duration, cond func(map[string]Info) bool) map[string]Info {
+func waitMembers(t *testing.T, conn zkapi.Conn, root, what string, within time.Duration, cond func(map[string]tasks.MemberDoc) bool) map[string]tasks.MemberDoc {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -212,7 +213,7 @@ func TestIntegration_Membership(t *testing.T) {
 	defer acancel()
 	<-alpha.Registered()
 	ai, _ := alpha.Info()
-	j := waitMembers(t, admin, root, "alpha", 10*time.Second, func(m map[string]Info) bool { return m["alpha"].ID == "alpha" })["alpha"]
+	j := waitMembers(t, admin, root, "alpha", 10*time.Second, func(m map[string]tasks.MemberDoc) bool { return m["alpha"].ID == "alpha" })["alpha"]
 	if j.Addr != "10.0.0.1:7000" || j.Session != ai.Session || j.Session == 0 {
 		t.Fatalf("join info %+v, want addr 10.0.0.1:7000 session 0x%x", j, ai.Session)
 	}
@@ -221,7 +222,7 @@ func TestIntegration_Membership(t *testing.T) {
 	if err := alpha.SetCapacity(ctx, 8); err != nil {
 		t.Fatal(err)
 	}
-	waitMembers(t, admin, root, "alpha with capacity 8", 5*time.Second, func(m map[string]Info) bool {
+	waitMembers(t, admin, root, "alpha with capacity 8", 5*time.Second, func(m map[string]tasks.MemberDoc) bool {
 		return m["alpha"].Capacity == 8 && m["alpha"].Session == ai.Session
 	})
 
@@ -242,7 +243,7 @@ func TestIntegration_Membership(t *testing.T) {
 	// A node in another process; crash it with kill -9.
 	beta := startChild(t, root, "beta", "10.0.0.2:7000", timeout)
 	old := strings.Fields(beta.waitLine(t, "REGISTERED", 15*time.Second))[1]
-	if j := waitMembers(t, admin, root, "beta", 5*time.Second, func(m map[string]Info) bool { return m["beta"].ID == "beta" })["beta"]; fmt.Sprintf("0x%x", j.Session) != old {
+	if j := waitMembers(t, admin, root, "beta", 5*time.Second, func(m map[string]tasks.MemberDoc) bool { return m["beta"].ID == "beta" })["beta"]; fmt.Sprintf("0x%x", j.Session) != old {
 		t.Fatalf("beta joined with session 0x%x, child says %s", j.Session, old)
 	}
 	killed := time.Now()
@@ -254,13 +255,13 @@ func TestIntegration_Membership(t *testing.T) {
 	// old session to expire, then register under a new one.
 	beta2 := startChild(t, root, "beta", "10.0.0.2:7000", timeout)
 	// The old session's znode goes (the new one can only be created after).
-	waitMembers(t, admin, root, "beta's old session gone", timeout+2*time.Second+5*time.Second, func(m map[string]Info) bool {
+	waitMembers(t, admin, root, "beta's old session gone", timeout+2*time.Second+5*time.Second, func(m map[string]tasks.MemberDoc) bool {
 		b, ok := m["beta"]
 		return !ok || fmt.Sprintf("0x%x", b.Session) != old
 	})
 	left := time.Since(killed)
 	reg := strings.Fields(beta2.waitLine(t, "REGISTERED", 10*time.Second))[1]
-	j2 := waitMembers(t, admin, root, "beta under its new session", 5*time.Second, func(m map[string]Info) bool {
+	j2 := waitMembers(t, admin, root, "beta under its new session", 5*time.Second, func(m map[string]tasks.MemberDoc) bool {
 		return fmt.Sprintf("0x%x", m["beta"].Session) == reg
 	})["beta"]
 	t.Logf("kill -9 -> leave %v; rejoined as %s (was %s)", left, reg, old)
@@ -276,7 +277,7 @@ func TestIntegration_Membership(t *testing.T) {
 	if err := <-aerr; err != nil {
 		t.Fatalf("alpha.Run: %v", err)
 	}
-	got := waitMembers(t, admin, root, "alpha gone", 5*time.Second, func(m map[string]Info) bool { _, ok := m["alpha"]; return !ok })
+	got := waitMembers(t, admin, root, "alpha gone", 5*time.Second, func(m map[string]tasks.MemberDoc) bool { _, ok := m["alpha"]; return !ok })
 	if len(got) != 1 || got["beta"].Session != j2.Session {
 		t.Fatalf("members %+v, want only beta", got)
 	}

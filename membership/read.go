@@ -3,6 +3,7 @@ package membership
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/stock-system/stocksys/tasks"
 	"path"
 
 	"github.com/stock-system/stocksys/zkapi"
@@ -12,7 +13,7 @@ import (
 // document the member wrote and the session that owns the ephemeral znode
 // (Owner, from the znode's stat: the truth when the document disagrees).
 type Live struct {
-	Info
+	tasks.MemberDoc
 	Owner int64
 }
 
@@ -30,7 +31,7 @@ func ReadMember(c zkapi.Conn, members, id string) (Live, error) {
 		return Live{}, fmt.Errorf("member %s: %w", id, err)
 	}
 	var l Live
-	_ = json.Unmarshal(data, &l.Info) // best effort, as documented
+	_ = json.Unmarshal(data, &l.MemberDoc) // best effort, as documented
 	l.ID, l.Owner = id, st.EphemeralOwner
 	return l, nil
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/tasks"
 )
 
@@ -52,7 +51,7 @@ const (
 // record with that epoch) and of the term before it (the record before it in
 // sequence order, which is the order terms were won in); either nil if not
 // found. It reads from the newest record back, usually two.
-func failoverTerms(c zkapi.Conn, root string, epoch int64) (prev, cur *election.TermRecord, err error) {
+func failoverTerms(c zkapi.Conn, root string, epoch int64) (prev, cur *tasks.TermDoc, err error) {
 	dir := path.Join(root, "terms")
 	names, err := children(c, dir)
 	if err != nil {
@@ -68,7 +67,7 @@ func failoverTerms(c zkapi.Conn, root string, epoch int64) (prev, cur *election.
 		if err != nil {
 			return nil, nil, fmt.Errorf("status: term %s: %w", names[i], err)
 		}
-		var r election.TermRecord
+		var r tasks.TermDoc
 		if json.Unmarshal(data, &r) != nil {
 			continue
 		}
@@ -100,7 +99,7 @@ func seqOf(name string) int64 {
 // node, when found, replace PrevEpoch and PrevNode (the failover document
 // assumes the previous epoch is Epoch-1); its end time fills a missing
 // PrevEnded.
-func explainFailover(f *Failover, prev, cur *election.TermRecord) {
+func explainFailover(f *Failover, prev, cur *tasks.TermDoc) {
 	if cur != nil {
 		f.Session = tasks.SessionString(int64(cur.Session))
 		if f.Node == "" {
@@ -120,7 +119,7 @@ func explainFailover(f *Failover, prev, cur *election.TermRecord) {
 
 // failoverCause classifies the change of master f from the old (prev) and
 // new (cur) term records, either nil if not found: see the Cause constants.
-func failoverCause(f *Failover, prev, cur *election.TermRecord) string {
+func failoverCause(f *Failover, prev, cur *tasks.TermDoc) string {
 	switch {
 	case prev == nil && f.PrevEpoch == 0:
 		return CauseFirstTerm

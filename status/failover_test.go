@@ -1,11 +1,11 @@
 package status
 
 import (
+	"github.com/stock-system/stocksys/tasks"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/session"
 )
 
@@ -15,14 +15,14 @@ func TestExplainFailover(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC)
 	elected := t0.Add(150 * time.Millisecond)
 	const s1, s2 = session.SessionID(0x10000a1b2c30001), session.SessionID(0x10000a1b2c30002)
-	rec := func(epoch int64, node string, s session.SessionID, ended time.Time) *election.TermRecord {
-		return &election.TermRecord{Epoch: epoch, Node: node, Session: s, Started: t0.Add(-time.Hour), Ended: ended}
+	rec := func(epoch int64, node string, s session.SessionID, ended time.Time) *tasks.TermDoc {
+		return &tasks.TermDoc{Epoch: epoch, Node: node, Session: s, Started: t0.Add(-time.Hour), Ended: ended}
 	}
 	var none time.Time
 	for _, tt := range []struct {
 		name      string
 		f         Failover // as read from the failover document
-		prev, cur *election.TermRecord
+		prev, cur *tasks.TermDoc
 		cause     string
 		text      string
 		prevEpoch int64  // after explainFailover

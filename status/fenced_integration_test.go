@@ -2,12 +2,12 @@ package status_test
 
 import (
 	"encoding/json"
+	"github.com/stock-system/stocksys/tasks"
 	"path"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/internal/testenv"
 	"github.com/stock-system/stocksys/status"
 	"github.com/stock-system/stocksys/zkapi"
@@ -23,7 +23,7 @@ func TestIntegration_FencedMasterNotShown(t *testing.T) {
 	if _, err := c.Create(root, nil, 0, zkapi.OpenACL()); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(election.Master{ID: "node-7", Epoch: 3, Session: 42, Since: time.Now()})
+	data, _ := json.Marshal(tasks.MasterDoc{ID: "node-7", Epoch: 3, Session: 42, Since: time.Now()})
 	for _, z := range []struct{ p, v string }{{"epoch", "3"}, {"master", string(data)}} {
 		if _, err := c.Create(path.Join(root, z.p), []byte(z.v), 0, zkapi.OpenACL()); err != nil {
 			t.Fatal(err)

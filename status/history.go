@@ -64,7 +64,7 @@ func MasterHistory(c zkapi.Conn, root string) ([]Term, error) {
 	if err != nil {
 		return nil, fmt.Errorf("status: terms under %s: %w", root, err)
 	}
-	var cur election.Master
+	var cur tasks.MasterDoc
 	hasMaster := false
 	if data, _, err := c.Get(path.Join(root, "master")); err == nil {
 		hasMaster = json.Unmarshal(data, &cur) == nil
@@ -96,7 +96,7 @@ func MasterHistory(c zkapi.Conn, root string) ([]Term, error) {
 			t.HeldMS = ms(now.Sub(r.Started))
 		}
 		f := &Failover{Epoch: r.Epoch, Node: r.Node, Elected: r.Started}
-		var prev *election.TermRecord
+		var prev *tasks.TermDoc
 		if i > 0 {
 			prev = &recs[i-1]
 		} else if r.Epoch > 1 {

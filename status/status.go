@@ -20,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/tasks"
 )
 
@@ -233,7 +232,7 @@ func (rd *reading) term() error {
 	} else if !errors.Is(err, zkapi.ErrNoNode) {
 		return fmt.Errorf("status: epoch: %w", err)
 	}
-	var m election.Master
+	var m tasks.MasterDoc
 	if _, err := tasks.ReadJSON(c, path.Join(root, "master"), &m); err == nil {
 		r.Master = &Master{ID: m.ID, Epoch: m.Epoch, Since: m.Since.UTC(), Addr: m.Addr, Session: tasks.SessionString(int64(m.Session))}
 		if m.Epoch < r.Epoch {

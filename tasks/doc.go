@@ -1,8 +1,13 @@
 // Package tasks is the pure model and planning part of task assignment: what
 // a task is, how it is named, and how the elected master spreads tasks over
-// live workers, and the JSON documents of the task layer (store.go: the
-// znode layout under a cluster root; chunk.go: large documents as a head and
-// immutable parts, read with Paths.ReadAssignment and Paths.ReadStatus). The
+// live workers, and the typed JSON documents of the cluster's znodes
+// (store.go: the znode layout under a cluster root, the symbol, assignment,
+// status, failover and partitions documents; chunk.go: large documents as a
+// head and immutable parts, read with Paths.ReadAssignment and
+// Paths.ReadStatus; docs.go: the members/, master and terms/ documents that
+// the membership and election recipes write). Only the operators' intents
+// and the control state are typed elsewhere (package control, with their
+// rules). The
 // planning starts no goroutines and does no I/O; every function is safe for
 // concurrent use.
 //

@@ -2,12 +2,12 @@ package verify
 
 import (
 	"fmt"
+	"github.com/stock-system/stocksys/tasks"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/stock-system/stocksys/audit"
-	"github.com/stock-system/stocksys/election"
 )
 
 // Violation is one broken invariant.
@@ -42,7 +42,7 @@ type TermSummary struct {
 //     after an accepted write of e' had completed. Either is a violation:
 //     a write accepted from a deposed master;
 //  5. the epoch znode holds the highest epoch won.
-func CheckTerms(tr *Trail, zkTerms []election.TermRecord, zkEpoch int64) (TermSummary, []Violation) {
+func CheckTerms(tr *Trail, zkTerms []tasks.TermDoc, zkEpoch int64) (TermSummary, []Violation) {
 	var sum TermSummary
 	var vs []Violation
 	bad := func(format string, args ...any) { vs = append(vs, Violation{"terms", fmt.Sprintf(format, args...)}) }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"encoding/json"
+	"github.com/stock-system/stocksys/tasks"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/stock-system/stocksys/audit"
 	"github.com/stock-system/stocksys/chaos"
-	"github.com/stock-system/stocksys/election"
 )
 
 var t0 = time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
@@ -69,14 +69,14 @@ func TestCheckTerms(t *testing.T) {
 	tests := []struct {
 		name string
 		recs []audit.Record
-		zk   []election.TermRecord
+		zk   []tasks.TermDoc
 		want string // substring of a violation; "" for none
 	}{
 		{"clean handover", []audit.Record{
 			proc("a", 1, 0), termStart("a", 1, 1, 10), write("a", 1, 1, 20, 25, audit.ResultOK),
 			proc("b", 2, 0), termStart("b", 2, 2, 100), write("b", 2, 2, 110, 115, audit.ResultOK),
 			write("a", 1, 1, 120, 125, audit.ResultFenced), // rejected: fine
-		}, []election.TermRecord{{Epoch: 1, Node: "a"}, {Epoch: 2, Node: "b"}}, ""},
+		}, []tasks.TermDoc{{Epoch: 1, Node: "a"}, {Epoch: 2, Node: "b"}}, ""},
 		{"deposed master's write accepted", []audit.Record{
 			proc("a", 1, 0), termStart("a", 1, 1, 10), write("a", 1, 1, 20, 25, audit.ResultOK),
 			proc("b", 2, 0), termStart("b", 2, 2, 100), write("a", 1, 1, 120, 125, audit.ResultOK),
@@ -89,7 +89,7 @@ func TestCheckTerms(t *testing.T) {
 		}, nil, "not before"},
 		{"terms/ disagrees", []audit.Record{
 			proc("a", 1, 0), termStart("a", 1, 1, 10),
-		}, []election.TermRecord{{Epoch: 1, Node: "b"}}, "terms/ says"},
+		}, []tasks.TermDoc{{Epoch: 1, Node: "b"}}, "terms/ says"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/stock-system/stocksys/chaos"
-	"github.com/stock-system/stocksys/election"
 	"github.com/stock-system/stocksys/tasks"
 )
 
@@ -165,7 +164,7 @@ func wantTasks(m *chaos.Manifest) []string {
 	return out
 }
 
-func readTerms(c zkapi.Conn, root string) ([]election.TermRecord, int64, error) {
+func readTerms(c zkapi.Conn, root string) ([]tasks.TermDoc, int64, error) {
 	data, _, err := c.Get(path.Join(root, "epoch"))
 	if err != nil {
 		return nil, 0, fmt.Errorf("verify: epoch znode: %w", err)
@@ -175,9 +174,9 @@ func readTerms(c zkapi.Conn, root string) ([]election.TermRecord, int64, error) 
 	if err != nil {
 		return nil, 0, fmt.Errorf("verify: terms/: %w", err)
 	}
-	var out []election.TermRecord
+	var out []tasks.TermDoc
 	for _, n := range names {
-		var r election.TermRecord
+		var r tasks.TermDoc
 		if _, err := tasks.ReadJSON(c, path.Join(root, "terms", n), &r); err == nil {
 			out = append(out, r)
 		}
