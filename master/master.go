@@ -379,17 +379,9 @@ func (m *Master) watched() *zkapi.Watched {
 		return nil
 	}
 	if m.w == nil {
-		m.w = watchedOn(m.cfg.Cache, m.raw)
+		m.w = zkapi.WatchedOn(m.cfg.Cache, m.raw)
 	}
 	return m.w
-}
-
-// watchedOn returns a handle of cache, or (nil) a Watched of conn's own.
-func watchedOn(cache *zkapi.Cache, conn zkapi.Conn) *zkapi.Watched {
-	if cache != nil {
-		return cache.Watched()
-	}
-	return zkapi.NewWatched(conn)
 }
 
 // closeWatched closes w (its watches' forwarders); reads after it set no

@@ -65,7 +65,7 @@ func startStandby(conn zkapi.Conn, cfg Config) *Standby {
 		close(sb.done)
 		return sb
 	}
-	sb.watched = watchedOn(cfg.Cache, conn)
+	sb.watched = zkapi.WatchedOn(cfg.Cache, conn)
 	r.conn, r.unwatched, r.standby = sb.watched, true, true // every read through sb.watched
 	sb.r, sb.master = r, path.Join(r.cfg.Root, "master")
 	go sb.loop(ctx)

@@ -243,9 +243,6 @@ func NewProcess(cfg ProcessConfig) (*Process, error) {
 // Node returns the process's node.
 func (p *Process) Node() *Node { return p.node }
 
-// Addr returns the HTTP server's address.
-func (p *Process) Addr() net.Addr { return p.cfg.Listener.Addr() }
-
 // ErrProcessClosed is Run's error once Close was called, or when Run is
 // called a second time.
 var ErrProcessClosed = errors.New("node: process closed or already run")

@@ -202,12 +202,7 @@ func (w *Worker) runSafePeriod(ctx context.Context) error {
 	// console): each read leaves a watch, and Changed says when it fired. A watch ended by the session
 	// (EventNotWatching) fires it as well; the read after it then fails
 	// with the session's error.
-	var watched *zkapi.Watched
-	if w.cfg.Cache != nil {
-		watched = w.cfg.Cache.Watched()
-	} else {
-		watched = zkapi.NewWatched(w.conn)
-	}
+	watched := zkapi.WatchedOn(w.cfg.Cache, w.conn)
 	defer watched.Close()
 	lastCheck := time.Now()
 	for {

@@ -72,9 +72,6 @@ func NewCache(c Conn) *Cache {
 	return &Cache{conn: c, entries: map[watchedKey]*entry{}, stop: make(chan struct{})}
 }
 
-// Conn returns the connection the cache reads through.
-func (c *Cache) Conn() Conn { return c.conn }
-
 // CacheStats counts a Cache's reads: Hits served from memory, Misses sent to
 // the server.
 type CacheStats struct{ Hits, Misses int64 }
@@ -217,8 +214,15 @@ func NewWatched(c Conn) *Watched {
 	return w
 }
 
-// Cache returns the cache the handle reads through.
-func (w *Watched) Cache() *Cache { return w.c }
+// WatchedOn returns a handle of cache, or, when cache is nil, a Watched over
+// conn with a cache of its own (NewWatched). cache must be over conn's
+// session.
+func WatchedOn(cache *Cache, conn Conn) *Watched {
+	if cache != nil {
+		return cache.Watched()
+	}
+	return NewWatched(conn)
+}
 
 // Changed is signalled (buffered, coalesced) when a watch of a znode this
 // handle read fires.
